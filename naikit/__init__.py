@@ -1,0 +1,50 @@
+"""naikit: a Jupyter-first toolkit for the NovelAI and Novita.ai APIs.
+
+``import naikit`` is light: the clients, pandas, PIL, widgets and tokenizers load on first use
+(PEP 562 lazy attributes). With no credentials in the environment the clients talk to an embedded
+offline sandbox, so every notebook runs without an account.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "NovelAI": "naikit.novelai.client",
+    "AsyncNovelAI": "naikit.novelai.client",
+    "Hosts": "naikit._transport",
+    "RetryPolicy": "naikit._transport",
+    "Timeouts": "naikit._transport",
+    "access_key": "naikit.novelai.auth",
+    "encryption_key": "naikit.novelai.auth",
+    "Token": "naikit.novelai.auth",
+    "tokenize": "naikit.tokenizers",
+}
+_SUBMODULES = {"errors", "sandbox", "novelai", "tokenizers", "widgets", "cli"}
+
+__all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import errors, sandbox
+    from ._transport import Hosts, RetryPolicy, Timeouts
+    from .novelai.auth import Token, access_key, encryption_key
+    from .novelai.client import AsyncNovelAI, NovelAI
+    from .tokenizers import tokenize
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"naikit.{name}")
+    raise AttributeError(f"module 'naikit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

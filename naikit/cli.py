@@ -1,0 +1,143 @@
+"""The ``naikit`` command: credentials helpers, the sandbox server, JupyterLab on the notebooks, and
+the subcommands each area registers (tokenizers, content, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+# Areas that add their own subcommands: each module has register_cli(subparsers).
+_AREA_MODULES = ("naikit.tokenizers",)
+
+
+def _password(value: str | None) -> str:
+    if value in (None, "-"):
+        return getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    return value
+
+
+def _cmd_access_key(args: argparse.Namespace) -> int:
+    from .novelai.auth import access_key
+
+    print(access_key(args.email, _password(args.password), email_case=args.email_case))
+    return 0
+
+
+def _cmd_access_token(args: argparse.Namespace) -> int:
+    from .novelai.client import NovelAI
+
+    with NovelAI(base_url=args.base_url, sandbox=False, email_case=args.email_case) as nai:
+        token = nai.login(args.email, _password(args.password))
+        print(token.value)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from . import sandbox
+
+    sandbox.serve(host=args.host, port=args.port, data_dir=args.data, faults=args.faults)
+    return 0
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from . import sandbox
+
+    jupyter = shutil.which("jupyter-lab") or shutil.which("jupyter")
+    if jupyter is None:
+        print("naikit lab needs JupyterLab: pip install 'naikit[lab]'", file=sys.stderr)
+        return 2
+    notebooks = args.notebooks or _default_notebooks()
+    with sandbox.start(data_dir=args.data) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+        env.update(
+            NAI_BASE_URL=server.url,
+            NAI_USERNAME=sandbox.DEMO_EMAIL,
+            NAI_PASSWORD=sandbox.DEMO_PASSWORD,
+        )
+        print(f"naikit: sandbox at {server.url}; notebooks in {notebooks}", flush=True)
+        cmd = [jupyter] + ([] if jupyter.endswith("jupyter-lab") else ["lab"])
+        cmd += [f"--notebook-dir={notebooks}", f"--ServerApp.port={args.port}", "--ServerApp.ip=127.0.0.1"]
+        if args.no_browser:
+            cmd.append("--no-browser")
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+        cmd += args.jupyter_args
+        try:
+            return subprocess.call(cmd, env=env)
+        except KeyboardInterrupt:
+            return 130
+
+
+def _default_notebooks() -> str:
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    candidate = os.path.join(here, "notebooks")
+    return candidate if os.path.isdir(candidate) else os.getcwd()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``naikit`` command with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="naikit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("access-key", help="print the 64-character access key for EMAIL and PASSWORD")
+    p.add_argument("email")
+    p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
+    p.add_argument("--email-case", choices=["lower", "verbatim"], default="lower")
+    p.set_defaults(func=_cmd_access_key)
+
+    p = sub.add_parser("access-token", help="log in and print the access token")
+    p.add_argument("email")
+    p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
+    p.add_argument("--email-case", choices=["lower", "verbatim"], default="lower")
+    p.add_argument("--base-url", default=None, help="one URL for all hosts (e.g. a `naikit serve` sandbox)")
+    p.set_defaults(func=_cmd_access_token)
+
+    p = sub.add_parser("serve", help="run the offline sandbox server in the foreground")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--data", default=None, help="directory for a persistent SQLite store")
+    p.add_argument("--faults", default=None, help="e.g. '429=0.2,500=0.1,drop=0.05,retry_after=1,seed=7'")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("lab", help="start the sandbox and JupyterLab on the notebooks")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--data", default=None, help="keep the sandbox's data in this directory")
+    p.add_argument("--notebooks", default=None, help="folder to open (default: the repo's notebooks/)")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p.set_defaults(func=_cmd_lab)
+
+    for mod in _AREA_MODULES:
+        try:
+            register = importlib.import_module(mod).register_cli
+        except (ImportError, AttributeError):
+            continue
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``naikit`` command; return its exit code."""
+    from .errors import NaikitError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except NaikitError as exc:
+        print(f"naikit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""One error tree for the whole package.
+
+::
+
+    NaikitError
+    ├── InputError (also ValueError)       bad input, refused before any request is sent
+    │   └── CredentialsError               malformed key/token, expired token, missing credentials
+    ├── ResponseShapeError                 a response did not have the documented shape (API drift)
+    ├── TransportError                     no usable HTTP answer (connection refused/dropped, timeout)
+    │   ├── RequestTimeout
+    │   └── ConnectionDropped              dropped mid-request on a call that is not safe to repeat
+    └── APIError                           the service answered with an error
+        ├── AuthError (401)
+        │   ├── AccessKeyRejected          /user/login refused the access key
+        │   ├── TokenExpired
+        │   └── TokenRejected
+        ├── PaymentRequired (402)
+        ├── NotFound (404)
+        ├── Conflict (409)
+        ├── RateLimited (429)              includes "Concurrent generation is locked"
+        └── ServerError (5xx, Cloudflare 52x)
+
+Every message says what happened and what to do. No secret (token, access key, password, encryption
+key) is ever part of a message: URLs and status codes are, bodies only as the server's ``message``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "NaikitError",
+    "InputError",
+    "CredentialsError",
+    "ResponseShapeError",
+    "TransportError",
+    "RequestTimeout",
+    "ConnectionDropped",
+    "APIError",
+    "AuthError",
+    "AccessKeyRejected",
+    "TokenExpired",
+    "TokenRejected",
+    "PaymentRequired",
+    "NotFound",
+    "Conflict",
+    "RateLimited",
+    "ServerError",
+    "api_error",
+]
+
+
+class NaikitError(Exception):
+    """Base of every error naikit raises on purpose."""
+
+
+class InputError(NaikitError, ValueError):
+    """Bad input, refused before any request was sent.
+
+    ``field`` names the argument, ``value`` is what was given (already redacted when it is a secret)
+    and ``allowed`` says what would have been accepted.
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str, hint: str = ""):
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        shown = value if isinstance(value, str) and len(value) <= 80 else _short(value)
+        msg = f"{field}={shown!r} is not allowed: expected {allowed}"
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
+
+
+class CredentialsError(InputError):
+    """Credentials that cannot work, found before sending them (malformed, expired, missing)."""
+
+
+class ResponseShapeError(NaikitError):
+    """A response did not have the shape the protocol documents.
+
+    Raised by the response checks (on by default, ``validate=False`` turns them off) so that a change
+    of the API shows up at once, naming the field that differs.
+    """
+
+    def __init__(self, what: str, field: str, problem: str):
+        self.what = what
+        self.field = field
+        self.problem = problem
+        super().__init__(
+            f"{what}: field {field!r} {problem}. The API may have changed; pass validate=False to the "
+            "client to accept it anyway, and please report it."
+        )
+
+
+class TransportError(NaikitError):
+    """No usable HTTP answer after every allowed attempt."""
+
+    def __init__(self, message: str, *, url: str = "", attempts: int = 1):
+        self.url = url
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class RequestTimeout(TransportError):
+    """The request exceeded its connect or total timeout."""
+
+
+class ConnectionDropped(TransportError):
+    """The connection dropped during a request that is not safe to send twice (it creates or spends)."""
+
+
+class APIError(NaikitError):
+    """The service answered with an error status or an error body.
+
+    ``status`` is the HTTP status (or the ``statusCode`` of the body), ``message`` the server's text,
+    ``url`` the request URL (which never carries secrets).
+    """
+
+    def __init__(self, status: int, message: str, *, url: str = "", body: Any = None, hint: str = ""):
+        self.status = status
+        self.message = message
+        self.url = url
+        self.body = body
+        self.hint = hint
+        super().__init__(status, message)
+
+    def __str__(self) -> str:
+        text = f"{self.status} from {self.url or 'the server'}: {self.message}"
+        return text + (f" — {self.hint}" if self.hint else "")
+
+
+class AuthError(APIError):
+    """401: the credentials were not accepted."""
+
+
+class AccessKeyRejected(AuthError):
+    """/user/login did not accept the access key (wrong email or password, or email case)."""
+
+
+class TokenExpired(AuthError):
+    """The access token has expired; log in again to get a new one."""
+
+
+class TokenRejected(AuthError):
+    """The server did not accept the token (revoked, wrong service, or malformed)."""
+
+
+class PaymentRequired(APIError):
+    """402: a subscription or more Anlas is needed."""
+
+
+class NotFound(APIError):
+    """404: the object, module or endpoint does not exist."""
+
+
+class Conflict(APIError):
+    """409: the request conflicts with the current state (e.g. an email already registered)."""
+
+
+class RateLimited(APIError):
+    """429: too many requests, or a concurrent generation is running on this account."""
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kw: Any):
+        self.retry_after = retry_after
+        super().__init__(*args, **kw)
+
+
+class ServerError(APIError):
+    """5xx or a Cloudflare 52x: the service failed; retried automatically before this is raised."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    401: AuthError,
+    402: PaymentRequired,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
+}
+
+
+def api_error(status: int, message: str, *, url: str = "", body: Any = None, **kw: Any) -> APIError:
+    """Return the APIError subclass instance that fits ``status`` (not raised)."""
+    cls: type[APIError] = _BY_STATUS.get(status, ServerError if status >= 500 else APIError)
+    if cls is RateLimited:
+        return RateLimited(status, message, url=url, body=body, **kw)
+    kw.pop("retry_after", None)
+    return cls(status, message, url=url, body=body, **kw)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

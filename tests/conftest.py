@@ -1,0 +1,25 @@
+"""Shared fixtures. Every test runs offline: servers are started on 127.0.0.1 by the tests themselves."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/refclients.py for interop tests and benchmarks
+
+# No test may pick up a developer's real NovelAI / Novita credentials or hosts.
+for _k in list(os.environ):
+    if _k.startswith(("NAI_", "NOVITA_", "NOVELAI_")):
+        del os.environ[_k]
+
+
+@pytest.fixture
+def fresh_env(monkeypatch):
+    """Return monkeypatch with every NAI_/NOVITA_ variable removed (for credential-resolution tests)."""
+    for k in list(os.environ):
+        if k.startswith(("NAI_", "NOVITA_", "NOVELAI_")):
+            monkeypatch.delenv(k, raising=False)
+    return monkeypatch
