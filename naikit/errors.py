@@ -65,8 +65,7 @@ class InputError(NaikitError, ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = value if isinstance(value, str) and len(value) <= 80 else _short(value)
-        msg = f"{field}={shown!r} is not allowed: expected {allowed}"
+        msg = f"{field}={_short(value)} is not allowed: expected {allowed}"
         if hint:
             msg += f". {hint}"
         super().__init__(msg)
@@ -189,5 +188,8 @@ def api_error(status: int, message: str, *, url: str = "", body: Any = None, **k
 
 
 def _short(value: Any) -> str:
+    """Return a repr of ``value`` cut to about 80 characters (long strings keep their length visible)."""
+    if isinstance(value, str) and len(value) > 60:
+        return f"{value[:40]!r}… ({len(value)} characters)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -156,7 +156,8 @@ class AsyncNovelAI:
         self.sandbox_mode = sandbox
         self.validate = validate
         self.email_case = email_case
-        self._token: Token | None = None
+        # A token given up front is visible at once (``client.token``); its expiry is checked on use.
+        self._token: Token | None = self._token_arg
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._sandbox = None
@@ -168,6 +169,8 @@ class AsyncNovelAI:
             max_concurrent_generations=max_concurrent_generations,
             error_mapper=self._map_error,
         )
+        if self._token_arg is not None:
+            self.transport.set_token(self._token_arg.value)
 
     # -- representation ----------------------------------------------------------------------------
     def __repr__(self) -> str:
