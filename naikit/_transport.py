@@ -17,7 +17,9 @@ import hashlib
 import json as _json
 import logging
 import random
+import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -158,8 +160,29 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
-# Generation gates are per account and per event loop (asyncio primitives belong to one loop).
-_gates: dict[tuple[int, str], asyncio.Semaphore] = {}
+class _Gate:
+    """A per-account limit on concurrent generations that holds across threads and event loops.
+
+    The sync facade may drive requests from several loops (one per thread) and a notebook from its own,
+    so an asyncio.Semaphore (bound to one loop) is not enough. Waiting polls a threading semaphore with
+    a short growing sleep: cancellation-safe, and the poll cost is nothing next to a generation.
+    """
+
+    def __init__(self, limit: int):
+        self._sem = threading.BoundedSemaphore(limit)
+
+    async def __aenter__(self) -> None:
+        delay = 0.002
+        while not self._sem.acquire(blocking=False):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._sem.release()
+
+
+_gates: dict[tuple[str, int], _Gate] = {}
+_gates_lock = threading.Lock()
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -202,8 +225,9 @@ class Transport:
         self.max_concurrent_generations = max_concurrent_generations
         self.stats: Counter[str] = Counter()
         self._token: _Secret | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
+            weakref.WeakKeyDictionary()
+        )
         self._rng = random.Random()
         self._error_mapper = error_mapper
         # Replaceable so tests can observe the waits without spending them.
@@ -230,21 +254,19 @@ class Transport:
 
     # -- session ----------------------------------------------------------------------------------
     async def session(self) -> aiohttp.ClientSession:
-        """Return this transport's session for the running loop, creating it on first use."""
+        """Return this transport's session for the running loop, creating it on first use.
+
+        A session belongs to the loop it was made on; a client used from several loops (the sync
+        facade's per-thread loops, a notebook's own loop) keeps one session per loop.
+        """
         import aiohttp
 
         loop = asyncio.get_running_loop()
-        if self._session is not None and not self._session.closed and self._session_loop is loop:
-            return self._session
-        if self._session is not None and not self._session.closed and self._session_loop is not loop:
-            old, old_loop = self._session, self._session_loop
-            if old_loop is not None and not old_loop.is_closed() and old_loop.is_running():
-                asyncio.run_coroutine_threadsafe(old.close(), old_loop)
-            else:
-                # The loop that owned it is gone; its sockets went with it. Drop it quietly.
-                old._connector = None  # type: ignore[attr-defined]
+        session = self._sessions.get(loop)
+        if session is not None and not session.closed:
+            return session
         connector = aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True)
-        self._session = aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": self.user_agent},
             timeout=aiohttp.ClientTimeout(total=self.timeouts.total, connect=self.timeouts.connect),
@@ -252,16 +274,40 @@ class Transport:
         # aiohttp (3.10+) silently resends idempotent-method requests once after a dropped pooled
         # connection; NovelAI creates objects with PUT, so that could store a story twice. All retries
         # are ours (counted, and aware of which calls create).
-        if hasattr(self._session, "_retry_connection"):
-            self._session._retry_connection = False  # type: ignore[attr-defined]
-        self._session_loop = loop
-        return self._session
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False  # type: ignore[attr-defined]
+        self._sessions[loop] = session
+        return session
 
     async def close(self) -> None:
-        """Close the session (on the loop that owns it); returns None. Safe to call twice."""
-        session, self._session = self._session, None
+        """Close the session of the running loop; returns None. Safe to call twice."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
         if session is not None and not session.closed:
             await session.close()
+
+    def close_everywhere(self) -> None:
+        """Close the sessions this transport opened on other loops, where that is safe; returns None.
+
+        A running loop in another thread gets the close scheduled on it; an idle loop is run briefly
+        to close it; a loop that is closed took its sockets with it.
+        """
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, session in list(self._sessions.items()):
+            if session.closed or loop is current:
+                continue
+            self._sessions.pop(loop, None)
+            try:
+                if loop.is_closed():
+                    continue
+                if loop.is_running():
+                    asyncio.run_coroutine_threadsafe(session.close(), loop)
+                elif current is None:
+                    loop.run_until_complete(session.close())
+            except RuntimeError:
+                pass  # the loop started running in its own thread meanwhile; it will close at exit
 
     # -- requests ---------------------------------------------------------------------------------
     def _headers(self, auth: bool, extra: dict[str, str] | None) -> dict[str, str]:
@@ -276,13 +322,14 @@ class Transport:
             headers["Authorization"] = "Bearer " + self._token.reveal()
         return headers
 
-    def gate(self) -> asyncio.Semaphore:
-        """Return the per-account generation semaphore for the running loop."""
-        key = (id(asyncio.get_running_loop()), self.account_key())
-        sem = _gates.get(key)
-        if sem is None:
-            sem = _gates[key] = asyncio.Semaphore(self.max_concurrent_generations)
-        return sem
+    def gate(self) -> _Gate:
+        """Return the process-wide generation gate of this transport's account."""
+        key = (self.account_key(), self.max_concurrent_generations)
+        with _gates_lock:
+            gate = _gates.get(key)
+            if gate is None:
+                gate = _gates[key] = _Gate(self.max_concurrent_generations)
+        return gate
 
     async def request(
         self,
@@ -437,7 +484,7 @@ class Transport:
         headers = self._headers(auth, None)
         gate = self.gate() if generation else None
         if gate is not None:
-            await gate.acquire()
+            await gate.__aenter__()
         try:
             session = await self.session()
             timeout = aiohttp.ClientTimeout(
@@ -495,7 +542,7 @@ class Transport:
                     await self.sleep(self.retry.delay(attempt, self._rng))
         finally:
             if gate is not None:
-                gate.release()
+                await gate.__aexit__(None, None, None)
 
     def with_hosts(self, hosts: Hosts) -> Transport:
         """Return a new Transport with other hosts and the same settings (no session, no token)."""

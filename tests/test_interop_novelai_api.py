@@ -45,7 +45,7 @@ async def main(url, email, password):
         out["deleted"] = deleted
         listed = await api.low_level.download_objects("presets")
         out["listed_after"] = [o["id"] for o in listed["objects"]]
-        info = await api.low_level.get_account_information()
+        info = await api.low_level.get_information()
         out["info_keys"] = sorted(info)
     print(json.dumps(out))
 

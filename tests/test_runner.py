@@ -17,8 +17,12 @@ async def _where():
     return threading.current_thread().name
 
 
-def test_run_returns_result_on_runner_thread():
-    assert _runner.run(_where()) == "naikit-runner"
+def test_run_without_a_loop_stays_in_the_calling_thread():
+    # Scripts and tests: the calling thread drives its own persistent loop (no thread hop).
+    assert _runner.run(_where()) == threading.current_thread().name
+    loop1 = _runner._thread_loop()
+    _runner.run(_where())
+    assert _runner._thread_loop() is loop1, "the per-thread loop persists (keep-alive connections survive)"
 
 
 def test_run_propagates_exceptions():
@@ -39,6 +43,7 @@ def test_run_inside_a_running_loop():
 
 def test_run_from_many_threads():
     results = []
+    names = set()
 
     def worker(i):
         async def f():
@@ -46,6 +51,7 @@ def test_run_from_many_threads():
             return i
 
         results.append(_runner.run(f()))
+        names.add(_runner.run(_where()))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
     for t in threads:
@@ -53,14 +59,37 @@ def test_run_from_many_threads():
     for t in threads:
         t.join()
     assert sorted(results) == list(range(8))
+    assert len(names) == 8, "each thread drives its own loop"
 
 
 def test_run_from_runner_thread_is_refused():
     async def nested():
         return _runner.run(_where())
 
+    async def cell():
+        return _runner.run(nested())  # runs nested() on the background loop, which must not block on itself
+
     with pytest.raises(RuntimeError, match="async client"):
-        _runner.run(nested())
+        asyncio.run(cell())
+
+
+def test_interrupted_call_does_not_resume_later():
+    ran = []
+
+    async def slow():
+        await asyncio.sleep(0.2)
+        ran.append("finished")
+
+    async def interrupt():
+        raise KeyboardInterrupt
+
+    async def both():
+        await asyncio.gather(slow(), interrupt())
+
+    with pytest.raises(KeyboardInterrupt):
+        _runner.run(both())
+    _runner.run(asyncio.sleep(0.3))
+    assert ran == []
 
 
 def test_iterate_async_generator():

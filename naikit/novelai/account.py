@@ -92,8 +92,8 @@ class AccountInformation(_Record):
 
     def __repr__(self) -> str:
         return (
-            f"AccountInformation(email_verified={self.email_verified}, trial_activated={self.trial_activated}, "
-            f"created_at={self.created_at:%Y-%m-%d})"
+            f"AccountInformation(email_verified={self.email_verified}, "
+            f"trial_activated={self.trial_activated}, created_at={self.created_at:%Y-%m-%d})"
             if self.created_at
             else f"AccountInformation(email_verified={self.email_verified})"
         )

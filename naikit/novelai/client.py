@@ -528,7 +528,7 @@ class AsyncNovelAI:
         return Priority.from_json(self._check(data, shapes.PRIORITY, "GET /user/priority"))
 
     async def subscription(self) -> Subscription:
-        """Return tier, perks and Anlas (``GET /user/subscription`` on the image host, where NovelAI moved it)."""
+        """Return tier, perks and Anlas (``GET /user/subscription``, served by the image host now)."""
         data = await self._call("GET", "/user/subscription", host="image")
         return Subscription.from_json(self._check(data, shapes.SUBSCRIPTION, "GET /user/subscription"))
 
@@ -546,7 +546,7 @@ class AsyncNovelAI:
         return await self._call("PUT", "/user/keystore", json={"keystore": keystore})
 
     async def list_objects(self, object_type: str) -> ObjectList:
-        """Return every stored object of ``object_type`` (stories, storycontent, presets, aimodules, shelf)."""
+        """Return all objects of ``object_type`` (stories, storycontent, presets, aimodules, shelf)."""
         _check_type(object_type)
         data = await self._call("GET", f"/user/objects/{object_type}")
         data = self._check(data, shapes.OBJECT_LIST, f"GET /user/objects/{object_type}")
@@ -659,10 +659,11 @@ def _credentials_from_env() -> tuple[str, Any] | None:
     return None
 
 
-def _close_on_runner(transport: Transport) -> None:
-    loop = _runner.get_loop()
-    if loop.is_running() and transport._session is not None:
-        asyncio.run_coroutine_threadsafe(transport.close(), loop)
+def _close_sessions(transport: Transport) -> None:
+    try:
+        transport.close_everywhere()
+    except Exception:  # at interpreter exit, loops may already be half torn down
+        pass
 
 
 @_runner.sync_facade(AsyncNovelAI)
@@ -675,11 +676,12 @@ class NovelAI:
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._async = AsyncNovelAI(*args, **kwargs)
-        weakref.finalize(self, _close_on_runner, self._async.transport)
+        weakref.finalize(self, _close_sessions, self._async.transport)
 
     def close(self) -> None:
         """Close the HTTP session; returns None. The client can be used again afterwards."""
         _runner.run(self._async.close())
+        self._async.transport.close_everywhere()
 
     def __enter__(self) -> NovelAI:
         return self
