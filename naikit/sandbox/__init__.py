@@ -1,0 +1,137 @@
+"""The embedded sandbox: a real local aiohttp server that emulates NovelAI's API, offline, on 127.0.0.1.
+
+naikit's clients start it when no credentials are set; ``naikit serve`` runs it standalone so other
+clients (``novelai-api`` and friends) can point at it. All three NovelAI hosts (api, image, text) are
+served on one port.
+
+::
+
+    import naikit.sandbox as sb
+
+    with sb.start() as box:                  # own thread + loop, free port, in-memory store
+        box.url                              # 'http://127.0.0.1:54321'
+        box.faults = "429=0.2,seed=7"        # inject faults at runtime
+        box.create_persistent_token()        # 'pst-…' for the demo account
+
+    sb.embedded()                            # the process-wide instance clients share
+    sb.build_app(store)                      # the web.Application, for aiohttp's test server
+
+Demo account: :data:`DEMO_EMAIL` / :data:`DEMO_PASSWORD` (Opus, active, with Anlas).
+
+Importing this package is cheap: aiohttp and the modules of the server load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import os
+
+    from aiohttp import web
+
+    from .clock import Clock, FakeClock, SystemClock
+    from .faults import FaultPlan
+    from .server import Sandbox
+    from .store import Store
+
+__all__ = [
+    "DEMO_EMAIL",
+    "DEMO_PASSWORD",
+    "start",
+    "embedded",
+    "serve",
+    "build_app",
+    "demo_access_key",
+    "Sandbox",
+    "Store",
+    "FaultPlan",
+    "FakeClock",
+    "SystemClock",
+    "Clock",
+]
+
+DEMO_EMAIL = "demo@naikit.dev"
+DEMO_PASSWORD = "naikit-demo"
+
+_LAZY = {
+    "Sandbox": ".server",
+    "Store": ".store",
+    "FaultPlan": ".faults",
+    "FakeClock": ".clock",
+    "SystemClock": ".clock",
+    "Clock": ".clock",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def start(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    faults: FaultPlan | str | None = None,
+    clock: Clock | None = None,
+) -> Sandbox:
+    """Start a sandbox on its own daemon thread and event loop; return the running :class:`Sandbox`.
+
+    Returns once the server listens. ``port=0`` picks a free port; ``data_dir`` keeps the store in
+    ``<data_dir>/sandbox.sqlite3`` (else in memory); ``faults`` is a FaultPlan or its string form
+    (``"429=0.2,drop=0.05,seed=7"``); ``clock`` defaults to real time (pass ``FakeClock()`` in tests).
+    """
+    from .server import start as _start
+
+    return _start(host=host, port=port, data_dir=data_dir, faults=faults, clock=clock)
+
+
+def embedded() -> Sandbox:
+    """Return the process-wide in-memory sandbox, started on first call."""
+    from .server import embedded as _embedded
+
+    return _embedded()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    faults: FaultPlan | str | None = None,
+) -> None:
+    """Run a sandbox in the foreground until Ctrl-C, printing its URL and the demo credentials; returns None.
+
+    ``port=None`` uses the default port (8765, as ``naikit serve``).
+    """
+    from .server import DEFAULT_PORT
+    from .server import serve as _serve
+
+    _serve(host=host, port=DEFAULT_PORT if port is None else port, data_dir=data_dir, faults=faults)
+
+
+def build_app(
+    store: Store, *, faults: FaultPlan | str | None = None, clock: Clock | None = None
+) -> web.Application:
+    """Return the sandbox's ``aiohttp.web.Application`` on ``store`` (seeding the demo account if missing)."""
+    from .app import build_app as _build_app
+
+    return _build_app(store, faults=faults, clock=clock)
+
+
+def demo_access_key() -> str:
+    """Return the demo account's access key (computed once per process; Argon2 takes ~20 ms)."""
+    from .app import demo_access_keys
+
+    return demo_access_keys()[0]

@@ -1,0 +1,490 @@
+"""NovelAI account and user routes (spec §3.1): registration, login, account data, keystore, objects,
+client settings, subscription.
+
+Status codes follow NovelAI's (201 for register/login/recover/subscription bind, 202 for a recovery
+request, 200 elsewhere); errors use the ``{"statusCode", "message"}`` envelope. Endpoints that clients
+treat as booleans answer an empty ``text/plain`` body. Every ``/user/*`` endpoint needs a Bearer token
+except register, login, recovery, verify-email and resend-email-verification.
+
+Mails (email verification and recovery tokens) are not sent anywhere: they land in the sandbox outbox
+(``GET /_sandbox/outbox``, ``Sandbox.outbox``), addressed to what the client gave (address or hashed email).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import InputError
+from .app import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response
+from .store import OBJECT_TYPES, Account, StoreConflict
+from .tokens import authenticate
+
+__all__ = ["routes", "PERKS", "PLANS", "subscription_json", "information_json", "priority_json"]
+
+routes = web.RouteTableDef()
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+DAY = 24 * 3600
+RECOVERY_TTL = 3600
+VERIFY_TTL = 7 * DAY
+MAX_META = 128
+
+# Perks per tier (0 Paper/trial, 1 Tablet, 2 Scroll, 3 Opus), as the service reports them. Values are the
+# public plan descriptions; the exact image limits are unverified (spec §12).
+PERKS: dict[int, dict[str, Any]] = {
+    0: {
+        "maxPriorityActions": 0,
+        "startPriority": 0,
+        "contextTokens": 2048,
+        "unlimitedMaxPriority": False,
+        "moduleTrainingSteps": 0,
+        "voiceGeneration": True,
+        "imageGeneration": True,
+        "unlimitedImageGeneration": False,
+        "unlimitedImageGenerationLimits": [],
+    },
+    1: {
+        "maxPriorityActions": 1000,
+        "startPriority": 10,
+        "contextTokens": 4096,
+        "unlimitedMaxPriority": False,
+        "moduleTrainingSteps": 1000,
+        "voiceGeneration": True,
+        "imageGeneration": True,
+        "unlimitedImageGeneration": False,
+        "unlimitedImageGenerationLimits": [],
+    },
+    2: {
+        "maxPriorityActions": 1000,
+        "startPriority": 10,
+        "contextTokens": 8192,
+        "unlimitedMaxPriority": False,
+        "moduleTrainingSteps": 1000,
+        "voiceGeneration": True,
+        "imageGeneration": True,
+        "unlimitedImageGeneration": False,
+        "unlimitedImageGenerationLimits": [],
+    },
+    3: {
+        "maxPriorityActions": 1000,
+        "startPriority": 10,
+        "contextTokens": 8192,
+        "unlimitedMaxPriority": True,
+        "moduleTrainingSteps": 10000,
+        "voiceGeneration": True,
+        "imageGeneration": True,
+        "unlimitedImageGeneration": True,
+        "unlimitedImageGenerationLimits": [
+            {"resolution": 4194304, "maxPrompts": 0},
+            {"resolution": 1048576, "maxPrompts": 1},
+        ],
+    },
+}
+
+# newSubscriptionPlan values understood by /user/subscription/change -> tier
+PLANS = {"paper": 0, "tablet": 1, "scroll": 2, "opus": 3}
+
+
+# ------------------------------------------------------------------------------------------------- shapes
+
+
+def information_json(account: Account) -> dict[str, Any]:
+    """Return the AccountInformation shape."""
+    return {
+        "emailVerified": account.email_verified,
+        "emailVerificationLetterSent": account.email_letter_sent,
+        "trialActivated": account.trial_activated,
+        "trialActionsLeft": account.trial_actions_left,
+        "trialImagesLeft": account.trial_images_left,
+        "accountCreatedAt": account.created_at,
+    }
+
+
+def priority_json(account: Account, now: float) -> dict[str, Any]:
+    """Return the (legacy) Priority shape; ``nextRefillAt`` is in milliseconds, like the web app's times."""
+    perks = PERKS.get(account.tier, PERKS[0])
+    return {
+        "maxPriorityActions": perks["maxPriorityActions"],
+        "nextRefillAt": (int(now) + DAY) * 1000,
+        "taskPriority": perks["startPriority"],
+    }
+
+
+def subscription_json(account: Account, now: float) -> dict[str, Any]:
+    """Return the Subscription shape; ``trainingStepsLeft`` sums to the Anlas balance."""
+    return {
+        "tier": account.tier,
+        "active": account.active and account.expires_at > now,
+        "expiresAt": account.expires_at,
+        "perks": dict(PERKS.get(account.tier, PERKS[0])),
+        "paymentProcessorData": account.payment_processor_data,
+        "trainingStepsLeft": {
+            "fixedTrainingStepsLeft": account.fixed_training_steps,
+            "purchasedTrainingSteps": account.purchased_training_steps,
+        },
+        "accountType": account.account_type,
+        "isGracePeriod": False,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _state(request: web.Request) -> SandboxState:
+    return request.app[STATE]
+
+
+def _login_response(state: SandboxState, account_id: str, status: int) -> web.Response:
+    return json_response({"accessToken": state.tokens.issue(account_id)}, status=status)
+
+
+def _email_hash(value: str, name: str) -> str:
+    """Return the hashed email for an address or an already hashed (64 hex) email."""
+    from ..novelai.auth import hashed_email
+
+    if _HEX64.match(value):
+        return value
+    try:
+        return hashed_email(value)
+    except InputError:
+        raise ApiError(400, f"{name} must be an email address or its SHA-256 hex digest") from None
+
+
+def _object_type(request: web.Request) -> str:
+    type_ = request.match_info["type"]
+    if type_ not in OBJECT_TYPES:
+        raise ApiError(400, f"type must be one of the following values: {', '.join(OBJECT_TYPES)}")
+    return type_
+
+
+def _not_found(type_: str, object_id: str) -> ApiError:
+    return ApiError(404, f"Object {object_id} of type {type_} not found")
+
+
+# ------------------------------------------------------------------------------------------------- routes
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.Response:
+    """Reachability check: 200 with a short text."""
+    return web.Response(text="NovelAI API (naikit sandbox)", content_type="text/plain")
+
+
+@routes.post("/user/register")
+async def register(request: web.Request) -> web.Response:
+    """Create an account for an access key: 201 ``{accessToken}``; 409 if the key or email is taken."""
+    state = _state(request)
+    body = await json_body(request)
+    field(body, "recapcha", str)
+    key = field(body, "key", str, length=64)
+    email = field(body, "email", str, required=False)
+    giftkey = field(body, "giftkey", str, required=False)
+    if email is not None and not _HEX64.match(email):
+        raise ApiError(
+            400, "email must be the SHA-256 hex digest (64 lower-case hex characters) of the address"
+        )
+    if state.store.key_exists(key):
+        raise ApiError(409, "An account with this access key already exists")
+    if email is not None and state.store.account_by_email_hash(email) is not None:
+        raise ApiError(409, "Email already in use")
+    now = int(state.now())
+    account = state.store.create_account(
+        [key], created_at=now, email_hash=email, giftkey=giftkey, email_letter_sent=email is not None
+    )
+    if email is not None:
+        token = secrets.token_hex(32)
+        state.store.add_mail_token(account.id, "verify-email", token, expires_at=now + VERIFY_TTL)
+        state.send_mail("verify-email", email, token)
+    return _login_response(state, account.id, 201)
+
+
+@routes.post("/user/login")
+async def login(request: web.Request) -> web.Response:
+    """Exchange an access key for a 30-day JWT: 201 ``{accessToken}``; 401 for an unknown key."""
+    state = _state(request)
+    body = await json_body(request)
+    key = field(body, "key", str, length=64)
+    account = state.store.account_by_key(key)
+    if account is None:
+        raise ApiError(401, "Access Key is incorrect.")
+    return _login_response(state, account.id, 201)
+
+
+@routes.post("/user/change-access-key")
+async def change_access_key(request: web.Request) -> web.Response:
+    """Replace the account's access key (and optionally its email): 200 ``{accessToken}``."""
+    state = _state(request)
+    account = authenticate(request)
+    body = await json_body(request)
+    current = field(body, "currentAccessKey", str, length=64)
+    new = field(body, "newAccessKey", str, length=64)
+    new_email = field(body, "newEmail", str, required=False)
+    owner = state.store.account_by_key(current)
+    if owner is None or owner.id != account.id:
+        raise ApiError(401, "Current access key is incorrect.")
+    email_hash = _email_hash(new_email, "newEmail") if new_email is not None else None
+    with state.store.transaction():
+        state.store.replace_access_keys(account.id, [new])
+        if email_hash is not None:
+            state.store.set_email_hash(account.id, email_hash)
+    return _login_response(state, account.id, 200)
+
+
+@routes.post("/user/resend-email-verification")
+async def resend_email_verification(request: web.Request) -> web.Response:
+    """Send a new verification mail (to the outbox) if the address has an account; 200 either way."""
+    state = _state(request)
+    body = await json_body(request)
+    email = field(body, "email", str)
+    account = state.store.account_by_email_hash(_email_hash(email, "email"))
+    if account is not None:
+        token = secrets.token_hex(32)
+        state.store.add_mail_token(
+            account.id, "verify-email", token, expires_at=int(state.now()) + VERIFY_TTL
+        )
+        state.store.update_account(account.id, email_letter_sent=True)
+        state.send_mail("verify-email", email, token)
+    return empty_response(200)
+
+
+@routes.post("/user/verify-email")
+async def verify_email(request: web.Request) -> web.Response:
+    """Mark the email of the token's account verified: 200; 400 for an unknown or expired token."""
+    state = _state(request)
+    body = await json_body(request)
+    token = field(body, "verificationToken", str, length=64)
+    account_id = state.store.use_mail_token("verify-email", token, now=state.now())
+    if account_id is None:
+        raise ApiError(400, "verificationToken is invalid or expired")
+    state.store.update_account(account_id, email_verified=True)
+    return empty_response(200)
+
+
+@routes.get("/user/information")
+async def information(request: web.Request) -> web.Response:
+    """Answer AccountInformation."""
+    return json_response(information_json(authenticate(request)))
+
+
+@routes.post("/user/recovery/request")
+async def recovery_request(request: web.Request) -> web.Response:
+    """Send a recovery token (to the outbox) if the address has an account; 202 either way."""
+    state = _state(request)
+    body = await json_body(request)
+    email = field(body, "email", str)
+    account = state.store.account_by_email_hash(_email_hash(email, "email"))
+    if account is not None:
+        token = secrets.token_hex(32)
+        state.store.add_mail_token(account.id, "recovery", token, expires_at=int(state.now()) + RECOVERY_TTL)
+        state.send_mail("recovery", email, token)
+    return empty_response(202)
+
+
+@routes.post("/user/recovery/recover")
+async def recovery_recover(request: web.Request) -> web.Response:
+    """Set a new access key with a recovery token: 201 ``{accessToken}``; ``deleteContent`` wipes content."""
+    state = _state(request)
+    body = await json_body(request)
+    token = field(body, "recoveryToken", str, min_length=16)
+    new = field(body, "newAccessKey", str, length=64)
+    delete_content = field(body, "deleteContent", bool, required=False, default=False)
+    # one transaction: a key conflict must not burn the recovery token
+    with state.store.transaction():
+        account_id = state.store.use_mail_token("recovery", token, now=state.now())
+        if account_id is None:
+            raise ApiError(400, "recoveryToken is invalid or expired")
+        try:
+            state.store.replace_access_keys(account_id, [new])
+        except StoreConflict:
+            raise ApiError(409, "An account with this access key already exists") from None
+        if delete_content:
+            state.store.delete_content(account_id)
+    return _login_response(state, account_id, 201)
+
+
+@routes.post("/user/delete")
+async def delete_account(request: web.Request) -> web.Response:
+    """Delete the account with all its content and tokens: 200."""
+    state = _state(request)
+    account = authenticate(request)
+    state.store.delete_account(account.id)
+    return empty_response(200)
+
+
+@routes.get("/user/data")
+async def user_data(request: web.Request) -> web.Response:
+    """Answer UserAccountData: priority, subscription, keystore, settings, information in one object."""
+    state = _state(request)
+    account = authenticate(request)
+    now = state.now()
+    return json_response(
+        {
+            "priority": priority_json(account, now),
+            "subscription": subscription_json(account, now),
+            "keystore": {"keystore": account.keystore},
+            "settings": account.settings.decode("utf-8", "replace"),
+            "information": information_json(account),
+        }
+    )
+
+
+@routes.get("/user/priority")
+async def priority(request: web.Request) -> web.Response:
+    """Answer Priority (legacy)."""
+    return json_response(priority_json(authenticate(request), _state(request).now()))
+
+
+@routes.get("/user/subscription")
+async def subscription(request: web.Request) -> web.Response:
+    """Answer Subscription (the image host serves this path now; one port serves every host here)."""
+    return json_response(subscription_json(authenticate(request), _state(request).now()))
+
+
+@routes.post("/user/subscription/bind")
+async def subscription_bind(request: web.Request) -> web.Response:
+    """Record payment details for renewals: 201."""
+    state = _state(request)
+    account = authenticate(request)
+    body = await json_body(request)
+    processor = field(body, "paymentProcessor", str, min_length=1)
+    subscription_id = field(body, "subscriptionId", str, min_length=1)
+    field(body, "confirmedReplace", bool, required=False)
+    field(body, "confirmedIgnore", bool, required=False)
+    state.store.update_account(
+        account.id, payment_processor_data={"paymentProcessor": processor, "subscriptionId": subscription_id}
+    )
+    return empty_response(201)
+
+
+@routes.post("/user/subscription/change")
+async def subscription_change(request: web.Request) -> web.Response:
+    """Switch to another plan (``tablet``, ``scroll``, ``opus``): 200; the month's Anlas are granted."""
+    state = _state(request)
+    account = authenticate(request)
+    body = await json_body(request)
+    plan = field(body, "newSubscriptionPlan", str)
+    tier = next((t for name, t in PLANS.items() if name in plan.lower()), None)
+    if tier is None or tier == 0:
+        raise ApiError(400, "newSubscriptionPlan must be one of: tablet, scroll, opus")
+    now = int(state.now())
+    state.store.update_account(
+        account.id,
+        tier=tier,
+        active=True,
+        expires_at=max(account.expires_at, now + 30 * DAY),
+        fixed_training_steps=max(account.fixed_training_steps, PERKS[tier]["moduleTrainingSteps"]),
+    )
+    return empty_response(200)
+
+
+@routes.get("/user/keystore")
+async def get_keystore(request: web.Request) -> web.Response:
+    """Answer ``{"keystore": <base64> | null}``."""
+    return json_response({"keystore": authenticate(request).keystore})
+
+
+@routes.put("/user/keystore")
+async def put_keystore(request: web.Request) -> web.Response:
+    """Replace the keystore with ``{"keystore": "<base64>"}``: 200 with the stored value and change index."""
+    state = _state(request)
+    account = authenticate(request)
+    body = await json_body(request)
+    keystore = field(body, "keystore", str)
+    field(body, "changeIndex", (int, float), required=False)
+    try:
+        base64.b64decode(keystore, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "keystore must be a base64 string") from None
+    change_index = state.store.set_keystore(account.id, keystore)
+    return json_response({"keystore": keystore, "changeIndex": change_index})
+
+
+@routes.get("/user/objects/{type}")
+async def list_objects(request: web.Request) -> web.Response:
+    """Answer ``{"objects": [UserData…]}`` for one type, oldest first."""
+    state = _state(request)
+    account = authenticate(request)
+    type_ = _object_type(request)
+    return json_response({"objects": [o.to_json() for o in state.store.list_objects(account.id, type_)]})
+
+
+@routes.put("/user/objects/{type}")
+async def create_object(request: web.Request) -> web.Response:
+    """Create an object from ``{meta, data}``: 200 with the new UserData (changeIndex 1)."""
+    state = _state(request)
+    account = authenticate(request)
+    type_ = _object_type(request)
+    body = await json_body(request)
+    meta = field(body, "meta", str, max_length=MAX_META)
+    data = field(body, "data", str)
+    field(body, "changeIndex", (int, float), required=False)
+    obj = state.store.create_object(account.id, type_, meta, data, now=int(state.now()))
+    return json_response(obj.to_json())
+
+
+@routes.get("/user/objects/{type}/{id}")
+async def get_object(request: web.Request) -> web.Response:
+    """Answer one UserData; 404 if this account has no such object."""
+    state = _state(request)
+    account = authenticate(request)
+    type_ = _object_type(request)
+    object_id = request.match_info["id"]
+    obj = state.store.get_object(account.id, type_, object_id)
+    if obj is None:
+        raise _not_found(type_, object_id)
+    return json_response(obj.to_json())
+
+
+@routes.patch("/user/objects/{type}/{id}")
+async def patch_object(request: web.Request) -> web.Response:
+    """Update ``meta`` and/or ``data``: 200 with the object (changeIndex +1, lastUpdatedAt now)."""
+    state = _state(request)
+    account = authenticate(request)
+    type_ = _object_type(request)
+    object_id = request.match_info["id"]
+    body = await json_body(request)
+    meta = field(body, "meta", str, required=False, max_length=MAX_META)
+    data = field(body, "data", str, required=False)
+    field(body, "changeIndex", (int, float), required=False)
+    if meta is None and data is None:
+        raise ApiError(400, "meta or data should not be empty")
+    obj = state.store.update_object(account.id, type_, object_id, now=int(state.now()), meta=meta, data=data)
+    if obj is None:
+        raise _not_found(type_, object_id)
+    return json_response(obj.to_json())
+
+
+@routes.delete("/user/objects/{type}/{id}")
+async def delete_object(request: web.Request) -> web.Response:
+    """Delete one object: 200 with the object as it was."""
+    state = _state(request)
+    account = authenticate(request)
+    type_ = _object_type(request)
+    object_id = request.match_info["id"]
+    obj = state.store.delete_object(account.id, type_, object_id)
+    if obj is None:
+        raise _not_found(type_, object_id)
+    return json_response(obj.to_json())
+
+
+@routes.get("/user/clientsettings")
+async def get_clientsettings(request: web.Request) -> web.Response:
+    """Answer the client settings exactly as stored (``text/plain``; empty if never set)."""
+    state = _state(request)
+    account = authenticate(request)
+    return web.Response(body=state.store.get_settings(account.id), content_type="text/plain", charset="utf-8")
+
+
+@routes.put("/user/clientsettings")
+async def put_clientsettings(request: web.Request) -> web.Response:
+    """Store the raw body (any content type) as the client settings: 200."""
+    state = _state(request)
+    account = authenticate(request)
+    state.store.set_settings(account.id, await request.read())
+    return empty_response(200)

@@ -1,0 +1,638 @@
+"""The sandbox's storage: one SQLite database behind one small class.
+
+In memory by default; a file (``<data_dir>/sandbox.sqlite3``) when given a data directory, so what a
+user wrote survives a restart. Every multi-statement write runs in one transaction
+(:meth:`Store.transaction`), so a crash or a dropped connection never leaves half an update behind.
+
+The class has two layers:
+
+* a generic one for any area of the sandbox: :meth:`Store.add_schema` (idempotent DDL, once per name),
+  :meth:`Store.transaction`, :meth:`Store.query`, :meth:`Store.query_one`, :meth:`Store.execute` and a
+  small key/value table (:meth:`Store.get_value` / :meth:`Store.set_value`). Later areas (modules,
+  generations, Novita tasks) add their tables with ``add_schema`` and use these.
+* typed helpers for the account area: accounts, access keys, persistent tokens, one-time mail tokens,
+  keystore, user objects, client settings, subscription and Anlas.
+
+Secrets are stored hashed (SHA-256): access keys, persistent tokens and mail tokens are looked up by
+their hash, so the database file never holds a usable credential.
+
+One connection is shared by the server thread and the caller's thread; a re-entrant lock serialises them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Store", "Account", "UserObject", "StoreConflict", "DB_FILENAME", "OBJECT_TYPES", "secret_hash"]
+
+DB_FILENAME = "sandbox.sqlite3"
+OBJECT_TYPES = ("stories", "storycontent", "presets", "aimodules", "shelf")
+
+_CORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    email_hash TEXT UNIQUE,
+    created_at INTEGER NOT NULL,
+    email_verified INTEGER NOT NULL DEFAULT 0,
+    email_letter_sent INTEGER NOT NULL DEFAULT 0,
+    trial_activated INTEGER NOT NULL DEFAULT 0,
+    trial_actions_left INTEGER NOT NULL DEFAULT 100,
+    trial_images_left INTEGER NOT NULL DEFAULT 50,
+    tier INTEGER NOT NULL DEFAULT 0,
+    active INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL DEFAULT 0,
+    fixed_training_steps INTEGER NOT NULL DEFAULT 0,
+    purchased_training_steps INTEGER NOT NULL DEFAULT 0,
+    account_type INTEGER NOT NULL DEFAULT 0,
+    payment_processor_data TEXT,
+    giftkey TEXT,
+    keystore TEXT,
+    keystore_change_index INTEGER NOT NULL DEFAULT 0,
+    settings BLOB NOT NULL DEFAULT x''
+);
+CREATE TABLE IF NOT EXISTS access_keys (
+    key_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS persistent_tokens (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mail_tokens (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS objects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    data TEXT NOT NULL,
+    last_updated_at INTEGER NOT NULL,
+    change_index INTEGER NOT NULL,
+    UNIQUE (account_id, type, id)
+);
+"""
+
+
+class StoreConflict(Exception):
+    """A write would break a uniqueness rule (access key or email already used by another account)."""
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(f"{what} already in use")
+
+
+def secret_hash(value: str) -> str:
+    """Return the hex SHA-256 of ``value``: how credentials are keyed in the store."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_object_id() -> str:
+    """Return a 21-character object id: URL-safe base64 of random bytes, as NovelAI's web app makes them."""
+    return base64.urlsafe_b64encode(os.urandom(21)).decode("ascii")[:21]
+
+
+@dataclass(frozen=True)
+class Account:
+    """One row of ``accounts``; booleans and JSON already decoded."""
+
+    id: str
+    email_hash: str | None
+    created_at: int
+    email_verified: bool
+    email_letter_sent: bool
+    trial_activated: bool
+    trial_actions_left: int
+    trial_images_left: int
+    tier: int
+    active: bool
+    expires_at: int
+    fixed_training_steps: int
+    purchased_training_steps: int
+    account_type: int
+    payment_processor_data: dict | None
+    giftkey: str | None
+    keystore: str | None
+    keystore_change_index: int
+    settings: bytes
+
+    @property
+    def anlas(self) -> int:
+        """Return the Anlas balance: fixed plus purchased training steps."""
+        return self.fixed_training_steps + self.purchased_training_steps
+
+    def __repr__(self) -> str:
+        # keystore and settings can be large; the id and plan are what matter when debugging
+        return f"Account(id={self.id!r}, tier={self.tier}, active={self.active}, anlas={self.anlas})"
+
+
+_BOOL_COLUMNS = {"email_verified", "email_letter_sent", "trial_activated", "active"}
+_ACCOUNT_COLUMNS = tuple(f.name for f in fields(Account))
+_UPDATABLE = set(_ACCOUNT_COLUMNS) - {"id", "created_at"}
+
+
+def _account_from_row(row: sqlite3.Row) -> Account:
+    values: dict[str, Any] = {}
+    for name in _ACCOUNT_COLUMNS:
+        v = row[name]
+        if name in _BOOL_COLUMNS:
+            v = bool(v)
+        elif name == "payment_processor_data":
+            v = None if v is None else json.loads(v)
+        elif name == "settings":
+            v = bytes(v)
+        values[name] = v
+    return Account(**values)
+
+
+@dataclass(frozen=True)
+class UserObject:
+    """One user object (story, storycontent, preset, aimodule, shelf)."""
+
+    id: str
+    type: str
+    meta: str
+    data: str
+    last_updated_at: int
+    change_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the UserData JSON shape NovelAI answers with."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "meta": self.meta,
+            "data": self.data,
+            "lastUpdatedAt": self.last_updated_at,
+            "changeIndex": self.change_index,
+        }
+
+
+def _object_from_row(row: sqlite3.Row) -> UserObject:
+    return UserObject(
+        id=row["id"],
+        type=row["type"],
+        meta=row["meta"],
+        data=row["data"],
+        last_updated_at=row["last_updated_at"],
+        change_index=row["change_index"],
+    )
+
+
+class Store:
+    """SQLite storage of the sandbox (see the module docstring). Use :meth:`open` to create one."""
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:"):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        # isolation_level=None: no implicit transactions; transaction() issues BEGIN IMMEDIATE itself.
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL keeps every committed transaction across a process crash (not a power cut).
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._schemas: set[str] = set()
+        self.add_schema("core", _CORE_SCHEMA)
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str] | None = None) -> Store:
+        """Return a store in memory (``data_dir=None``) or in ``<data_dir>/sandbox.sqlite3`` (dir created)."""
+        if data_dir is None:
+            return cls(":memory:")
+        folder = Path(data_dir).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder / DB_FILENAME)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else "open"
+        return f"Store({self.path!r}, {state})"
+
+    # ------------------------------------------------------------------ generic layer
+
+    @property
+    def closed(self) -> bool:
+        """Return True once :meth:`close` has run."""
+        return self._conn is None
+
+    def close(self) -> None:
+        """Close the database (idempotent); returns None."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the sandbox store is closed")
+        return self._conn
+
+    def add_schema(self, name: str, ddl: str) -> bool:
+        """Create an area's tables once (``CREATE TABLE IF NOT EXISTS …``); return True if it ran now."""
+        with self._lock:
+            if name in self._schemas:
+                return False
+            with self.transaction() as conn:
+                for statement in _statements(ddl):
+                    conn.execute(statement)
+            self._schemas.add(name)
+            return True
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Yield the connection inside ``BEGIN IMMEDIATE``; commit on success, roll back on any exception.
+
+        Nested use joins the outer transaction (SQLite has no nested BEGIN).
+        """
+        with self._lock:
+            conn = self._connection()
+            if conn.in_transaction:
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Return every row of a read query."""
+        with self._lock:
+            return self._connection().execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        """Return the first row of a read query, or None."""
+        with self._lock:
+            return self._connection().execute(sql, params).fetchone()
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one write statement atomically; return the number of rows it changed."""
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def get_value(self, key: str) -> str | None:
+        """Return the value stored under ``key`` in the key/value table, or None."""
+        row = self.query_one("SELECT value FROM kv WHERE key = ?", (key,))
+        return None if row is None else row["value"]
+
+    def set_value(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` (replacing any); returns None."""
+        self.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+            (key, value, value),
+        )
+
+    def get_or_create_value(self, key: str, factory: Any) -> str:
+        """Return the value under ``key``, storing ``factory()`` first if there is none (atomically)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return row["value"]
+            value = str(factory())
+            conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, value))
+            return value
+
+    # ------------------------------------------------------------------ accounts
+
+    def create_account(
+        self,
+        access_keys: Sequence[str],
+        *,
+        created_at: int,
+        email_hash: str | None = None,
+        **columns: Any,
+    ) -> Account:
+        """Create an account reachable by each of ``access_keys``; return it.
+
+        ``columns`` sets any other column of :class:`Account` (tier, active, expires_at, …). Raises
+        :class:`StoreConflict` if a key or the email hash is already used.
+        """
+        unknown = set(columns) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"unknown account columns: {sorted(unknown)}")
+        account_id = secrets.token_hex(12)
+        values = {"id": account_id, "email_hash": email_hash, "created_at": int(created_at)}
+        values.update(_encode_columns(columns))
+        with self.transaction() as conn:
+            if (
+                email_hash is not None
+                and conn.execute("SELECT 1 FROM accounts WHERE email_hash = ?", (email_hash,)).fetchone()
+            ):
+                raise StoreConflict("email")
+            names = ", ".join(values)
+            marks = ", ".join("?" for _ in values)
+            conn.execute(f"INSERT INTO accounts ({names}) VALUES ({marks})", tuple(values.values()))
+            self._add_keys(conn, account_id, access_keys)
+        account = self.account_by_id(account_id)
+        assert account is not None
+        return account
+
+    def _add_keys(self, conn: sqlite3.Connection, account_id: str, access_keys: Sequence[str]) -> None:
+        for key_hash in dict.fromkeys(secret_hash(k) for k in access_keys):
+            owner = conn.execute(
+                "SELECT account_id FROM access_keys WHERE key_hash = ?", (key_hash,)
+            ).fetchone()
+            if owner is not None and owner["account_id"] != account_id:
+                raise StoreConflict("access key")
+            conn.execute(
+                "INSERT OR IGNORE INTO access_keys (key_hash, account_id) VALUES (?, ?)",
+                (key_hash, account_id),
+            )
+
+    def account_by_id(self, account_id: str) -> Account | None:
+        """Return the account with this id, or None."""
+        row = self.query_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
+        return None if row is None else _account_from_row(row)
+
+    def account_by_key(self, access_key: str) -> Account | None:
+        """Return the account this access key logs into, or None."""
+        row = self.query_one(
+            "SELECT a.* FROM accounts a JOIN access_keys k ON k.account_id = a.id WHERE k.key_hash = ?",
+            (secret_hash(access_key),),
+        )
+        return None if row is None else _account_from_row(row)
+
+    def account_by_email_hash(self, email_hash: str) -> Account | None:
+        """Return the account registered with this hashed email (hex SHA-256), or None."""
+        row = self.query_one("SELECT * FROM accounts WHERE email_hash = ?", (email_hash,))
+        return None if row is None else _account_from_row(row)
+
+    def key_exists(self, access_key: str) -> bool:
+        """Return True if some account logs in with this access key."""
+        return (
+            self.query_one("SELECT 1 FROM access_keys WHERE key_hash = ?", (secret_hash(access_key),))
+            is not None
+        )
+
+    def update_account(self, account_id: str, **columns: Any) -> Account:
+        """Set columns of an account (tier, active, settings, keystore, …); return the updated account.
+
+        Raises KeyError if the account does not exist.
+        """
+        unknown = set(columns) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"unknown account columns: {sorted(unknown)}")
+        encoded = _encode_columns(columns)
+        with self.transaction() as conn:
+            if encoded:
+                assignments = ", ".join(f"{name} = ?" for name in encoded)
+                changed = conn.execute(
+                    f"UPDATE accounts SET {assignments} WHERE id = ?", (*encoded.values(), account_id)
+                ).rowcount
+            else:
+                changed = len(conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchall())
+            if not changed:
+                raise KeyError(account_id)
+        account = self.account_by_id(account_id)
+        assert account is not None
+        return account
+
+    def adjust_anlas(self, account_id: str, delta: int) -> Account:
+        """Add ``delta`` Anlas (negative spends: fixed steps first, then purchased); return the account.
+
+        Raises ValueError if the balance would go below zero (nothing is changed then).
+        """
+        with self.transaction():
+            account = self.account_by_id(account_id)
+            if account is None:
+                raise KeyError(account_id)
+            fixed, purchased = account.fixed_training_steps, account.purchased_training_steps
+            if delta >= 0:
+                purchased += delta
+            else:
+                cost = -delta
+                if cost > fixed + purchased:
+                    raise ValueError(f"not enough Anlas: {fixed + purchased} left, {cost} needed")
+                from_fixed = min(fixed, cost)
+                fixed -= from_fixed
+                purchased -= cost - from_fixed
+            return self.update_account(
+                account_id, fixed_training_steps=fixed, purchased_training_steps=purchased
+            )
+
+    def replace_access_keys(self, account_id: str, access_keys: Sequence[str]) -> None:
+        """Make ``access_keys`` the only keys of the account (change-access-key, recovery); returns None.
+
+        Raises :class:`StoreConflict` if another account uses one of them.
+        """
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM access_keys WHERE account_id = ?", (account_id,))
+            self._add_keys(conn, account_id, access_keys)
+
+    def set_email_hash(self, account_id: str, email_hash: str) -> None:
+        """Change the hashed email of an account; raises :class:`StoreConflict` if another account has it."""
+        with self.transaction() as conn:
+            other = conn.execute(
+                "SELECT id FROM accounts WHERE email_hash = ? AND id != ?", (email_hash, account_id)
+            ).fetchone()
+            if other is not None:
+                raise StoreConflict("email")
+            conn.execute("UPDATE accounts SET email_hash = ? WHERE id = ?", (email_hash, account_id))
+
+    def delete_account(self, account_id: str) -> bool:
+        """Delete an account with its keys, tokens and objects; return True if it existed."""
+        # ON DELETE CASCADE removes keys, tokens and objects in the same statement.
+        return self.execute("DELETE FROM accounts WHERE id = ?", (account_id,)) > 0
+
+    # ------------------------------------------------------------------ tokens
+
+    def add_persistent_token(self, account_id: str, token: str, *, created_at: int) -> None:
+        """Remember a persistent (``pst-``) token for the account (stored hashed); returns None."""
+        self.execute(
+            "INSERT INTO persistent_tokens (token_hash, account_id, created_at) VALUES (?, ?, ?)",
+            (secret_hash(token), account_id, int(created_at)),
+        )
+
+    def account_for_persistent_token(self, token: str) -> Account | None:
+        """Return the account a persistent token belongs to, or None."""
+        row = self.query_one(
+            "SELECT a.* FROM accounts a JOIN persistent_tokens t ON t.account_id = a.id "
+            "WHERE t.token_hash = ?",
+            (secret_hash(token),),
+        )
+        return None if row is None else _account_from_row(row)
+
+    def add_mail_token(self, account_id: str, kind: str, token: str, *, expires_at: int) -> None:
+        """Remember a one-time token sent by "mail" (email verification, recovery); returns None."""
+        self.execute(
+            "INSERT INTO mail_tokens (token_hash, account_id, kind, expires_at) VALUES (?, ?, ?, ?)",
+            (secret_hash(token), account_id, kind, int(expires_at)),
+        )
+
+    def use_mail_token(self, kind: str, token: str, *, now: float) -> str | None:
+        """Consume a one-time token of ``kind``; return its account id, or None if unknown or expired."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT account_id, expires_at FROM mail_tokens WHERE token_hash = ? AND kind = ?",
+                (secret_hash(token), kind),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM mail_tokens WHERE token_hash = ?", (secret_hash(token),))
+            return row["account_id"] if row["expires_at"] > now else None
+
+    # ------------------------------------------------------------------ keystore and settings
+
+    def get_keystore(self, account_id: str) -> str | None:
+        """Return the account's keystore (base64 text) or None if it never set one."""
+        row = self.query_one("SELECT keystore FROM accounts WHERE id = ?", (account_id,))
+        if row is None:
+            raise KeyError(account_id)
+        return row["keystore"]
+
+    def set_keystore(self, account_id: str, keystore: str | None) -> int:
+        """Replace the keystore; return its new change index (+1 per write)."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE accounts SET keystore = ?, keystore_change_index = keystore_change_index + 1 "
+                "WHERE id = ?",
+                (keystore, account_id),
+            ).rowcount
+            if not changed:
+                raise KeyError(account_id)
+            return conn.execute(
+                "SELECT keystore_change_index FROM accounts WHERE id = ?", (account_id,)
+            ).fetchone()[0]
+
+    def get_settings(self, account_id: str) -> bytes:
+        """Return the client settings exactly as last stored (empty if never set)."""
+        row = self.query_one("SELECT settings FROM accounts WHERE id = ?", (account_id,))
+        if row is None:
+            raise KeyError(account_id)
+        return bytes(row["settings"])
+
+    def set_settings(self, account_id: str, raw: bytes) -> None:
+        """Store the client settings as raw bytes; returns None."""
+        self.update_account(account_id, settings=bytes(raw))
+
+    # ------------------------------------------------------------------ objects
+
+    def list_objects(self, account_id: str, type_: str) -> list[UserObject]:
+        """Return the account's objects of one type, oldest first."""
+        rows = self.query(
+            "SELECT * FROM objects WHERE account_id = ? AND type = ? ORDER BY seq", (account_id, type_)
+        )
+        return [_object_from_row(r) for r in rows]
+
+    def get_object(self, account_id: str, type_: str, object_id: str) -> UserObject | None:
+        """Return one object, or None if this account has no such object of this type."""
+        row = self.query_one(
+            "SELECT * FROM objects WHERE account_id = ? AND type = ? AND id = ?",
+            (account_id, type_, object_id),
+        )
+        return None if row is None else _object_from_row(row)
+
+    def create_object(self, account_id: str, type_: str, meta: str, data: str, *, now: int) -> UserObject:
+        """Create an object with a fresh id and change index 1; return it."""
+        with self.transaction() as conn:
+            while True:
+                object_id = new_object_id()
+                try:
+                    conn.execute(
+                        "INSERT INTO objects "
+                        "(account_id, type, id, meta, data, last_updated_at, change_index) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 1)",
+                        (account_id, type_, object_id, meta, data, int(now)),
+                    )
+                    break
+                except sqlite3.IntegrityError:
+                    # 126 random bits collided; draw again rather than fail the request
+                    continue
+            obj = self.get_object(account_id, type_, object_id)
+        assert obj is not None
+        return obj
+
+    def update_object(
+        self,
+        account_id: str,
+        type_: str,
+        object_id: str,
+        *,
+        now: int,
+        meta: str | None = None,
+        data: str | None = None,
+    ) -> UserObject | None:
+        """Change meta and/or data, bump ``changeIndex`` and ``lastUpdatedAt``; return the object or None."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE objects SET meta = COALESCE(?, meta), data = COALESCE(?, data), last_updated_at = ?, "
+                "change_index = change_index + 1 WHERE account_id = ? AND type = ? AND id = ?",
+                (meta, data, int(now), account_id, type_, object_id),
+            ).rowcount
+            if not changed:
+                return None
+            return self.get_object(account_id, type_, object_id)
+
+    def delete_object(self, account_id: str, type_: str, object_id: str) -> UserObject | None:
+        """Delete one object; return it as it was, or None if it did not exist."""
+        with self.transaction() as conn:
+            obj = self.get_object(account_id, type_, object_id)
+            if obj is not None:
+                conn.execute(
+                    "DELETE FROM objects WHERE account_id = ? AND type = ? AND id = ?",
+                    (account_id, type_, object_id),
+                )
+            return obj
+
+    def delete_content(self, account_id: str) -> int:
+        """Delete all objects and the keystore of an account (deleteContent); return how many objects."""
+        with self.transaction() as conn:
+            n = conn.execute("DELETE FROM objects WHERE account_id = ?", (account_id,)).rowcount
+            conn.execute(
+                "UPDATE accounts SET keystore = NULL, keystore_change_index = keystore_change_index + 1 "
+                "WHERE id = ?",
+                (account_id,),
+            )
+            return n
+
+
+def _statements(script: str) -> Iterator[str]:
+    # complete_statement() knows about BEGIN…END in triggers, unlike a split on ';'
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf
+            buf = ""
+    if buf.strip():
+        yield buf
+
+
+def _encode_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in columns.items():
+        if name in _BOOL_COLUMNS:
+            value = int(bool(value))
+        elif name == "payment_processor_data":
+            value = None if value is None else json.dumps(value, separators=(",", ":"))
+        elif name == "settings":
+            value = bytes(value)
+        out[name] = value
+    return out
