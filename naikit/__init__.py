@@ -28,7 +28,8 @@ _SUBMODULES = {"errors", "sandbox", "novelai", "tokenizers", "widgets", "cli"}
 
 __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
+    # ruff: noqa: F401
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Timeouts
     from .novelai.auth import Token, access_key, encryption_key

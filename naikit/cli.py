@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 # Areas that add their own subcommands: each module has register_cli(subparsers).
-_AREA_MODULES = ("naikit.tokenizers",)
+_AREA_MODULES = ("naikit.tokenizers", "naikit.novelai.backup")
 
 
 def _password(value: str | None) -> str:
@@ -116,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for mod in _AREA_MODULES:
         try:
-            register = importlib.import_module(mod).register_cli
-        except (ImportError, AttributeError):
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:  # a missing dependency inside the module is a real error
+                raise
             continue
-        register(sub)
+        module.register_cli(sub)
     return parser
 
 

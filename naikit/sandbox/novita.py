@@ -1,0 +1,7 @@
+"""Sandbox route table for the novita area (filled by its issue; see app.AREAS)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
