@@ -1,0 +1,33 @@
+"""Notebook widgets, one module per family; names load on first use so ``import naikit`` stays light.
+
+Token inspection (``naikit.widgets.tokens``): :func:`token_inspector` and :func:`logprob_view`. Each
+factory returns an ipywidgets object; the HTML they show comes from pure builders in
+``naikit.widgets._html_tokens`` that also work without ipywidgets.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "token_inspector": "naikit.widgets.tokens",
+    "logprob_view": "naikit.widgets.tokens",
+    "TokenInspector": "naikit.widgets.tokens",
+    "LogprobView": "naikit.widgets.tokens",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'naikit.widgets' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
