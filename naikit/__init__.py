@@ -23,8 +23,24 @@ _EXPORTS: dict[str, str] = {
     "encryption_key": "naikit.novelai.auth",
     "Token": "naikit.novelai.auth",
     "tokenize": "naikit.tokenizers",
+    "Preset": "naikit.novelai.presets",
+    "GlobalSettings": "naikit.novelai.presets",
+    "BiasGroup": "naikit.novelai.presets",
+    "BanList": "naikit.novelai.presets",
+    "compare": "naikit.compare",
+    "Keystore": "naikit.novelai.crypto",
 }
-_SUBMODULES = {"errors", "sandbox", "novelai", "tokenizers", "widgets", "cli"}
+_SUBMODULES = {
+    "errors",
+    "sandbox",
+    "novelai",
+    "tokenizers",
+    "widgets",
+    "cli",
+    "sampling",
+    "novita",
+    "metadata",
+}
 
 __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
 
@@ -32,8 +48,11 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     # ruff: noqa: F401
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Timeouts
+    from .compare import compare
     from .novelai.auth import Token, access_key, encryption_key
     from .novelai.client import AsyncNovelAI, NovelAI
+    from .novelai.crypto import Keystore
+    from .novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
     from .tokenizers import tokenize
 
 

@@ -288,21 +288,24 @@ class Transport:
     def close_everywhere(self) -> None:
         """Close the sessions this transport opened on other loops, where that is safe; returns None.
 
-        A running loop in another thread gets the close scheduled on it; an idle loop is run briefly
-        to close it; a loop that is closed took its sockets with it.
+        The running loop of this thread, or a running loop in another thread, gets the close scheduled
+        on it; an idle loop is run briefly to close it; a loop that is closed took its sockets with it.
         """
         try:
             current = asyncio.get_running_loop()
         except RuntimeError:
             current = None
         for loop, session in list(self._sessions.items()):
-            if session.closed or loop is current:
+            if session.closed:
                 continue
             self._sessions.pop(loop, None)
             try:
                 if loop.is_closed():
                     continue
-                if loop.is_running():
+                if loop is current:
+                    # collected while this thread's loop runs (a GC during another call): close soon
+                    loop.create_task(session.close())
+                elif loop.is_running():
                     asyncio.run_coroutine_threadsafe(session.close(), loop)
                 elif current is None:
                     loop.run_until_complete(session.close())

@@ -44,31 +44,37 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    import shutil
+    import importlib.util
     import subprocess
 
     from . import sandbox
 
-    jupyter = shutil.which("jupyter-lab") or shutil.which("jupyter")
-    if jupyter is None:
+    if importlib.util.find_spec("jupyterlab") is None:
         print("naikit lab needs JupyterLab: pip install 'naikit[lab]'", file=sys.stderr)
         return 2
     notebooks = args.notebooks or _default_notebooks()
     with sandbox.start(data_dir=args.data) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NAI_")}
+        # The kernels find the sandbox and the demo account through the environment, so every notebook
+        # shares one server (and its data) instead of starting its own.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NOVITA_"))}
         env.update(
             NAI_BASE_URL=server.url,
             NAI_USERNAME=sandbox.DEMO_EMAIL,
             NAI_PASSWORD=sandbox.DEMO_PASSWORD,
+            NOVITA_BASE_URL=server.url,
+            NOVITA_API_KEY="naikit-demo-key",
         )
         print(f"naikit: sandbox at {server.url}; notebooks in {notebooks}", flush=True)
-        cmd = [jupyter] + ([] if jupyter.endswith("jupyter-lab") else ["lab"])
-        cmd += [f"--notebook-dir={notebooks}", f"--ServerApp.port={args.port}", "--ServerApp.ip=127.0.0.1"]
+        cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}"]
+        cmd += [f"--ServerApp.port={args.port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0"]
         if args.no_browser:
             cmd.append("--no-browser")
-        if os.geteuid() == 0:
-            cmd.append("--allow-root")
-        cmd += args.jupyter_args
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")  # containers and Binder-like machines run as root
+        extra = list(args.jupyter_args)
+        if extra[:1] == ["--"]:
+            extra = extra[1:]
+        cmd += extra
         try:
             return subprocess.call(cmd, env=env)
         except KeyboardInterrupt:
@@ -111,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--data", default=None, help="keep the sandbox's data in this directory")
     p.add_argument("--notebooks", default=None, help="folder to open (default: the repo's notebooks/)")
-    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="after --: passed on to jupyter lab")
     p.set_defaults(func=_cmd_lab)
 
     for mod in _AREA_MODULES:

@@ -6,6 +6,10 @@
     ├── InputError (also ValueError)       bad input, refused before any request is sent
     │   └── CredentialsError               malformed key/token, expired token, missing credentials
     ├── ResponseShapeError                 a response did not have the documented shape (API drift)
+    ├── ContentError                       user content could not be read or written safely
+    │   ├── WrongKey                       the keystore/object does not decrypt with the keys tried
+    │   ├── CorruptObject                  one object failed to decrypt, inflate or parse
+    │   └── UnsafeWrite (also InputError)  an upload refused before sending: it would lose content
     ├── TransportError                     no usable HTTP answer (connection refused/dropped, timeout)
     │   ├── RequestTimeout
     │   └── ConnectionDropped              dropped mid-request on a call that is not safe to repeat
@@ -33,6 +37,10 @@ __all__ = [
     "InputError",
     "CredentialsError",
     "ResponseShapeError",
+    "ContentError",
+    "WrongKey",
+    "CorruptObject",
+    "UnsafeWrite",
     "TransportError",
     "RequestTimeout",
     "ConnectionDropped",
@@ -90,6 +98,48 @@ class ResponseShapeError(NaikitError):
             f"{what}: field {field!r} {problem}. The API may have changed; pass validate=False to the "
             "client to accept it anyway, and please report it."
         )
+
+
+class ContentError(NaikitError):
+    """User content could not be read, or could not be written safely."""
+
+
+class WrongKey(ContentError):
+    """The keystore (or an object) does not decrypt with the key(s) tried.
+
+    ``failures`` lists one line per attempt saying which key was tried and what failed.
+    """
+
+    def __init__(self, what: str, failures: list[str], hint: str = ""):
+        self.what = what
+        self.failures = list(failures)
+        lines = "; ".join(self.failures) or "no key to try"
+        msg = f"the key is wrong: {what} does not decrypt ({lines})"
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
+
+
+class CorruptObject(ContentError):
+    """One object could not be decrypted, decompressed or parsed.
+
+    ``stage`` is one of "base64", "length", "key", "decrypt", "inflate", "utf-8", "json", "document".
+    """
+
+    def __init__(self, object_type: str, object_id: str, meta: str, stage: str, reason: str):
+        self.object_type = object_type
+        self.object_id = object_id
+        self.meta = meta
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{object_type} {object_id!r} (meta {meta!r}) failed at {stage}: {reason}")
+
+
+class UnsafeWrite(ContentError, InputError):
+    """An upload refused before anything was sent: it failed verification or would lose content."""
+
+    def __init__(self, field: str, value: Any, allowed: str, hint: str = ""):
+        InputError.__init__(self, field, value, allowed, hint)
 
 
 class TransportError(NaikitError):

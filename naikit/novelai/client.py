@@ -314,7 +314,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The access key is derived locally (Argon2, spec §1.3); the password never leaves the machine.
         """
         key = access_key(email, password, email_case=self.email_case)
-        self._pending = ("key", key)
+        # Kept as email+password (not just the key) so the content methods can derive the encryption key.
+        self._pending = ("password", (email, password))
         self._secrets += [password, key]
         no_hosts_chosen = self._explicit_hosts is None and _hosts_from_env() is None
         if self._sandbox is None and self.sandbox_mode is True:
@@ -392,7 +393,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
             body["giftkey"] = giftkey
         data = await self._call("POST", "/user/register", json=body, auth=False)
         token = Token(self._check(data, shapes.ACCESS_TOKEN, "POST /user/register")["accessToken"])
-        self._pending = ("key", key)
+        self._pending = ("password", (email, password))
         self._set_token(token)
         return token
 
@@ -511,7 +512,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         body = {"recoveryToken": recovery_token, "newAccessKey": key, "deleteContent": delete_content}
         data = await self._call("POST", "/user/recovery/recover", json=body, auth=False)
         token = Token(self._check(data, shapes.ACCESS_TOKEN, "POST /user/recovery/recover")["accessToken"])
-        self._pending = ("key", key)
+        self._pending = ("password", (email, new_password))
         self._set_token(token)
         return token
 

@@ -344,6 +344,9 @@ def seed_demo_account(store: Store, clock: Clock) -> str:
         purchased_training_steps=2_500,
         payment_processor_data=None,
     )
+    from .demo_content import seed_demo_content
+
+    seed_demo_content(store, account.id, DEMO_EMAIL, DEMO_PASSWORD)
     return account.id
 
 

@@ -1,6 +1,7 @@
 """Notebook widgets, one module per family; names load on first use so ``import naikit`` stays light.
 
-Token inspection (``naikit.widgets.tokens``): :func:`token_inspector` and :func:`logprob_view`. Each
+Token inspection (``naikit.widgets.tokens``): :func:`token_inspector` and :func:`logprob_view`; presets
+(``naikit.widgets.presets``): :func:`preset_editor`; comparison (``naikit.widgets.compare``). Each
 factory returns an ipywidgets object; the HTML they show comes from pure builders in
 ``naikit.widgets._html_tokens`` that also work without ipywidgets.
 """
@@ -15,6 +16,10 @@ _EXPORTS: dict[str, str] = {
     "logprob_view": "naikit.widgets.tokens",
     "TokenInspector": "naikit.widgets.tokens",
     "LogprobView": "naikit.widgets.tokens",
+    "preset_editor": "naikit.widgets.presets",
+    "PresetEditor": "naikit.widgets.presets",
+    "compare_widget": "naikit.widgets.compare",
+    "CompareWidget": "naikit.widgets.compare",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,462 @@
+"""Encryption and compression of NovelAI user content, byte-exact (spec §4.1–4.3).
+
+::
+
+    keystore (GET /user/keystore) = base64( JSON {"version", "nonce": [24 ints], "sdata": [ints]} )
+        sdata = [compression marker?] + SecretBox(account key, nonce)(JSON {"keys": {meta: [32 ints]}})
+    encrypted object data (stories, storycontent, aimodules)
+        = base64( [compression marker?] + nonce(24) + SecretBox(key=keys[meta], nonce)(raw deflate?(JSON)) )
+    compressed-only object data (presets, shelf) = base64( marker + raw deflate(JSON) ) or plain JSON text
+
+The compression marker is 15 zero bytes and one 0x01. SecretBox is XSalsa20-Poly1305 (PyNaCl, imported on
+first use). Raw deflate has no zlib header (wbits -15).
+
+Rules this module keeps (where ``novelai-api`` did not): a fresh random nonce whenever the plaintext changes
+(a nonce is never reused with different plaintext); unchanged plaintext keeps its original bytes, so
+decrypt → encrypt is byte-identical; new keys are 32 random bytes; an empty or null keystore is never
+silently replaced. Errors::
+
+    NaikitError
+    └── ContentError                   user content could not be read or written safely
+        ├── WrongKey                   the keystore does not open with the key(s) tried; lists each attempt
+        ├── CorruptObject              one object failed (base64, MAC, inflate, JSON): id, meta and stage
+        └── UnsafeWrite (also InputError)  an upload refused before sending (verification or safety rule)
+
+Key material never appears in a repr, a str or an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+# The content errors live in naikit.errors (one tree); re-exported here for this module's users.
+from ..errors import ContentError, CorruptObject, InputError, UnsafeWrite, WrongKey
+
+__all__ = [
+    "COMPRESSION_MARKER",
+    "NONCE_SIZE",
+    "KEY_SIZE",
+    "KEYSTORE_VERSION",
+    "ContentError",
+    "WrongKey",
+    "CorruptObject",
+    "UnsafeWrite",
+    "Payload",
+    "Keystore",
+    "new_key",
+    "new_nonce",
+    "seal",
+    "open_box",
+    "deflate_raw",
+    "inflate_raw",
+    "encrypt_payload",
+    "decrypt_payload",
+    "compress_payload",
+    "decompress_payload",
+    "dumps_compact",
+    "key_fingerprint",
+]
+
+COMPRESSION_MARKER = bytes(15) + b"\x01"
+NONCE_SIZE = 24
+KEY_SIZE = 32
+MAC_SIZE = 16
+KEYSTORE_VERSION = 2
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+# ------------------------------------------------------------------------------------------------ primitives
+
+
+def new_key() -> bytes:
+    """Return a fresh 32-byte SecretBox key (os.urandom)."""
+    return os.urandom(KEY_SIZE)
+
+
+def new_nonce() -> bytes:
+    """Return a fresh 24-byte random nonce."""
+    return os.urandom(NONCE_SIZE)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Return a short one-way fingerprint (8 hex chars of BLAKE2b) to tell keys apart without showing them."""
+    return hashlib.blake2b(bytes(key), digest_size=4, person=b"naikit-key").hexdigest()
+
+
+def _box(key: bytes) -> Any:
+    from nacl.secret import SecretBox  # heavy-ish: loaded on first use
+
+    if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_SIZE:
+        n = len(key) if isinstance(key, (bytes, bytearray)) else type(key).__name__
+        raise InputError("key", f"<{n} bytes>", "a 32-byte SecretBox key")
+    return SecretBox(bytes(key))
+
+
+def seal(key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
+    """Return the SecretBox ciphertext of ``plaintext`` (16-byte MAC + body, without the nonce)."""
+    if len(nonce) != NONCE_SIZE:
+        raise InputError("nonce", f"<{len(nonce)} bytes>", "24 bytes")
+    return bytes(_box(key).encrypt(bytes(plaintext), bytes(nonce)).ciphertext)
+
+
+def open_box(key: bytes, nonce: bytes, ciphertext: bytes) -> bytes:
+    """Return the plaintext of a SecretBox ciphertext (MAC + body); raises nacl's CryptoError on a bad MAC."""
+    return bytes(_box(key).decrypt(bytes(ciphertext), bytes(nonce)))
+
+
+def deflate_raw(data: bytes, level: int = 9) -> bytes:
+    """Return raw DEFLATE (no zlib header, wbits -15) of ``data``; level 9 like ``novelai-api``."""
+    c = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
+
+
+def inflate_raw(data: bytes) -> bytes:
+    """Return the inflated bytes of a whole raw DEFLATE stream; raises zlib.error if truncated or invalid."""
+    d = zlib.decompressobj(-zlib.MAX_WBITS)
+    out = d.decompress(data) + d.flush()
+    if not d.eof:
+        raise zlib.error("the deflate stream is truncated")
+    return out
+
+
+def dumps_compact(obj: Any) -> bytes:
+    """Return ``obj`` as UTF-8 JSON the way the web app writes it (compact separators, non-ASCII kept)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _b64decode(text: str) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError(f"expected base64 text, got {type(text).__name__}")
+    return base64.b64decode(text, validate=True)
+
+
+# ------------------------------------------------------------------------------------------------ payloads
+
+
+@dataclass(frozen=True, repr=False)
+class Payload:
+    """A decoded object payload: the exact ``plaintext`` bytes and how they were wrapped.
+
+    ``nonce`` is None for compressed-only or plain payloads; ``encrypted``/``compressed`` say which layers
+    were present. ``data`` is the base64 text it came from (kept to re-upload unchanged bytes as they were).
+    """
+
+    plaintext: bytes
+    nonce: bytes | None
+    compressed: bool
+    encrypted: bool
+    data: str
+
+    def __repr__(self) -> str:
+        layers = "+".join(
+            n for n, on in (("encrypted", self.encrypted), ("compressed", self.compressed)) if on
+        )
+        return f"Payload({layers or 'plain'}, {len(self.plaintext)} bytes)"
+
+
+def encrypt_payload(
+    plaintext: bytes, key: bytes, *, compressed: bool = True, nonce: bytes | None = None
+) -> str:
+    """Return the base64 ``data`` of an encrypted object: [marker] + nonce + SecretBox([deflate](plaintext)).
+
+    ``nonce`` defaults to a fresh random one; pass one only to reproduce known bytes.
+    """
+    nonce = new_nonce() if nonce is None else bytes(nonce)
+    body = deflate_raw(plaintext) if compressed else bytes(plaintext)
+    raw = (COMPRESSION_MARKER if compressed else b"") + nonce + seal(key, nonce, body)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decrypt_payload(data: str, key: bytes) -> Payload:
+    """Return the :class:`Payload` of an encrypted object's base64 ``data``.
+
+    Raises ValueError whose first word names the stage that failed (base64, length, decrypt, inflate).
+    """
+    try:
+        raw = _b64decode(data)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"base64: {exc}") from None
+    compressed = raw.startswith(COMPRESSION_MARKER)
+    if compressed:
+        raw = raw[len(COMPRESSION_MARKER) :]
+    if len(raw) < NONCE_SIZE + MAC_SIZE:
+        raise ValueError(f"length: {len(raw)} bytes is too short for a nonce and a MAC")
+    nonce, box = raw[:NONCE_SIZE], raw[NONCE_SIZE:]
+    try:
+        body = open_box(key, nonce, box)
+    except InputError:
+        raise
+    except Exception:  # nacl.exceptions.CryptoError: the MAC does not match
+        raise ValueError("decrypt: the MAC check failed (wrong key, or the data was altered)") from None
+    if compressed:
+        try:
+            body = inflate_raw(body)
+        except zlib.error as exc:
+            raise ValueError(f"inflate: {exc}") from None
+    return Payload(body, nonce, compressed, True, data)
+
+
+def compress_payload(plaintext: bytes, *, compressed: bool = True) -> str:
+    """Return the base64 ``data`` of a compressed-only object (presets, shelf): marker + raw deflate.
+
+    ``compressed=False`` gives base64 of the plain bytes (the other form the web app reads).
+    """
+    raw = COMPRESSION_MARKER + deflate_raw(plaintext) if compressed else bytes(plaintext)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decompress_payload(data: str) -> Payload:
+    """Return the :class:`Payload` of a compressed-only object (base64 of marker + deflate, or of plain JSON).
+
+    Plain JSON text that is not base64 (some old presets) is accepted as is.
+    """
+    try:
+        raw = _b64decode(data)
+    except (binascii.Error, ValueError):
+        stripped = data.lstrip() if isinstance(data, str) else ""
+        if stripped[:1] in ("{", "["):
+            return Payload(data.encode("utf-8"), None, False, False, data)
+        raise ValueError("base64: neither base64 nor JSON text") from None
+    if raw.startswith(COMPRESSION_MARKER):
+        try:
+            return Payload(inflate_raw(raw[len(COMPRESSION_MARKER) :]), None, True, False, data)
+        except zlib.error as exc:
+            raise ValueError(f"inflate: {exc}") from None
+    return Payload(raw, None, False, False, data)
+
+
+# ------------------------------------------------------------------------------------------------ keystore
+
+
+class Keystore:
+    """The account's decrypted keystore: one 32-byte key per ``meta``.
+
+    Build it with :meth:`decrypt` (from the server's base64 text) or :meth:`new`. ``state`` is ``"ok"``
+    (decrypted), ``"missing"`` (the server holds null: a fresh account) or ``"empty"`` (``sdata`` empty,
+    as ``novelai-api`` writes an empty store). :meth:`encrypt` returns the original text, byte for byte,
+    while nothing changed; after a change it encrypts with a fresh nonce. Any fields of the decrypted
+    JSON besides ``keys`` are kept. Keys never show in repr/str; :meth:`to_frame` shows fingerprints.
+    """
+
+    def __init__(
+        self,
+        keys: dict[str, bytes] | None = None,
+        *,
+        version: int = KEYSTORE_VERSION,
+        nonce: bytes | None = None,
+        compressed: bool = False,
+        extra: dict[str, Any] | None = None,
+        source: str | None = None,
+        state: str = "ok",
+    ):
+        self._keys: dict[str, bytes] = dict(keys or {})
+        self.version = version
+        self.nonce = nonce
+        self.compressed = compressed
+        self.extra = dict(extra or {})
+        self.source = source
+        self.state = state
+        self._original = dict(self._keys) if source is not None else None
+
+    # -- construction --------------------------------------------------------------------------------
+    @classmethod
+    def new(cls) -> Keystore:
+        """Return an empty keystore (version 2) that has never been on a server."""
+        return cls(state="new")
+
+    @classmethod
+    def parse(cls, raw: str) -> dict[str, Any]:
+        """Return the outer JSON ``{version, nonce, sdata}`` of a keystore's base64 text (no decryption).
+
+        Raises ValueError naming what is malformed.
+        """
+        try:
+            doc = json.loads(_b64decode(raw))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise ValueError("the keystore is not base64 of JSON") from None
+        if not isinstance(doc, dict):
+            raise ValueError("the keystore JSON is not an object")
+        nonce, sdata = doc.get("nonce"), doc.get("sdata")
+        if not isinstance(doc.get("version"), int):
+            raise ValueError("the keystore has no integer 'version'")
+        if isinstance(nonce, str):  # novelai-api writes an empty store's nonce as the text of a list
+            try:
+                nonce = json.loads(nonce)
+            except ValueError:
+                raise ValueError("the keystore 'nonce' is not a list of 24 bytes") from None
+        if (
+            not isinstance(nonce, list)
+            or len(nonce) != NONCE_SIZE
+            or not all(isinstance(b, int) and 0 <= b < 256 for b in nonce)
+        ):
+            raise ValueError("the keystore 'nonce' is not a list of 24 bytes")
+        if not (
+            sdata == ""
+            or (isinstance(sdata, list) and all(isinstance(b, int) and 0 <= b < 256 for b in sdata))
+        ):
+            raise ValueError("the keystore 'sdata' is not a list of bytes")
+        return {
+            "version": doc["version"],
+            "nonce": bytes(nonce),
+            "sdata": b"" if sdata == "" else bytes(sdata),
+        }
+
+    @classmethod
+    def decrypt(cls, raw: str | None, key: bytes | list[tuple[str, bytes]]) -> Keystore:
+        """Return the decrypted keystore of the server's text ``raw`` (None → a ``"missing"`` keystore).
+
+        ``key`` is the 32-byte account encryption key, or a list of ``(label, key)`` to try in order (e.g.
+        the key from the email lower-cased, then as typed). Raises :class:`WrongKey` listing every attempt
+        when none opens it, and ValueError when ``raw`` is malformed.
+        """
+        if raw is None:
+            return cls(state="missing")
+        outer = cls.parse(raw)
+        if not outer["sdata"]:
+            return cls(version=outer["version"], nonce=outer["nonce"], source=raw, state="empty")
+        sdata = outer["sdata"]
+        compressed = sdata.startswith(COMPRESSION_MARKER)
+        if compressed:
+            sdata = sdata[len(COMPRESSION_MARKER) :]
+        attempts = key if isinstance(key, list) else [("the account encryption key", key)]
+        failures: list[str] = []
+        for label, k in attempts:
+            try:
+                body = open_box(k, outer["nonce"], sdata)
+            except InputError as exc:
+                failures.append(f"{label}: {exc}")
+                continue
+            except Exception:
+                failures.append(f"{label}: the MAC check failed")
+                continue
+            try:
+                if compressed:
+                    body = inflate_raw(body)
+                inner = json.loads(body.decode("utf-8"))
+            except (zlib.error, ValueError, UnicodeDecodeError) as exc:
+                raise ValueError(f"the keystore decrypted but its content is not JSON: {exc}") from None
+            keys = inner.get("keys") if isinstance(inner, dict) else None
+            if not isinstance(keys, dict) or not all(
+                isinstance(v, list) and all(isinstance(b, int) and 0 <= b < 256 for b in v)
+                for v in keys.values()
+            ):
+                raise ValueError("the decrypted keystore has no 'keys' object of byte lists")
+            extra = {k2: v for k2, v in inner.items() if k2 != "keys"}
+            return cls(
+                {m: bytes(v) for m, v in keys.items()},
+                version=outer["version"],
+                nonce=outer["nonce"],
+                compressed=compressed,
+                extra=extra,
+                source=raw,
+            )
+        raise WrongKey(
+            "the keystore",
+            failures,
+            "Check the email and password (the keystore key is derived from both; try email_case="
+            "'verbatim' if the account was made by a tool that kept the email's case)",
+        )
+
+    # -- mapping -------------------------------------------------------------------------------------
+    def __contains__(self, meta: object) -> bool:
+        return meta in self._keys
+
+    def __getitem__(self, meta: str) -> bytes:
+        try:
+            return self._keys[meta]
+        except KeyError:
+            raise KeyError(f"no key for meta {meta!r} in the keystore") from None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    @property
+    def metas(self) -> list[str]:
+        """Return the metas (key names) in the keystore, in stored order."""
+        return list(self._keys)
+
+    def keys_copy(self) -> dict[str, bytes]:
+        """Return a copy of the meta → key mapping (handle with care: these are secrets)."""
+        return dict(self._keys)
+
+    def add(self, meta: str | None = None, key: bytes | None = None) -> str:
+        """Add a key (default: 32 fresh random bytes) under ``meta`` (default: a new UUID4); return the meta.
+
+        Refuses to replace an existing meta's key (that would make its objects unreadable).
+        """
+        meta = str(uuid.uuid4()) if meta is None else meta
+        if not isinstance(meta, str) or not meta or len(meta) > 128:
+            raise InputError("meta", meta, "a non-empty string of at most 128 characters")
+        if meta in self._keys:
+            if key is not None and bytes(key) == self._keys[meta]:
+                return meta
+            raise InputError(
+                "meta", meta, "a meta not yet in the keystore", "Its objects use the existing key."
+            )
+        key = new_key() if key is None else bytes(key)
+        if len(key) != KEY_SIZE:
+            raise InputError("key", f"<{len(key)} bytes>", "32 bytes")
+        self._keys[meta] = key
+        return meta
+
+    def remove(self, meta: str) -> None:
+        """Remove the key of ``meta``; returns None. (Uploading is refused while objects still use it.)"""
+        if meta not in self._keys:
+            raise InputError("meta", meta, "a meta in the keystore")
+        del self._keys[meta]
+
+    @property
+    def changed(self) -> bool:
+        """Return True if keys were added, removed or replaced since decryption (or it was never stored)."""
+        return self._original is None or self._original != self._keys
+
+    def plaintext(self) -> bytes:
+        """Return the JSON the keystore encrypts (secret: the keys themselves)."""
+        inner = dict(self.extra)
+        inner["keys"] = {m: list(k) for m, k in self._keys.items()}
+        return dumps_compact(inner)
+
+    def encrypt(self, key: bytes) -> str:
+        """Return the base64 text to upload.
+
+        Unchanged since :meth:`decrypt` → the original text, byte-identical. Changed or new → encrypted with
+        ``key`` under a fresh nonce (never the old one: the plaintext differs), version kept (2 if new).
+        """
+        if not self.changed and self.source is not None:
+            return self.source
+        nonce = new_nonce()
+        body = self.plaintext()
+        sealed = seal(key, nonce, deflate_raw(body) if self.compressed else body)
+        sdata = (COMPRESSION_MARKER if self.compressed else b"") + sealed
+        outer = {"version": self.version, "nonce": list(nonce), "sdata": list(sdata)}
+        return base64.b64encode(dumps_compact(outer)).decode("ascii")
+
+    def to_frame(self):
+        """Return a DataFrame with one row per key: meta, key length and a fingerprint (never the key)."""
+        import pandas as pd
+
+        rows = [(m, len(k), key_fingerprint(k)) for m, k in self._keys.items()]
+        return pd.DataFrame(rows, columns=["meta", "key_bytes", "fingerprint"])
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{self!r}</b></p>" + self.to_frame().to_html(index=False)
+
+    def __repr__(self) -> str:
+        flag = ", changed" if self.changed and self.state == "ok" and self.source is not None else ""
+        return f"Keystore({self.state}, {len(self._keys)} keys, version={self.version}{flag})"
+
+    __str__ = __repr__

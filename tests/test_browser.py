@@ -1,0 +1,164 @@
+"""Real-browser tests: `naikit lab` (the README's main command) started on 127.0.0.1, notebooks run in
+JupyterLab by headless Debian Chromium driven by Playwright, and the DOM checked: outputs rendered, no
+errors, widgets drawn (not their text repr). Screenshots go to tests/artifacts/.
+
+Needs /usr/bin/chromium (`.ci/run` installs Debian's package). Outside CI the tests skip when it is
+missing; in CI (CI=true) they fail instead, so a missing browser cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = pytest.mark.browser
+
+if not Path(CHROMIUM).exists() or shutil.which("jupyter-lab", path=str(Path(sys.executable).parent)) is None:
+    if os.environ.get("CI"):
+        raise RuntimeError(f"browser tests need {CHROMIUM} and jupyterlab; .ci/run installs them")
+    pytest.skip("chromium or jupyterlab not installed", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Return (lab URL, sandbox URL) of a running `naikit lab` on a copy of notebooks/."""
+    nbdir = tmp_path_factory.mktemp("notebooks")
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy(nb, nbdir / nb.name)
+    # Lab settings for the test: every cell in the DOM (no windowing), no news pop-up over the page.
+    settings = tmp_path_factory.mktemp("lab-settings")
+    for rel, body in {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": '{"fetchNews": "false"}',
+    }.items():
+        (settings / rel).parent.mkdir(parents=True, exist_ok=True)
+        (settings / rel).write_text(body)
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("lablog") / "lab.log", "w+")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NOVITA_"))}
+    naikit = Path(sys.executable).parent / "naikit"
+    proc = subprocess.Popen(
+        [str(naikit), "lab", "--no-browser", "--port", str(port), "--notebooks", str(nbdir), "--",
+         "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
+         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings / 'ws'}"],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/status", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError("naikit lab did not start:\n" + log.read())
+            time.sleep(0.3)
+    log.seek(0)
+    m = re.search(r"sandbox at (http://127\.0\.0\.1:\d+)", log.read())
+    assert m, "naikit lab announces its sandbox"
+    yield url, m.group(1)
+    proc.terminate()
+    proc.wait(30)
+    # the sandbox stops with JupyterLab
+    with pytest.raises(OSError):
+        urllib.request.urlopen(m.group(1) + "/", timeout=2)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+_KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle'; }"""
+_ALL_RAN = """() => { const w = window.jupyterapp.shell.currentWidget;
+  return w.content.widgets.filter(c => c.model.type === 'code')
+    .every(c => c.model.executionCount !== null)
+    && !!w.sessionContext.session && !!w.sessionContext.session.kernel
+    && w.sessionContext.session.kernel.status === 'idle'; }"""
+
+
+def run_notebook(browser, url: str, name: str):
+    """Open ``name`` in JupyterLab, run all cells, wait for the kernel; return the page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{url}/lab/tree/{name}?reset")  # a fresh workspace: only this notebook open
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function(_KERNEL_IDLE, timeout=60_000)
+    # outputs stored in the file must not count as this run's
+    page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_timeout(500)
+    page.wait_for_function(_ALL_RAN, timeout=240_000)
+    page.wait_for_timeout(500)  # let widget views render
+    page.js_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def assert_clean(page, name: str) -> None:
+    """No error output, no stderr, no widget shown as its text repr, no JS error."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{Path(name).stem}.png"), full_page=True)
+    errs = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert errs.count() == 0, errs.all_inner_texts()
+    tracebacks = page.locator(".jp-OutputArea-output:has-text('Traceback')")
+    assert tracebacks.count() == 0, tracebacks.all_inner_texts()[:2]
+    text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
+    assert not re.search(r"\b(VBox|HBox|HTML|Tab)\(children=", text), "a widget rendered as text"
+    assert "Error displaying widget" not in text
+    assert page.js_errors == [], page.js_errors  # type: ignore[attr-defined]
+
+
+def test_quickstart_runs(lab, browser):
+    url, _ = lab
+    page = run_notebook(browser, url, "01_quickstart.ipynb")
+    assert_clean(page, "01_quickstart.ipynb")
+    assert page.locator(".jp-OutputArea-output table").count() >= 4
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "3 (Opus)" in text and "anlas" in text  # the subscription, rendered as a table
+    page.close()
+
+
+def test_token_inspector_shows_spans(lab, browser):
+    url, _ = lab
+    page = run_notebook(browser, url, "04_tokenization.ipynb")
+    assert_clean(page, "04_tokenization.ipynb")
+    widget_spans = page.locator(".jupyter-widgets .nk-t")
+    assert widget_spans.count() > 20, "the inspector widget draws one span per token"
+    title = widget_spans.first.get_attribute("title")
+    assert title and "id" in title, "hovering a token shows its id"
+    page.locator(".jupyter-widgets .nk-tok").first.screenshot(path=str(ARTIFACTS / "token_inspector.png"))
+    page.close()

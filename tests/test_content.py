@@ -1,0 +1,218 @@
+"""ContentAPI against the sandbox: the demo account's decrypted content as tables, story text, safe writes,
+refusals before upload, per-object errors and wrong keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from naikit import sandbox
+from naikit.errors import CredentialsError
+from naikit.novelai.client import NovelAI
+from naikit.novelai.crypto import CorruptObject, Keystore, UnsafeWrite, WrongKey
+
+DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+
+
+@pytest.fixture
+def sb():
+    # one sandbox per test: these tests change the demo account's content
+    with sandbox.start() as server:
+        yield server
+
+
+@pytest.fixture
+def nai(sb, tmp_path):
+    with NovelAI(base_url=sb.url, **DEMO) as client:
+        client.set_backup_dir(tmp_path / "backups")
+        yield client
+
+
+def test_demo_stories_frame(nai):
+    stories = nai.stories()
+    frame = stories.to_frame()
+    assert list(frame["title"]) == [
+        "The Lighthouse Keeper",
+        "Clockwork Orchard",
+        "Letters from the Salt Road",
+    ]
+    assert list(frame["format"]) == ["datablocks", "datablocks", "document"]
+    assert list(frame["lorebook_entries"]) == [3, 0, 2]
+    assert list(frame["model"]) == ["kayra-v1", "kayra-v1", "llama-3-erato-v1"]
+    assert frame["error"].isna().all() and (frame["words"] > 10).all() and (frame["tokens"] > 10).all()
+    assert frame.loc[0, "tags"] == ["mystery", "sea"] and bool(frame.loc[0, "favorite"]) is True
+    assert str(frame.loc[0, "created_at"]).startswith("2024-03-01 12:00:00")
+    assert frame.loc[2, "preview"].startswith("Dear Ines, The caravan")
+    assert "<table" in stories._repr_html_()
+
+
+def test_full_story_text(nai):
+    assert nai.story_text("The Lighthouse Keeper") == (
+        "The lighthouse keeper counted the ships again. Seven, not six. He climbed the stairs with the log "
+        "under his arm, and the lamp droned above him like a hive. Nobody answered the radio."
+    )
+    # the retried generation is the current branch
+    assert nai.story_text("Clockwork Orchard").endswith("Mara listened for the one that had stopped.")
+    text = nai.story_text("Letters from the Salt Road")
+    assert text.startswith("Dear Ines,\nThe caravan") and text.endswith("\nTomas")
+    content = [c for c in nai.content("storycontent") if c.document is not None][0]
+    assert content.text == text and len(content.document.order) == 5
+
+
+def test_other_tables_and_lorebook(nai):
+    presets = nai.user_presets().to_frame()
+    assert set(presets["name"]) == {"Lantern (demo)", "Still Water (demo)"}
+    assert nai.aimodules().to_frame().loc[0, "name"] == "Salt Road Letters"
+    assert nai.shelves().to_frame().loc[0, "children"] == 2
+    lore = nai.lorebook("The Lighthouse Keeper")
+    assert list(lore["name"]) == ["Elias", "Farol Norte", "The seventh ship"]
+    assert nai.story_contents(tokens=True).to_frame()["tokens"].notna().all()
+
+
+def test_unchanged_save_is_byte_identical_and_sends_nothing(nai):
+    item = nai.content("storycontent")[0]
+    before = nai.get_object("storycontent", item.id)
+    saved = nai.save_content(item)
+    after = nai.get_object("storycontent", item.id)
+    assert after.data == before.data and after.change_index == before.change_index
+    assert saved.payload.data == item.payload.data
+
+
+def test_edit_gets_fresh_nonce_and_a_backup(nai):
+    item = nai.content("stories")[0]
+    old_nonce = item.payload.nonce
+    item.data["title"] = "The Lighthouse Keeper (revised)"
+    saved = nai.save_content(item)
+    assert saved.payload.nonce != old_nonce and saved.change_index == item.change_index + 1
+    again = nai.content_item("stories", item.id)
+    assert again.ok and again.data == item.data and not again.changed
+    backups = sorted(p for p in nai.backup_dir.iterdir() if "before-stories" in p.name)
+    assert len(backups) == 1
+    kept = json.loads(next(backups[0].glob("objects/stories/*.json")).read_text())
+    assert kept["data"] == item.payload.data  # the version that was overwritten
+
+
+def test_stale_object_is_not_overwritten(nai, sb):
+    item = nai.content("stories")[1]
+    with NovelAI(base_url=sb.url, **DEMO) as other:
+        theirs = other.content_item("stories", item.id)
+        theirs.data["title"] = "changed elsewhere"
+        other.save_content(theirs, backup=False)
+    item.data["title"] = "mine"
+    with pytest.raises(UnsafeWrite, match="changed since you read it"):
+        nai.save_content(item)
+    assert nai.content_item("stories", item.id).data["title"] == "changed elsewhere"
+    nai.save_content(item, force=True)
+    assert nai.content_item("stories", item.id).data["title"] == "mine"
+
+
+def test_one_corrupt_object_keeps_the_others(nai):
+    target = nai.content("storycontent")[1]
+    bad = base64.b64encode(os.urandom(80)).decode()
+    nai.update_object("storycontent", target.id, target.meta, bad)
+    contents = nai.content("storycontent")
+    assert [c.ok for c in contents] == [True, False, True]
+    err = contents[1].error
+    assert isinstance(err, CorruptObject) and err.stage == "decrypt" and err.object_id == target.id
+    frame = nai.stories().to_frame()
+    assert frame["error"].notna().tolist() == [False, True, False]
+    assert "decrypt" in frame.loc[1, "error"]
+    with pytest.raises(CorruptObject):
+        contents.raise_errors()
+    with pytest.raises(UnsafeWrite, match="read without error"):
+        nai.save_content(contents[1])
+
+
+def test_wrong_password_or_key_says_so(sb):
+    with NovelAI(base_url=sb.url, **DEMO) as c:
+        with pytest.raises(WrongKey) as info:
+            c.unlock("Demo@NaiKit.dev", "not-the-password")
+        assert "key is wrong" in str(info.value) and len(info.value.failures) == 2
+        assert "not-the-password" not in str(info.value)
+        c.set_encryption_key(bytes(32))
+        with pytest.raises(WrongKey, match="the encryption key given: the MAC check failed"):
+            c.stories()
+        c.unlock(**DEMO)
+        assert len(c.keystore()) == 4
+
+
+def test_token_only_client_needs_unlock(sb):
+    token = sb.create_persistent_token()
+    with NovelAI(token, base_url=sb.url) as c:
+        with pytest.raises(CredentialsError, match="unlock"):
+            c.keystore()
+        assert c.unlock(**DEMO).state == "ok"
+        assert len(c.stories()) == 3
+
+
+def test_keystore_refusals_leave_the_server_untouched(nai):
+    raw = nai.keystore_raw()
+    ks = nai.keystore()
+    used = ks.metas[0]
+    ks.remove(used)
+    with pytest.raises(UnsafeWrite, match="Objects still use"):
+        nai.set_keystore(ks)
+    ks = nai.keystore()
+    ks._keys[ks.metas[0]] = bytes(32)  # a corrupted key
+    with pytest.raises(UnsafeWrite, match="would change"):
+        nai.set_keystore(ks)
+
+    class Broken(Keystore):
+        def encrypt(self, key):  # what would go up does not open with the account key
+            return super().encrypt(bytes(32))
+
+    broken = Broken(nai.keystore().keys_copy())
+    with pytest.raises(UnsafeWrite, match="opens with the account key"):
+        nai.set_keystore(broken)
+    assert nai.keystore_raw() == raw
+
+
+def test_keystore_added_elsewhere_is_not_dropped(nai, sb):
+    mine = nai.keystore()
+    with NovelAI(base_url=sb.url, **DEMO) as other:
+        theirs = other.keystore()
+        theirs.add()
+        other.set_keystore(theirs, backup=False)
+    mine.add()
+    with pytest.raises(UnsafeWrite, match="another client added"):
+        nai.set_keystore(mine)
+    fresh = nai.keystore()
+    fresh.add()
+    assert len(nai.set_keystore(fresh)) == 6
+
+
+def test_unused_key_can_be_removed_and_keystore_backed_up(nai):
+    ks = nai.keystore()
+    meta = ks.add()
+    nai.set_keystore(ks)
+    ks = nai.keystore()
+    ks.remove(meta)
+    assert meta not in nai.set_keystore(ks)
+    saved = sorted(p for p in nai.backup_dir.iterdir() if p.name.endswith("before-keystore"))
+    assert len(saved) == 2 and json.loads((saved[-1] / "keystore.json").read_text())["keystore"]
+
+
+def test_fresh_account_keystore_is_created_explicitly(sb, tmp_path):
+    with NovelAI(base_url=sb.url) as c:
+        c.register("fresh-content@naikit.dev", "pw-fresh-1", "recaptcha-ok")
+        c.unlock("fresh-content@naikit.dev", "pw-fresh-1")
+        c.set_backup_dir(tmp_path)
+        assert c.keystore().state == "missing"
+        with pytest.raises(UnsafeWrite, match="create_keystore"):
+            c.create_content("stories", {"title": "first"})
+        assert c.keystore_raw() is None
+        item = c.create_content("stories", {"title": "first"}, create_keystore=True)
+        assert c.keystore().state == "ok" and item.meta in c.keystore()
+        assert c.content("stories")[0].data == {"title": "first"}
+        preset = c.create_content("presets", {"name": "p"})
+        assert c.content_item("presets", preset.id).data == {"name": "p"}
+
+
+def test_no_secret_in_reprs(nai):
+    ks = nai.keystore()
+    key_hex = ks[ks.metas[0]].hex()
+    texts = [repr(ks), repr(nai.stories()), repr(nai.content("stories")[0]), repr(nai)]
+    assert not any(key_hex in t or sandbox.DEMO_PASSWORD in t for t in texts)
