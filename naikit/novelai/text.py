@@ -1,13 +1,378 @@
-"""NovelAI endpoints for text generation and streaming with presets.
+"""NovelAI endpoints for text generation and streaming with presets (spec §5).
 
 ``TextAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`: its public coroutine methods use the
 client's ``_call`` / ``transport`` and appear on the sync ``NovelAI`` automatically.
+
+``generate(prompt, preset)`` sends ``POST /ai/generate`` to the model's host (``text.novelai.net`` for
+Kayra and Erato, answering 200; ``api.novelai.net`` for the others, answering 201) and returns a
+:class:`~naikit.novelai.generation.Generation`. ``generate_stream`` yields
+:class:`~naikit.novelai.generation.StreamToken` events from ``/ai/generate-stream``. Everything is checked
+before sending: the preset's values, bans, biases, stop sequences, the module (``prefix``) against the
+model, and the prompt's length against the context (``truncate=True`` cuts it from the top instead).
 """
 
 from __future__ import annotations
 
-__all__ = ["TextAPI"]
+import codecs
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from ..errors import InputError, ResponseShapeError
+from .generation import Generation, StreamToken, decode_output
+from .models import TextModel, text_model
+from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
+
+__all__ = ["TextAPI", "DEFAULT_TEXT_MODEL", "SEED_PARAM", "resolve_preset", "prepare_request"]
+
+#: The model used when neither a model nor a Preset object says which.
+DEFAULT_TEXT_MODEL = "llama-3-erato-v1"
+#: Query parameter carrying ``seed``: only naikit's sandbox reads it (NovelAI's text API has no seed).
+SEED_PARAM = "naikit_seed"
+
+_OUTPUT_SHAPE = {"output": str}
+
+
+def resolve_preset(preset: Preset | str | None, model: str | TextModel | None) -> tuple[Preset, TextModel]:
+    """Return the (preset, model) pair a call means: a Preset object, an official name, or the default.
+
+    Raises InputError when a Preset object is for another model than ``model``.
+    """
+    if isinstance(preset, Preset):
+        m = text_model(model) if model is not None else preset.text_model
+        if preset.model != m.value:
+            raise InputError(
+                "preset", preset.name, f"a preset for {m.value}", hint=f"It is for {preset.model}."
+            )
+        return preset, m
+    m = text_model(model if model is not None else DEFAULT_TEXT_MODEL)
+    if preset is None or isinstance(preset, str):
+        return Preset.official(m, preset), m
+    raise InputError("preset", preset, "a Preset, the name of an official preset, or None for the default")
+
+
+def _fit_context(ids: list[int], m: TextModel, limit: int, max_length: int, truncate: bool) -> list[int]:
+    room = limit - max_length
+    if len(ids) <= room:
+        return ids
+    if not truncate:
+        raise InputError(
+            "prompt",
+            f"<{len(ids)} tokens>",
+            f"at most {room} tokens ({m.name}'s context of {limit} minus max_length {max_length})",
+            hint="Shorten it, lower max_length, or pass truncate=True to cut it from the top.",
+        )
+    from ..tokenizers import LLAMA3_BOS
+
+    if m.tokenizer == "llama3" and ids and ids[0] == LLAMA3_BOS:
+        return [LLAMA3_BOS, *ids[len(ids) - room + 1 :]]
+    return ids[len(ids) - room :]
+
+
+def prepare_request(
+    prompt: str | Sequence[int],
+    preset: Preset | str | None = None,
+    *,
+    model: str | TextModel | None = None,
+    global_settings: GlobalSettings | None = None,
+    bans: BanList | Sequence[BanList] | None = None,
+    biases: BiasGroup | Sequence[BiasGroup] | None = None,
+    stop_sequences: Sequence[str | Sequence[int]] | None = None,
+    module: str | None = None,
+    use_string: bool = False,
+    truncate: bool = False,
+    context_tokens: int | None = None,
+    **params: Any,
+) -> tuple[dict[str, Any], Preset, TextModel]:
+    """Return ``(body, preset, model)`` for a generation request, every input checked, nothing sent.
+
+    ``context_tokens`` is the context size to respect (default: the model's Opus context); a longer prompt
+    raises InputError unless ``truncate=True``, which cuts it from the top (keeping Erato's BOS).
+    """
+    from ..tokenizers import encode, tokens_to_b64
+
+    p, m = resolve_preset(preset, model)
+    if isinstance(prompt, str):
+        ids = encode(prompt, m.value, bos=m.tokenizer == "llama3")
+    elif (
+        isinstance(prompt, (list, tuple))
+        and prompt
+        and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in prompt)
+    ):
+        ids = list(prompt)
+    else:
+        raise InputError("prompt", prompt, "a string or a non-empty list of token ids")
+    if not ids:
+        raise InputError("prompt", prompt, "a non-empty prompt")
+    if not isinstance(truncate, bool):
+        raise InputError("truncate", truncate, "True or False")
+    limit = context_tokens if context_tokens is not None else m.context.opus
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
+        raise InputError("context_tokens", limit, "an int >= 2")
+    body = build_request(
+        ids,
+        p,
+        m,
+        global_settings=global_settings,
+        bans=bans,
+        biases=biases,
+        stop_sequences=stop_sequences,
+        module=module,
+        use_string=False,
+        **params,
+    )
+    max_length = body["parameters"].get("max_length", 40)
+    fitted = _fit_context(ids, m, limit, max_length, truncate)
+    if use_string:
+        if not isinstance(prompt, str):
+            raise InputError("prompt", "<token ids>", "text when use_string=True")
+        from ..tokenizers import LLAMA3_BOS, decode
+
+        # the text itself is sent; after truncation, the text of the tokens that were kept
+        kept = [i for i in fitted if i != LLAMA3_BOS] if m.tokenizer == "llama3" else fitted
+        body["input"] = prompt if len(fitted) == len(ids) else decode(kept, m.value)
+        body["parameters"]["use_string"] = True
+    else:
+        body["input"] = tokens_to_b64(fitted, m.value)
+    return body, p, m
+
+
+def _check_seed(seed: Any) -> dict[str, str] | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError("seed", seed, "an int >= 0 (or None)")
+    return {SEED_PARAM: str(seed)}
 
 
 class TextAPI:
-    """Mixin: text generation and streaming with presets (issue 3)."""
+    """Mixin: text generation and streaming with presets."""
+
+    async def generate(
+        self,
+        prompt: str | Sequence[int],
+        preset: Preset | str | None = None,
+        *,
+        model: str | TextModel | None = None,
+        global_settings: GlobalSettings | None = None,
+        bans: BanList | Sequence[BanList] | None = None,
+        biases: BiasGroup | Sequence[BiasGroup] | None = None,
+        stop_sequences: Sequence[str | Sequence[int]] | None = None,
+        module: str | None = None,
+        use_string: bool = False,
+        truncate: bool = False,
+        context_tokens: int | None = None,
+        seed: int | None = None,
+        **params: Any,
+    ) -> Generation:
+        """Generate a continuation of ``prompt``; return a :class:`Generation`.
+
+        ``preset`` is a Preset, the name of an official preset of ``model``, or None (the model's
+        default); ``model`` defaults to the Preset's model, else Erato. ``params`` override single
+        parameters (``max_length=60``, ``temperature=0.8``...). ``seed`` only matters on naikit's
+        sandbox (NovelAI's text API has no seed). Raises InputError before sending for any bad value.
+        """
+        body, p, m = prepare_request(
+            prompt,
+            preset,
+            model=model,
+            global_settings=global_settings,
+            bans=bans,
+            biases=biases,
+            stop_sequences=stop_sequences,
+            module=module,
+            use_string=use_string,
+            truncate=truncate,
+            context_tokens=context_tokens,
+            **params,
+        )
+        query = _check_seed(seed)
+        await self._ensure_ready()  # type: ignore[attr-defined]
+        t0 = time.perf_counter()
+        resp = await self.transport.request(  # type: ignore[attr-defined]
+            "POST", m.host, "/ai/generate", json=body, params=query, generation=True, idempotent=True
+        )
+        total = time.perf_counter() - t0
+        what = "POST /ai/generate"
+        if self.validate and resp.status != m.ok_status:  # type: ignore[attr-defined]
+            raise ResponseShapeError(
+                what, "status", f"should be {m.ok_status} for {m.value} but is {resp.status}"
+            )
+        data = self._check(resp.body, _OUTPUT_SHAPE, what)  # type: ignore[attr-defined]
+        return _generation(data, body, p, m, prompt, seed, {"total_s": total})
+
+    async def generate_stream(
+        self,
+        prompt: str | Sequence[int],
+        preset: Preset | str | None = None,
+        *,
+        model: str | TextModel | None = None,
+        global_settings: GlobalSettings | None = None,
+        bans: BanList | Sequence[BanList] | None = None,
+        biases: BiasGroup | Sequence[BiasGroup] | None = None,
+        stop_sequences: Sequence[str | Sequence[int]] | None = None,
+        module: str | None = None,
+        use_string: bool = False,
+        truncate: bool = False,
+        context_tokens: int | None = None,
+        seed: int | None = None,
+        **params: Any,
+    ) -> AsyncIterator[StreamToken]:
+        """Yield one :class:`StreamToken` per generated token from ``/ai/generate-stream``.
+
+        Same arguments as :meth:`generate`. The final event (``final=True``) carries the whole
+        :class:`Generation` in ``.generation``. A stream that breaks after delivering tokens is not
+        retried (TransportError).
+        """
+        from .._transport import parse_sse
+
+        body, p, m = prepare_request(
+            prompt,
+            preset,
+            model=model,
+            global_settings=global_settings,
+            bans=bans,
+            biases=biases,
+            stop_sequences=stop_sequences,
+            module=module,
+            use_string=use_string,
+            truncate=truncate,
+            context_tokens=context_tokens,
+            **params,
+        )
+        query = _check_seed(seed)
+        await self._ensure_ready()  # type: ignore[attr-defined]
+        from ..tokenizers import b64_to_tokens, token_bytes
+
+        t0 = time.perf_counter()
+        first: float | None = None
+        text_decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        sse_decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        buffer = ""
+        tokens: list[int] = []
+        logprobs: list[dict[str, Any]] = []
+        text_parts: list[str] = []
+        pending: list[StreamToken] = []
+        done = False
+        async for chunk in self.transport.stream(  # type: ignore[attr-defined]
+            "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
+        ):
+            if done:
+                break
+            buffer += sse_decoder.decode(chunk)
+            events, buffer = parse_sse(buffer)
+            if not events and buffer.lstrip().startswith("{") and _is_json(buffer):
+                # a server that answered the stream endpoint with one JSON body
+                data = json.loads(buffer)
+                gen = _generation(data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0})
+                yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
+                return
+            for ev in events:
+                if "data" not in ev:
+                    continue
+                try:
+                    data = json.loads(ev["data"])
+                except ValueError:
+                    raise ResponseShapeError("POST /ai/generate-stream", "data", "is not JSON") from None
+                if isinstance(data, dict) and "error" in data:
+                    from ..errors import api_error
+
+                    raise api_error(
+                        int(data.get("statusCode", 500)), str(data.get("message") or data["error"])
+                    )
+                if self.validate and (not isinstance(data, dict) or not isinstance(data.get("token"), str)):  # type: ignore[attr-defined]
+                    raise ResponseShapeError(
+                        "POST /ai/generate-stream", "token", "is missing or not a string"
+                    )
+                now = time.perf_counter() - t0
+                first = now if first is None else first
+                final = bool(data.get("final"))
+                if use_string:
+                    tok_id = None
+                    piece = data["token"]
+                else:
+                    ids = b64_to_tokens(data["token"], m.value)
+                    tokens.extend(ids)
+                    tok_id = ids[0] if len(ids) == 1 else None
+                    piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
+                text_parts.append(piece)
+                if data.get("logprobs"):
+                    logprobs.append(data["logprobs"])
+                ptr = int(data.get("ptr", len(text_parts) - 1))
+                if final:
+                    done = True
+                    pending.append(StreamToken(ptr, tok_id, piece, True, data.get("logprobs"), now))
+                    break
+                yield StreamToken(ptr, tok_id, piece, False, data.get("logprobs"), now)
+        total = time.perf_counter() - t0
+        text = "".join(text_parts) + (text_decoder.decode(b"", final=True) if not use_string else "")
+        if use_string and not tokens:
+            from ..tokenizers import encode
+
+            tokens = encode(text, m.value)
+        timings = {"total_s": total}
+        if first is not None:
+            timings["first_token_s"] = first
+        gen = Generation(
+            text=text,
+            tokens=tokens,
+            model=m.value,
+            prompt=prompt if isinstance(prompt, str) else list(prompt),
+            preset=p.name,
+            parameters=body["parameters"],
+            raw_logprobs=logprobs or None,
+            timings=_rates(timings, len(tokens)),
+            seed=seed,
+        )
+        last = pending[-1] if pending else StreamToken(len(text_parts), None, "", True, None, total)
+        yield StreamToken(last.ptr, last.token, last.text, True, last.logprobs, last.elapsed, gen)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _rates(timings: dict[str, float], n: int) -> dict[str, float]:
+    total = timings.get("total_s", 0.0)
+    start = timings.get("first_token_s", 0.0)
+    span = total - start if "first_token_s" in timings and n > 1 else total
+    timings["tokens_per_s"] = (
+        (n - 1 if "first_token_s" in timings and n > 1 else n) / span if span > 0 else 0.0
+    )
+    return timings
+
+
+def _generation(
+    data: dict[str, Any],
+    body: dict[str, Any],
+    p: Preset,
+    m: TextModel,
+    prompt: Any,
+    seed: int | None,
+    timings: dict[str, float],
+) -> Generation:
+    from ..tokenizers import b64_to_tokens, encode
+
+    lps = data.get("logprobs") or None
+    if body["parameters"].get("use_string"):
+        text = data["output"]
+        tokens = [e["chosen"][0][0][0] for e in lps] if lps else encode(text, m.value)
+    else:
+        tokens = b64_to_tokens(data["output"], m.value)
+        text = decode_output(tokens, m.value)
+    return Generation(
+        text=text,
+        tokens=tokens,
+        model=m.value,
+        prompt=prompt if isinstance(prompt, str) else list(prompt),
+        preset=p.name,
+        parameters=body["parameters"],
+        raw_logprobs=lps,
+        timings=_rates(timings, len(tokens)),
+        seed=seed,
+    )

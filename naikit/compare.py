@@ -1,0 +1,253 @@
+"""Compare presets side by side: the same prompt, several presets, several seeds.
+
+``compare(prompt, presets, seeds)`` runs every preset x seed generation concurrently, never more at once
+than the account's concurrency limit (the client's ``max_concurrent_generations``), and returns a
+:class:`Comparison`: ``.frame`` (one row per preset x seed: text, token count, mean logprob, distinct-2,
+repetition rate, time), ``.generations``, and a side-by-side HTML view where the words that differ from
+the first preset's text are highlighted. ``naikit.widgets.compare.compare_widget`` wraps it in a widget.
+
+Seeds only steer naikit's sandbox; against NovelAI itself each call is an independent draw and the seed
+is a label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .novelai.generation import Generation
+from .novelai.presets import Preset
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["Comparison", "compare", "acompare", "distinct_n", "repetition_rate", "comparison_html"]
+
+COLUMNS = ["preset", "seed", "text", "tokens", "mean_logprob", "distinct_2", "repetition_rate", "time_s"]
+
+
+def distinct_n(tokens: Sequence[int], n: int = 2) -> float:
+    """Return distinct n-grams / all n-grams of ``tokens`` (NaN when there are none)."""
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else math.nan
+
+
+def repetition_rate(tokens: Sequence[int], prompt: Sequence[int] = (), n: int = 3) -> float:
+    """Return the share of the output's n-grams already seen earlier (in the prompt or the output)."""
+    seen = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
+    full = list(prompt[-(n - 1) :]) + list(tokens) if n > 1 and prompt else list(tokens)
+    total = repeated = 0
+    for i in range(len(full) - n + 1):
+        g = tuple(full[i : i + n])
+        total += 1
+        repeated += g in seen
+        seen.add(g)
+    return repeated / total if total else math.nan
+
+
+@dataclass
+class Comparison:
+    """Results of :func:`compare`: the generations by (preset name, seed) and their metrics."""
+
+    prompt: str
+    model: str
+    presets: list[str]
+    seeds: list[int]
+    generations: dict[tuple[str, int], Generation] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Return one row per preset x seed with the columns of :data:`COLUMNS`."""
+        return self.to_frame()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per preset x seed with the metrics of :data:`COLUMNS`."""
+        import pandas as pd
+
+        from .tokenizers import encode
+
+        prompt_ids = encode(self.prompt, self.model)
+        rows = []
+        for name in self.presets:
+            for seed in self.seeds:
+                g = self.generations[(name, seed)]
+                ml = g.mean_logprob
+                rows.append(
+                    {
+                        "preset": name,
+                        "seed": seed,
+                        "text": g.text,
+                        "tokens": len(g.tokens),
+                        "mean_logprob": math.nan if ml is None else ml,
+                        "distinct_2": distinct_n(g.tokens, 2),
+                        "repetition_rate": repetition_rate(g.tokens, prompt_ids),
+                        "time_s": g.timings.get("total_s", math.nan),
+                    }
+                )
+        return pd.DataFrame(rows, columns=COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """Return the metrics averaged per preset (one row per preset, in the order given)."""
+        f = self.to_frame().drop(columns=["text", "seed"])
+        return f.groupby("preset", sort=False).mean()
+
+    def _repr_html_(self) -> str:
+        return comparison_html(self)
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.model}, {len(self.presets)} presets x {len(self.seeds)} seeds)"
+
+
+_WORD = re.compile(r"\s+|[^\s]+")
+
+
+def _diff_spans(text: str, reference: str) -> str:
+    """Return ``text`` as HTML with the words that are not in ``reference`` highlighted."""
+    a = _WORD.findall(reference)
+    b = _WORD.findall(text)
+    out = []
+    for op, _, _, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        chunk = escape("".join(b[j1:j2]))
+        if op == "equal" or not chunk.strip():
+            out.append(chunk)
+        else:
+            out.append(f'<mark class="nk-diff">{chunk}</mark>')
+    return "".join(out)
+
+
+def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
+    """Return the side-by-side HTML of a comparison: one column per preset, one row per seed, the words
+    that differ from the first preset's text highlighted, metrics under each cell (no timings, so the
+    HTML is the same for the same results)."""
+    import math as _m
+
+    frame = c.to_frame()
+    metrics = {(r.preset, r.seed): r for r in frame.itertuples()}
+    did = dom_id or "nk-cmp-" + hashlib.sha1(repr((c.model, c.presets, c.seeds)).encode()).hexdigest()[:10]
+    head = "".join(f"<th>{escape(p)}</th>" for p in c.presets)
+    body = []
+    for seed in c.seeds:
+        ref = c.generations[(c.presets[0], seed)].text
+        cells = []
+        for i, name in enumerate(c.presets):
+            g = c.generations[(name, seed)]
+            r = metrics[(name, seed)]
+            text = escape(g.text) if i == 0 else _diff_spans(g.text, ref)
+            ml = "–" if _m.isnan(r.mean_logprob) else f"{r.mean_logprob:.2f}"
+            cells.append(
+                f'<td><div class="nk-text">{text}</div><div class="nk-m">{r.tokens} tokens · mean logprob '
+                f"{ml} · distinct-2 {r.distinct_2:.2f} · repeated {r.repetition_rate:.0%}</div></td>"
+            )
+        body.append(f"<tr><th>seed {seed}</th>{''.join(cells)}</tr>")
+    css = (
+        "<style>.nk-cmpv table{border-collapse:collapse;font:13px system-ui}"
+        ".nk-cmpv td,.nk-cmpv th{border:1px solid #ddd;padding:4px 8px;vertical-align:top}"
+        ".nk-cmpv .nk-text{white-space:pre-wrap}.nk-cmpv mark.nk-diff{background:#ffe58a}"
+        ".nk-cmpv .nk-m{color:#666;font-size:11px;margin-top:4px}</style>"
+    )
+    return (
+        f'{css}<div class="nk-cmpv" id="{did}"><div>{escape(c.model)} · prompt: {escape(c.prompt[:80])}'
+        f"{'…' if len(c.prompt) > 80 else ''} · highlighted: differs from {escape(c.presets[0])}</div>"
+        f"<table><tr><th></th>{head}</tr>{''.join(body)}</table></div>"
+    )
+
+
+def _names(presets: Sequence[Preset | str], model: str | None) -> tuple[list[Preset], str]:
+    from .novelai.text import resolve_preset
+
+    if isinstance(presets, (str, Preset)) or not isinstance(presets, Sequence) or not presets:
+        raise InputError("presets", presets, "a non-empty list of Presets or official preset names")
+    objs = []
+    # a Preset object in the list says which model the names belong to
+    chosen = model if model is not None else next((p.model for p in presets if isinstance(p, Preset)), None)
+    for i, p in enumerate(presets):
+        obj, m = resolve_preset(p, chosen)
+        chosen = m.value
+        if obj.name in (o.name for o in objs):
+            obj = obj.copy(f"{obj.name} ({i + 1})")
+        objs.append(obj)
+    return objs, chosen  # type: ignore[return-value]
+
+
+async def acompare(
+    prompt: str,
+    presets: Sequence[Preset | str],
+    seeds: Sequence[int] = (0, 1, 2, 3),
+    *,
+    client: Any = None,
+    model: str | None = None,
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> Comparison:
+    """Run every preset x seed on ``client`` (an AsyncNovelAI or NovelAI; a new one when None); return
+    a :class:`Comparison`. ``kwargs`` go to ``generate`` (``max_length=``...). Everything is checked
+    before the first request."""
+    from .novelai.client import AsyncNovelAI, NovelAI
+    from .novelai.text import prepare_request
+
+    if not isinstance(prompt, str) or not prompt:
+        raise InputError("prompt", prompt, "a non-empty string")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise InputError("seeds", seeds, "a non-empty list of ints >= 0")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise InputError("seeds", seeds, "a non-empty list of ints >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise InputError("seeds", seeds, "distinct seeds")
+    objs, model_value = _names(presets, model)
+    for p in objs:  # refuse bad input for any preset before the first request
+        prepare_request(prompt, p, model=model_value, **kwargs)
+    own = client is None
+    aclient = AsyncNovelAI() if own else client._async if isinstance(client, NovelAI) else client
+    if not isinstance(aclient, AsyncNovelAI):
+        raise InputError("client", client, "a NovelAI or AsyncNovelAI client")
+    limit = max_concurrency if max_concurrency is not None else aclient.transport.max_concurrent_generations
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InputError("max_concurrency", max_concurrency, "an int >= 1")
+    sem = asyncio.Semaphore(limit)
+    result = Comparison(prompt, model_value, [p.name for p in objs], list(seeds))
+
+    async def one(p: Preset, seed: int) -> None:
+        async with sem:
+            result.generations[(p.name, seed)] = await aclient.generate(
+                prompt, p, model=model_value, seed=seed, **kwargs
+            )
+
+    t0 = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(p, s) for p in objs for s in seeds))
+    finally:
+        if own:
+            await aclient.close()
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def compare(
+    prompt: str,
+    presets: Sequence[Preset | str],
+    seeds: Sequence[int] = (0, 1, 2, 3),
+    *,
+    client: Any = None,
+    model: str | None = None,
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> Comparison:
+    """Blocking :func:`acompare` (works in scripts and inside Jupyter); returns a :class:`Comparison`."""
+    from . import _runner
+
+    return _runner.run(
+        acompare(
+            prompt, presets, seeds, client=client, model=model, max_concurrency=max_concurrency, **kwargs
+        )
+    )

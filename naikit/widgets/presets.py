@@ -1,0 +1,293 @@
+"""The preset editor widget: every parameter with the right control and range, grouped like NovelAI's
+settings; samplers switchable and reorderable; official presets and files loaded and saved; a Generate
+button showing the output with the logprob view.
+
+``preset_editor(preset)`` returns a :class:`PresetEditor` (an ipywidgets ``VBox``). The editor and its
+:class:`~naikit.novelai.presets.Preset` stay in sync both ways: a control changes the preset (a value the
+preset refuses is put back and the reason shown), and a change made to the preset in code moves the
+control. Number fields are bounded by the API's ranges, never by a narrower slider range, so loading a
+preset never alters its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import InputError, NaikitError
+from ..novelai.models import TEXT_MODELS, text_model
+from ..novelai.presets import PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset
+
+__all__ = ["PresetEditor", "preset_editor"]
+
+_GROUPS = ("Generation options", "Samplers", "Repetition penalty")
+_STYLE = {"description_width": "200px"}
+_LAYOUT = widgets.Layout(width="360px")
+
+
+def _control(key: str, value: Any) -> widgets.Widget:
+    spec = PARAMS[key]
+    label = spec.label or key
+    if spec.kind == "bool":
+        return widgets.Checkbox(value=bool(value), description=label, style=_STYLE, indent=False)
+    if spec.kind == "choice":
+        return widgets.Dropdown(options=list(spec.choices), value=value, description=label, style=_STYLE)
+    if spec.kind == "str":
+        return widgets.Text(value=value or "", description=label, style=_STYLE, layout=_LAYOUT)
+    lo = spec.lo if spec.lo is not None else -1e9
+    hi = spec.hi if spec.hi is not None else 1e9
+    if spec.kind == "int":
+        return widgets.BoundedIntText(
+            value=int(value), min=int(lo), max=int(hi), description=label, style=_STYLE, layout=_LAYOUT
+        )
+    step = spec.ui[2] if spec.ui else 0.01
+    # an open lower bound (temperature > 0) is enforced by the preset; the field allows the edge
+    return widgets.BoundedFloatText(
+        value=float(value), min=lo, max=hi, step=step, description=label, style=_STYLE, layout=_LAYOUT
+    )
+
+
+_DEFAULTS = {
+    "temperature": 1.0, "top_k": 0, "top_p": 1.0, "top_a": 0.0, "typical_p": 1.0, "tail_free_sampling": 1.0,
+    "cfg_scale": 1.0, "cfg_uc": "", "top_g": 0, "mirostat_tau": 0.0, "mirostat_lr": 1.0, "math1_temp": 1.0,
+    "math1_quad": 0.0, "math1_quad_entropy_scale": 0.0, "min_p": 0.0, "max_length": 40, "min_length": 1,
+    "repetition_penalty": 1.0, "repetition_penalty_range": 0, "repetition_penalty_slope": 0.0,
+    "repetition_penalty_frequency": 0.0, "repetition_penalty_presence": 0.0,
+    "repetition_penalty_default_whitelist": False, "phrase_rep_pen": "off",
+}  # fmt: skip
+
+
+class PresetEditor(widgets.VBox):
+    """Edit a :class:`Preset` in a notebook; ``.preset`` is the object being edited (kept in sync)."""
+
+    def __init__(self, preset: Preset | None = None, *, client: Any = None, prompt: str = ""):
+        if preset is not None and not isinstance(preset, Preset):
+            raise InputError("preset", preset, "a Preset (or None for Kayra's default)")
+        self._client = client
+        self._updating = False
+        self._unobserve: Callable[[], None] | None = None
+        self.controls: dict[str, widgets.Widget] = {}
+        self.sampler_rows: dict[str, widgets.HBox] = {}
+        self.enabled_boxes: dict[str, widgets.Checkbox] = {}
+        self.last_generation = None
+
+        self.model = widgets.Dropdown(options=[(m.name, m.value) for m in TEXT_MODELS], description="Model")
+        self.official = widgets.Dropdown(description="Official")
+        self.load_official = widgets.Button(description="Load official")
+        self.path = widgets.Text(description="File", placeholder="my.preset", layout=_LAYOUT)
+        self.load_file = widgets.Button(description="Load file")
+        self.save_file = widgets.Button(description="Save file")
+        self.status = widgets.HTML()
+        self.name = widgets.Text(description="Name", layout=_LAYOUT)
+        self.prompt = widgets.Textarea(
+            value=prompt, description="Prompt", layout=widgets.Layout(width="100%")
+        )
+        self.seed = widgets.BoundedIntText(value=0, min=0, max=2**31 - 1, description="Seed")
+        self.generate_button = widgets.Button(description="Generate", button_style="primary")
+        self.output = widgets.HTML()
+        self.body = widgets.VBox()
+
+        self.model.observe(self._on_model, names="value")
+        self.load_official.on_click(lambda _b: self._guard(self._do_load_official))
+        self.load_file.on_click(lambda _b: self._guard(self._do_load_file))
+        self.save_file.on_click(lambda _b: self._guard(self._do_save_file))
+        self.generate_button.on_click(lambda _b: self._guard(self.generate))
+        self.name.observe(self._on_name, names="value")
+
+        top = widgets.VBox(
+            [
+                widgets.HBox([self.model, self.official, self.load_official]),
+                widgets.HBox([self.path, self.load_file, self.save_file]),
+                self.name,
+            ]
+        )
+        run = widgets.VBox([self.prompt, widgets.HBox([self.seed, self.generate_button]), self.output])
+        super().__init__([top, self.status, self.body, run])
+        self.set_preset(preset if preset is not None else Preset.official("kayra"))
+
+    # -- the preset ----------------------------------------------------------------------------------
+    @property
+    def preset(self) -> Preset:
+        """Return the Preset being edited (the same object, changes show in both directions)."""
+        return self._preset
+
+    def set_preset(self, preset: Preset) -> None:
+        """Edit ``preset`` from now on (rebuilding the controls); returns None."""
+        if not isinstance(preset, Preset):
+            raise InputError("preset", preset, "a Preset")
+        if self._unobserve is not None:
+            self._unobserve()
+        self._preset = preset
+        self._unobserve = preset.observe(self._on_preset_change)
+        self._updating = True
+        try:
+            self.model.value = preset.model
+            self.official.options = Preset.official_names(preset.model)
+            self.name.value = preset.name
+        finally:
+            self._updating = False
+        self._build()
+
+    def _build(self) -> None:
+        p = self._preset
+        m = p.model
+        self.controls = {}
+        self.sampler_rows = {}
+        self.enabled_boxes = {}
+        groups: dict[str, list[widgets.Widget]] = {g: [] for g in _GROUPS}
+        for key in ("max_length", "min_length"):
+            groups["Generation options"].append(self._make(key))
+        for key in (
+            "repetition_penalty",
+            "repetition_penalty_range",
+            "repetition_penalty_slope",
+            "repetition_penalty_frequency",
+            "repetition_penalty_presence",
+            "phrase_rep_pen",
+            "repetition_penalty_default_whitelist",
+        ):
+            if key in p or key in ("repetition_penalty", "repetition_penalty_range"):
+                groups["Repetition penalty"].append(self._make(key))
+        listed = [n for n, _ in p.order] + [
+            s for s in SAMPLERS if s not in dict(p.order) and m in SAMPLER_MODELS.get(s, (m,))
+        ]
+        for name in listed:
+            groups["Samplers"].append(self._sampler_row(name))
+        children = []
+        for g in _GROUPS:
+            children.append(widgets.HTML(f"<b>{escape(g)}</b>"))
+            children.extend(groups[g])
+        self.body.children = children
+
+    def _make(self, key: str) -> widgets.Widget:
+        value = self._preset.get(key, _DEFAULTS.get(key))
+        w = _control(key, value)
+        w.observe(lambda change, key=key: self._on_control(key, change), names="value")
+        self.controls[key] = w
+        return w
+
+    def _sampler_row(self, name: str) -> widgets.HBox:
+        on = self._preset.is_enabled(name)
+        box = widgets.Checkbox(value=on, description=name, indent=False, layout=widgets.Layout(width="110px"))
+        box.observe(lambda change, name=name: self._on_enable(name, change), names="value")
+        up = widgets.Button(description="↑", layout=widgets.Layout(width="32px"), tooltip=f"move {name} up")
+        down = widgets.Button(
+            description="↓", layout=widgets.Layout(width="32px"), tooltip=f"move {name} down"
+        )
+        up.on_click(lambda _b, name=name: self._guard(lambda: self.move(name, -1)))
+        down.on_click(lambda _b, name=name: self._guard(lambda: self.move(name, +1)))
+        self.enabled_boxes[name] = box
+        row = widgets.HBox([up, down, box, *[self._make(k) for k in SAMPLER_KEYS[name]]])
+        self.sampler_rows[name] = row
+        return row
+
+    def move(self, sampler: str, delta: int) -> None:
+        """Move ``sampler`` up (-1) or down (+1) in the order; returns None."""
+        names = [n for n, _ in self._preset.order]
+        if sampler not in names:
+            self._preset.enable(sampler, False)
+            names = [n for n, _ in self._preset.order]
+        i = names.index(sampler)
+        j = min(max(0, i + delta), len(names) - 1)
+        if i != j:
+            self._preset.move(sampler, j)
+
+    # -- events --------------------------------------------------------------------------------------
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        try:
+            result = fn()
+        except (NaikitError, OSError) as exc:
+            self.status.value = f'<span style="color:#c0392b">{escape(str(exc))}</span>'
+            return None
+        return result
+
+    def _on_control(self, key: str, change: dict[str, Any]) -> None:
+        if self._updating:
+            return
+        try:
+            self._preset[key] = change["new"]
+            self.status.value = ""
+        except InputError as exc:
+            self.status.value = f'<span style="color:#c0392b">{escape(str(exc))}</span>'
+            self._updating = True
+            try:
+                change["owner"].value = change["old"]
+            finally:
+                self._updating = False
+
+    def _on_enable(self, name: str, change: dict[str, Any]) -> None:
+        if not self._updating:
+            self._preset.enable(name, bool(change["new"]))
+
+    def _on_name(self, change: dict[str, Any]) -> None:
+        if not self._updating:
+            self._preset.name = change["new"]
+
+    def _on_model(self, change: dict[str, Any]) -> None:
+        if not self._updating:
+            self.official.options = Preset.official_names(change["new"])
+
+    def _on_preset_change(self, key: str, value: Any) -> None:
+        self._updating = True
+        try:
+            if key == "order":
+                order = dict(self._preset.order)
+                for name, box in self.enabled_boxes.items():
+                    box.value = bool(order.get(name, False))
+                rows = [self.sampler_rows[n] for n, _ in self._preset.order if n in self.sampler_rows]
+                rows += [r for n, r in self.sampler_rows.items() if n not in order]
+                rest = [c for c in self.body.children if c not in self.sampler_rows.values()]
+                i = next(
+                    k for k, c in enumerate(rest) if isinstance(c, widgets.HTML) and "Samplers" in c.value
+                )
+                self.body.children = rest[: i + 1] + rows + rest[i + 1 :]
+            elif key == "name":
+                self.name.value = value
+            elif key in self.controls and value is not None:
+                self.controls[key].value = value
+        finally:
+            self._updating = False
+
+    # -- actions -------------------------------------------------------------------------------------
+    def _do_load_official(self) -> None:
+        self.set_preset(Preset.official(self.model.value, self.official.value))
+        self.status.value = f"loaded {escape(self._preset.name)}"
+
+    def _do_load_file(self) -> None:
+        self.set_preset(Preset.load(self.path.value))
+        self.status.value = f"loaded {escape(self.path.value)}"
+
+    def _do_save_file(self) -> None:
+        if not self.path.value:
+            raise InputError("path", "", "a file name to save to")
+        self._preset.save(self.path.value)
+        self.status.value = f"saved {escape(self.path.value)}"
+
+    def generate(self, seed: int | None = None, **params: Any) -> Any:
+        """Generate from the prompt box with the edited preset; show and return the Generation."""
+        if self._client is None:
+            from ..novelai.client import NovelAI
+
+            self._client = NovelAI()
+        prompt = self.prompt.value
+        if not prompt:
+            raise InputError("prompt", prompt, "some text to continue")
+        seed = self.seed.value if seed is None else seed
+        g = self._client.generate(
+            prompt, self._preset, model=text_model(self._preset.model), seed=seed, **params
+        )
+        self.last_generation = g
+        self.output.value = g._repr_html_()
+        return g
+
+
+def preset_editor(preset: Preset | None = None, *, client: Any = None, prompt: str = "") -> PresetEditor:
+    """Return a :class:`PresetEditor` for ``preset`` (Kayra's default when None).
+
+    ``client`` (a sync ``NovelAI``) runs the Generate button; by default a client is made on first use
+    (the offline sandbox when no credentials are set).
+    """
+    return PresetEditor(preset, client=client, prompt=prompt)

@@ -1,0 +1,135 @@
+"""compare(): presets x seeds on the sandbox, metrics, concurrency within the limit, HTML and widget."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from naikit import errors, sandbox
+from naikit.compare import Comparison, acompare, compare, comparison_html, distinct_n, repetition_rate
+from naikit.novelai.client import NovelAI
+from naikit.novelai.presets import Preset
+
+DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+PROMPT = "The old lighthouse keeper climbed the stairs"
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with sandbox.start() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nai(sb):
+    with NovelAI(base_url=sb.url, max_concurrent_generations=3, **DEMO) as client:
+        yield client
+
+
+def test_metrics_by_hand():
+    assert distinct_n([1, 2, 1, 2], 2) == pytest.approx(2 / 3)  # (1,2) (2,1) (1,2)
+    assert math.isnan(distinct_n([1], 2))
+    assert repetition_rate([1, 2, 3, 1, 2, 3], (), 3) == pytest.approx(1 / 4)  # 123 231 312 123
+    assert repetition_rate([3, 4], [1, 2, 3], 3) == 0.0  # 2 3 3? no: 233, 334 are new
+    assert repetition_rate([1, 2, 3], [1, 2, 3], 3) == pytest.approx(1 / 3)  # 231 312 123 -> 123 seen
+
+
+def test_compare_frame_and_html(nai):
+    presets = ["Carefree", "Asper", Preset.official("kayra", "Stelenes")]
+    c = compare(PROMPT, presets, seeds=[0, 1], client=nai, max_length=12)
+    assert isinstance(c, Comparison) and c.model == "kayra-v1"
+    f = c.frame
+    assert list(f.columns) == [
+        "preset",
+        "seed",
+        "text",
+        "tokens",
+        "mean_logprob",
+        "distinct_2",
+        "repetition_rate",
+        "time_s",
+    ]
+    assert len(f) == 6 and list(f["preset"].unique()) == ["Carefree", "Asper", "Stelenes"]
+    assert (f["tokens"] > 0).all() and (f["mean_logprob"] < 0).all()
+    assert f["distinct_2"].between(0, 1).all() and f["repetition_rate"].between(0, 1).all()
+    # the same calls one by one give the same texts (deterministic per request and seed)
+    g = nai.generate(PROMPT, "Asper", model="kayra", seed=1, max_length=12)
+    assert f[(f.preset == "Asper") & (f.seed == 1)]["text"].item() == g.text
+    html = comparison_html(c)
+    assert html == comparison_html(c) and "Stelenes" in html and "seed 1" in html
+    if len(set(f[f.seed == 0]["text"])) > 1:
+        assert 'class="nk-diff"' in html
+    assert c.summary().index.tolist() == ["Carefree", "Asper", "Stelenes"]
+
+
+def test_concurrency_stays_within_the_limit(sb, nai, monkeypatch):
+    aclient = nai._async
+    running = 0
+    peak = 0
+    real = type(aclient).generate
+
+    async def counting(self, *a, **kw):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            import asyncio
+
+            await asyncio.sleep(0.02)
+            return await real(self, *a, **kw)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(type(aclient), "generate", counting)
+    c = compare(PROMPT, ["Carefree", "Asper"], seeds=[0, 1, 2, 3], client=nai, model="kayra", max_length=4)
+    assert len(c.generations) == 8
+    assert peak == 3  # the client's max_concurrent_generations
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        (dict(presets=[]), "presets"),
+        (dict(presets="Carefree"), "presets"),
+        (dict(seeds=[]), "seeds"),
+        (dict(seeds=[1, 1]), "seeds"),
+        (dict(seeds=[-1]), "seeds"),
+        (dict(presets=["Carefree", "Nope"]), "name"),
+        (dict(temperature=0), "temperature"),
+        (dict(max_concurrency=0), "max_concurrency"),
+    ],
+)
+def test_bad_input_before_any_request(nai, kwargs, field):
+    args = dict(presets=["Carefree"], seeds=[0])
+    args.update(kwargs)
+    before = nai.stats.get("attempts", 0)
+    with pytest.raises(errors.InputError) as e:
+        compare(PROMPT, args.pop("presets"), args.pop("seeds"), client=nai, model="kayra", **args)
+    assert e.value.field == field
+    assert nai.stats.get("attempts", 0) == before
+
+
+def test_widget(nai):
+    from naikit.widgets.compare import compare_widget
+
+    c = compare(PROMPT, ["Golden Arrow", "Wilder"], seeds=[0], client=nai, max_length=6)
+    w = compare_widget(c)
+    assert "Wilder" in w.html.value and "seed 0" in w.html.value
+    w.view = "summary"
+    assert "distinct_2" in w.html.value and "seed 0" not in w.html.value
+    with pytest.raises(errors.InputError):
+        w.view = "grid"
+
+
+def test_acompare_async(sb):
+    import asyncio
+
+    from naikit.novelai.client import AsyncNovelAI
+
+    async def main():
+        async with AsyncNovelAI(base_url=sb.url, **DEMO) as c:
+            return await acompare(PROMPT, ["Carefree"], [5], client=c, model="kayra", max_length=3)
+
+    res = asyncio.run(main())
+    assert len(res.generations) == 1 and "1 presets x 1 seeds" in repr(res)

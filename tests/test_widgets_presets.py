@@ -1,0 +1,136 @@
+"""The preset editor widget in plain pytest: controls, sync both ways, samplers, files, Generate."""
+
+from __future__ import annotations
+
+import pytest
+
+from naikit import sandbox
+from naikit.novelai.client import NovelAI
+from naikit.novelai.presets import Preset
+from naikit.widgets.presets import PresetEditor, preset_editor
+
+DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+PROMPT = "The old lighthouse keeper climbed the stairs"
+
+
+@pytest.fixture(scope="module")
+def nai():
+    with sandbox.start() as sb, NovelAI(base_url=sb.url, **DEMO) as client:
+        yield client
+
+
+def test_controls_cover_the_preset_without_changing_it():
+    for name in Preset.official_names("kayra") + Preset.official_names("euterpe"):
+        model = "kayra" if name in Preset.official_names("kayra") else "euterpe"
+        p = Preset.official(model, name)
+        before = p.to_json()
+        ed = PresetEditor(p)
+        assert p.to_json() == before  # building the controls never alters values (top_k 1000 etc.)
+        for key in ("temperature", "top_k", "top_p", "max_length", "repetition_penalty"):
+            assert key in ed.controls
+            if key in p:
+                assert ed.controls[key].value == pytest.approx(p[key])
+    ed = PresetEditor(Preset.official("erato", "Golden Arrow"))
+    assert {"math1_temp", "math1_quad", "min_p", "cfg_scale", "mirostat_tau", "phrase_rep_pen"} <= set(
+        ed.controls
+    )
+    assert ed.controls["phrase_rep_pen"].options == (
+        "off",
+        "very_light",
+        "light",
+        "medium",
+        "aggressive",
+        "very_aggressive",
+    )
+
+
+def test_sync_both_ways():
+    p = Preset.official("kayra", "Carefree")
+    ed = preset_editor(p)
+    ed.controls["temperature"].value = 1.23
+    assert p.temperature == 1.23
+    p.top_k = 77
+    assert ed.controls["top_k"].value == 77
+    p.name = "Mine"
+    assert ed.name.value == "Mine"
+    ed.name.value = "Ours"
+    assert p.name == "Ours"
+
+
+def test_refused_value_is_put_back():
+    p = Preset.official("kayra")
+    ed = PresetEditor(p)
+    t = p.temperature
+    ed.controls["temperature"].value = 0.0
+    assert p.temperature == t and ed.controls["temperature"].value == t
+    assert "temperature" in ed.status.value
+
+
+def test_samplers_switch_and_reorder():
+    p = Preset.official("kayra", "Carefree")
+    ed = PresetEditor(p)
+    first = p.order[0][0]
+    ed.enabled_boxes[first].value = False
+    assert not p.is_enabled(first)
+    ed.move(first, +1)
+    assert p.order[1][0] == first
+    samplers_rows = [c for c in ed.body.children if c in ed.sampler_rows.values()]
+    assert samplers_rows[1] is ed.sampler_rows[first]  # the widget follows the order
+    p.enable(first)
+    assert ed.enabled_boxes[first].value is True
+    ed.enabled_boxes["math1"].value = True  # a sampler absent from Carefree's order is appended
+    assert p.is_enabled("math1")
+
+
+def test_load_official_and_files(tmp_path):
+    ed = PresetEditor()
+    ed.model.value = "llama-3-erato-v1"
+    assert "Golden Arrow" in ed.official.options
+    ed.official.value = "Wilder"
+    ed.load_official.click()
+    assert ed.preset.name == "Wilder" and ed.preset.model == "llama-3-erato-v1"
+    ed.controls["top_p"].value = 0.9
+    path = tmp_path / "mine.preset"
+    ed.path.value = str(path)
+    ed.save_file.click()
+    assert Preset.load(path).top_p == 0.9
+    ed2 = PresetEditor()
+    ed2.path.value = str(path)
+    ed2.load_file.click()
+    assert ed2.preset == ed.preset
+    ed2.path.value = str(tmp_path / "missing.preset")
+    ed2.load_file.click()
+    assert "No such file" in ed2.status.value and ed2.preset.name == "Wilder"
+
+
+def test_generate_button(nai):
+    ed = PresetEditor(Preset.official("kayra"), client=nai, prompt=PROMPT)
+    ed.controls["max_length"].value = 8
+    ed.generate_button.click()
+    g = ed.last_generation
+    assert g is not None and 1 <= len(g.tokens) <= 8
+    assert "nk-tok" in ed.output.value  # the logprob view
+    ed.prompt.value = ""
+    ed.generate_button.click()
+    assert "prompt" in ed.status.value
+
+
+def _distinct(ed: PresetEditor, seeds: int = 10) -> int:
+    return len({ed.generate(seed=s).text for s in range(seeds)})
+
+
+def test_raising_temperature_or_top_k_widens_the_output(nai):
+    p = Preset.official("kayra", "Carefree").set_order(["top_k", "temperature"])
+    ed = PresetEditor(p, client=nai, prompt=PROMPT)
+    ed.controls["max_length"].value = 10
+    ed.controls["top_k"].value = 1
+    ed.controls["temperature"].value = 1.0
+    greedy = _distinct(ed)
+    ed.controls["top_k"].value = 30
+    wider = _distinct(ed)
+    ed.controls["temperature"].value = 0.25
+    cold = _distinct(ed)
+    ed.controls["temperature"].value = 2.0
+    hot = _distinct(ed)
+    assert greedy == 1 and wider > greedy
+    assert hot > cold
