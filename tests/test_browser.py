@@ -160,5 +160,7 @@ def test_token_inspector_shows_spans(lab, browser):
     assert widget_spans.count() > 20, "the inspector widget draws one span per token"
     title = widget_spans.first.get_attribute("title")
     assert title and "id" in title, "hovering a token shows its id"
-    page.locator(".jupyter-widgets .nk-tok").first.screenshot(path=str(ARTIFACTS / "token_inspector.png"))
+    page.locator(".jp-OutputArea-output:has(.jupyter-widgets .nk-t)").first.screenshot(
+        path=str(ARTIFACTS / "token_inspector.png")
+    )
     page.close()
