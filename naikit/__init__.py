@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "BanList": "naikit.novelai.presets",
     "compare": "naikit.compare",
     "Keystore": "naikit.novelai.crypto",
+    "Novita": "naikit.novita.client",
+    "AsyncNovita": "naikit.novita.client",
 }
 _SUBMODULES = {
     "errors",
@@ -53,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .novelai.client import AsyncNovelAI, NovelAI
     from .novelai.crypto import Keystore
     from .novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
+    from .novita.client import AsyncNovita, Novita
     from .tokenizers import tokenize
 
 

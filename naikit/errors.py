@@ -22,7 +22,9 @@
         ├── NotFound (404)
         ├── Conflict (409)
         ├── RateLimited (429)              includes "Concurrent generation is locked"
-        └── ServerError (5xx, Cloudflare 52x)
+        ├── ServerError (5xx, Cloudflare 52x)
+        └── TaskFailed                     a long-running task (Novita, module training) ended failed
+    TaskTimeout (also TimeoutError)        a task did not finish in time; it may still finish
 
 Every message says what happened and what to do. No secret (token, access key, password, encryption
 key) is ever part of a message: URLs and status codes are, bodies only as the server's ``message``.
@@ -54,6 +56,8 @@ __all__ = [
     "Conflict",
     "RateLimited",
     "ServerError",
+    "TaskFailed",
+    "TaskTimeout",
     "api_error",
 ]
 
@@ -217,6 +221,47 @@ class RateLimited(APIError):
 
 class ServerError(APIError):
     """5xx or a Cloudflare 52x: the service failed; retried automatically before this is raised."""
+
+
+class TaskFailed(APIError):
+    """A Novita task (generation or training) finished as failed.
+
+    ``task_id`` names it, ``reason`` is the service's failure text and ``result`` the last status
+    (a :class:`~naikit.novita.tasks.TaskResult` or a training status).
+    """
+
+    def __init__(self, task_id: str, reason: str, *, result: Any = None, url: str = ""):
+        self.task_id = task_id
+        self.reason = reason
+        self.result = result
+        self.metadata: dict[str, Any] = {}
+        super().__init__(200, f"task {task_id} failed: {reason or 'no reason given'}", url=url, body=None)
+
+    def __str__(self) -> str:
+        return self.message + (f" — {self.hint}" if self.hint else "")
+
+
+class TaskTimeout(NaikitError, TimeoutError):
+    """The task did not reach a final state within ``timeout`` seconds; it may still finish.
+
+    ``task_id`` names it, ``result`` is the last status seen (None if no poll succeeded) and
+    ``last_error`` the last polling error, if the budget ran out while the service was failing.
+    """
+
+    def __init__(
+        self, task_id: str, timeout: float, *, result: Any = None, last_error: BaseException | None = None
+    ):
+        self.task_id = task_id
+        self.timeout = timeout
+        self.result = result
+        self.last_error = last_error
+        status = getattr(result, "status", None)
+        text = f"task {task_id} did not finish within {timeout:g} s"
+        if status:
+            text += f" (last status {status})"
+        if last_error is not None:
+            text += f"; last polling error: {last_error}"
+        super().__init__(text + f". It may still finish: client.wait_for_task({task_id!r}) resumes waiting.")
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -22,7 +22,10 @@ from pathlib import Path
 # Pinned so that a new release upstream cannot change what "the reference" means under a test.
 PINS: dict[str, list[str]] = {
     "novelai-api": ["novelai-api==0.34.1"],
-    "novita-client": ["novita-client==0.7.1"],
+    # novita-client leaves dataclass-wizard unpinned and cannot serialise its own requests with 1.0
+    "novita-client": ["novita-client==0.7.1", "dataclass-wizard==0.22.3"],
+    # images only; requires Python >= 3.10 (naikit's venv is 3.11)
+    "novelai-sdk": ["novelai-sdk==0.14.1"],
 }
 
 

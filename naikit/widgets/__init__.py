@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "PresetEditor": "naikit.widgets.presets",
     "compare_widget": "naikit.widgets.compare",
     "CompareWidget": "naikit.widgets.compare",
+    "training_dashboard": "naikit.widgets.training",
+    "TrainingDashboard": "naikit.widgets.training",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,435 @@
+"""Novita task results and the polling loop.
+
+:func:`poll` waits for any job with a status (a v3 async task, a training task) with a *time-based*
+timeout, a growing interval (0.5 s, then x1.5 up to 5 s by default), an optional progress bar (an
+ipywidgets bar in a notebook) and an optional callback. Transient failures while polling (429, 5xx,
+dropped connections) do not end the wait: it keeps polling until the time budget is spent, then raises
+:class:`~naikit.novita.errors.TaskTimeout` naming the task. Every error it raises carries ``task_id``.
+
+:class:`TaskResult` is one answer of ``GET /v3/async/task-result``: status, progress, ETA, the image,
+video and audio descriptors, and (once downloaded) the bytes, shown in a notebook as a small table with
+thumbnails and convertible with ``.images`` (PIL) and ``.to_frame()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import io
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import APIError, NaikitError, RateLimited, ServerError, TransportError
+from .errors import TaskFailed, TaskTimeout, attach_task
+
+__all__ = [
+    "Task",
+    "TaskResult",
+    "MediaFile",
+    "ProgressBar",
+    "poll",
+    "short_status",
+    "TASK_STATUS",
+    "TASK_RESULT_SHAPE",
+]
+
+TASK_STATUS = ("TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED")
+
+# Only what the official SDK requires; everything else is optional and kept in ``raw``.
+TASK_RESULT_SHAPE = {
+    "task": {"task_id": str, "status": str},
+    "images?": ([{"image_url": str, "image_type": str}], None),
+    "videos?": ([{"video_url": str, "video_type": str}], None),
+}
+
+
+def short_status(status: str) -> str:
+    """Return ``TASK_STATUS_SUCCEED`` as ``SUCCEED`` (other strings unchanged)."""
+    return status[len("TASK_STATUS_") :] if status.startswith("TASK_STATUS_") else status
+
+
+@dataclass(frozen=True)
+class Task:
+    """A submitted Novita task: its id and what made it. Pass it (or the id) to ``wait_for_task``."""
+
+    task_id: str
+    endpoint: str = ""
+
+    def __str__(self) -> str:
+        return self.task_id
+
+
+@dataclass
+class MediaFile:
+    """One image, video or audio of a result: URL (valid ``ttl`` s), type, NSFW check, bytes once fetched."""
+
+    kind: str
+    url: str
+    type: str
+    ttl: int | None
+    nsfw: dict | None = None
+    data: bytes | None = None
+
+    def __repr__(self) -> str:
+        size = f", {len(self.data)} bytes" if self.data is not None else ""
+        return f"MediaFile({self.kind}/{self.type}{size})"
+
+
+class _Status(Protocol):
+    task_id: str
+    status: str
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def failed(self) -> bool: ...
+
+    @property
+    def progress(self) -> float | None: ...
+
+
+def _ttl(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class TaskResult:
+    """One answer of ``GET /v3/async/task-result`` (status, progress, media), plus downloaded bytes.
+
+    ``status`` is the short form (QUEUED, PROCESSING, SUCCEED, FAILED, or what the server sent);
+    ``images`` gives PIL images once the files were downloaded; ``raw`` is the server's JSON.
+    """
+
+    task_id: str
+    status: str
+    reason: str
+    task_type: str
+    progress_percent: float | None
+    eta: float | None
+    seed: str | None
+    files: list[MediaFile]
+    raw: dict = field(repr=False)
+    fetched_at: float = field(default_factory=time.time, repr=False)
+
+    @classmethod
+    def from_json(cls, d: dict) -> TaskResult:
+        """Return the result for a task-result body (already shape-checked or trusted)."""
+        task = d.get("task") or {}
+        files: list[MediaFile] = []
+        for im in d.get("images") or []:
+            files.append(
+                MediaFile(
+                    "image",
+                    im.get("image_url", ""),
+                    im.get("image_type", ""),
+                    _ttl(im.get("image_url_ttl")),
+                    im.get("nsfw_detection_result") or None,
+                )
+            )
+        for v in d.get("videos") or []:
+            files.append(
+                MediaFile(
+                    "video", v.get("video_url", ""), v.get("video_type", ""), _ttl(v.get("video_url_ttl"))
+                )
+            )
+        for a in d.get("audios") or []:
+            files.append(
+                MediaFile(
+                    "audio", a.get("audio_url", ""), a.get("audio_type", ""), _ttl(a.get("audio_url_ttl"))
+                )
+            )
+        extra = d.get("extra") or {}
+        seed = extra.get("seed")
+        pp = task.get("progress_percent")
+        eta = task.get("eta")
+        return cls(
+            task_id=str(task.get("task_id", "")),
+            status=short_status(str(task.get("status", "TASK_STATUS_UNKNOWN"))),
+            reason=str(task.get("reason") or ""),
+            task_type=str(task.get("task_type") or ""),
+            progress_percent=float(pp) if isinstance(pp, (int, float)) and not isinstance(pp, bool) else None,
+            eta=float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else None,
+            seed=None if seed is None else str(seed),
+            files=files,
+            raw=d,
+        )
+
+    # -- status protocol used by poll() and the dashboard --------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Return True once the task succeeded or failed."""
+        return self.status in ("SUCCEED", "FAILED")
+
+    @property
+    def failed(self) -> bool:
+        """Return True if the task failed."""
+        return self.status == "FAILED"
+
+    @property
+    def succeeded(self) -> bool:
+        """Return True if the task succeeded."""
+        return self.status == "SUCCEED"
+
+    @property
+    def progress(self) -> float | None:
+        """Return progress in percent (100 on success even if the server says 0), or None if unknown."""
+        if self.status == "SUCCEED":
+            return 100.0
+        return self.progress_percent
+
+    # -- media ---------------------------------------------------------------------------------------
+    @property
+    def image_files(self) -> list[MediaFile]:
+        """Return the image descriptors, in the server's order."""
+        return [f for f in self.files if f.kind == "image"]
+
+    @property
+    def video_files(self) -> list[MediaFile]:
+        """Return the video descriptors."""
+        return [f for f in self.files if f.kind == "video"]
+
+    @property
+    def image_urls(self) -> list[str]:
+        """Return the image URLs (valid for their ``ttl`` seconds after the task finished)."""
+        return [f.url for f in self.image_files]
+
+    @property
+    def images(self) -> list[Any]:
+        """Return the downloaded images as PIL images (order of ``image_urls``); empty before download."""
+        from PIL import Image
+
+        out = []
+        for f in self.image_files:
+            if f.data is not None:
+                im = Image.open(io.BytesIO(f.data))
+                im.load()
+                out.append(im)
+        return out
+
+    @property
+    def videos(self) -> list[bytes]:
+        """Return the downloaded videos' bytes."""
+        return [f.data for f in self.video_files if f.data is not None]
+
+    def raise_for_status(self) -> TaskResult:
+        """Return self if the task did not fail; raise :class:`TaskFailed` (with the task id) if it did."""
+        if self.failed:
+            raise TaskFailed(self.task_id, self.reason, result=self)
+        return self
+
+    # -- display -------------------------------------------------------------------------------------
+    def rows(self) -> list[tuple[str, Any]]:
+        """Return (field, value) pairs for display."""
+        rows: list[tuple[str, Any]] = [
+            ("task_id", self.task_id),
+            ("status", self.status),
+            ("task_type", self.task_type),
+            ("progress_percent", self.progress),
+        ]
+        if self.reason:
+            rows.append(("reason", self.reason))
+        if self.seed is not None:
+            rows.append(("seed", self.seed))
+        rows.append(("files", ", ".join(f"{f.kind}/{f.type}" for f in self.files) or "none"))
+        return rows
+
+    def to_frame(self) -> Any:
+        """Return one row per file: index, kind, type, ttl, NSFW result, bytes, width, height."""
+        import pandas as pd
+
+        rows = []
+        for i, f in enumerate(self.files):
+            w = h = None
+            if f.kind == "image" and f.data is not None:
+                from PIL import Image
+
+                with Image.open(io.BytesIO(f.data)) as im:
+                    w, h = im.size
+            rows.append(
+                {
+                    "task_id": self.task_id,
+                    "index": i,
+                    "kind": f.kind,
+                    "type": f.type,
+                    "ttl": f.ttl,
+                    "nsfw": f.nsfw,
+                    "bytes": None if f.data is None else len(f.data),
+                    "width": w,
+                    "height": h,
+                }
+            )
+        cols = ["task_id", "index", "kind", "type", "ttl", "nsfw", "bytes", "width", "height"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.rows()
+        )
+        thumbs = ""
+        for f in self.image_files:
+            if f.data is not None:
+                mime = "image/jpeg" if f.type == "jpeg" else f"image/{f.type or 'png'}"
+                b64 = base64.b64encode(f.data).decode("ascii")
+                thumbs += f"<img src='data:{mime};base64,{b64}' style='max-width:160px;margin:2px'/>"
+        table = f"<table><caption>TaskResult</caption>{cells}</table>"
+        return f"<div class='naikit-novita-task'>{table}{thumbs}</div>"
+
+    def __repr__(self) -> str:
+        pp = f", {self.progress:.0f}%" if self.progress is not None and not self.finished else ""
+        files = f", {len(self.files)} file(s)" if self.files else ""
+        reason = f", reason={self.reason!r}" if self.reason else ""
+        return f"TaskResult({self.task_id}, {self.status}{pp}{files}{reason})"
+
+
+# ------------------------------------------------------------------------------------------------ progress
+
+
+class ProgressBar:
+    """A notebook progress bar for one task (ipywidgets ``IntProgress`` + label), styled like tqdm.auto.
+
+    ``widget`` is the ipywidgets box (display it yourself, or let ``show=True`` do it); ``update`` takes
+    any status object, ``close`` colours the bar green (success) or red (failure).
+    """
+
+    def __init__(self, task_id: str, what: str = "task", *, show: bool = True):
+        import ipywidgets as widgets
+
+        self.task_id = task_id
+        self.bar = widgets.IntProgress(value=0, min=0, max=100, bar_style="info", description=what[:12])
+        self.label = widgets.Label(value="submitted")
+        self.widget = widgets.HBox([self.bar, self.label])
+        if show:
+            from IPython.display import display
+
+            display(self.widget)
+
+    def update(self, status: Any) -> None:
+        """Show ``status`` (its progress, state and ETA); returns None."""
+        progress = getattr(status, "progress", None)
+        if progress is not None:
+            self.bar.value = int(max(0, min(100, progress)))
+        text = str(getattr(status, "status", ""))
+        eta = getattr(status, "eta", None)
+        if eta:
+            text += f", about {eta:.0f} s left"
+        self.label.value = text
+
+    def close(self, ok: bool, text: str = "") -> None:
+        """Mark the bar finished: green when ``ok``, red otherwise; returns None."""
+        self.bar.bar_style = "success" if ok else "danger"
+        if ok:
+            self.bar.value = 100
+        if text:
+            self.label.value = text
+
+
+def _in_notebook() -> bool:
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _make_reporter(progress: Any, task_id: str, what: str) -> Any:
+    if progress is None:
+        progress = _in_notebook()
+    if progress is False:
+        return None
+    if progress is True:
+        try:
+            return ProgressBar(task_id, what)
+        except ImportError:
+            return None
+    if hasattr(progress, "update"):
+        return progress
+    from ..errors import InputError
+
+    raise InputError(
+        "progress", progress, "None (automatic), True, False, or an object with update()/close()"
+    )
+
+
+_TRANSIENT = (TransportError, ServerError, RateLimited)
+
+
+async def poll(
+    fetch: Callable[[], Awaitable[_Status]],
+    task_id: str,
+    *,
+    timeout: float = 300.0,
+    interval: float = 0.5,
+    max_interval: float = 5.0,
+    growth: float = 1.5,
+    progress: Any = None,
+    callback: Callable[[Any], Any] | None = None,
+    raise_on_failure: bool = True,
+    what: str = "task",
+    now: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Any:
+    """Poll ``fetch()`` until the job is finished; return its final status.
+
+    ``timeout`` is in seconds of ``now()`` (not a count of polls). The interval starts at ``interval``
+    and grows by ``growth`` up to ``max_interval``; ``callback(status)`` runs after every successful poll
+    (its errors propagate, with the task id attached). Transient failures (429, 5xx, connection
+    problems) are retried until the budget is spent. A failed job raises TaskFailed unless
+    ``raise_on_failure`` is False. Every error raised carries ``task_id``.
+    """
+    from ..errors import InputError
+
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        raise InputError("timeout", timeout, "a positive number of seconds")
+    if not (isinstance(interval, (int, float)) and interval > 0 and max_interval >= interval and growth >= 1):
+        raise InputError("interval", interval, "0 < interval <= max_interval and growth >= 1")
+    reporter = _make_reporter(progress, task_id, what)
+    deadline = now() + timeout
+    delay = interval
+    last: Any = None
+    last_error: BaseException | None = None
+    try:
+        while True:
+            try:
+                last = await fetch()
+                last_error = None
+            except _TRANSIENT as exc:
+                last_error = exc
+            except (APIError, NaikitError) as exc:
+                raise attach_task(exc, task_id, last) from None
+            if last is not None and last_error is None:
+                if reporter is not None:
+                    reporter.update(last)
+                if callback is not None:
+                    try:
+                        callback(last)
+                    except Exception as exc:
+                        raise attach_task(exc, task_id, last) from None
+                if last.finished:
+                    if reporter is not None and hasattr(reporter, "close"):
+                        reporter.close(not last.failed, str(last.status))
+                    if last.failed and raise_on_failure:
+                        raise TaskFailed(task_id, getattr(last, "reason", "") or "", result=last)
+                    return last
+            remaining = deadline - now()
+            if remaining <= 0:
+                raise TaskTimeout(task_id, timeout, result=last, last_error=last_error)
+            await sleep(min(delay, remaining))
+            delay = min(delay * growth, max_interval)
+    except BaseException:
+        if reporter is not None and hasattr(reporter, "close") and not (last is not None and last.finished):
+            reporter.close(False, "stopped")
+        raise

@@ -1,0 +1,140 @@
+"""The training dashboard, driven without a browser through whole training runs on a fake clock: widget
+state along the way, the background task on a running loop, and a final state that matches the API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from novita_helpers import KEY, png
+
+from naikit import errors, sandbox
+from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novita import AsyncNovita, Novita
+from naikit.sandbox.clock import FakeClock
+from naikit.widgets.training import (
+    JobState,
+    TrainingDashboard,
+    curves_html,
+    dashboard_html,
+    training_dashboard,
+)
+
+DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+
+
+@pytest.fixture
+def env():
+    clock = FakeClock()
+    with sandbox.start(clock=clock) as sb:
+        with NovelAI(base_url=sb.url, **DEMO) as nai, Novita(KEY, base_url=sb.url) as nv:
+            yield sb, clock, nai, nv
+
+
+def test_pure_builders_escape_and_are_deterministic():
+    jobs = [
+        JobState("NovelAI module", "id1", "<b>x</b>", "training", 50.0, 10, 20, 3.0, loss=(2.0, 1.5, 1.2)),
+        JobState("Novita style", "id2", "s", "FAILED", 50.0, failed=True, finished=True),
+    ]
+    html = dashboard_html(jobs)
+    assert html == dashboard_html(jobs) and "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert "10/20" in html and "#c0392b" in html
+    curves = curves_html(jobs)
+    assert curves.count("<svg") == 1 and "<polyline" in curves
+    assert curves_html([jobs[1]]) == ""
+
+
+def test_dashboard_follows_a_whole_run_and_matches_the_api(env):
+    sb, clock, nai, nv = env
+    module = nai.train_module("some text " * 50, name="my module", steps=500)
+    style = nv.train_style("my style", "v1-5-pruned-emaonly", [png()], ["a caption"], max_train_steps=1000)
+    dash = training_dashboard(nai, nv, interval=1, start=False)
+    assert not dash.running and not dash.done and dash.refreshes == 0
+    progress_seen: dict[str, list[float]] = {}
+    for _ in range(40):
+        dash.refresh()
+        for key, job in dash.jobs.items():
+            progress_seen.setdefault(key, []).append(job.progress or 0)
+            assert dash.bars[key].value == int(job.progress or 0)
+        if dash.done:
+            break
+        clock.advance(0.5)
+    assert dash.done
+    for key, values in progress_seen.items():
+        assert values == sorted(values) and values[-1] == 100, key
+        assert any(0 < v < 100 for v in values), key  # it was seen mid-way, not only at the ends
+    mod_key, nv_key = f"nai:{module.id}", f"novita:{style.task_id}"
+    assert {mod_key, nv_key} <= set(dash.jobs)
+    assert all(b.bar_style == "success" for b in dash.bars.values())
+    frame = dash.to_frame().set_index("id")
+    api_module = nai.module(module.id)
+    api_training = nv.training_status(style)
+    assert frame.loc[module.id, "status"] == api_module.status == "ready"
+    assert frame.loc[module.id, "steps_done"] == api_module.steps_done == 500
+    assert frame.loc[module.id, "final_loss"] == api_module.final_loss
+    assert dash.jobs[mod_key].loss == api_module.loss_history
+    assert frame.loc[style.task_id, "status"] == api_training.status == "SUCCESS"
+    assert (
+        api_training.model_name in frame.loc[style.task_id, "model"]
+        and "SERVING" in frame.loc[style.task_id, "model"]
+    )
+    assert "all finished" in dash.summary.value and "<svg" in dash.curves.value
+    assert "my module" in dash.table.value and "my style" in dash.table.value
+    assert (
+        repr(dash) == f"TrainingDashboard({len(dash.jobs)} job(s), 0 running, {dash.refreshes} refresh(es))"
+    )
+
+
+def test_background_task_on_the_running_loop_stops_by_itself(env):
+    sb, clock, _, _ = env
+
+    async def main():
+        async with AsyncNovelAI(base_url=sb.url, **DEMO) as nai, AsyncNovita(KEY, base_url=sb.url) as nv:
+            failing = await nai.train_module("text", name="sandbox:fail run", steps=100)
+            ok = await nai.train_module("text", name="ok run", steps=100)
+            style = await nv.train_style("bg style", "v1-5-pruned-emaonly", [png()], ["c"])
+            dash = TrainingDashboard(nai, nv, modules=[failing.id, ok], trainings=[style], interval=1)
+
+            async def fake_sleep(s):
+                clock.advance(s)
+                await asyncio.sleep(0)
+
+            dash.sleep = fake_sleep
+            assert dash.running  # started on this loop by the constructor
+            ticks = 0
+            while dash.running:  # the loop stays free: this coroutine keeps running meanwhile
+                ticks += 1
+                await asyncio.sleep(0.01)
+            frame = await dash.wait()
+            return dash, frame, ticks
+
+    dash, frame, ticks = asyncio.run(main())
+    assert ticks > 1 and dash.done and not dash.running
+    statuses = dict(zip(frame["name"], frame["status"], strict=True))
+    assert statuses["sandbox:fail run"] == "error" and statuses["ok run"] == "ready"
+    assert statuses["bg style"] == "SUCCESS"
+    failed_key = next(k for k, j in dash.jobs.items() if j.failed)
+    assert dash.bars[failed_key].bar_style == "danger"
+
+
+def test_refresh_errors_are_shown_not_raised(env):
+    sb, clock, nai, nv = env
+    nai.train_module("text", name="m", steps=100)
+    dash = TrainingDashboard(nai, None, interval=1, start=False)
+    sb.faults = "500=1.0,paths=/ai/module/"
+    try:
+        with NovelAI(base_url=sb.url, retry=__import__("naikit").RetryPolicy(attempts=1), **DEMO) as flaky:
+            dash2 = TrainingDashboard(flaky, None, start=False)
+            dash2.refresh()
+            assert "last refresh failed" in dash2.summary.value and not dash2.done
+    finally:
+        sb.faults = None
+    dash.refresh()
+    assert dash.last_error == "" and len(dash.jobs) >= 1
+
+
+def test_constructor_checks():
+    with pytest.raises(errors.InputError):
+        TrainingDashboard(None, None)
+    with pytest.raises(errors.InputError):
+        TrainingDashboard(object(), interval=0, start=False)
