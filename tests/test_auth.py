@@ -45,7 +45,12 @@ def _independent_access_key(email: str, password: str) -> str:
 
 @pytest.mark.parametrize(
     "email,password",
-    [("a@b.c", "x"), ("üñí@cödé.de", "pässwörd with spaces"), ("long" * 20 + "@x.io", "p" * 200), ("q@q.q", "日本語パス")],
+    [
+        ("a@b.c", "x"),
+        ("üñí@cödé.de", "pässwörd with spaces"),
+        ("long" * 20 + "@x.io", "p" * 200),
+        ("q@q.q", "日本語パス"),
+    ],
 )
 def test_matches_independent_derivation(email, password):
     assert auth.access_key(email, password, email_case="verbatim") == _independent_access_key(email, password)

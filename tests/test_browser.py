@@ -57,10 +57,24 @@ def lab(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NOVITA_"))}
     naikit = Path(sys.executable).parent / "naikit"
     proc = subprocess.Popen(
-        [str(naikit), "lab", "--no-browser", "--port", str(port), "--notebooks", str(nbdir), "--",
-         "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
-         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings / 'ws'}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            str(naikit),
+            "lab",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--notebooks",
+            str(nbdir),
+            "--",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={settings / 'ws'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -71,7 +85,7 @@ def lab(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
-                raise RuntimeError("naikit lab did not start:\n" + log.read())
+                raise RuntimeError("naikit lab did not start:\n" + log.read()) from None
             time.sleep(0.3)
     log.seek(0)
     m = re.search(r"sandbox at (http://127\.0\.0\.1:\d+)", log.read())
@@ -92,8 +106,15 @@ def browser():
         b = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()

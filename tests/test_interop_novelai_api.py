@@ -32,7 +32,8 @@ async def main(url, email, password):
         out["token_prefix"] = token[:2]
         sub = await api.low_level.get_subscription()
         out["tier"] = sub["tier"]
-        out["anlas"] = sub["trainingStepsLeft"]["fixedTrainingStepsLeft"] + sub["trainingStepsLeft"]["purchasedTrainingSteps"]
+        steps = sub["trainingStepsLeft"]
+        out["anlas"] = steps["fixedTrainingStepsLeft"] + steps["purchasedTrainingSteps"]
         ks = await api.low_level.get_keystore()
         out["keystore"] = ks["keystore"]
         created = await api.low_level.upload_objects("presets", "interop-meta", "eyJoZWxsbyI6ICJ3b3JsZCJ9")
@@ -78,7 +79,7 @@ def served(tmp_path_factory):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("naikit serve exited: " + proc.stdout.read())
+                raise RuntimeError("naikit serve exited: " + proc.stdout.read()) from None
             time.sleep(0.1)
     yield url
     proc.terminate()
@@ -88,7 +89,9 @@ def served(tmp_path_factory):
 def test_novelai_api_against_naikit_serve(served):
     from refclients import run_script
 
-    out = json.loads(run_script("novelai-api", REF_SCRIPT, served, DEMO_EMAIL, DEMO_PASSWORD).strip().splitlines()[-1])
+    out = json.loads(
+        run_script("novelai-api", REF_SCRIPT, served, DEMO_EMAIL, DEMO_PASSWORD).strip().splitlines()[-1]
+    )
     assert out["token_prefix"] == "ey"
     assert out["tier"] == 3
     assert out["keystore"] is None or isinstance(out["keystore"], str)

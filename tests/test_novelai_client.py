@@ -324,7 +324,9 @@ def test_shape_drift_names_the_field(sb):
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         try:
-            async with AsyncNovelAI("pst-abcdefgh", base_url=f"http://127.0.0.1:{port}", validate=validate) as c:
+            async with AsyncNovelAI(
+                "pst-abcdefgh", base_url=f"http://127.0.0.1:{port}", validate=validate
+            ) as c:
                 return await c.subscription()
         finally:
             await runner.cleanup()

@@ -103,7 +103,9 @@ def test_iterate_async_generator():
 
 def test_sync_client_mirrors_async_methods():
     public_async = {
-        n for n, f in inspect.getmembers(AsyncNovelAI) if not n.startswith("_") and inspect.iscoroutinefunction(f)
+        n
+        for n, f in inspect.getmembers(AsyncNovelAI)
+        if not n.startswith("_") and inspect.iscoroutinefunction(f)
     }
     for name in public_async:
         meth = getattr(NovelAI, name)

@@ -51,7 +51,9 @@ def test_no_secret_anywhere(capsys):
                 lambda: NovelAI(base_url=sb.url).login_with_key(access_key(EMAIL, PASSWORD)[:-3]),
                 lambda: NovelAI(tok.value[:-10] + "." + "x", base_url=sb.url).information(),
                 lambda: c.create_object("stories", "m" * 200, "x"),
-                lambda: NovelAI(pst, base_url="http://127.0.0.1:1", retry=RetryPolicy(attempts=2, backoff=0)).information(),
+                lambda: NovelAI(
+                    pst, base_url="http://127.0.0.1:1", retry=RetryPolicy(attempts=2, backoff=0)
+                ).information(),
             ):
                 with pytest.raises(errors.NaikitError) as e:
                     bad()

@@ -11,7 +11,15 @@ import pytest
 from aiohttp import web
 
 from naikit import errors
-from naikit._transport import Hosts, RetryPolicy, Timeouts, Transport, check_base_url, parse_retry_after, parse_sse
+from naikit._transport import (
+    Hosts,
+    RetryPolicy,
+    Timeouts,
+    Transport,
+    check_base_url,
+    parse_retry_after,
+    parse_sse,
+)
 
 
 class Script:
@@ -42,7 +50,7 @@ async def _serve(script: Script):
 
 
 def run_with(steps, body, **transport_kw):
-    """Start a scripted server, build a Transport on it, run ``body(transport, script)``; return its result."""
+    """Start a scripted server and a Transport on it, run ``body(transport, script)``; return its result."""
 
     async def main():
         script = Script(steps)
@@ -69,7 +77,9 @@ def ok(data=None, status=200):
 
 
 def err(status, message="nope", headers=None):
-    return lambda r: web.json_response({"statusCode": status, "message": message}, status=status, headers=headers)
+    return lambda r: web.json_response(
+        {"statusCode": status, "message": message}, status=status, headers=headers
+    )
 
 
 def drop(request: web.Request):
@@ -108,7 +118,7 @@ def test_5xx_and_cloudflare_retried_with_growing_backoff():
     steps = [err(500), err(502), err(524), lambda r: web.Response(status=520, text="cf"), ok()]
     r, sleeps = run_with(steps, body, retry=policy)
     assert r.attempts == 5 and len(sleeps) == 4
-    assert all(0 <= s <= 2 ** i for i, s in enumerate(sleeps))
+    assert all(0 <= s <= 2**i for i, s in enumerate(sleeps))
 
 
 def test_retries_exhausted_raises_server_error():
@@ -137,14 +147,23 @@ def test_error_body_on_2xx_is_an_error():
             await t.request("POST", "api", "/ai/generate")
         return e.value
 
-    e = run_with([ok({"error": "model overloaded", "statusCode": 503}, status=200)], body, retry=RetryPolicy(attempts=1))
+    e = run_with(
+        [ok({"error": "model overloaded", "statusCode": 503}, status=200)],
+        body,
+        retry=RetryPolicy(attempts=1),
+    )
     assert isinstance(e, errors.ServerError) and "model overloaded" in str(e)
 
 
 @pytest.mark.parametrize(
     "status,cls",
-    [(400, errors.APIError), (401, errors.AuthError), (402, errors.PaymentRequired), (404, errors.NotFound),
-     (409, errors.Conflict)],
+    [
+        (400, errors.APIError),
+        (401, errors.AuthError),
+        (402, errors.PaymentRequired),
+        (404, errors.NotFound),
+        (409, errors.Conflict),
+    ],
 )
 def test_status_mapping_not_retried(status, cls):
     async def body(t, s, sleeps):
@@ -178,7 +197,9 @@ def test_dropped_get_is_retried():
 def test_dropped_create_is_not_repeated():
     async def body(t, s, sleeps):
         with pytest.raises(errors.ConnectionDropped) as e:
-            await t.request("PUT", "api", "/user/objects/stories", json={"meta": "m", "data": "d"}, idempotent=False)
+            await t.request(
+                "PUT", "api", "/user/objects/stories", json={"meta": "m", "data": "d"}, idempotent=False
+            )
         return e.value, len(s.seen)
 
     e, n = run_with([drop, ok()], body)
@@ -280,7 +301,16 @@ def test_generation_gate_limit_exact():
 def test_check_base_url():
     assert check_base_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
     assert check_base_url("https://api.novelai.net") == "https://api.novelai.net"
-    for bad in ["", "ftp://x", "api.novelai.net", "http://", "http://host:99999", "http://a b", "http://u:p@h", "http://h/?q=1"]:
+    for bad in [
+        "",
+        "ftp://x",
+        "api.novelai.net",
+        "http://",
+        "http://host:99999",
+        "http://a b",
+        "http://u:p@h",
+        "http://h/?q=1",
+    ]:
         with pytest.raises(errors.InputError, match="base_url"):
             check_base_url(bad)
 
@@ -293,7 +323,9 @@ def test_parse_retry_after_forms():
 
 
 def test_parse_sse():
-    events, rest = parse_sse("event: newToken\nid: 0\ndata: {\"a\":1}\n\n: comment\ndata: x\ndata: y\n\ndata: part")
+    events, rest = parse_sse(
+        'event: newToken\nid: 0\ndata: {"a":1}\n\n: comment\ndata: x\ndata: y\n\ndata: part'
+    )
     assert events == [{"event": "newToken", "id": "0", "data": '{"a":1}'}, {"data": "x\ny"}]
     assert rest == "data: part"
     events, _ = parse_sse("data: crlf\r\n\r\n")

@@ -1,0 +1,93 @@
+"""Image grid widget and X/Y plots: state in plain Python (no kernel), bounded payload, deterministic HTML."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from naikit import sandbox
+from naikit.errors import InputError
+from naikit.novelai.client import NovelAI
+from naikit.novelai.images_result import GeneratedImage
+from naikit.widgets._html_images import grid_html, sniff_mime
+from naikit.widgets.images import image_grid
+from naikit.xyplot import plan, xy_plot
+
+
+def _gen(i: int, scale: float = 5.0) -> GeneratedImage:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (832, 1216), (i * 20 % 256, 90, 160)).save(buf, format="PNG")
+    return GeneratedImage(buf.getvalue(), {"seed": 100 + i, "scale": scale, "steps": 23}, "p", "m", index=i)
+
+
+def test_grid_state_select_enlarge_save(tmp_path):
+    items = [_gen(i, scale=4.0 + i) for i in range(3)]
+    g = image_grid(items, thumb_size=128, fmt="webp")
+    assert all(sniff_mime(t) == "image/webp" for t in g.thumbs)
+    assert g.captions[1] == "seed 101 · scale=5.0"  # seed plus the parameter that varies
+    assert g.payload_bytes < 3 * 20_000
+    g.select(0, 2)
+    assert g.selected == [0, 2]
+    g.enlarge_buttons[1].click()
+    assert g.enlarged == 1 and g.big.value == items[1].png and g.big.layout.display == ""
+    g.enlarge(None)
+    assert g.enlarged is None and g.big.layout.display == "none"
+    g.folder.value = str(tmp_path)
+    g.save_button.click()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image_100_0.png", "image_102_2.png"]
+    assert "saved 2" in g.status.value
+    g.save_button.click()  # a second save must not overwrite: reported, files untouched
+    assert "not allowed" in g.status.value
+    with pytest.raises(InputError):
+        image_grid(items, fmt="gif")
+    with pytest.raises(InputError):
+        g.enlarge(7)
+
+
+def test_grid_html_is_pure_and_escaped():
+    thumbs = [b"\xff\xd8\xff" + b"x" * 10, b"\xff\xd8\xff" + b"y" * 10]
+    a = grid_html(thumbs, ["<b>", "ok"], title="t", col_labels=["c1", "c2"])
+    assert a == grid_html(thumbs, ["<b>", "ok"], title="t", col_labels=["c1", "c2"])
+    assert "<figcaption style='font-size:11px'>&lt;b&gt;</figcaption>" in a
+    assert a != grid_html(thumbs, ["<b>", "other"], title="t")
+
+
+def test_plan_fixes_one_seed_and_covers_every_combination():
+    from naikit.novelai.image_models import ImagePreset
+
+    cells = plan(
+        "x", ImagePreset.default(), ("scale", [4, 6]), ("steps", [10, 20, 30]), ("prompt", ["a", "b"])
+    )
+    assert len(cells) == 12
+    assert len({c["preset"].seed for c in cells}) == 1
+    got = [(c["preset"].scale, c["preset"].steps, c["prompt"]) for c in cells[:3]]
+    assert got == [(4, 10, "a"), (6, 10, "a"), (4, 20, "a")]
+    with pytest.raises(InputError):
+        plan("x", ImagePreset.default(), ("scael", [1]))
+
+
+def test_xy_plot_against_the_sandbox():
+    srv = sandbox.start()
+    try:
+        with NovelAI(base_url=srv.url, email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD) as nai:
+            from naikit.novelai.image_models import ImagePreset
+
+            preset = ImagePreset.default().replace(width=256, height=384, steps=8)
+            with pytest.raises(InputError):
+                xy_plot(
+                    nai, "cat", ("scale", [3, 7]), ("steps", [6, 12]), preset=preset, max_anlas=1, opus=False
+                )
+            plot = xy_plot(nai, "cat", ("scale", [3, 7]), ("steps", [6, 12]), preset=preset)
+            assert len(plot.results) == 4
+            img = plot.image(cell=64)
+            assert img.size == (110 + 2 * 64, 24 + 2 * 96)
+            w = plot.widget(thumb_size=64)
+            assert w.captions[3] == "scale=7 · steps=12"
+            assert "scale=3" in plot._repr_html_() and "steps=12" in plot._repr_html_()
+            a, b = plot.results[0][0].image.tobytes(), plot.results[1][0].image.tobytes()
+            assert a != b  # only the scale differs, and it shows
+    finally:
+        srv.stop()
