@@ -15,7 +15,6 @@ import binascii
 import json
 import os
 import re
-import sys
 import weakref
 from typing import Any
 
@@ -50,7 +49,6 @@ from .voice import VoiceAPI
 __all__ = ["AsyncNovelAI", "NovelAI"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_announced: set[str] = set()
 
 
 def _check_type(object_type: str) -> str:
@@ -413,19 +411,16 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
             await self._start_sandbox()
 
     async def _start_sandbox(self) -> None:
-        from .. import sandbox as sb
+        from .._embedded import start_embedded
+        from ..sandbox import DEMO_EMAIL
 
-        # Starting the server blocks briefly; do it off the event loop.
-        server = await asyncio.get_running_loop().run_in_executor(None, sb.embedded)
+        server = await start_embedded(
+            "novelai",
+            "no NovelAI credentials in the environment; using the offline sandbox at {url} "
+            f"(demo account {DEMO_EMAIL})",
+        )
         self._sandbox = server
         self.transport.hosts = Hosts.single(server.url)
-        if server.url not in _announced:
-            _announced.add(server.url)
-            print(
-                f"naikit: no NovelAI credentials in the environment; using the offline sandbox at "
-                f"{server.url} (demo account {sb.DEMO_EMAIL})",
-                file=sys.stdout,
-            )
 
     async def change_access_key(
         self,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,7 +34,6 @@ from .training import ModelCatalogue, ModelInfo, TrainingList, TrainingStatus, T
 __all__ = ["AsyncNovita", "Novita", "ImageResult", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.novita.ai"
-_announced: set[str] = set()
 _WAIT_KEYS = {"timeout", "interval", "max_interval", "progress", "callback", "download", "raise_on_failure"}
 
 
@@ -186,20 +184,15 @@ class AsyncNovita:
             self._ready = True
 
     async def _start_sandbox(self) -> str:
-        from .. import sandbox as sb
+        from .._embedded import start_embedded
         from ..sandbox.novita_store import DEMO_KEY
 
-        server = await asyncio.get_running_loop().run_in_executor(None, sb.embedded)
+        server = await start_embedded(
+            "novita",
+            "no NOVITA_API_KEY in the environment; using the offline Novita sandbox at {url} (demo key)",
+        )
         self._sandbox = server
         self.transport.hosts = Hosts.single(server.url)
-        if server.url not in _announced:
-            _announced.add(server.url)
-            print(
-                "naikit: no NOVITA_API_KEY in the environment; using the offline Novita sandbox at "
-                f"{server.url} "
-                "(demo key)",
-                file=sys.stdout,
-            )
         return DEMO_KEY
 
     async def _call(self, method: str, path: str, **kw: Any) -> Any:

@@ -1,0 +1,30 @@
+"""The embedded default: the one place clients start the offline sandbox when they have no credentials.
+
+Clients import the sandbox only through here (it is a server beside them, not part of them), start it
+off the event loop (binding and seeding block briefly), and announce it once per service, in one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .sandbox.server import Sandbox
+
+__all__ = ["start_embedded"]
+
+_announced: set[tuple[str, str]] = set()
+
+
+async def start_embedded(service: str, announcement: str) -> Sandbox:
+    """Return the process's embedded sandbox, started on first use; print ``announcement`` (its
+    ``{url}`` filled in) the first time ``service`` uses this sandbox."""
+    from . import sandbox
+
+    server = await asyncio.get_running_loop().run_in_executor(None, sandbox.embedded)
+    if (service, server.url) not in _announced:
+        _announced.add((service, server.url))
+        print("naikit: " + announcement.format(url=server.url), file=sys.stdout)
+    return server
