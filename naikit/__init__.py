@@ -31,6 +31,12 @@ _EXPORTS: dict[str, str] = {
     "Keystore": "naikit.novelai.crypto",
     "Novita": "naikit.novita.client",
     "AsyncNovita": "naikit.novita.client",
+    "read_metadata": "naikit.metadata",
+    "ImagePreset": "naikit.novelai.image_models",
+    "Character": "naikit.novelai.image_models",
+    "CharacterReference": "naikit.novelai.image_models",
+    "Vibe": "naikit.novelai.image_models",
+    "xy_plot": "naikit.xyplot",
 }
 _SUBMODULES = {
     "errors",
@@ -51,12 +57,15 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Timeouts
     from .compare import compare
+    from .metadata import read_metadata
     from .novelai.auth import Token, access_key, encryption_key
     from .novelai.client import AsyncNovelAI, NovelAI
     from .novelai.crypto import Keystore
+    from .novelai.image_models import Character, CharacterReference, ImagePreset, Vibe
     from .novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
     from .novita.client import AsyncNovita, Novita
     from .tokenizers import tokenize
+    from .xyplot import xy_plot
 
 
 def __getattr__(name: str) -> Any:

@@ -2,12 +2,470 @@
 
 ``ImageAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`: its public coroutine methods use the
 client's ``_call`` / ``transport`` and appear on the sync ``NovelAI`` automatically.
+
+Every generation is validated and priced before anything is sent: bad input raises InputError, and a
+``max_anlas`` below the estimate refuses to start (for a batch, the sum of its requests). Generations pass
+the client's per-account concurrency gate and wait out 429 "Concurrent generation is locked".
 """
 
 from __future__ import annotations
 
-__all__ = ["ImageAPI"]
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal
+
+from ..errors import InputError, ResponseShapeError
+from . import image_models as im
+from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
+from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
+
+__all__ = ["ImageAPI", "BudgetExceeded"]
+
+
+class BudgetExceeded(InputError):
+    """The Anlas estimate is above ``max_anlas``; nothing was sent."""
+
+
+def _check_budget(cost: int, max_anlas: int | None, what: str) -> None:
+    if max_anlas is None:
+        return
+    if not isinstance(max_anlas, int) or isinstance(max_anlas, bool) or max_anlas < 0:
+        raise InputError("max_anlas", max_anlas, "a whole number of Anlas >= 0 (or None for no limit)")
+    if cost > max_anlas:
+        raise BudgetExceeded(
+            "max_anlas",
+            max_anlas,
+            f"at least {cost} Anlas for {what}",
+            "Nothing was sent. Raise max_anlas, or lower steps, size or n_samples.",
+        )
 
 
 class ImageAPI:
     """Mixin: image generation, vibe transfer, director tools, upscale and tag suggestions (issue 5)."""
+
+    _opus_cache: bool | None = None
+
+    async def _is_opus(self, opus: bool | None) -> bool:
+        if opus is not None:
+            return bool(opus)
+        if self._opus_cache is None:
+            sub = await self.subscription()  # type: ignore[attr-defined]
+            self._opus_cache = bool(sub.tier == 3 and sub.active)
+        return self._opus_cache
+
+    def _preset(self, preset: ImagePreset | None, model: str | None, changes: dict[str, Any]) -> ImagePreset:
+        if preset is None:
+            preset = ImagePreset.default(model or "nai-diffusion-4-5-full")
+        elif model is not None:
+            preset = preset.replace(model=im.model_spec(model).value)
+        return preset.replace(**changes) if changes else preset
+
+    async def _vibes_for(self, vibes: Sequence[Any] | None, model: str) -> tuple[list[Vibe] | None, int]:
+        """Turn pictures into encoded vibes on V4+ (through the cache); return them and the uncached count."""
+        if not vibes:
+            return None, 0
+        out: list[Vibe] = []
+        uncached = 0
+        spec = im.model_spec(model)
+        for v in vibes:
+            if isinstance(v, Vibe) and (v.encoding or spec.generation == "v3"):
+                out.append(v)
+                continue
+            image = v.image if isinstance(v, Vibe) else v
+            if spec.generation == "v3":
+                out.append(Vibe(image=image))
+                continue
+            strength = v.strength if isinstance(v, Vibe) else 0.6
+            info = v.information_extracted if isinstance(v, Vibe) else 1.0
+            vb = await self.encode_vibe(
+                image, model=spec.value, information_extracted=info, strength=strength
+            )
+            uncached += 0 if vb.cached else 1
+            out.append(vb)
+        return out, uncached
+
+    async def build_image_request(
+        self,
+        prompt: str,
+        preset: ImagePreset | None = None,
+        action: str = "generate",
+        **kw: Any,
+    ) -> dict[str, Any]:
+        """Return the body naikit would send for these inputs (validated; nothing is sent)."""
+        return im.build_request(prompt, preset, action, **kw)
+
+    async def estimate_image_cost(
+        self,
+        prompt: str,
+        preset: ImagePreset | None = None,
+        action: str = "generate",
+        *,
+        opus: bool | None = None,
+        uncached_vibes: int = 0,
+        **kw: Any,
+    ) -> CostEstimate:
+        """Return the Anlas estimate of a generation (asks the subscription once to know about Opus)."""
+        body = im.build_request(prompt, preset, action, **kw)
+        return im.estimate_cost(body, opus=await self._is_opus(opus), uncached_vibes=uncached_vibes)
+
+    async def _generate(
+        self,
+        prompt: str,
+        preset: ImagePreset,
+        action: str,
+        *,
+        image: Any = None,
+        mask: Any = None,
+        characters: list[Character] | None = None,
+        vibes: Sequence[Any] | None = None,
+        character_references: list[CharacterReference] | None = None,
+        resize: Literal["refuse", "resize"] = "refuse",
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+        label: str = "",
+    ) -> ImageResult:
+        kw = dict(image=image, mask=mask, characters=characters, character_references=character_references,
+                  resize=resize)  # fmt: skip
+        # Validate everything (vibes included) before encoding anything: encodes cost Anlas too.
+        probe_vibes = [
+            v if isinstance(v, Vibe) and v.encoding else Vibe(encoding="AA==", image=v) for v in vibes or []
+        ]
+        if im.model_spec(preset.model).generation == "v3":
+            probe_vibes = [Vibe(image=v.image if isinstance(v, Vibe) else v) for v in vibes or []]
+        probe = im.build_request(prompt, preset, action, vibes=probe_vibes or None, **kw)
+        is_opus = await self._is_opus(opus)
+        pending = sum(1 for v in vibes or [] if not (isinstance(v, Vibe) and v.encoding))
+        if im.model_spec(preset.model).generation == "v3":
+            pending = 0
+        estimate = im.estimate_cost(probe, opus=is_opus, uncached_vibes=pending)
+        _check_budget(estimate.total, max_anlas, f"this {action}")
+        encoded, _ = await self._vibes_for(vibes, preset.model)
+        body = im.build_request(
+            prompt, preset.replace(seed=probe["parameters"]["seed"]), action, vibes=encoded, **kw
+        )
+        data = await self._call(  # type: ignore[attr-defined]
+            "POST", "/ai/generate-image", host="image", json=body, generation=True, idempotent=False
+        )
+        files = unzip_images(data, "POST /ai/generate-image")
+        params = body["parameters"]
+        shown = strip_images(params)
+        items = [
+            GeneratedImage(png, dict(shown, seed=params["seed"] + i), prompt, body["model"], action, i)
+            for i, (_, png) in enumerate(files)
+        ]
+        if self.validate and len(items) != params["n_samples"]:  # type: ignore[attr-defined]
+            raise ResponseShapeError(
+                "POST /ai/generate-image", "body", f"has {len(items)} images, not n_samples"
+            )
+        return ImageResult(items, dict(body, parameters=shown), estimate, label)
+
+    async def generate_image(
+        self,
+        prompt: str,
+        preset: ImagePreset | None = None,
+        *,
+        model: str | None = None,
+        characters: list[Character] | None = None,
+        vibes: Sequence[Any] | None = None,
+        character_references: list[CharacterReference] | None = None,
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+        **changes: Any,
+    ) -> ImageResult:
+        """Generate pictures from a prompt; return an ImageResult (PNG bytes with their parameters).
+
+        ``preset`` defaults to the website's defaults for ``model`` (V4.5 full); keyword ``changes`` such as
+        ``seed=``, ``steps=``, ``width=`` override preset fields. ``vibes``: Vibe objects, ``.naiv4vibe``
+        encodings or plain pictures (encoded and cached on V4+). ``max_anlas`` refuses to start above it.
+        """
+        p = self._preset(preset, model, changes)
+        return await self._generate(
+            prompt, p, "generate", characters=characters, vibes=vibes,
+            character_references=character_references, max_anlas=max_anlas, opus=opus,
+        )  # fmt: skip
+
+    async def img2img(
+        self,
+        prompt: str,
+        image: Any,
+        preset: ImagePreset | None = None,
+        *,
+        strength: float = 0.7,
+        noise: float = 0.0,
+        model: str | None = None,
+        resize: Literal["refuse", "resize"] = "refuse",
+        characters: list[Character] | None = None,
+        vibes: Sequence[Any] | None = None,
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+        **changes: Any,
+    ) -> ImageResult:
+        """Repaint ``image`` guided by the prompt (``strength`` 0.01–0.99: how much changes).
+
+        Returns an ImageResult.
+
+        An image of another size than width×height is refused unless ``resize="resize"``.
+        """
+        p = self._preset(preset, model, dict(changes, strength=strength, noise=noise))
+        return await self._generate(
+            prompt, p, "img2img", image=image, characters=characters, vibes=vibes, resize=resize,
+            max_anlas=max_anlas, opus=opus,
+        )  # fmt: skip
+
+    async def inpaint(
+        self,
+        prompt: str,
+        image: Any,
+        mask: Any,
+        preset: ImagePreset | None = None,
+        *,
+        model: str | None = None,
+        resize: Literal["refuse", "resize"] = "refuse",
+        characters: list[Character] | None = None,
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+        **changes: Any,
+    ) -> ImageResult:
+        """Repaint the white part of ``mask`` on ``image`` (``infill``, inpainting model).
+
+        Image and mask must be width×height unless ``resize="resize"``; returns an ImageResult.
+        """
+        p = self._preset(preset, model, changes)
+        return await self._generate(
+            prompt, p, "infill", image=image, mask=mask, characters=characters, resize=resize,
+            max_anlas=max_anlas, opus=opus,
+        )  # fmt: skip
+
+    async def generate_images(
+        self,
+        prompt: str | Sequence[str],
+        presets: Sequence[ImagePreset],
+        *,
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+        labels: Sequence[str] | None = None,
+        characters: list[Character] | None = None,
+        vibes: Sequence[Any] | None = None,
+    ) -> list[ImageResult]:
+        """Run one generation per preset (concurrently, within the limit); return results in order.
+
+        ``prompt`` is one prompt for all or one per preset. The whole batch is validated and priced first:
+        with ``max_anlas`` below the summed estimate nothing is sent.
+        """
+        prompts = [prompt] * len(presets) if isinstance(prompt, str) else list(prompt)
+        if len(prompts) != len(presets):
+            raise InputError(
+                "prompt", f"{len(prompts)} prompts", f"one prompt or {len(presets)} (one per preset)"
+            )
+        is_opus = await self._is_opus(opus)
+        total = 0
+        for pr, ps in zip(prompts, presets, strict=False):
+            probe = [Vibe(encoding="AA==", image=v) for v in vibes or []] or None
+            if probe and im.model_spec(ps.model).generation == "v3":
+                probe = [Vibe(image=v) for v in vibes or []]
+            body = im.build_request(pr, ps, characters=characters, vibes=probe)
+            total += im.estimate_cost(body, opus=is_opus).total
+        _check_budget(total, max_anlas, f"this batch of {len(presets)} generations")
+        labels = list(labels) if labels is not None else [""] * len(presets)
+        tasks = [
+            self._generate(pr, ps, "generate", characters=characters, vibes=vibes, opus=is_opus, label=lb)
+            for pr, ps, lb in zip(prompts, presets, labels, strict=False)
+        ]
+        return list(await asyncio.gather(*tasks))
+
+    async def generate_image_stream(
+        self,
+        prompt: str,
+        preset: ImagePreset | None = None,
+        *,
+        model: str | None = None,
+        stream: Literal["msgpack", "sse"] = "msgpack",
+        characters: list[Character] | None = None,
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+        **changes: Any,
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield previews (``intermediate``, JPEG) and ``final`` pictures (PNG) as the service sends them."""
+        if stream not in ("msgpack", "sse"):
+            raise InputError("stream", stream, "'msgpack' or 'sse'")
+        p = self._preset(preset, model, changes)
+        body = im.build_request(prompt, p, characters=characters)
+        body["parameters"]["stream"] = stream
+        estimate = im.estimate_cost(body, opus=await self._is_opus(opus))
+        _check_budget(estimate.total, max_anlas, "this generation")
+        await self._ensure_ready()  # type: ignore[attr-defined]
+        chunks = self.transport.stream(  # type: ignore[attr-defined]
+            "POST", "image", "/ai/generate-image-stream", json=body, generation=True
+        )
+        if stream == "sse":
+            from .._transport import parse_sse
+
+            buf = ""
+            async for chunk in chunks:
+                events, buf = parse_sse(buf + chunk.decode("utf-8", "replace"))
+                for ev in events:
+                    if "data" in ev:
+                        d = json.loads(ev["data"])
+                        yield _event(d, base64.b64decode(d.get("image", "")))
+            return
+        import msgpack
+
+        raw = b""
+        async for chunk in chunks:
+            raw += chunk
+            while len(raw) >= 4:
+                n = int.from_bytes(raw[:4], "big")
+                if len(raw) < 4 + n:
+                    break
+                d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
+                raw = raw[4 + n :]
+                if d.get("event_type") == "error":
+                    from ..errors import APIError
+
+                    raise APIError(
+                        500, str(d.get("message", "generation failed")), url="/ai/generate-image-stream"
+                    )
+                yield _event(d, d.get("image") or b"")
+
+    async def encode_vibe(
+        self,
+        image: Any,
+        *,
+        model: str = "nai-diffusion-4-5-full",
+        information_extracted: float = 1.0,
+        strength: float = 0.6,
+        cache: Any = None,
+    ) -> Vibe:
+        """Return a Vibe for ``image`` on a V4/V4.5 model, from the cache or ``/ai/encode-vibe`` (2 Anlas).
+
+        ``Vibe.cached`` tells which: an image is encoded (and paid for) once per model and information
+        extracted.
+        """
+        from .vibes import default_cache, model_key
+
+        model_key(model)
+        spec = im.model_spec(model)
+        if not isinstance(information_extracted, (int, float)) or not 0 < information_extracted <= 1:
+            raise InputError("information_extracted", information_extracted, "a number in (0, 1]")
+        png, _, _ = im.load_image(image, "image")
+        import hashlib
+
+        h = hashlib.sha256(png).hexdigest()
+        c = cache if cache is not None else default_cache()
+        hit = c.get(h, spec.value, information_extracted)
+        if hit is not None:
+            return Vibe(
+                encoding=hit, strength=strength, information_extracted=information_extracted, cached=True
+            )
+        body = {"image": base64.b64encode(png).decode(), "model": spec.value,
+                "information_extracted": information_extracted}  # fmt: skip
+        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body, idempotent=False)  # type: ignore[attr-defined]
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise ResponseShapeError("POST /ai/encode-vibe", "body", "is not the binary encoding")
+        enc = base64.b64encode(bytes(data)).decode()
+        c.put(h, spec.value, information_extracted, enc)
+        return Vibe(
+            encoding=enc, strength=strength, information_extracted=information_extracted, cached=False
+        )
+
+    async def augment_image(
+        self,
+        tool: str,
+        image: Any,
+        *,
+        prompt: str = "",
+        emotion: str | None = None,
+        defry: int = 0,
+        max_anlas: int | None = None,
+        opus: bool | None = None,
+    ) -> ImageResult:
+        """Run a director tool (bg-removal, lineart, sketch, colorize, emotion…); return pictures."""
+        if tool not in im.DIRECTOR_TOOLS:
+            raise InputError("tool", tool, "one of " + ", ".join(im.DIRECTOR_TOOLS))
+        png, (w, h), _ = im.load_image(image, "image")
+        body: dict[str, Any] = {
+            "req_type": tool,
+            "width": w,
+            "height": h,
+            "image": base64.b64encode(png).decode(),
+        }
+        if tool in ("colorize", "emotion"):
+            if not isinstance(defry, int) or isinstance(defry, bool) or not 0 <= defry <= 5:
+                raise InputError("defry", defry, "an integer from 0 (full effect) to 5 (weakest)")
+            body["defry"] = defry
+            if tool == "emotion":
+                if emotion not in im.EMOTIONS:
+                    raise InputError("emotion", emotion, "one of " + ", ".join(im.EMOTIONS))
+                body["prompt"] = f"{emotion};;{prompt}"
+            else:
+                body["prompt"] = prompt
+        estimate = im.estimate_augment_cost(tool, w, h, opus=await self._is_opus(opus))
+        _check_budget(estimate.total, max_anlas, f"the {tool} tool")
+        data = await self._call(  # type: ignore[attr-defined]
+            "POST", "/ai/augment-image", host="image", json=body, generation=True, idempotent=False
+        )
+        files = unzip_images(data, "POST /ai/augment-image")
+        shown = strip_images(body)
+        items = [
+            GeneratedImage(p, shown, prompt, "augment:" + tool, tool, i) for i, (_, p) in enumerate(files)
+        ]
+        return ImageResult(items, shown, estimate, tool)
+
+    async def upscale(self, image: Any, *, scale: int = 2) -> GeneratedImage:
+        """Upscale a picture ×2 or ×4 (``/ai/upscale``); return the result."""
+        if scale not in (2, 4):
+            raise InputError("scale", scale, "2 or 4")
+        png, (w, h), _ = im.load_image(image, "image")
+        if w * h > 1024 * 1024:
+            raise InputError("image", f"{w}x{h}", "at most 1024x1024 pixels to upscale")
+        body = {"image": base64.b64encode(png).decode(), "width": w, "height": h, "scale": scale}
+        data = await self._call("POST", "/ai/upscale", json=body, generation=True, idempotent=False)  # type: ignore[attr-defined]
+        files = unzip_images(data, "POST /ai/upscale")
+        return GeneratedImage(
+            files[0][1], {"width": w * scale, "height": h * scale, "scale": scale}, "", "upscale"
+        )
+
+    async def annotate_image(self, image: Any, *, annotator: str = "hed") -> GeneratedImage:
+        """Return the ControlNet condition picture for V1/V2 (hed, midas, fake_scribble, mlsd, uniformer)."""
+        if annotator not in ("hed", "midas", "fake_scribble", "mlsd", "uniformer"):
+            raise InputError("annotator", annotator, "hed, midas, fake_scribble, mlsd or uniformer")
+        png, (w, h), _ = im.load_image(image, "image")
+        body = {"model": annotator, "parameters": {"image": base64.b64encode(png).decode()}}
+        data = await self._call("POST", "/ai/annotate-image", json=body, idempotent=True)  # type: ignore[attr-defined]
+        files = unzip_images(data, "POST /ai/annotate-image")
+        return GeneratedImage(files[0][1], {"width": w, "height": h, "annotator": annotator}, "", "annotate")
+
+    async def suggest_tags(
+        self, prompt: str, *, model: str = "nai-diffusion-4-5-full", lang: str | None = None
+    ) -> Any:
+        """Return tag suggestions for the prompt's last term as a DataFrame (tag, count, confidence)."""
+        import pandas as pd
+
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InputError("prompt", prompt, "a non-empty string (the tag being typed)")
+        if lang not in (None, "jp"):
+            raise InputError("lang", lang, "None or 'jp'")
+        params = {"model": im.model_spec(model).value, "prompt": prompt}
+        if lang:
+            params["lang"] = lang
+        data = await self._call("GET", "/ai/generate-image/suggest-tags", host="image", params=params)  # type: ignore[attr-defined]
+        if lang == "jp":
+            if not isinstance(data, list):
+                raise ResponseShapeError("GET suggest-tags", "body", "is not a list")
+            return pd.DataFrame(data, columns=["jp_tag", "en_tag", "power"])
+        if not isinstance(data, dict) or not isinstance(data.get("tags"), list):
+            raise ResponseShapeError("GET suggest-tags", "tags", "is missing or not a list")
+        return pd.DataFrame(data["tags"], columns=["tag", "count", "confidence"])
+
+
+def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
+    return StreamEvent(
+        str(d.get("event_type")),
+        int(d.get("samp_ix", 0)),
+        int(d.get("step_ix", -1) if d.get("step_ix") is not None else -1),
+        d.get("sigma"),
+        bytes(image),
+        d.get("gen_id"),
+    )

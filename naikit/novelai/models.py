@@ -81,7 +81,9 @@ class TextModel:
 
 @dataclass(frozen=True)
 class ImageModel:
-    """One image model: its API value, generation and the tokenizer that counts its prompt."""
+    """One image model: API value, generation, family, its inpainting sibling, and the tokenizer that
+    counts its prompt. The one table of image models (tokenizers, image requests and the sandbox use it).
+    """
 
     name: str
     value: str
@@ -93,7 +95,27 @@ class ImageModel:
     #: CLIP prompts are encoded in chunks of this many tokens (None for T5).
     chunk: int | None
     inpainting: bool = False
+    family: Literal["curated", "full", "furry"] = "full"
+    #: The model used for ``infill`` (itself for an inpainting model; None when the generation has none).
+    inpaint_value: str | None = None
     kind: Literal["image"] = "image"
+
+    @property
+    def group(self) -> str:
+        """Return the key of this model's quality-tag / UC-preset table in ``data/image/presets.json``."""
+        g = self.generation
+        if g == "v1":
+            return "v1-furry" if self.family == "furry" else "v1-anime"
+        if g == "v3":
+            return "v3-furry" if self.family == "furry" else "v3"
+        if g in ("v4", "v4.5"):
+            return f"{g}-{'curated' if self.family == 'curated' else 'full'}"
+        return g
+
+    @property
+    def is_v4_plus(self) -> bool:
+        """Return True for models that take ``v4_prompt`` and character prompts (V4, V4.5, V5)."""
+        return self.generation in ("v4", "v4.5", "v5")
 
 
 # Old GPT-2-vocabulary models: NovelAI's tier table of the time gave Tablet 1024 tokens and Scroll/Opus 2048.
@@ -128,47 +150,163 @@ _CLIP_LIMIT = 225
 _T5_LIMIT = 512
 
 
-def _clip(name: str, value: str, short: str, gen: str, inpainting: bool = False) -> ImageModel:
-    return ImageModel(name, value, short, gen, "clip", _CLIP_LIMIT, 75, inpainting)
-
-
-def _t5(name: str, value: str, short: str, gen: str, inpainting: bool = False) -> ImageModel:
-    return ImageModel(name, value, short, gen, "t5", _T5_LIMIT, None, inpainting)
+def _image(
+    name: str,
+    value: str,
+    short: str,
+    gen: str,
+    family: str,
+    inpaint: str | None = None,
+    inpainting: bool = False,
+) -> ImageModel:
+    clip = gen in ("v1", "v2", "v3")
+    return ImageModel(
+        name,
+        value,
+        short,
+        gen,
+        "clip" if clip else "t5",
+        _CLIP_LIMIT if clip else _T5_LIMIT,
+        75 if clip else None,
+        inpainting,
+        family,  # type: ignore[arg-type]
+        value if inpainting else inpaint,
+    )
 
 
 IMAGE_MODELS: tuple[ImageModel, ...] = (
-    _clip("Anime Curated", "safe-diffusion", "anime-curated", "v1"),
-    _clip("Anime Full", "nai-diffusion", "anime-full", "v1"),
-    _clip("Furry", "nai-diffusion-furry", "furry", "v1"),
-    _clip("Inpainting Anime Curated", "safe-diffusion-inpainting", "anime-curated-inpainting", "v1", True),
-    _clip("Inpainting Anime Full", "nai-diffusion-inpainting", "anime-full-inpainting", "v1", True),
-    _clip("Inpainting Furry", "furry-diffusion-inpainting", "furry-inpainting", "v1", True),
-    _clip("Anime V2", "nai-diffusion-2", "v2", "v2"),
-    _clip("Anime V3", "nai-diffusion-3", "v3", "v3"),
-    _clip("Inpainting Anime V3", "nai-diffusion-3-inpainting", "v3-inpainting", "v3", True),
-    _clip("Furry V3", "nai-diffusion-furry-3", "furry-v3", "v3"),
-    _clip("Inpainting Furry V3", "nai-diffusion-furry-3-inpainting", "furry-v3-inpainting", "v3", True),
-    _t5("Anime V4 Curated", "nai-diffusion-4-curated-preview", "v4-curated", "v4"),
-    _t5("Anime V4 Full", "nai-diffusion-4-full", "v4", "v4"),
-    _t5(
+    _image("Anime Curated", "safe-diffusion", "anime-curated", "v1", "curated", "safe-diffusion-inpainting"),
+    _image("Anime Full", "nai-diffusion", "anime-full", "v1", "full", "nai-diffusion-inpainting"),
+    _image("Furry", "nai-diffusion-furry", "furry", "v1", "furry", "furry-diffusion-inpainting"),
+    _image(
+        "Inpainting Anime Curated",
+        "safe-diffusion-inpainting",
+        "anime-curated-inpainting",
+        "v1",
+        "curated",
+        inpainting=True,
+    ),
+    _image(
+        "Inpainting Anime Full",
+        "nai-diffusion-inpainting",
+        "anime-full-inpainting",
+        "v1",
+        "full",
+        inpainting=True,
+    ),
+    _image(
+        "Inpainting Furry", "furry-diffusion-inpainting", "furry-inpainting", "v1", "furry", inpainting=True
+    ),
+    _image("Anime V2", "nai-diffusion-2", "v2", "v2", "full"),
+    _image("Anime V3", "nai-diffusion-3", "v3", "v3", "full", "nai-diffusion-3-inpainting"),
+    _image(
+        "Inpainting Anime V3", "nai-diffusion-3-inpainting", "v3-inpainting", "v3", "full", inpainting=True
+    ),
+    _image(
+        "Furry V3", "nai-diffusion-furry-3", "furry-v3", "v3", "furry", "nai-diffusion-furry-3-inpainting"
+    ),
+    _image(
+        "Inpainting Furry V3",
+        "nai-diffusion-furry-3-inpainting",
+        "furry-v3-inpainting",
+        "v3",
+        "furry",
+        inpainting=True,
+    ),
+    _image(
+        "Anime V4 Curated",
+        "nai-diffusion-4-curated-preview",
+        "v4-curated",
+        "v4",
+        "curated",
+        "nai-diffusion-4-curated-inpainting",
+    ),
+    _image("Anime V4 Full", "nai-diffusion-4-full", "v4", "v4", "full", "nai-diffusion-4-full-inpainting"),
+    _image(
         "Inpainting Anime V4 Curated",
         "nai-diffusion-4-curated-inpainting",
         "v4-curated-inpainting",
         "v4",
-        True,
+        "curated",
+        inpainting=True,
     ),
-    _t5("Inpainting Anime V4 Full", "nai-diffusion-4-full-inpainting", "v4-inpainting", "v4", True),
-    _t5("Anime V4.5 Curated", "nai-diffusion-4-5-curated", "v4.5-curated", "v4.5"),
-    _t5("Anime V4.5 Full", "nai-diffusion-4-5-full", "v4.5", "v4.5"),
-    _t5(
+    _image(
+        "Inpainting Anime V4 Full",
+        "nai-diffusion-4-full-inpainting",
+        "v4-inpainting",
+        "v4",
+        "full",
+        inpainting=True,
+    ),
+    _image(
+        "Anime V4.5 Curated",
+        "nai-diffusion-4-5-curated",
+        "v4.5-curated",
+        "v4.5",
+        "curated",
+        "nai-diffusion-4-5-curated-inpainting",
+    ),
+    _image(
+        "Anime V4.5 Full",
+        "nai-diffusion-4-5-full",
+        "v4.5",
+        "v4.5",
+        "full",
+        "nai-diffusion-4-5-full-inpainting",
+    ),
+    _image(
         "Inpainting Anime V4.5 Curated",
         "nai-diffusion-4-5-curated-inpainting",
         "v4.5-curated-inpainting",
         "v4.5",
-        True,
+        "curated",
+        inpainting=True,
     ),
-    _t5("Inpainting Anime V4.5 Full", "nai-diffusion-4-5-full-inpainting", "v4.5-inpainting", "v4.5", True),
+    _image(
+        "Inpainting Anime V4.5 Full",
+        "nai-diffusion-4-5-full-inpainting",
+        "v4.5-inpainting",
+        "v4.5",
+        "full",
+        inpainting=True,
+    ),
+    # V5 as far as novelai-sdk documents it (spec §6.1); its prompt tokenizer is assumed to be T5 like V4.
+    _image(
+        "Anime V5 Curated",
+        "nai-diffusion-5-curated",
+        "v5-curated",
+        "v5",
+        "curated",
+        "nai-diffusion-5-curated-inpainting",
+    ),
+    _image("Anime V5 Full", "nai-diffusion-5-full", "v5", "v5", "full", "nai-diffusion-5-full-inpainting"),
+    _image(
+        "Inpainting Anime V5 Curated",
+        "nai-diffusion-5-curated-inpainting",
+        "v5-curated-inpainting",
+        "v5",
+        "curated",
+        inpainting=True,
+    ),
+    _image(
+        "Inpainting Anime V5 Full",
+        "nai-diffusion-5-full-inpainting",
+        "v5-inpainting",
+        "v5",
+        "full",
+        inpainting=True,
+    ),
 )
+
+# Other names people type for the same models (older short names, novelai-sdk's aliases).
+_IMAGE_ALIASES = {
+    "v1": "nai-diffusion",
+    "v1-curated": "safe-diffusion",
+    "v1-furry": "nai-diffusion-furry",
+    "v3-furry": "nai-diffusion-furry-3",
+    "nai-diffusion-4-curated": "nai-diffusion-4-curated-preview",
+    "nai-diffusion-3-furry": "nai-diffusion-furry-3",
+}
 
 _TEXT_INDEX: dict[str, TextModel] = {}
 for _m in TEXT_MODELS:
@@ -178,6 +316,8 @@ _IMAGE_INDEX: dict[str, ImageModel] = {}
 for _im in IMAGE_MODELS:
     _IMAGE_INDEX[_im.value.lower()] = _im
     _IMAGE_INDEX[_im.short] = _im
+for _alias, _value in _IMAGE_ALIASES.items():
+    _IMAGE_INDEX[_alias] = _IMAGE_INDEX[_value]
 
 
 def tier_name(tier: str | int) -> str:

@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "CompareWidget": "naikit.widgets.compare",
     "training_dashboard": "naikit.widgets.training",
     "TrainingDashboard": "naikit.widgets.training",
+    "image_grid": "naikit.widgets.images",
+    "ImageGrid": "naikit.widgets.images",
 }
 
 __all__ = sorted(_EXPORTS)

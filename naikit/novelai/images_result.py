@@ -1,0 +1,245 @@
+"""Image results: PNG bytes that carry their generation parameters, shown and converted in notebooks.
+
+:class:`GeneratedImage` is one picture (``.image`` is a PIL image whose ``.info`` holds NovelAI's metadata;
+``.params`` the parameters that made it, with this picture's own seed). :class:`ImageResult` is the
+pictures of one request, with the request body (images left out), the Anlas estimate and a grid view.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, overload
+
+from ..errors import InputError, ResponseShapeError
+
+__all__ = ["GeneratedImage", "ImageResult", "StreamEvent", "unzip_images", "strip_images"]
+
+_IMAGE_KEYS = ("image", "mask", "reference_image_multiple", "director_reference_images", "reference_image")
+
+
+def strip_images(params: dict[str, Any]) -> dict[str, Any]:
+    """Return ``params`` with base64 images replaced by a short placeholder (for display and logs)."""
+    out = dict(params)
+    for k in _IMAGE_KEYS:
+        v = out.get(k)
+        if isinstance(v, str):
+            out[k] = f"<{len(v)} chars base64>"
+        elif isinstance(v, list):
+            out[k] = [f"<{len(x)} chars base64>" if isinstance(x, str) else x for x in v]
+    return out
+
+
+def unzip_images(data: Any, what: str) -> list[tuple[str, bytes]]:
+    """Return (name, bytes) of every member of a ZIP answer (or the bytes themselves if it is a bare PNG)."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise ResponseShapeError(what, "body", f"is {type(data).__name__}, expected a ZIP of images")
+    raw = bytes(data)
+    if raw.startswith(b"\x89PNG"):
+        return [("image_0.png", raw)]
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            return [(n, zf.read(n)) for n in zf.namelist()]
+    except zipfile.BadZipFile:
+        raise ResponseShapeError(what, "body", "is neither a ZIP nor a PNG") from None
+
+
+@dataclass
+class GeneratedImage:
+    """One generated picture: its PNG bytes and the parameters that made it."""
+
+    png: bytes
+    params: dict[str, Any] = field(default_factory=dict)
+    prompt: str = ""
+    model: str = ""
+    action: str = "generate"
+    index: int = 0
+    _pil: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def seed(self) -> int | None:
+        """Return this picture's seed (the request's seed + its index)."""
+        return self.params.get("seed")
+
+    @property
+    def image(self) -> Any:
+        """Return the picture as a PIL image (its ``.info`` holds the PNG text metadata)."""
+        if self._pil is None:
+            from PIL import Image
+
+            pil = Image.open(io.BytesIO(self.png))
+            pil.load()
+            self._pil = pil
+        return self._pil
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Return (width, height)."""
+        return self.image.size
+
+    @property
+    def metadata(self) -> Any:
+        """Return the NovelAI metadata in the PNG (``naikit.metadata.ImageMetadata``), or None."""
+        from ..metadata import read_metadata
+
+        return read_metadata(self.png)
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the PNG bytes exactly as received (metadata kept); return the path.
+
+        Refuses to replace an existing file unless ``overwrite=True``; writes through a temporary file so
+        an interrupted save never leaves a truncated picture.
+        """
+        import os
+        import tempfile
+
+        p = Path(path)
+        if p.suffix == "":
+            p = p.with_suffix(".png")
+        if p.exists() and not overwrite:
+            raise InputError("path", str(p), "a path that does not exist yet (or overwrite=True)")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".naikit-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(self.png)
+            os.replace(tmp, p)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return p
+
+    def thumbnail(self, size: int = 256, fmt: str = "JPEG", quality: int = 80) -> bytes:
+        """Return a compact thumbnail (longest side ``size``) as JPEG or WebP bytes."""
+        from PIL import Image
+
+        # Decode from the bytes without keeping the full picture around: a grid of a hundred should not
+        # hold a hundred decoded 1-MPx images.
+        im = self._pil if self._pil is not None else Image.open(io.BytesIO(self.png))
+        im = im.convert("RGB")
+        im.thumbnail((size, size), reducing_gap=2.0)
+        buf = io.BytesIO()
+        extra = {"method": 0} if fmt.upper() == "WEBP" else {}
+        im.save(buf, format=fmt.upper(), quality=quality, **extra)
+        return buf.getvalue()
+
+    def __repr__(self) -> str:
+        w, h = self.params.get("width"), self.params.get("height")
+        return f"GeneratedImage({self.model} {w}x{h}, seed={self.seed}, {len(self.png)} bytes)"
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+
+@dataclass
+class ImageResult(Sequence[GeneratedImage]):
+    """The pictures of one request, its body (images stripped) and its Anlas estimate."""
+
+    items: list[GeneratedImage]
+    request: dict[str, Any] = field(default_factory=dict)
+    cost: Any = None
+    label: str = ""
+
+    @overload
+    def __getitem__(self, i: int) -> GeneratedImage: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[GeneratedImage]: ...
+    def __getitem__(self, i: int | slice) -> GeneratedImage | list[GeneratedImage]:
+        return self.items[i]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[GeneratedImage]:
+        return iter(self.items)
+
+    @property
+    def images(self) -> list[Any]:
+        """Return the pictures as PIL images."""
+        return [g.image for g in self.items]
+
+    @property
+    def seeds(self) -> list[int | None]:
+        """Return each picture's seed."""
+        return [g.seed for g in self.items]
+
+    def to_frame(self) -> Any:
+        """Return one row per picture: index, seed, model, size, steps, scale, sampler, prompt, bytes."""
+        import pandas as pd
+
+        rows = [
+            {
+                "index": g.index,
+                "seed": g.seed,
+                "model": g.model,
+                "width": g.params.get("width"),
+                "height": g.params.get("height"),
+                "steps": g.params.get("steps"),
+                "scale": g.params.get("scale"),
+                "sampler": g.params.get("sampler"),
+                "prompt": g.prompt,
+                "bytes": len(g.png),
+            }
+            for g in self.items
+        ]
+        return pd.DataFrame(rows)
+
+    def save(self, folder: str | Path, *, prefix: str = "image", overwrite: bool = False) -> list[Path]:
+        """Save every picture as ``<prefix>_<seed>.png`` in ``folder``; return the paths."""
+        return [
+            g.save(Path(folder) / f"{prefix}_{g.seed}_{g.index}.png", overwrite=overwrite) for g in self.items
+        ]
+
+    def grid(self, **kw: Any) -> Any:
+        """Return an image-grid widget of these pictures (see ``naikit.widgets.images.image_grid``)."""
+        from ..widgets.images import image_grid
+
+        return image_grid(self.items, **kw)
+
+    def __repr__(self) -> str:
+        cost = f", {self.cost!r}" if self.cost is not None else ""
+        return f"ImageResult({len(self.items)} image(s), seeds={self.seeds}{cost})"
+
+    def _repr_html_(self) -> str:
+        from ..widgets._html_images import grid_html
+
+        return grid_html(
+            [g.thumbnail(192) for g in self.items],
+            [f"seed {g.seed}" for g in self.items],
+            title=self.label or f"{len(self.items)} image(s) · {self.items[0].model if self.items else ''}",
+        )
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of an image stream: a preview (``intermediate``, JPEG) or a ``final`` picture (PNG)."""
+
+    event_type: str
+    sample: int
+    step: int
+    sigma: float | None
+    image: bytes
+    gen_id: Any = None
+
+    @property
+    def is_final(self) -> bool:
+        """Return True for the finished picture of a sample."""
+        return self.event_type == "final"
+
+    @property
+    def pil(self) -> Any:
+        """Return the event's picture as a PIL image."""
+        from PIL import Image
+
+        im = Image.open(io.BytesIO(self.image))
+        im.load()
+        return im
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamEvent({self.event_type}, sample={self.sample}, step={self.step}, {len(self.image)} bytes)"
+        )

@@ -1,0 +1,232 @@
+"""The sandbox's image endpoints over real HTTP: deterministic pictures, img2img and inpainting, ZIP type,
+metadata, 429 on a concurrent generation, Anlas deducted, validation, streaming and the other tools;
+and the client against it (results, budgets, vibe cache, batches waiting out 429s)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import urllib.error
+import urllib.request
+import zipfile
+
+import pytest
+
+from naikit import sandbox
+from naikit.errors import InputError
+from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.image import BudgetExceeded
+from naikit.novelai.image_models import ImagePreset
+from naikit.novelai.vibes import VibeCache, read_naiv4vibe
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = sandbox.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def nai(srv):
+    c = NovelAI(base_url=srv.url, email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+    yield c
+    c.close()
+
+
+def _settings(srv, **kw):
+    req = urllib.request.Request(srv.url + "/_sandbox/image", data=json.dumps(kw).encode(), method="PUT",
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    return json.loads(urllib.request.urlopen(req).read())
+
+
+def _tok(nai) -> str:
+    nai.subscription()  # logs in (the client resolves credentials on first use)
+    return nai.token.value
+
+
+def _png(size=(512, 768), color=(200, 30, 30)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+SMALL = dict(width=512, height=768, steps=10)
+
+
+def test_generation_is_deterministic_and_varies_by_seed_and_parameter(nai):
+    a = nai.generate_image("1girl", seed=5, **SMALL)[0].image.convert("RGB").tobytes()
+    b = nai.generate_image("1girl", seed=5, **SMALL)[0].image.convert("RGB").tobytes()
+    c = nai.generate_image("1girl", seed=6, **SMALL)[0].image.convert("RGB").tobytes()
+    d = nai.generate_image("1girl", seed=5, scale=9.0, width=512, height=768, steps=10)[0].image.convert(
+        "RGB"
+    )
+    assert a == b and a != c and a != d.tobytes()
+
+
+def test_zip_content_type_metadata_and_anlas(nai, srv):
+    before = nai.subscription().anlas
+    preset = ImagePreset.default("v4.5").replace(seed=9, width=1024, height=1536, n_samples=2)
+    body = nai.build_image_request("cat", preset)
+    url = srv.url + "/ai/generate-image"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + _tok(nai)})  # fmt: skip
+    resp = urllib.request.urlopen(req)
+    assert resp.headers["Content-Type"].startswith("application/x-zip-compressed")
+    names = zipfile.ZipFile(io.BytesIO(resp.read())).namelist()
+    assert names == ["image_0.png", "image_1.png"]
+    cost = nai.estimate_image_cost("cat", preset)
+    assert cost.total > 0
+    assert nai.subscription().anlas == before - cost.total
+    res = nai.generate_image("cat", preset)
+    assert [g.metadata.seed for g in res] == [9, 10]
+    assert res[0].image.info["Software"] == "NovelAI"
+
+
+def test_img2img_follows_strength_and_inpaint_stays_inside_the_mask(nai):
+    from PIL import Image, ImageChops
+
+    src = _png()
+    weak = nai.img2img("x", src, strength=0.1, seed=3, **SMALL)[0].image.convert("RGB")
+    strong = nai.img2img("x", src, strength=0.9, seed=3, **SMALL)[0].image.convert("RGB")
+    red = Image.open(io.BytesIO(src)).convert("RGB")
+
+    def diff(im):
+        hist = ImageChops.difference(im, red).convert("L").histogram()
+        return sum(i * n for i, n in enumerate(hist))
+
+    assert diff(weak) < diff(strong)
+    mask = Image.new("L", (512, 768), 0)
+    mask.paste(255, (128, 128, 256, 256))
+    out = nai.inpaint("x", src, mask, seed=4, **SMALL)[0].image.convert("RGB")
+    changed = ImageChops.difference(out, red).convert("L").point(lambda v: 255 if v else 0)
+    assert changed.getbbox() is not None
+    bx = changed.getbbox()
+    assert bx[0] >= 128 and bx[1] >= 128 and bx[2] <= 256 and bx[3] <= 256
+
+
+def test_second_concurrent_generation_gets_429_and_client_waits(srv):
+    _settings(srv, latency=0.3, concurrency=1)
+    try:
+
+        async def main():
+            creds = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+            async with AsyncNovelAI(base_url=srv.url, max_concurrent_generations=2, **creds) as c:
+                await c.login(sandbox.DEMO_EMAIL, sandbox.DEMO_PASSWORD)
+                c.transport.retry = type(c.transport.retry)(backoff=0.05, max_backoff=0.2, attempts=40)
+                res = await asyncio.gather(*[c.generate_image("x", seed=i + 1, **SMALL) for i in range(3)])
+                return res, c.stats
+
+        res, stats = asyncio.run(main())
+        assert [r.seeds[0] for r in res] == [1, 2, 3]
+        assert stats.get("retry_429", 0) >= 1  # the sandbox refused the overlapping one; the client waited
+    finally:
+        _settings(srv, latency=0, concurrency=1)
+
+
+def test_validation_refuses_before_spending(nai):
+    before = nai.subscription().anlas
+    for kw in ({"width": 500}, {"steps": 60}, {"sampler": "ddim"}):
+        with pytest.raises(InputError):
+            nai.generate_image("x", seed=1, **kw)
+    with pytest.raises(InputError):
+        nai.inpaint("x", _png(), _png((64, 64)), seed=1, **SMALL)
+    with pytest.raises(InputError):
+        nai.img2img("x", b"\x89PNG broken", seed=1, **SMALL)
+    with pytest.raises(BudgetExceeded):
+        nai.generate_image("x", seed=1, width=1024, height=1536, n_samples=2, max_anlas=5)
+    with pytest.raises(BudgetExceeded):
+        nai.generate_images("x", [ImagePreset.default().replace(seed=1, steps=40)] * 3, max_anlas=10)
+    assert nai.subscription().anlas == before
+
+
+def test_sandbox_rejects_bad_bodies_like_the_service(nai, srv):
+    body = nai.build_image_request("x", ImagePreset.default().replace(seed=1))
+    body["parameters"]["width"] = 100
+    url = srv.url + "/ai/generate-image"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + _tok(nai)})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 400 and "width" in json.loads(err.value.read())["message"]
+
+
+@pytest.mark.parametrize("mode", ["msgpack", "sse"])
+def test_stream_previews_then_final(nai, mode):
+    events = list(nai.generate_image_stream("dog", seed=5, stream=mode, n_samples=2, **SMALL))
+    finals = [e for e in events if e.is_final]
+    assert [e.sample for e in finals] == [0, 1]
+    assert finals[0].image.startswith(b"\x89PNG") and events[0].image.startswith(b"\xff\xd8")
+    assert all(not e.is_final for e in events[:3])
+
+
+def test_vibe_encode_cache_and_naiv4vibe_roundtrip(nai, tmp_path):
+    cache = VibeCache(tmp_path / "vibes")
+    before = nai.subscription().anlas
+    v1 = nai.encode_vibe(_png(), cache=cache)
+    v2 = nai.encode_vibe(_png(), cache=cache)
+    assert (v1.cached, v2.cached) == (False, True) and v1.encoding == v2.encoding
+    assert nai.subscription().anlas == before - 2
+    fresh = VibeCache(tmp_path / "vibes")  # a new process would find it on disk
+    assert (
+        fresh.get(__import__("hashlib").sha256(_png()).hexdigest(), "nai-diffusion-4-5-full", 1.0)
+        == v1.encoding
+    )
+    files = list((tmp_path / "vibes").glob("*.naiv4vibe"))
+    assert [v.encoding for v in read_naiv4vibe(files[0], "nai-diffusion-4-5-full")] == [v1.encoding]
+    res = nai.generate_image("x", seed=2, vibes=[v1], **SMALL)
+    assert res.request["parameters"]["reference_strength_multiple"] == [0.6]
+
+
+def test_director_tools_upscale_annotate_suggest(nai):
+    bg = nai.augment_image("bg-removal", _png((256, 256)))
+    assert len(bg) == 3
+    emo = nai.augment_image("emotion", _png((256, 256)), emotion="happy", prompt="smile")
+    assert emo.request["prompt"] == "happy;;smile"
+    with pytest.raises(InputError):
+        nai.augment_image("emotion", _png((256, 256)), emotion="bliss")
+    up = nai.upscale(_png((128, 96)), scale=4)
+    assert up.size == (512, 384)
+    assert nai.annotate_image(_png((128, 128)), annotator="midas").size == (128, 128)
+    tags = nai.suggest_tags("1girl, ca")
+    assert list(tags.columns) == ["tag", "count", "confidence"] and "cat" in set(tags["tag"])
+    jp = nai.suggest_tags("cat", lang="jp")
+    assert jp.iloc[0]["en_tag"] == "cat"
+
+
+def test_results_convert_and_save_without_overwriting(nai, tmp_path):
+    res = nai.generate_image("x", seed=8, n_samples=2, **SMALL)
+    frame = res.to_frame()
+    assert list(frame["seed"]) == [8, 9]
+    paths = res.save(tmp_path)
+    assert paths[0].read_bytes() == res[0].png
+    with pytest.raises(InputError):
+        res.save(tmp_path)
+    assert "<img" in res._repr_html_() and "base64" in res._repr_html_()
+    assert base64.b64encode(res[0].png).decode()[:50] not in repr(res.request)
+
+
+def test_sandbox_admin_settings_validate(srv):
+    with pytest.raises(urllib.error.HTTPError):
+        _settings(srv, concurrency=0)
+    assert _settings(srv, concurrency=1)["concurrency"] == 1
+
+
+def test_v3_vibes_and_v5_vibe_refused_server_side(nai, srv):
+    res = nai.generate_image("x", model="v3", seed=3, vibes=[_png((64, 64))], width=512, height=768)
+    assert res.request["parameters"]["reference_information_extracted_multiple"] == [1.0]
+    body = nai.build_image_request("x", ImagePreset.default("v5").replace(seed=1))
+    body["parameters"]["reference_image_multiple"] = ["AAAA"]
+    url = srv.url + "/ai/generate-image"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + _tok(nai)})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 400
