@@ -185,3 +185,19 @@ def test_token_inspector_shows_spans(lab, browser):
         path=str(ARTIFACTS / "token_inspector.png")
     )
     page.close()
+
+
+def test_image_grid_shows_images(lab, browser):
+    url, _ = lab
+    page = run_notebook(browser, url, "05_images.ipynb")
+    assert_clean(page, "05_images.ipynb")
+    grid_images = page.locator(".jupyter-widgets img")
+    assert grid_images.count() >= 2, "the grid widget draws its thumbnails (the notebook makes 2 pictures)"
+    loaded = page.evaluate(
+        "() => [...document.querySelectorAll('.jupyter-widgets img')].filter(i => i.naturalWidth > 0).length"
+    )
+    assert loaded >= 2, "thumbnails decode in the browser"
+    page.locator(".jp-OutputArea-output:has(.jupyter-widgets img)").first.screenshot(
+        path=str(ARTIFACTS / "image_grid.png")
+    )
+    page.close()

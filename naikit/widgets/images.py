@@ -96,9 +96,17 @@ class ImageGrid(widgets.VBox):
                 for g in self.items
             ]
         )
-        self.checks = [widgets.Checkbox(value=False, description="select", indent=False) for _ in self.items]
-        self.enlarge_buttons = [widgets.Button(description="enlarge", layout=widgets.Layout(width="auto"))
-                                for _ in self.items]  # fmt: skip
+        # Fixed widths so "select" and "enlarge" both fit under the smallest thumbnail.
+        self.checks = [
+            widgets.Checkbox(
+                value=False, description="select", indent=False, layout=widgets.Layout(width="80px")
+            )
+            for _ in self.items
+        ]
+        self.enlarge_buttons = [
+            widgets.Button(description="enlarge", icon="search-plus", layout=widgets.Layout(width="96px"))
+            for _ in self.items
+        ]
         tiles = []
         for i, (t, cap) in enumerate(zip(self.thumbs, self.captions, strict=False)):
             img = widgets.Image(value=t, format=fmt, layout=widgets.Layout(max_width=f"{thumb_size}px"))
