@@ -822,7 +822,7 @@ class Tokenization:
 
     def _repr_html_(self) -> str:
         # The pure builder lives with the widgets; it imports nothing heavy.
-        from .widgets._html_tokens import tokenization_html
+        from .render.tokens import tokenization_html
 
         return tokenization_html(self)
 

@@ -131,7 +131,7 @@ class XYPlot:
         return f"XYPlot({dims} grid, {len(self.results)} pictures, ~{self.total_anlas} Anlas)"
 
     def _repr_html_(self) -> str:
-        from .widgets._html_images import grid_html
+        from .render.images import grid_html
 
         cols, rows = self.labels()
         pages = len(self.z[1]) if self.z else 1

@@ -10,7 +10,7 @@ from naikit import sandbox
 from naikit.errors import InputError
 from naikit.novelai.client import NovelAI
 from naikit.novelai.images_result import GeneratedImage
-from naikit.widgets._html_images import grid_html, sniff_mime
+from naikit.render.images import grid_html, sniff_mime
 from naikit.widgets.images import image_grid
 from naikit.xyplot import plan, xy_plot
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import naikit.tokenizers as nt  # noqa: E402
 from naikit.errors import InputError  # noqa: E402
-from naikit.widgets import _html_tokens as H  # noqa: E402
+from naikit.render import tokens as H  # noqa: E402
 from naikit.widgets import logprob_view, token_inspector  # noqa: E402
 from naikit.widgets.tokens import LogprobView, TokenInspector  # noqa: E402
 
@@ -346,7 +346,7 @@ def test_logprob_view_state():
 
 def test_widgets_package_is_lazy():
     code = (
-        "import sys, naikit.widgets, naikit.widgets._html_tokens; "
+        "import sys, naikit.widgets, naikit.render.tokens; "
         "print([m for m in ('ipywidgets', 'tokenizers', 'sentencepiece', 'pandas') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ..widgets._html_tokens import LogprobStep
+    from ..explain import SamplerExplanation
+    from ..render.tokens import LogprobStep
 
 __all__ = ["Generation", "StreamToken", "decode_output"]
 
@@ -51,7 +52,7 @@ class Generation:
         """Return one LogprobStep per generated token (empty when logprobs were not asked for)."""
         if not self.raw_logprobs:
             return []
-        from ..widgets._html_tokens import parse_logprobs
+        from ..render.tokens import parse_logprobs
 
         return parse_logprobs(self.raw_logprobs, self.model)
 
@@ -110,6 +111,13 @@ class Generation:
         cols = ["position", "token_id", "piece", "logprob_before", "logprob_after", "chosen", "list"]
         return pd.DataFrame(rows, columns=cols)
 
+    def explain(self, position: int = 0, preset: Any = None, **params: Any) -> SamplerExplanation:
+        """Return a :class:`~naikit.explain.SamplerExplanation` of the sampler chain at generated token
+        ``position``: which candidates each sampler kept (see :func:`naikit.explain.explain_step`)."""
+        from ..explain import explain_step
+
+        return explain_step(self, preset, position=position, **params)
+
     def __repr__(self) -> str:
         text = self.text if len(self.text) <= 60 else self.text[:57] + "..."
         return f"Generation({self.model}, preset={self.preset!r}, {len(self.tokens)} tokens: {text!r})"
@@ -123,7 +131,7 @@ class Generation:
             f"<b>{escape(self.preset)}</b> · {len(self.tokens)} tokens</div>"
         )
         if self.raw_logprobs:
-            from ..widgets._html_tokens import logprobs_html
+            from ..render.tokens import logprobs_html
 
             return head + logprobs_html(self.logprobs, self.model)
         return head + f'<pre style="white-space:pre-wrap">{escape(self.text)}</pre>'

@@ -205,7 +205,7 @@ class ImageResult(Sequence[GeneratedImage]):
         return f"ImageResult({len(self.items)} image(s), seeds={self.seeds}{cost})"
 
     def _repr_html_(self) -> str:
-        from ..widgets._html_images import grid_html
+        from ..render.images import grid_html
 
         return grid_html(
             [g.thumbnail(192) for g in self.items],

@@ -3,7 +3,7 @@
 Token inspection (``naikit.widgets.tokens``): :func:`token_inspector` and :func:`logprob_view`; presets
 (``naikit.widgets.presets``): :func:`preset_editor`; comparison (``naikit.widgets.compare``). Each
 factory returns an ipywidgets object; the HTML they show comes from pure builders in
-``naikit.widgets._html_tokens`` that also work without ipywidgets.
+``naikit.render.tokens`` that also work without ipywidgets.
 """
 
 from __future__ import annotations

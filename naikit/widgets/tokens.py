@@ -7,7 +7,7 @@ probability of each token and lists the alternatives before and after sampling.
 
 Both factories return ipywidgets containers whose state (text, models, page, HTML) can be read and set
 from plain Python, which is how the tests drive them. The HTML comes from
-``naikit.widgets._html_tokens``.
+``naikit.render.tokens``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import ipywidgets as widgets
 
 from ..errors import InputError
 from ..novelai.models import IMAGE_MODELS, TEXT_MODELS, tier_name
-from ..tokenizers import TokenBudget, Tokenization, TokenizerUnavailable, budget, canonical_name, tokenize
-from ._html_tokens import (
+from ..render.tokens import (
     DEFAULT_PAGE_CHARS,
     LogprobStep,
     compare_html,
@@ -30,6 +29,7 @@ from ._html_tokens import (
     parse_logprobs,
     summary_html,
 )
+from ..tokenizers import TokenBudget, Tokenization, TokenizerUnavailable, budget, canonical_name, tokenize
 
 __all__ = ["TokenInspector", "LogprobView", "token_inspector", "logprob_view"]
 
