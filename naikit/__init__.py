@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "CharacterReference": "naikit.novelai.image_models",
     "Vibe": "naikit.novelai.image_models",
     "xy_plot": "naikit.xyplot",
+    "explain_step": "naikit.explain",
 }
 _SUBMODULES = {
     "errors",
@@ -48,6 +49,7 @@ _SUBMODULES = {
     "sampling",
     "novita",
     "metadata",
+    "explain",
 }
 
 __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Timeouts
     from .compare import compare
+    from .explain import explain_step
     from .metadata import read_metadata
     from .novelai.auth import Token, access_key, encryption_key
     from .novelai.client import AsyncNovelAI, NovelAI

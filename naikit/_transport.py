@@ -475,16 +475,19 @@ class Transport:
         params: dict[str, Any] | None = None,
         auth: bool = True,
         generation: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the raw body chunks of a streaming response.
 
-        Failures before the first chunk are retried like ``request``; after data has been delivered a
-        failure raises TransportError and is never retried (the caller has already seen output).
+        ``headers`` are sent with the request (the Bearer header wins over an ``Authorization`` among
+        them, as in ``request``). Failures before the first chunk are retried like ``request``; after
+        data has been delivered a failure raises TransportError and is never retried (the caller has
+        already seen output).
         """
         import aiohttp
 
         url = self.hosts.url(host, path)
-        headers = self._headers(auth, None)
+        headers = self._headers(auth, headers)
         gate = self.gate() if generation else None
         if gate is not None:
             await gate.__aenter__()

@@ -17,7 +17,19 @@ PROMPT = "The old lighthouse keeper climbed the stairs"
 
 @pytest.fixture(scope="module")
 def sb():
+    import json
+    import urllib.request
+
     with sandbox.start() as server:
+        # the account may run as many text generations at once as the client below allows
+        req = urllib.request.Request(
+            server.url + "/_sandbox/text",
+            data=json.dumps({"concurrency": 3}).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req) as r:
+            assert json.loads(r.read())["concurrency"] == 3
         yield server
 
 
@@ -85,6 +97,7 @@ def test_concurrency_stays_within_the_limit(sb, nai, monkeypatch):
     c = compare(PROMPT, ["Carefree", "Asper"], seeds=[0, 1, 2, 3], client=nai, model="kayra", max_length=4)
     assert len(c.generations) == 8
     assert peak == 3  # the client's max_concurrent_generations
+    assert nai.stats.get("retry_429", 0) == 0  # within the account's limit: the server never refused
 
 
 @pytest.mark.parametrize(

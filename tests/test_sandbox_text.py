@@ -258,3 +258,21 @@ def test_ngram_model_prefers_the_corpus():
     logits = lm.logits(ctx)
     best = max(logits, key=logits.get)
     assert decode([best], "kayra").strip() == "stairs"
+
+
+def test_num_logprobs_does_not_change_the_text(sb, token):
+    body = body_for(max_length=20)
+    outs = set()
+    for n in (-1, 3, 30):
+        b = json.loads(json.dumps(body))
+        if n < 0:
+            b["parameters"].pop("num_logprobs", None)
+        else:
+            b["parameters"]["num_logprobs"] = n
+        outs.add(gen(sb, token, b, "?naikit_seed=4")[1]["output"])
+    assert len(outs) == 1
+    # while anything that shapes the distribution does change it
+    hot = json.loads(json.dumps(body))
+    hot["parameters"]["temperature"] = 2.5
+    hot["parameters"]["order"] = [0]
+    assert gen(sb, token, hot, "?naikit_seed=4")[1]["output"] not in outs

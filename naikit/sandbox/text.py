@@ -9,7 +9,13 @@ the last event has ``final: true`` and carries the last real token.
 The sandbox is deterministic: the draws are seeded from the request body and, when present, the
 ``naikit_seed`` query parameter (or an ``X-Naikit-Seed`` header). NovelAI's text API has no seed; naikit
 sends the parameter only when a caller gives ``seed=``, so that ``compare`` can vary seeds offline.
-``PUT /_sandbox/text {"token_delay": s}`` makes streams wait ``s`` seconds per token, like a real model.
+``PUT /_sandbox/text {"token_delay": s}`` makes a generation take ``s`` seconds per token, like a real
+model (a stream sends each token after waiting; ``/ai/generate`` answers after the whole wait).
+
+Like the service, an account runs one text generation at a time: a second one that starts while the
+first runs (a whole generation, or a stream until its last token is generated) is refused with 429
+"Concurrent generation is locked" (see :mod:`naikit.sandbox.generation_lock`). ``PUT /_sandbox/text
+{"concurrency": n}`` lets an account run ``n`` at once.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import weakref
 from typing import Any
 
@@ -28,20 +35,27 @@ from ..novelai.models import TEXT_MODELS, TextModel
 from ..novelai.modules_catalog import check_module
 from ..novelai.presets import check_parameter
 from . import textgen
-from .app import ApiError, json_body, json_response
+from .app import STATE, ApiError, json_body, json_response
+from .generation_lock import generation_slot
 from .tokens import authenticate
 
 routes = web.RouteTableDef()
+log = logging.getLogger("naikit.sandbox")
 
 _MODELS = {m.value: m for m in TEXT_MODELS}
 # per-application settings (the app is frozen once running, so they live beside it)
-_settings: weakref.WeakKeyDictionary[web.Application, dict[str, float]] = weakref.WeakKeyDictionary()
+_settings: weakref.WeakKeyDictionary[web.Application, dict[str, Any]] = weakref.WeakKeyDictionary()
 SEED_HEADER = "X-Naikit-Seed"
 SEED_PARAM = "naikit_seed"
 
 
-def _settings_of(app: web.Application) -> dict[str, float]:
-    return _settings.setdefault(app, {"token_delay": 0.0})
+def _settings_of(app: web.Application) -> dict[str, Any]:
+    return _settings.setdefault(app, {"token_delay": 0.0, "concurrency": 1})
+
+
+def _slot(request: web.Request, account_id: str) -> Any:
+    limit = _settings_of(request.app)["concurrency"]
+    return generation_slot(request.app[STATE], account_id, "text", limit=limit)
 
 
 def _check_params(params: Any, model: TextModel) -> dict[str, Any]:
@@ -93,7 +107,7 @@ def _check_params(params: Any, model: TextModel) -> dict[str, Any]:
     return out
 
 
-async def _parse(request: web.Request) -> tuple[TextModel, list[int], dict[str, Any], int, bool]:
+async def _parse(request: web.Request) -> tuple[TextModel, list[int], dict[str, Any], int, bool, str]:
     from ..tokenizers import LLAMA3_BOS, encode
 
     account = authenticate(request)
@@ -133,7 +147,7 @@ async def _parse(request: web.Request) -> tuple[TextModel, list[int], dict[str, 
     if len(ids) > keep:
         ids = ids[-keep:]
     seed = textgen.request_seed(body, request.query.get(SEED_PARAM, request.headers.get(SEED_HEADER)))
-    return model, ids, params, seed, use_string
+    return model, ids, params, seed, use_string, account.id
 
 
 def _encode_out(ids: list[int], model: TextModel, use_string: bool) -> str:
@@ -147,10 +161,14 @@ def _encode_out(ids: list[int], model: TextModel, use_string: bool) -> str:
 @routes.post("/ai/generate")
 async def generate(request: web.Request) -> web.Response:
     """Generate the whole output at once: ``{"output": b64 or text, "logprobs": [...]}``."""
-    model, ids, params, seed, use_string = await _parse(request)
-    steps = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: list(textgen.generate(model, ids, params, seed))
-    )
+    model, ids, params, seed, use_string, account_id = await _parse(request)
+    with _slot(request, account_id):
+        steps = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: list(textgen.generate(model, ids, params, seed))
+        )
+        delay = _settings_of(request.app)["token_delay"]
+        if delay:
+            await asyncio.sleep(delay * len(steps))
     out: dict[str, Any] = {"output": _encode_out([s.token for s in steps], model, use_string)}
     if int(params.get("num_logprobs", 0) or 0) > 0:
         out["logprobs"] = [s.logprobs for s in steps]
@@ -162,50 +180,73 @@ async def generate_stream(request: web.Request) -> web.StreamResponse:
     """Stream one ``newToken`` SSE event per generated token."""
     from ..tokenizers import decode
 
-    model, ids, params, seed, use_string = await _parse(request)
-    # build the model before the response starts, so a failure is still a JSON error
-    await asyncio.get_running_loop().run_in_executor(None, textgen.model_for, model)
-    resp = web.StreamResponse(
-        status=model.ok_status, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
-    await resp.prepare(request)
-    delay = _settings_of(request.app)["token_delay"]
-    out: list[int] = []
-    shown = ""
-    gen = textgen.generate(model, ids, params, seed)
-    ptr = 0
-    for step in gen:
-        out.append(step.token)
-        if use_string:
-            # text mode: send what the new token adds to the decoded text (whole characters only)
-            text = decode(out, model.value)
-            cut = len(text) - 1 if text.endswith("\ufffd") and not step.stop else len(text)
-            token: str = text[len(shown) : cut]
-            shown = text[:cut]
-        else:
-            token = base64.b64encode(step.token.to_bytes(model.token_bytes, "little")).decode()
-        data = {"token": token, "ptr": ptr, "final": step.stop is not None, "logprobs": step.logprobs}
-        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        await resp.write(f"event: newToken\nid: {ptr}\ndata: {payload}\n\n".encode())
-        ptr += 1
-        await asyncio.sleep(delay)
-    await resp.write_eof()
+    model, ids, params, seed, use_string, account_id = await _parse(request)
+    # taken before the response starts, so a refusal is still a JSON 429
+    with _slot(request, account_id) as slot:
+        # build the model before the response starts, so a failure is still a JSON error
+        await asyncio.get_running_loop().run_in_executor(None, textgen.model_for, model)
+        resp = web.StreamResponse(
+            status=model.ok_status,
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        )
+        await resp.prepare(request)
+        delay = _settings_of(request.app)["token_delay"]
+        out: list[int] = []
+        shown = ""
+        ptr = 0
+        try:
+            for step in textgen.generate(model, ids, params, seed):
+                out.append(step.token)
+                if use_string:
+                    # text mode: send what the new token adds to the decoded text (whole characters only)
+                    text = decode(out, model.value)
+                    cut = len(text) - 1 if text.endswith("\ufffd") and not step.stop else len(text)
+                    token: str = text[len(shown) : cut]
+                    shown = text[:cut]
+                else:
+                    token = base64.b64encode(step.token.to_bytes(model.token_bytes, "little")).decode()
+                final = step.stop is not None
+                if final:
+                    # the generation is over: free the account before the client can see the last event and
+                    # start its next one
+                    slot.release()
+                data = {"token": token, "ptr": ptr, "final": final, "logprobs": step.logprobs}
+                payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+                await resp.write(f"event: newToken\nid: {ptr}\ndata: {payload}\n\n".encode())
+                ptr += 1
+                if not final and delay:
+                    await asyncio.sleep(delay)
+            await resp.write_eof()
+        except ConnectionResetError:
+            # the client went away mid-stream (a notebook loop left early): nothing to answer, and
+            # leaving the block frees the account
+            log.debug("text stream: client disconnected after %d tokens", ptr)
     return resp
 
 
 @routes.get("/_sandbox/text")
 async def get_text_settings(request: web.Request) -> web.Response:
-    """Answer the text generator's settings (``token_delay`` in seconds)."""
+    """Answer the text generator's settings (``token_delay`` in seconds, ``concurrency``)."""
     return json_response(_settings_of(request.app))
 
 
 @routes.put("/_sandbox/text")
 async def put_text_settings(request: web.Request) -> web.Response:
-    """Set ``token_delay`` (seconds each streamed token waits, 0-5)."""
+    """Set ``token_delay`` (seconds each generated token takes, 0-5) and/or ``concurrency`` (text
+    generations one account may run at once, 1-16); keys not given keep their value."""
     body = await json_body(request)
-    delay = body.get("token_delay", 0.0)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
-        raise ApiError(400, "token_delay must be a number of seconds from 0 to 5")
+    unknown = sorted(set(body) - {"token_delay", "concurrency"})
+    if unknown:
+        raise ApiError(400, f"unknown setting {unknown[0]}: token_delay and concurrency are known")
     settings = _settings_of(request.app)
-    settings["token_delay"] = float(delay)
+    if "token_delay" in body:
+        delay = body["token_delay"]
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
+            raise ApiError(400, "token_delay must be a number of seconds from 0 to 5")
+        settings["token_delay"] = float(delay)
+    if "concurrency" in body:
+        c = body["concurrency"]
+        if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 16:
+            raise ApiError(400, "concurrency must be an integer from 1 to 16")
+        settings["concurrency"] = c
     return json_response(settings)

@@ -119,7 +119,14 @@ def model_for(model: str | TextModel) -> NGramModel:
 
 
 def request_seed(body: Mapping[str, Any], seed: str | int | None = None) -> int:
-    """Return the RNG seed of a request: a hash of its body and the optional client seed."""
+    """Return the RNG seed of a request: a hash of its body and the optional client seed.
+
+    ``num_logprobs`` is left out of the hash: asking for more alternatives (to inspect a generation)
+    must not change the text that is generated.
+    """
+    params = body.get("parameters")
+    if isinstance(params, dict) and "num_logprobs" in params:
+        body = {**body, "parameters": {k: v for k, v in params.items() if k != "num_logprobs"}}
     raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     h = hashlib.sha256(f"{raw}\x00{'' if seed is None else seed}".encode())
     return int.from_bytes(h.digest()[:8], "big")
