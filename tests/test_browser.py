@@ -201,3 +201,41 @@ def test_image_grid_shows_images(lab, browser):
         path=str(ARTIFACTS / "image_grid.png")
     )
     page.close()
+
+
+_RUN_CODE = """async (code) => {
+  const app = window.jupyterapp; const panel = app.shell.currentWidget; const nb = panel.content;
+  nb.activeCellIndex = nb.widgets.length - 1;
+  await app.commands.execute('notebook:insert-cell-below');
+  nb.activeCell.model.sharedModel.setSource(code);
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+
+def kernel_print(page, code: str, marker: str) -> str:
+    """Run ``code`` in a new cell of the open notebook; return the text after ``marker`` in its output."""
+    page.evaluate(_RUN_CODE, code)
+    out = page.locator(f".jp-OutputArea-output:has-text('{marker}')").last
+    out.wait_for(timeout=60_000)
+    return out.inner_text().split(marker, 1)[1].strip()
+
+
+def test_preset_editor_slider_changes_the_preset_in_the_kernel(lab, browser):
+    url, _ = lab
+    page = run_notebook(browser, url, "02_prompt_tuning.ipynb")
+    assert_clean(page, "02_prompt_tuning.ipynb")
+    before = int(kernel_print(page, 'print("MAXLEN", mine["max_length"])', "MAXLEN"))
+    slider = page.locator(".widget-slider:has(label:text-is('Output length (tokens)'))").first
+    slider.scroll_into_view_if_needed()
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")  # a person moving the slider three steps with the keyboard
+    page.wait_for_timeout(500)
+    after = int(kernel_print(page, 'print("MAXLEN2", mine["max_length"])', "MAXLEN2"))
+    assert after == before + 3, (before, after)
+    slider.screenshot(path=str(ARTIFACTS / "preset_editor_slider.png"))
+    page.locator(".jp-OutputArea-output:has(.widget-slider)").first.screenshot(
+        path=str(ARTIFACTS / "preset_editor.png")
+    )
+    page.close()

@@ -61,9 +61,33 @@ def test_refused_value_is_put_back():
     p = Preset.official("kayra")
     ed = PresetEditor(p)
     t = p.temperature
-    ed.controls["temperature"].value = 0.0
-    assert p.temperature == t and ed.controls["temperature"].value == t
+    slider = ed.controls["temperature"]
+    assert slider.min > 0, "the slider cannot reach the refused temperature 0"
+    slider.min = 0.0  # as if a value the preset refuses arrived anyway
+    slider.value = 0.0
+    assert p.temperature == t and slider.value == t
     assert "temperature" in ed.status.value
+
+
+def test_sliders_follow_the_website_ranges_and_never_clamp_a_preset():
+    import ipywidgets as widgets
+
+    p = Preset.official("kayra", "Carefree")
+    ed = PresetEditor(p)
+    temp = ed.controls["temperature"]
+    assert isinstance(temp, widgets.FloatSlider) and (temp.min, temp.max) == (0.01, 2.5)
+    assert isinstance(ed.controls["repetition_penalty_range"], widgets.IntSlider)
+    before = p.to_json()
+    p.top_k = 5000  # beyond the website's 300: the slider widens instead of clamping
+    assert ed.controls["top_k"].value == 5000 and ed.controls["top_k"].max >= 5000
+    p.top_k = Preset.official("kayra", "Carefree").top_k
+    assert p.to_json() == before
+    # moving a slider by one step is an edit; a snap finer than the step is not
+    temp.value = round(temp.value + temp.step, 4)
+    assert p.temperature == temp.value
+    p.temperature = 1.12345
+    temp.value = 1.12
+    assert p.temperature == 1.12345
 
 
 def test_samplers_switch_and_reorder():

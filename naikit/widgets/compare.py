@@ -18,6 +18,9 @@ __all__ = ["CompareWidget", "compare_widget"]
 class CompareWidget(widgets.VBox):
     """Side-by-side texts or the summary table of one :class:`~naikit.compare.Comparison`."""
 
+    def __repr__(self) -> str:
+        return f"CompareWidget({len(self.comparison.generations)} generations, view={self.toggle.value!r})"
+
     def __init__(self, comparison: Comparison):
         if not isinstance(comparison, Comparison):
             raise InputError("comparison", comparison, "a Comparison (the result of naikit.compare.compare)")

@@ -27,6 +27,10 @@ _VIEWS = ("chart", "table")
 class ExplainWidget(widgets.VBox):
     """Sampler explainer for every step of one :class:`~naikit.novelai.generation.Generation`."""
 
+    def __repr__(self) -> str:
+        n = self.position.max + 1
+        return f"ExplainWidget(token {self.position.value} of {n}, view={self.view.value!r})"
+
     def __init__(
         self,
         generation: Generation,

@@ -64,6 +64,9 @@ def _thumbnails(items: Sequence[GeneratedImage], size: int, fmt: str, quality: i
 class ImageGrid(widgets.VBox):
     """A grid of thumbnails with captions, per-picture select and enlarge buttons, and a save bar."""
 
+    def __repr__(self) -> str:
+        return f"ImageGrid({len(self.items)} images)"
+
     def __init__(
         self,
         items: Sequence[GeneratedImage],

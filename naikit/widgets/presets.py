@@ -5,8 +5,9 @@ button showing the output with the logprob view.
 ``preset_editor(preset)`` returns a :class:`PresetEditor` (an ipywidgets ``VBox``). The editor and its
 :class:`~naikit.novelai.presets.Preset` stay in sync both ways: a control changes the preset (a value the
 preset refuses is put back and the reason shown), and a change made to the preset in code moves the
-control. Number fields are bounded by the API's ranges, never by a narrower slider range, so loading a
-preset never alters its values.
+control. Numbers with a range on the website are sliders over that range, widened to take the preset's
+value, and a slider snapping to its step is not taken as an edit, so showing a preset never alters it;
+other numbers are fields bounded by the API's ranges.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ __all__ = ["PresetEditor", "preset_editor"]
 _GROUPS = ("Generation options", "Samplers", "Repetition penalty")
 _STYLE = {"description_width": "200px"}
 _LAYOUT = widgets.Layout(width="360px")
+_SLIDER_LAYOUT = widgets.Layout(width="520px")
+
+
+def _decimals(step: float) -> int:
+    text = f"{step:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 def _control(key: str, value: Any) -> widgets.Widget:
@@ -37,17 +44,37 @@ def _control(key: str, value: Any) -> widgets.Widget:
         return widgets.Dropdown(options=list(spec.choices), value=value, description=label, style=_STYLE)
     if spec.kind == "str":
         return widgets.Text(value=value or "", description=label, style=_STYLE, layout=_LAYOUT)
+    if spec.ui is not None:
+        # A slider over the website's range, as NovelAI's settings show it, widened to take the preset's
+        # own value so that showing a preset never clamps (and so never changes) it.
+        lo, hi, step = spec.ui
+        kw = dict(description=label, style=_STYLE, layout=_SLIDER_LAYOUT, continuous_update=False)
+        if spec.kind == "int":
+            v = int(value)
+            return widgets.IntSlider(value=v, min=min(int(lo), v), max=max(int(hi), v), step=int(step), **kw)
+        v = float(value)
+        return widgets.FloatSlider(
+            value=v, min=min(lo, v), max=max(hi, v), step=step, readout_format=f".{_decimals(step)}f", **kw
+        )
     lo = spec.lo if spec.lo is not None else -1e9
     hi = spec.hi if spec.hi is not None else 1e9
     if spec.kind == "int":
         return widgets.BoundedIntText(
             value=int(value), min=int(lo), max=int(hi), description=label, style=_STYLE, layout=_LAYOUT
         )
-    step = spec.ui[2] if spec.ui else 0.01
-    # an open lower bound (temperature > 0) is enforced by the preset; the field allows the edge
     return widgets.BoundedFloatText(
-        value=float(value), min=lo, max=hi, step=step, description=label, style=_STYLE, layout=_LAYOUT
+        value=float(value), min=lo, max=hi, description=label, style=_STYLE, layout=_LAYOUT
     )
+
+
+def _show_value(control: widgets.Widget, value: Any) -> None:
+    """Put ``value`` in ``control``, widening a slider first so the value is shown, not clamped."""
+    if isinstance(control, (widgets.FloatSlider, widgets.IntSlider)):
+        if value > control.max:
+            control.max = value
+        if value < control.min:
+            control.min = value
+    control.value = value
 
 
 _DEFAULTS = {
@@ -108,6 +135,9 @@ class PresetEditor(widgets.VBox):
         super().__init__([top, self.status, self.body, run])
         self.set_preset(preset if preset is not None else Preset.official("kayra"))
 
+    def __repr__(self) -> str:
+        return f"PresetEditor(preset={self._preset.name!r}, model={self._preset.model!r})"
+
     # -- the preset ----------------------------------------------------------------------------------
     @property
     def preset(self) -> Preset:
@@ -126,6 +156,9 @@ class PresetEditor(widgets.VBox):
         try:
             self.model.value = preset.model
             self.official.options = Preset.official_names(preset.model)
+            # show which official preset this is (or the first one, ready to load)
+            names = self.official.options
+            self.official.value = preset.name if preset.name in names else (names[0] if names else None)
             self.name.value = preset.name
         finally:
             self._updating = False
@@ -180,7 +213,10 @@ class PresetEditor(widgets.VBox):
         up.on_click(lambda _b, name=name: self._guard(lambda: self.move(name, -1)))
         down.on_click(lambda _b, name=name: self._guard(lambda: self.move(name, +1)))
         self.enabled_boxes[name] = box
-        row = widgets.HBox([up, down, box, *[self._make(k) for k in SAMPLER_KEYS[name]]])
+        for w in (up, down, box):
+            w.layout.flex = "0 0 auto"  # never squeezed by a wide row
+        params = widgets.VBox([self._make(k) for k in SAMPLER_KEYS[name]])  # several stack, not overflow
+        row = widgets.HBox([up, down, box, params], layout=widgets.Layout(align_items="center"))
         self.sampler_rows[name] = row
         return row
 
@@ -207,6 +243,14 @@ class PresetEditor(widgets.VBox):
     def _on_control(self, key: str, change: dict[str, Any]) -> None:
         if self._updating:
             return
+        control = change["owner"]
+        current = self._preset.get(key)
+        if (
+            isinstance(control, widgets.FloatSlider)
+            and isinstance(current, (int, float))
+            and abs(change["new"] - current) < control.step / 2
+        ):
+            return  # a slider snapping a finer preset value to its step is not an edit
         try:
             self._preset[key] = change["new"]
             self.status.value = ""
@@ -229,6 +273,7 @@ class PresetEditor(widgets.VBox):
     def _on_model(self, change: dict[str, Any]) -> None:
         if not self._updating:
             self.official.options = Preset.official_names(change["new"])
+            self.official.value = self.official.options[0] if self.official.options else None
 
     def _on_preset_change(self, key: str, value: Any) -> None:
         self._updating = True
@@ -247,7 +292,7 @@ class PresetEditor(widgets.VBox):
             elif key == "name":
                 self.name.value = value
             elif key in self.controls and value is not None:
-                self.controls[key].value = value
+                _show_value(self.controls[key], value)
         finally:
             self._updating = False
 
