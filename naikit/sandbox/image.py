@@ -18,7 +18,7 @@ import binascii
 import io
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -41,11 +41,10 @@ VIBE_ANLAS = 2
 
 @dataclass
 class ImageSettings:
-    """Per-sandbox image knobs and the generations running per account."""
+    """Per-sandbox image knobs (the running generations are counted by generation_lock)."""
 
     concurrency: int = 1
     latency: float = 0.0
-    running: dict[str, int] = field(default_factory=dict)
 
 
 def settings_for(state: SandboxState) -> ImageSettings:
@@ -193,26 +192,12 @@ async def _parse_generation(request: web.Request) -> _Job:
     return job
 
 
-class _Slot:
-    """One of the account's concurrent-generation slots; 429 when none is free."""
+def _slot(state: SandboxState, account_id: str):
+    """Return the account's image-generation slot (429 when none is free), shared with the text area's
+    mechanism in :mod:`naikit.sandbox.generation_lock`."""
+    from .generation_lock import generation_slot
 
-    def __init__(self, state: SandboxState, account_id: str):
-        self.s = settings_for(state)
-        self.account_id = account_id
-
-    def __enter__(self) -> _Slot:
-        n = self.s.running.get(self.account_id, 0)
-        if n >= self.s.concurrency:
-            raise ApiError(429, "Concurrent generation is locked")
-        self.s.running[self.account_id] = n + 1
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        n = self.s.running.get(self.account_id, 1) - 1
-        if n <= 0:
-            self.s.running.pop(self.account_id, None)
-        else:
-            self.s.running[self.account_id] = n
+    return generation_slot(state, account_id, "image", limit=settings_for(state).concurrency)
 
 
 def _render_sample(job: _Job, i: int) -> tuple[Any, int]:
@@ -262,7 +247,7 @@ async def generate_image(request: web.Request) -> web.Response:
     """Generate ``n_samples`` pictures; answer a ZIP of PNGs with NovelAI metadata."""
     state = request.app[STATE]
     job = await _parse_generation(request)
-    with _Slot(state, job.account.id):
+    with _slot(state, job.account.id):
         if settings_for(state).latency:
             await asyncio.sleep(settings_for(state).latency)
 
@@ -293,7 +278,7 @@ async def generate_image_stream(request: web.Request) -> web.StreamResponse:
     mode = job.params.get("stream", "msgpack")
     if mode not in ("msgpack", "sse"):
         raise ApiError(400, "parameters.stream must be msgpack or sse")
-    with _Slot(state, job.account.id):
+    with _slot(state, job.account.id):
         resp = web.StreamResponse(status=200)
         resp.content_type = "text/event-stream" if mode == "sse" else "application/x-msgpack"
         await resp.prepare(request)
