@@ -45,6 +45,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_lab(args: argparse.Namespace) -> int:
     import importlib.util
+    import signal
     import subprocess
 
     from . import sandbox
@@ -75,10 +76,21 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         if extra[:1] == ["--"]:
             extra = extra[1:]
         cmd += extra
+        proc = subprocess.Popen(cmd, env=env)
+        # Stopping naikit lab stops JupyterLab (and its kernels) before the sandbox goes: forward SIGTERM,
+        # and turn Ctrl-C into a clean shutdown instead of Jupyter's interactive prompt.
+        previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
         try:
-            return subprocess.call(cmd, env=env)
+            return proc.wait()
         except KeyboardInterrupt:
+            proc.terminate()
             return 130
+        finally:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _default_notebooks() -> str:

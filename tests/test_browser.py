@@ -92,10 +92,11 @@ def lab(tmp_path_factory):
     assert m, "naikit lab announces its sandbox"
     yield url, m.group(1)
     proc.terminate()
-    proc.wait(30)
-    # the sandbox stops with JupyterLab
-    with pytest.raises(OSError):
-        urllib.request.urlopen(m.group(1) + "/", timeout=2)
+    proc.wait(60)
+    # JupyterLab and the sandbox both stop with `naikit lab` (no orphaned server left behind)
+    for leftover in (url + "/api/status", m.group(1) + "/"):
+        with pytest.raises(OSError):
+            urllib.request.urlopen(leftover, timeout=2)
 
 
 @pytest.fixture(scope="module")
