@@ -91,3 +91,41 @@ def test_xy_plot_against_the_sandbox():
             assert a != b  # only the scale differs, and it shows
     finally:
         srv.stop()
+
+
+def test_stream_preview_follows_a_real_stream():
+    from naikit import sandbox
+    from naikit.novelai.client import NovelAI
+    from naikit.novelai.image_models import ImagePreset
+    from naikit.widgets.images import StreamPreview, stream_preview
+
+    with (
+        sandbox.start() as server,
+        NovelAI(base_url=server.url, email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD) as nai,
+    ):
+        view = stream_preview(size=96)
+        preset = ImagePreset.default("nai-diffusion-4-5-full").replace(width=512, height=512, steps=8)
+        events = []
+        for ev in nai.generate_image_stream("a lighthouse", preset, seed=3):
+            view.show(ev)
+            events.append(ev)
+    assert isinstance(view, StreamPreview)
+    previews = [e for e in events if not e.is_final]
+    finals = [e for e in events if e.is_final]
+    assert previews and len(finals) == 1
+    assert view.events == len(events) and view.finals == [finals[0].image]
+    ((img, cap),) = view._views.values()
+    assert img.value[:2] == b"\xff\xd8" and "final" in cap.value  # a JPEG thumbnail, captioned final
+    assert repr(view) == f"StreamPreview(1 final, {len(events)} events)"
+
+
+def test_stream_preview_refuses_other_things():
+    import pytest as _pytest
+
+    from naikit.errors import InputError
+    from naikit.widgets.images import stream_preview
+
+    with _pytest.raises(InputError, match="event"):
+        stream_preview().show(b"png bytes")
+    with _pytest.raises(InputError, match="size"):
+        stream_preview(size=5)

@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "TrainingDashboard": "naikit.widgets.training",
     "image_grid": "naikit.widgets.images",
     "ImageGrid": "naikit.widgets.images",
+    "stream_preview": "naikit.widgets.images",
+    "StreamPreview": "naikit.widgets.images",
     "explain_widget": "naikit.widgets.explain",
     "ExplainWidget": "naikit.widgets.explain",
 }

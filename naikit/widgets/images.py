@@ -19,7 +19,7 @@ import ipywidgets as widgets
 from ..errors import InputError
 from ..novelai.images_result import GeneratedImage
 
-__all__ = ["ImageGrid", "image_grid", "varying_keys", "make_thumbnail"]
+__all__ = ["ImageGrid", "image_grid", "varying_keys", "make_thumbnail", "StreamPreview", "stream_preview"]
 
 _CAPTION_KEYS = ("model", "width", "height", "steps", "scale", "sampler", "noise_schedule", "cfg_rescale",
                  "strength", "uncond_scale", "sm", "skip_cfg_above_sigma")  # fmt: skip
@@ -193,3 +193,51 @@ def image_grid(
     return ImageGrid(
         images, thumb_size=thumb_size, fmt=fmt, quality=quality, columns=columns, captions=captions
     )
+
+
+class StreamPreview(widgets.VBox):
+    """Shows an image stream as it arrives: the latest preview of each sample, then the final pictures.
+
+    Display it, then pass each event of ``generate_image_stream`` to :meth:`show` from the cell that
+    iterates (the kernel's own thread, so no Output widget is written from another thread).
+    """
+
+    def __repr__(self) -> str:
+        return f"StreamPreview({len(self.finals)} final, {self.events} events)"
+
+    def __init__(self, *, size: int = 256):
+        if not isinstance(size, int) or isinstance(size, bool) or not 32 <= size <= 2048:
+            raise InputError("size", size, "an int between 32 and 2048 (pixels)")
+        self.size = size
+        self.events = 0
+        self.finals: list[bytes] = []
+        self._views: dict[int, tuple[widgets.Image, widgets.HTML]] = {}
+        self.row = widgets.HBox()
+        super().__init__([self.row])
+
+    def show(self, event: Any) -> None:
+        """Draw one stream event (a preview replaces its sample's last one; a final stays); returns None."""
+        from ..novelai.images_result import StreamEvent
+
+        if not isinstance(event, StreamEvent):
+            raise InputError("event", type(event).__name__, "a StreamEvent from generate_image_stream")
+        self.events += 1
+        view = self._views.get(event.sample)
+        if view is None:
+            img = widgets.Image(format="jpeg", layout=widgets.Layout(max_width=f"{self.size}px"))
+            cap = widgets.HTML()
+            self._views[event.sample] = view = (img, cap)
+            self.row.children = (*self.row.children, widgets.VBox([img, cap]))
+        img, cap = view
+        thumb = GeneratedImage(event.image, {}, index=event.sample).thumbnail(self.size, "jpeg", 80)
+        img.value = thumb
+        if event.is_final:
+            self.finals.append(event.image)
+            cap.value = f"<small>sample {event.sample}: final</small>"
+        else:
+            cap.value = f"<small>sample {event.sample}: step {event.step}</small>"
+
+
+def stream_preview(*, size: int = 256) -> StreamPreview:
+    """Return a :class:`StreamPreview` widget; display it and call ``.show(event)`` for each event."""
+    return StreamPreview(size=size)
