@@ -16,13 +16,14 @@ import atexit
 import functools
 import inspect
 import threading
+import weakref
 from _thread import allocate_lock
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["get_loop", "run", "iterate", "sync_facade", "in_runner_thread"]
+__all__ = ["get_loop", "run", "iterate", "sync_facade", "in_runner_thread", "SyncClient"]
 
 _lock = threading.Lock()
 _local = threading.local()
@@ -169,7 +170,8 @@ def sync_facade(async_cls: type) -> Callable[[type], type]:
 
     def decorate(cls: type) -> type:
         for name, attr in inspect.getmembers(async_cls):
-            if name.startswith("_") or name in cls.__dict__:
+            # keep what the class (or a base such as SyncClient) defines itself
+            if name.startswith("_") or any(name in k.__dict__ for k in cls.__mro__ if k is not object):
                 continue
             raw = inspect.getattr_static(async_cls, name)
             if isinstance(raw, property):
@@ -201,3 +203,47 @@ def _make_iter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         return iterate(getattr(self._async, name)(*args, **kwargs))
 
     return method
+
+
+class SyncClient:
+    """Base of the blocking clients: the async twin lives in ``_async`` (made by the subclass's
+    ``__init__`` from the same arguments); every method comes from :func:`sync_facade`.
+
+    ``transports_of(async_client)`` lists the twin's transports, so sessions on every loop are closed by
+    ``close()`` and, should the client be dropped unclosed, by a finalizer.
+    """
+
+    _async: Any
+
+    def __init__(self, async_client: Any):
+        self._async = async_client
+        # the finalizer must not hold ``self``: it gets the twin and the (static) way to list transports
+        weakref.finalize(self, _close_transports, async_client, type(self).transports_of)
+
+    @staticmethod
+    def transports_of(async_client: Any) -> list[Any]:
+        """Return the transports of an async client (its ``transport``)."""
+        return [async_client.transport]
+
+    def close(self) -> None:
+        """Close the HTTP session; returns None. The client can be used again afterwards."""
+        run(self._async.close())
+        _close_transports(self._async, self.transports_of)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        name = type(self._async).__name__
+        return repr(self._async).replace(name, type(self).__name__, 1)
+
+
+def _close_transports(async_client: Any, transports_of: Callable[[Any], list[Any]]) -> None:
+    for t in transports_of(async_client):
+        try:
+            t.close_everywhere()
+        except Exception:  # at interpreter exit, loops may already be half torn down
+            pass

@@ -15,7 +15,6 @@ import binascii
 import json
 import os
 import re
-import weakref
 from typing import Any
 
 from .. import _runner
@@ -660,15 +659,8 @@ def _credentials_from_env() -> tuple[str, Any] | None:
     return None
 
 
-def _close_sessions(transport: Transport) -> None:
-    try:
-        transport.close_everywhere()
-    except Exception:  # at interpreter exit, loops may already be half torn down
-        pass
-
-
 @_runner.sync_facade(AsyncNovelAI)
-class NovelAI:
+class NovelAI(_runner.SyncClient):
     """Blocking client with the same methods as :class:`AsyncNovelAI` and the same constructor.
 
     Each call runs on naikit's background event loop, so it works in scripts and inside a running
@@ -676,22 +668,7 @@ class NovelAI:
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
-        self._async = AsyncNovelAI(*args, **kwargs)
-        weakref.finalize(self, _close_sessions, self._async.transport)
-
-    def close(self) -> None:
-        """Close the HTTP session; returns None. The client can be used again afterwards."""
-        _runner.run(self._async.close())
-        self._async.transport.close_everywhere()
-
-    def __enter__(self) -> NovelAI:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncNovelAI", "NovelAI", 1)
+        super().__init__(AsyncNovelAI(*args, **kwargs))
 
     @property
     def validate(self) -> bool:

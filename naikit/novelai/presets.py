@@ -34,6 +34,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..sampling import SAMPLER_NAMES
 from .models import TEXT_MODELS, TextModel, text_model
 from .modules_catalog import check_module
 
@@ -64,19 +65,8 @@ __all__ = [
 PRESET_VERSION = 3
 
 #: Sampler names as preset files spell them, in NovelAI's id order (spec §5.3).
-SAMPLERS: tuple[str, ...] = (
-    "temperature",
-    "top_k",
-    "top_p",
-    "tfs",
-    "top_a",
-    "typical_p",
-    "cfg",
-    "top_g",
-    "mirostat",
-    "math1",
-    "min_p",
-)
+# The sampler ids are sampling.py's table (the order of the tuple is the id NovelAI's API uses).
+SAMPLERS: tuple[str, ...] = SAMPLER_NAMES
 #: Sampler name -> the id sent in ``order``.
 SAMPLER_IDS: dict[str, int] = {name: i for i, name in enumerate(SAMPLERS)}
 #: Sampler name -> the parameters that belong to it (not sent while it is disabled).

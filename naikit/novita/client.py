@@ -18,7 +18,6 @@ import asyncio
 import io
 import os
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -871,38 +870,20 @@ def _training_image(image: Any, i: int) -> tuple[bytes, str]:
         return buf.getvalue(), "png"
 
 
-def _close_sessions(client: AsyncNovita) -> None:
-    for t in [client.transport, *client._file_transports.values()]:
-        try:
-            t.close_everywhere()
-        except Exception:  # at interpreter exit loops may be half torn down
-            pass
-
-
 @_runner.sync_facade(AsyncNovita)
-class Novita:
+class Novita(_runner.SyncClient):
     """Blocking client with the same methods as :class:`AsyncNovita` and the same constructor.
 
     Each call runs on naikit's runner loop, so it works in scripts and inside a running Jupyter kernel.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
-        self._async = AsyncNovita(*args, **kwargs)
-        weakref.finalize(self, _close_sessions, self._async)
+        super().__init__(AsyncNovita(*args, **kwargs))
 
-    def close(self) -> None:
-        """Close the HTTP sessions; returns None. The client can be used again afterwards."""
-        _runner.run(self._async.close())
-        _close_sessions(self._async)
-
-    def __enter__(self) -> Novita:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncNovita", "Novita", 1)
+    @staticmethod
+    def transports_of(async_client: Any) -> list[Any]:
+        """Return the API transport and those of generated files and uploads (made as they are needed)."""
+        return [async_client.transport, *async_client._file_transports.values()]
 
     @property
     def task_ids(self) -> list[str]:
