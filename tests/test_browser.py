@@ -240,3 +240,38 @@ def test_preset_editor_slider_changes_the_preset_in_the_kernel(lab, browser):
         path=str(ARTIFACTS / "preset_editor.png")
     )
     page.close()
+
+
+def test_compare_widget_renders(lab, browser):
+    url, _ = lab
+    page = run_notebook(browser, url, "03_compare_presets.ipynb")
+    assert_clean(page, "03_compare_presets.ipynb")
+    # the notebook leaves the widget on its summary table; a person clicks back to the texts
+    page.locator(".widget-toggle-button:has-text('side by side')").first.click()
+    view = page.locator(".jupyter-widgets .nk-cmpv").first
+    view.wait_for(timeout=30_000)
+    assert page.locator(".jupyter-widgets .nk-cmpv mark.nk-diff").count() > 0, "differences are highlighted"
+    view.screenshot(path=str(ARTIFACTS / "compare_widget.png"))
+    page.close()
+
+
+def test_training_dashboard_renders(lab, browser):
+    url, _ = lab
+    page = run_notebook(browser, url, "07_training_dashboard.ipynb")
+    assert_clean(page, "07_training_dashboard.ipynb")
+    table = page.locator(".jupyter-widgets table.naikit-training").first
+    table.wait_for(timeout=30_000)
+    assert table.locator("tbody tr").count() >= 1
+    page.locator(".jp-OutputArea-output:has(table.naikit-training)").first.screenshot(
+        path=str(ARTIFACTS / "training_dashboard.png")
+    )
+    page.close()
+
+
+@pytest.mark.parametrize("name", ["06_account_content.ipynb", "08_novita.ipynb"])
+def test_other_notebooks_run_clean(lab, browser, name):
+    url, _ = lab
+    page = run_notebook(browser, url, name)
+    assert_clean(page, name)
+    assert page.locator(".jp-OutputArea-output").count() > 5
+    page.close()
