@@ -30,4 +30,6 @@ def test_readme_python_examples_run():
 def test_readme_two_commands():
     text = README.read_text()
     assert "bash .ci/run" in text
-    assert re.search(r"python3 -m venv \.venv && \.venv/bin/pip install -e '\.\[lab\]' && \.venv/bin/naikit lab", text)
+    assert re.search(
+        r"python3 -m venv \.venv && \.venv/bin/pip install -e '\.\[lab\]' && \.venv/bin/naikit lab", text
+    )
