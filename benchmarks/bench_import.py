@@ -64,7 +64,8 @@ def main() -> None:
         s, m = rows[name]
         print(
             f"{name}: {ref_s / s:.1f}x faster than import novelai_api; "
-            f"peak RSS {m / ref_m:.2f} of it ({(m - base_ours) / max(ref_m - base_ref, 1e-9):.3f} above baseline)"
+            f"peak RSS {m / ref_m:.2f} of it "
+            f"({(m - base_ours) / max(ref_m - base_ref, 1e-9):.3f} above baseline)"
         )
 
 

@@ -144,7 +144,8 @@ def main() -> None:
     for k, v in med.items():
         print(f"  {k:38} {v:7.3f} s  ({v / args.n * 1e3:6.3f} ms/request)")
     for k in ("naikit sync", "naikit sync, loop running (Jupyter)", "naikit async"):
-        print(f"{k} / raw aiohttp = {med[k] / med['raw aiohttp']:.2f}x; / novelai-api = {med[k] / med['novelai-api']:.2f}x")
+        raw, ref = med[k] / med["raw aiohttp"], med[k] / med["novelai-api"]
+        print(f"{k} / raw aiohttp = {raw:.2f}x; / novelai-api = {ref:.2f}x")
 
 
 if __name__ == "__main__":
