@@ -298,8 +298,15 @@ class TrainingDashboard(widgets.VBox):
         for key, job in self.jobs.items():
             bar = self.bars.get(key)
             if bar is None:
+                name = job.name or job.id
                 bar = self.bars[key] = widgets.IntProgress(
-                    min=0, max=100, description=(job.name or job.id)[:14]
+                    min=0,
+                    max=100,
+                    description=name[:28],
+                    tooltip=name,
+                    # wide enough for the job's name, so two jobs with a common prefix stay apart
+                    style={"description_width": "200px"},
+                    layout=widgets.Layout(width="480px"),
                 )
                 self.bar_box.children = (*self.bar_box.children, bar)
             bar.value = int(job.progress or 0)
