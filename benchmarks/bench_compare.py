@@ -19,26 +19,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
-import naikit
-from naikit.compare import compare
-from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from served import start_serve, stop_serve  # noqa: E402
+
+import naikit  # noqa: E402
+from naikit.compare import compare  # noqa: E402
+from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD  # noqa: E402
 
 PROMPT = "The old lighthouse keeper climbed the stairs"
 PRESETS = ["Carefree", "Asper", "Stelenes", "Fresh Coffee", "Writer's Daemon"]
 SEEDS = [0, 1, 2, 3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def put_settings(url: str, **values: float) -> None:
@@ -74,23 +70,11 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.005, help="seconds the sandbox takes per token")
     ap.add_argument("--tokens", type=int, default=40)
     args = ap.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "naikit.cli", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve()
     times: dict[str, list[float]] = {"one by one": [], "compare(), limit 1": [], "compare(), limit 4": []}
     texts: dict[str, list[str]] = {}
     retries = {}
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         put_settings(url, token_delay=args.delay, concurrency=1)
         creds = dict(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD)
         with naikit.NovelAI(**creds) as one, naikit.NovelAI(max_concurrent_generations=4, **creds) as four:
@@ -107,8 +91,7 @@ def main() -> None:
                 times["compare(), limit 4"].append(wall)
             retries = {"limit 1": one.stats.get("retry_429", 0), "limit 4": four.stats.get("retry_429", 0)}
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_serve(server)
     n_calls = len(PRESETS) * len(SEEDS)
     print(
         f"{len(PRESETS)} Kayra presets x {len(SEEDS)} seeds = {n_calls} generations of {args.tokens} tokens, "

@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from refclients import run_script  # noqa: E402
+from served import start_serve, stop_serve  # noqa: E402
 
 import naikit  # noqa: E402
 from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD  # noqa: E402
@@ -45,12 +43,6 @@ async def main(url, email, password, n):
 
 asyncio.run(main(*sys.argv[1:5]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def naikit_sync(url: str, n: int) -> float:
@@ -105,20 +97,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "naikit.cli", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve()
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
             nai.information()
             token = nai.token.value
@@ -137,8 +117,7 @@ def main() -> None:
             out = run_script("novelai-api", REF, url, DEMO_EMAIL, DEMO_PASSWORD, str(args.n))
             res["novelai-api"].append(json.loads(out.strip().splitlines()[-1])["seconds"])
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_serve(server)
     med = {k: statistics.median(v) for k, v in res.items()}
     print(f"{args.n} sequential GET /user/information, median of {args.rounds} rounds")
     for k, v in med.items():

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -26,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from refclients import run_script  # noqa: E402
+from served import start_serve, stop_serve  # noqa: E402
 
 import naikit  # noqa: E402
 from naikit.novelai.presets import Preset, build_request  # noqa: E402
@@ -68,12 +67,6 @@ async def main(url, email, password, prompt, n, rounds):
 
 asyncio.run(main(*sys.argv[1:7]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _record(t0: float, first: float, last: float, count: int) -> dict[str, float]:
@@ -160,20 +153,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--delay", type=float, default=0.01, help="seconds the sandbox waits per streamed token")
     args = ap.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "naikit.cli", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve()
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         req = urllib.request.Request(
             url + "/_sandbox/text",
             data=json.dumps({"token_delay": args.delay}).encode(),
@@ -196,8 +177,7 @@ def main() -> None:
             ),
         }
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_serve(server)
     ideal = 1 / args.delay if args.delay else float("inf")
     print(
         f"Kayra stream of {n} tokens from `naikit serve`, token_delay {args.delay * 1e3:.0f} ms "

@@ -5,13 +5,9 @@ login with the demo account, subscription, keystore, and an object created, read
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
+from served import naikit_serve
 
 from naikit.novelai.client import NovelAI
 from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD
@@ -54,36 +50,11 @@ asyncio.run(main(*sys.argv[1:4]))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Return the URL of a `naikit serve` process (the real CLI) with a data directory."""
-    port = _free_port()
-    data = tmp_path_factory.mktemp("serve-data")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "naikit.cli", "serve", "--port", str(port), "--data", str(data)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("naikit serve exited: " + proc.stdout.read()) from None
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with naikit_serve("--data", str(tmp_path_factory.mktemp("serve-data"))) as url:
+        yield url
 
 
 def test_novelai_api_against_naikit_serve(served):

@@ -11,14 +11,10 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from refclients import run_script
+from served import naikit_serve
 
 from naikit.novelai.presets import SAMPLER_KEYS, BanList, BiasGroup, GlobalSettings, Preset, build_request
 from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD
@@ -213,34 +209,10 @@ asyncio.run(main(*sys.argv[1:4]))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "naikit.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read()) from None
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with naikit_serve() as url:
+        yield url
 
 
 def test_novelai_api_generates_and_streams_on_the_sandbox(served):
