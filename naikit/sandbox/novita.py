@@ -340,16 +340,21 @@ def _fail_reason(prompt: str | None) -> str:
 # ------------------------------------------------------------------------------------------ generation
 
 
+async def _task_request(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the ``request`` part of a v3 async body (400 if missing) and its checked ``extra``."""
+    body = await _body(request)
+    req = _get(body, "request")
+    if not isinstance(req, dict):
+        raise _bad("request is required")
+    return req, _extra(body)
+
+
 @routes.post("/v3/async/txt2img")
 @_handler
 async def txt2img(request: web.Request) -> web.Response:
     """Start a text-to-image task."""
     account = _auth(request)
-    body = await _body(request)
-    req = _get(body, "request")
-    if not isinstance(req, dict):
-        raise _bad("request is required")
-    extra = _extra(body)
+    req, extra = await _task_request(request)
     now = request.app[STATE].now()
     _check_generation(_store(request), account, req, now)
     width, height = _int(req, "width", 128, 2048, 512), _int(req, "height", 128, 2048, 512)
@@ -390,11 +395,7 @@ async def txt2img(request: web.Request) -> web.Response:
 async def img2img(request: web.Request) -> web.Response:
     """Start an image-to-image task (16 MP / 10 MB source; ControlNet units in either form)."""
     account = _auth(request)
-    body = await _body(request)
-    req = _get(body, "request")
-    if not isinstance(req, dict):
-        raise _bad("request is required")
-    extra = _extra(body)
+    req, extra = await _task_request(request)
     now = request.app[STATE].now()
     source = _image(req, "image_base64", max_bytes=10 * MB)
     _check_generation(_store(request), account, req, now)
@@ -439,11 +440,7 @@ async def img2img(request: web.Request) -> web.Response:
 async def inpainting(request: web.Request) -> web.Response:
     """Start an inpainting task (image and same-size mask, 16 MP / 30 MB each)."""
     account = _auth(request)
-    body = await _body(request)
-    req = _get(body, "request")
-    if not isinstance(req, dict):
-        raise _bad("request is required")
-    extra = _extra(body)
+    req, extra = await _task_request(request)
     image = _image(req, "image_base64", max_bytes=30 * MB)
     mask = _image(req, "mask_image_base64", max_bytes=30 * MB)
     from PIL import Image
@@ -475,11 +472,7 @@ async def inpainting(request: web.Request) -> web.Response:
 async def upscale(request: web.Request) -> web.Response:
     """Start an upscale task (source at most 2048x2048 and 30 MB, factor in (1, 4])."""
     account = _auth(request)
-    body = await _body(request)
-    req = _get(body, "request")
-    if not isinstance(req, dict):
-        raise _bad("request is required")
-    extra = _extra(body)
+    req, extra = await _task_request(request)
     if _get(req, "model_name") not in rq.UPSCALERS:
         raise _bad(f"model_name must be one of {', '.join(rq.UPSCALERS)}")
     image = _image(req, "image_base64", max_bytes=30 * MB, max_side=2048)
