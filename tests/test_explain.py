@@ -189,6 +189,19 @@ def test_from_a_generation_matches_the_server_for_exact_samplers(nai):
         assert e.agrees_with_server is True
         assert len(e.survivors) == 5 and e.token_ids[e.chosen] == g.tokens[i]
         assert e.to_frame().chosen.sum() == 1
+        # independent of naikit.sampling: temperature 1.3 then top-k 5, worked with math.exp on the server's
+        # own "before" logprobs. Both the server's "after" list and the explainer's final stage must equal it.
+        step = g.logprobs[i]
+        before = {c.ids[0]: c.before for c in step.before}
+        top5 = sorted(before, key=lambda t: -before[t])[:5]
+        z = sum(math.exp(before[t] / 1.3) for t in top5)
+        by_hand = {t: math.exp(before[t] / 1.3) / z for t in top5}
+        assert sorted(e.survivors) == sorted(top5)
+        server_after = {c.ids[0]: math.exp(c.after) for c in step.after if c.after is not None}
+        assert server_after.keys() == by_hand.keys()
+        assert all(abs(server_after[t] - by_hand[t]) < 1e-4 for t in top5), (server_after, by_hand)
+        final = {e.token_ids[c]: p for c, p in e.probs[-1].items()}
+        assert all(abs(final[t] - by_hand[t]) < 1e-4 for t in top5), (final, by_hand)
     # negative positions count from the end
     assert explain_step(g, position=-1).position == len(g.tokens) - 1
 

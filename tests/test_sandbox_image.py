@@ -230,3 +230,29 @@ def test_v3_vibes_and_v5_vibe_refused_server_side(nai, srv):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req)
     assert err.value.code == 400
+
+
+# Hand-worked from the cost formula (spec §6.10), not from naikit's cost function: for 832x1216,
+# r = 1,011,712; per = ceil(2.951823174884865e-6*r + 5.753298233447344e-7*r*steps)
+# -> 28 steps: ceil(19.284) = 20, 29 steps: ceil(19.866) = 20, 30 steps: ceil(20.449) = 21;
+# SMEA x1.2 -> ceil(25.2) = 26, SMEA+DYN x1.4 -> ceil(29.4) = 30. The demo account is Opus:
+# at <= 28 steps and <= 1024x1024 pixels one sample per request is free.
+@pytest.mark.parametrize(
+    ("model", "steps", "n", "smea", "dyn", "anlas"),
+    [
+        ("nai-diffusion-3", 28, 2, False, False, 20),
+        ("nai-diffusion-3", 29, 1, False, False, 20),
+        ("nai-diffusion-3", 30, 1, True, False, 26),
+        ("nai-diffusion-3", 30, 2, True, True, 60),
+        ("nai-diffusion-4-5-full", 28, 1, False, False, 0),
+        ("nai-diffusion-4-5-full", 29, 2, False, False, 40),
+    ],
+)
+def test_sandbox_charges_the_hand_worked_cost(nai, model, steps, n, smea, dyn, anlas):
+    preset = ImagePreset.default(model).replace(
+        width=832, height=1216, steps=steps, n_samples=n, smea=smea, smea_dyn=dyn, uncond_scale=1.0, seed=3
+    )
+    before = nai.subscription().anlas
+    nai.generate_image("cat", preset)
+    assert before - nai.subscription().anlas == anlas
+    assert nai.estimate_image_cost("cat", preset).total == anlas

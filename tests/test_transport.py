@@ -336,3 +336,17 @@ def test_transport_repr_hides_token():
     t = Transport(Hosts())
     t.set_token("pst-very-secret")
     assert "very-secret" not in repr(t)
+
+
+class _TopOfRange:
+    """A stand-in RNG that always draws the top of the jitter range, so the backoff ceiling is visible."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_backoff_ceiling_doubles_up_to_the_cap():
+    policy = RetryPolicy(attempts=8, backoff=0.5, max_backoff=5.0)
+    # full jitter draws from [0, min(cap, backoff * 2**(n-1))]:
+    # hand-worked ceilings 0.5, 1, 2, 4, then the cap
+    assert [policy.delay(n, _TopOfRange()) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]

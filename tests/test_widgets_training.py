@@ -95,21 +95,38 @@ def test_background_task_on_the_running_loop_stops_by_itself(env):
             style = await nv.train_style("bg style", "v1-5-pruned-emaonly", [png()], ["c"])
             dash = TrainingDashboard(nai, nv, modules=[failing.id, ok], trainings=[style], interval=1)
 
+            # The dashboard may only go on after this test's own coroutine has run since its last
+            # pause: if the dashboard blocked the loop, the observer below would never run again and
+            # wait_for fails (a hang guard, not a speed limit). No tick of real time is counted.
+            observed = asyncio.Event()
+            pauses = 0
+
             async def fake_sleep(s):
+                nonlocal pauses
+                await observed.wait()
+                observed.clear()
+                pauses += 1
                 clock.advance(s)
-                await asyncio.sleep(0)
 
             dash.sleep = fake_sleep
             assert dash.running  # started on this loop by the constructor
             ticks = 0
-            while dash.running:  # the loop stays free: this coroutine keeps running meanwhile
-                ticks += 1
-                await asyncio.sleep(0.01)
-            frame = await dash.wait()
-            return dash, frame, ticks
 
-    dash, frame, ticks = asyncio.run(main())
-    assert ticks > 1 and dash.done and not dash.running
+            async def observer():
+                nonlocal ticks
+                while dash.running:  # the loop stays free: this coroutine keeps running meanwhile
+                    ticks += 1
+                    observed.set()
+                    await asyncio.sleep(0)
+
+            await asyncio.wait_for(observer(), 120)
+            frame = await dash.wait()
+            return dash, frame, ticks, pauses
+
+    dash, frame, ticks, pauses = asyncio.run(main())
+    # the jobs need the clock to move, so the dashboard paused at least once and the observer ran each time
+    assert pauses >= 1 and ticks >= pauses
+    assert dash.done and not dash.running
     statuses = dict(zip(frame["name"], frame["status"], strict=True))
     assert statuses["sandbox:fail run"] == "error" and statuses["ok run"] == "ready"
     assert statuses["bg style"] == "SUCCESS"
