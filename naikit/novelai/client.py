@@ -15,7 +15,7 @@ import binascii
 import json
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
@@ -29,6 +29,7 @@ from ..errors import (
     TokenRejected,
 )
 from . import shapes
+from ._blocking import BlockingMethods
 from .account import (
     OBJECT_TYPES,
     AccountInformation,
@@ -660,15 +661,17 @@ def _credentials_from_env() -> tuple[str, Any] | None:
 
 
 @_runner.sync_facade(AsyncNovelAI)
-class NovelAI(_runner.SyncClient):
+class NovelAI(BlockingMethods, _runner.SyncClient):
     """Blocking client with the same methods as :class:`AsyncNovelAI` and the same constructor.
 
     Each call runs on naikit's background event loop, so it works in scripts and inside a running
     Jupyter kernel (no global asyncio patching). Use ``with NovelAI() as nai:`` or call ``close()``.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(AsyncNovelAI(*args, **kwargs))
+    if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(AsyncNovelAI(*args, **kwargs))
 
     @property
     def validate(self) -> bool:

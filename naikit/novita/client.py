@@ -19,13 +19,14 @@ import io
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport
 from ..errors import CredentialsError, InputError, NaikitError
 from . import requests as rq
+from ._blocking import BlockingMethods
 from .errors import attach_task, map_error
 from .tasks import TASK_RESULT_SHAPE, MediaFile, Task, TaskResult, poll
 from .training import ModelCatalogue, ModelInfo, TrainingList, TrainingStatus, TrainingTask, UserInfo
@@ -871,14 +872,16 @@ def _training_image(image: Any, i: int) -> tuple[bytes, str]:
 
 
 @_runner.sync_facade(AsyncNovita)
-class Novita(_runner.SyncClient):
+class Novita(BlockingMethods, _runner.SyncClient):
     """Blocking client with the same methods as :class:`AsyncNovita` and the same constructor.
 
     Each call runs on naikit's runner loop, so it works in scripts and inside a running Jupyter kernel.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(AsyncNovita(*args, **kwargs))
+    if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(AsyncNovita(*args, **kwargs))
 
     @staticmethod
     def transports_of(async_client: Any) -> list[Any]:

@@ -1,0 +1,15 @@
+"""The typed view of the blocking client's generated methods.
+
+At run time ``BlockingMethods`` is empty: ``sync_facade`` adds the methods. Type checkers read
+``_blocking.pyi`` beside this file instead, generated from the async client by ``.ci/gen_blocking_stubs.py``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BlockingMethods"]
+
+
+class BlockingMethods:
+    """Declares, for type checkers only, every method the blocking client gets from its async twin."""
+
+    __slots__ = ()
