@@ -124,7 +124,7 @@ def key_account(store: Store, key: str) -> dict[str, Any] | None:
 def sign(store: Store, path: str, expires_at: int) -> str:
     """Return the signature of a presigned URL (``path`` and its expiry) with the store's private secret
     (kept out of the database, like the JWT signing secret)."""
-    secret = store.private_secret("novita-s3-secret", legacy_key="novita_s3_secret")
+    secret = store.private_secret("novita-s3-secret")
     return hmac.new(secret, f"{path}|{expires_at}".encode(), hashlib.sha256).hexdigest()[:32]
 
 

@@ -232,6 +232,8 @@ class Store:
         columns = {row["name"] for row in self.query("PRAGMA table_info(accounts)")}
         if "auth_epoch" not in columns:  # a store written before tokens could be revoked
             self.execute("ALTER TABLE accounts ADD COLUMN auth_epoch INTEGER NOT NULL DEFAULT 0")
+        # signing secrets older versions kept in the database (see private_secret)
+        self.execute("DELETE FROM kv WHERE key IN ('jwt_secret', 'novita_s3_secret')")
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None) -> Store:
@@ -325,17 +327,12 @@ class Store:
             (key, value, value),
         )
 
-    def private_secret(self, name: str, *, legacy_key: str | None = None) -> bytes:
+    def private_secret(self, name: str) -> bytes:
         """Return a 32-byte secret kept out of the database: drawn once per store in memory, else read from
-        (or first written to) ``<data_dir>/<name>``, a 0600 file beside the database.
-
-        ``legacy_key`` names a kv entry where an older version kept this secret; it is deleted.
-        """
+        (or first written to) ``<data_dir>/<name>``, a 0600 file beside the database."""
         with self._lock:
             if name in self._private:
                 return self._private[name]
-            if legacy_key is not None:
-                self.execute("DELETE FROM kv WHERE key = ?", (legacy_key,))
             secret = (
                 secrets.token_bytes(32) if self.path == ":memory:" else _secret_file(Path(self.path), name)
             )

@@ -35,7 +35,6 @@ __all__ = ["TokenIssuer", "TokenError", "new_persistent_token", "authenticate", 
 
 TOKEN_LIFETIME = 30 * 24 * 3600
 SECRET_NAME = "jwt-secret"
-_LEGACY_SECRET_KEY = "jwt_secret"  # where older versions kept it: in the store's kv table
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 
 
@@ -70,7 +69,7 @@ class TokenIssuer:
     def __init__(self, store: Store, clock: Clock):
         self.store = store
         self.clock = clock
-        self._secret = store.private_secret(SECRET_NAME, legacy_key=_LEGACY_SECRET_KEY)
+        self._secret = store.private_secret(SECRET_NAME)
 
     def __repr__(self) -> str:
         return "TokenIssuer(secret=<hidden>)"
