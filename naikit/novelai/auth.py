@@ -151,20 +151,20 @@ class Token:
     value: str
 
     def __post_init__(self) -> None:
-        v = self.value
-        if not isinstance(v, str) or not v or any(c.isspace() for c in v):
+        # self.value, never a local copy: an error tracker records the locals of this frame
+        if not isinstance(self.value, str) or not self.value or any(c.isspace() for c in self.value):
             raise CredentialsError("token", "<hidden>", "a JWT ('ey…') or a persistent token ('pst-…')")
-        if v.startswith("pst-"):
-            if len(v) < 8:
+        if self.value.startswith("pst-"):
+            if len(self.value) < 8:
                 raise CredentialsError("token", "pst-…", "a persistent token 'pst-' + at least 4 characters")
             return
-        if v.startswith("ey"):
+        if self.value.startswith("ey"):
             if self._claims() is None:
                 raise CredentialsError(
                     "token", "ey…", "a JWT of three dot-separated base64url parts", "The token is truncated?"
                 )
             return
-        if _ACCESS_KEY_RE.match(v):
+        if _ACCESS_KEY_RE.match(self.value):
             raise CredentialsError(
                 "token",
                 "<64-character access key>",
