@@ -450,3 +450,27 @@ def test_large_objects_stream_the_same_bytes_json_would_give():
         assert (
             listing == json.dumps({"objects": [expected]}, separators=(",", ":"), ensure_ascii=False).encode()
         )
+
+
+def test_bodies_received_at_once_share_a_budget():
+    from naikit.sandbox.app import STATE
+
+    with sb.start() as box:
+        state = box.app[STATE]
+        state.body_budget = 1 << 20  # 1 MiB for the test (the default is four times the largest body)
+        head = (
+            b"POST /user/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        )
+        first = _raw(box.url)
+        first.sendall(head + b"Content-Length: 900000\r\n\r\n" + b" " * 700_000)
+        _wait(lambda: state.bodies_held >= 700_000, "the server to hold the first body")
+        second = _raw(box.url)
+        second.sendall(head + b"Content-Length: 600000\r\n\r\n" + b" " * 400_000)
+        answer = _read_all(second)  # refused and closed while the first is still being received
+        second.close()
+        assert answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in answer
+        first.sendall(b" " * 200_000)
+        assert _read_all(first).startswith(b"HTTP/1.1 400")  # blanks are no JSON object; it was read
+        first.close()
+        _wait(lambda: state.bodies_held == 0, "the budget to be given back")
+        assert call(box.url, "POST", "/user/login", {"key": sb.demo_access_key()})[0] == 201

@@ -9,14 +9,16 @@ Shared by every handler: :data:`STATE` (``request.app[STATE]``: store, clock, to
 outbox), :class:`ApiError` (raise it to answer with NovelAI's ``{"statusCode", "message"}`` envelope),
 :func:`json_response`, and the body checks (:func:`json_body`, :func:`field`).
 
-Middlewares, outermost first: faults (so a fault happens before anything else), then errors (turns ApiError,
+Middlewares, outermost first: the body budget (gives back what a request's body held once it is answered),
+faults (so a fault happens before anything else), then errors (turns ApiError,
 aiohttp's own 404/405/413 and unexpected exceptions into the envelope, never echoing a body or a header), then
 the test-hook gate (:data:`ADMIN_PREFIX` paths answer 404 unless the sandbox was started with test hooks, and
 401 without the admin token in :data:`ADMIN_HEADER`).
 
 Bodies are read through :func:`read_body` only: at most :data:`MAX_BODY` bytes (413 before reading when the
 Content-Length says more), within the sandbox's read timeout (408 and the connection closed otherwise), into
-one buffer (no second copy).
+one buffer (no second copy), and all bodies being received at once share a budget of :data:`BODY_BUDGET`
+bytes (503 with Retry-After beyond it), so many large uploads at once cannot exhaust memory either.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ __all__ = [
     "MAX_BODY",
     "ADMIN_HEADER",
     "READ_TIMEOUT",
+    "BODY_BUDGET",
 ]
 
 log = logging.getLogger("naikit.sandbox")
@@ -76,6 +79,8 @@ MAX_BODY = 64 * 1024 * 1024
 # Seconds a client has to send a request's headers (after connecting or after the previous response) and,
 # separately, its body; an idle keep-alive connection is closed after as long.
 READ_TIMEOUT = 60.0
+# Bytes of request bodies the sandbox holds at once, summed over the requests in progress.
+BODY_BUDGET = 4 * MAX_BODY
 # Header carrying the admin token that the /_sandbox/ test hooks require (when they are on at all).
 ADMIN_HEADER = "X-Naikit-Admin-Token"
 
@@ -106,6 +111,10 @@ class SandboxState:
     admin_token: str | None = None
     read_timeout: float = READ_TIMEOUT
     max_body: int = MAX_BODY
+    body_budget: int = BODY_BUDGET
+    # bytes of bodies held by requests in progress, in all and per request (id); the loop's thread only
+    bodies_held: int = 0
+    held_by: dict[int, int] = dc_field(default_factory=dict)
     # "Mails" the sandbox would have sent (verification and recovery tokens), newest last. Memory only.
     outbox: list[dict[str, Any]] = dc_field(default_factory=list)
     outbox_lock: threading.Lock = dc_field(default_factory=threading.Lock)
@@ -163,6 +172,16 @@ async def read_body(request: web.Request) -> bytearray:
                 return
             if len(buf) + len(chunk) > limit:
                 raise too_large
+            if state.bodies_held + len(chunk) > state.body_budget:
+                raise ApiError(
+                    503,
+                    "the sandbox is receiving too many large requests at once; retry in a moment",
+                    {"Retry-After": "1"},
+                    close=True,
+                )
+            # held until the request is answered (body_budget_middleware gives it back)
+            state.bodies_held += len(chunk)
+            state.held_by[id(request)] = state.held_by.get(id(request), 0) + len(chunk)
             buf.extend(chunk)
 
     try:
@@ -270,6 +289,16 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         # method and path only: bodies and headers can carry keys and tokens
         log.exception("sandbox handler failed on %s %s", request.method, request.path)
         return error_response(500, "Internal server error")
+
+
+@web.middleware
+async def body_budget_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Give the bytes a request's body took from the shared budget back once it has been answered."""
+    try:
+        return await handler(request)
+    finally:
+        state = request.app[STATE]
+        state.bodies_held -= state.held_by.pop(id(request), 0)
 
 
 @web.middleware
@@ -463,7 +492,8 @@ def build_app(
     seed_demo_account(store, clock)
 
     app = web.Application(
-        middlewares=[fault_middleware(injector), error_middleware, hooks_middleware],
+        # the budget outermost: a dropped-connection fault reads the body too, and must give it back
+        middlewares=[body_budget_middleware, fault_middleware(injector), error_middleware, hooks_middleware],
         client_max_size=MAX_BODY,
     )
     app[STATE] = state

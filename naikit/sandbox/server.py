@@ -125,8 +125,14 @@ class Sandbox:
         # access_log=None: notebooks stay quiet; the access line would never hold secrets anyway.
         # keepalive_timeout: aiohttp closes a connection that has not sent a whole request head within it
         # (counted from the connection or the previous response); read_body bounds the body the same way.
+        # lingering_time: after refusing a body (413, 408, 503) aiohttp reads and drops the rest for a moment,
+        # so the client gets the answer rather than a reset; briefly, or a refused upload holds a connection.
         runner = web.AppRunner(
-            self.app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.read_timeout
+            self.app,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self.read_timeout,
+            lingering_time=min(2.0, self.read_timeout),
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
