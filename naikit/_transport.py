@@ -185,10 +185,6 @@ class Secret:
         raise TypeError("naikit secrets are not pickled; pass the value again where it is needed")
 
 
-# The name the transport grew up with; one class.
-_Secret = Secret
-
-
 def reveal(value: Any) -> Any:
     """Return the value of a :class:`Secret`; anything else unchanged."""
     return value.reveal() if isinstance(value, Secret) else value
@@ -285,7 +281,7 @@ class Transport:
         self.user_agent = user_agent
         self.max_concurrent_generations = max_concurrent_generations
         self.stats: Counter[str] = Counter()
-        self._token: _Secret | None = None
+        self._token: Secret | None = None
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
             weakref.WeakKeyDictionary()
         )
@@ -297,7 +293,7 @@ class Transport:
     # -- auth -------------------------------------------------------------------------------------
     def set_token(self, token: str | None) -> None:
         """Store (or clear) the Bearer token sent with authenticated requests; returns None."""
-        self._token = _Secret(token) if token else None
+        self._token = Secret(token) if token else None
 
     @property
     def has_token(self) -> bool:

@@ -12,7 +12,7 @@ a copy of the database alone cannot mint tokens. Persistent tokens are ``pst-`` 
 characters, stored hashed per account.
 
 :func:`authenticate` is what every protected handler calls first; it answers 401 with NovelAI's error envelope
-and says whether the token was missing, malformed, unknown or expired. No token is ever logged.
+and says whether the token was missing, malformed, unknown, revoked or expired. No token is ever logged.
 """
 
 from __future__ import annotations
