@@ -37,12 +37,12 @@ PRESETS = ["Carefree", "Asper", "Stelenes", "Fresh Coffee", "Writer's Daemon"]
 SEEDS = [0, 1, 2, 3]
 
 
-def put_settings(url: str, **values: float) -> None:
+def put_settings(url: str, admin: dict[str, str], **values: float) -> None:
     req = urllib.request.Request(
         url + "/_sandbox/text",
         data=json.dumps(values).encode(),
         method="PUT",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **admin},
     )
     urllib.request.urlopen(req).read()
 
@@ -70,23 +70,23 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.005, help="seconds the sandbox takes per token")
     ap.add_argument("--tokens", type=int, default=40)
     args = ap.parse_args()
-    server, url = start_serve()
+    server, url = start_serve("--test-hooks")
     times: dict[str, list[float]] = {"one by one": [], "compare(), limit 1": [], "compare(), limit 4": []}
     texts: dict[str, list[str]] = {}
     retries = {}
     try:
-        put_settings(url, token_delay=args.delay, concurrency=1)
+        put_settings(url, server.admin_headers, token_delay=args.delay, concurrency=1)
         creds = dict(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD)
         with naikit.NovelAI(**creds) as one, naikit.NovelAI(max_concurrent_generations=4, **creds) as four:
             one.generate(PROMPT, model="kayra", max_length=2)  # login, and the server builds its model
             four.generate(PROMPT, model="kayra", max_length=2)
             for _ in range(args.rounds):
-                put_settings(url, concurrency=1)
+                put_settings(url, server.admin_headers, concurrency=1)
                 wall, texts["one by one"] = one_by_one(one, args.tokens)
                 times["one by one"].append(wall)
                 wall, texts["compare(), limit 1"] = with_compare(one, args.tokens)
                 times["compare(), limit 1"].append(wall)
-                put_settings(url, concurrency=4)
+                put_settings(url, server.admin_headers, concurrency=4)
                 wall, texts["compare(), limit 4"] = with_compare(four, args.tokens)
                 times["compare(), limit 4"].append(wall)
             retries = {"limit 1": one.stats.get("retry_429", 0), "limit 4": four.stats.get("retry_429", 0)}

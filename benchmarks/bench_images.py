@@ -46,11 +46,14 @@ def bench_concurrency() -> None:
     from naikit.novelai.client import AsyncNovelAI
 
     latency, n = 0.1, 64
-    srv = sandbox.start()
+    srv = sandbox.start(test_hooks=True)
     try:
-        req = urllib.request.Request(srv.url + "/_sandbox/image", method="PUT",
-                                     data=json.dumps({"latency": latency, "concurrency": 2}).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            srv.url + "/_sandbox/image",
+            method="PUT",
+            data=json.dumps({"latency": latency, "concurrency": 2}).encode(),
+            headers={"Content-Type": "application/json", **srv.admin_headers},
+        )
         urllib.request.urlopen(req).read()
 
         async def main() -> tuple[float, dict]:

@@ -153,13 +153,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--delay", type=float, default=0.01, help="seconds the sandbox waits per streamed token")
     args = ap.parse_args()
-    server, url = start_serve()
+    server, url = start_serve("--test-hooks")
     try:
         req = urllib.request.Request(
             url + "/_sandbox/text",
             data=json.dumps({"token_delay": args.delay}).encode(),
             method="PUT",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **server.admin_headers},
         )
         urllib.request.urlopen(req).read()
         with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:

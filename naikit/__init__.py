@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "Hosts": "naikit._transport",
     "RetryPolicy": "naikit._transport",
     "Timeouts": "naikit._transport",
+    "Secret": "naikit._transport",
     "access_key": "naikit.novelai.auth",
     "encryption_key": "naikit.novelai.auth",
     "Token": "naikit.novelai.auth",
@@ -57,7 +58,7 @@ __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
 if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     # ruff: noqa: F401
     from . import errors, sandbox
-    from ._transport import Hosts, RetryPolicy, Timeouts
+    from ._transport import Hosts, RetryPolicy, Secret, Timeouts
     from .compare import compare
     from .explain import explain_step
     from .metadata import read_metadata

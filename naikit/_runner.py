@@ -189,9 +189,55 @@ def _forward_property(self: Any, name: str) -> Any:
     return getattr(self._async, name)
 
 
+# Parameters of the clients' methods that carry a secret string.
+SECRET_PARAMS = frozenset(
+    {
+        "password",
+        "new_password",
+        "access_key",
+        "current_access_key",
+        "new_access_key",
+        "token",
+        "api_key",
+        "recovery_token",
+        "verification_token",
+    }
+)
+
+
+@functools.cache
+def _secret_positions(func: Callable[..., Any]) -> tuple[tuple[int, str], ...]:
+    params = list(inspect.signature(func).parameters.values())[1:]  # after self
+    return tuple(
+        (i, p.name)
+        for i, p in enumerate(params)
+        if p.name in SECRET_PARAMS and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+
+
+def mask_secrets(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Return ``args`` and ``kwargs`` for a call of ``func`` (a method) with every string given to a
+    secret-carrying parameter (:data:`SECRET_PARAMS`) wrapped in a :class:`~._transport.Secret`.
+
+    A caller that rebinds its own ``args, kwargs`` to the result keeps only masked values in its frame.
+    """
+    from ._transport import Secret
+
+    positions = dict(_secret_positions(func))
+    if not any(i < len(args) for i in positions) and not SECRET_PARAMS & kwargs.keys():
+        return args, kwargs
+    masked = tuple(Secret(a) if i in positions and isinstance(a, str) else a for i, a in enumerate(args))
+    named = {k: Secret(v) if k in SECRET_PARAMS and isinstance(v, str) else v for k, v in kwargs.items()}
+    return masked, named
+
+
 def _make_sync(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # rebinding masks the secrets in this frame (an error tracker records its locals)
+        args, kwargs = mask_secrets(func, args, kwargs)
         return run(getattr(self._async, name)(*args, **kwargs))
 
     return method

@@ -7,6 +7,11 @@ full jitter, waiting at least what ``Retry-After`` asks. A request that creates 
 false) is retried after a dropped connection only if it never reached the server (connect failure),
 because a second copy could duplicate an object or spend Anlas twice. A stream is never retried once it
 has delivered data.
+
+Secrets (tokens, access keys, passwords, API keys) travel as :class:`Secret` objects, whose repr and str are
+``<hidden>``, until the moment a request goes on the wire: the Authorization header and JSON bodies that hold
+one are revealed only in the arguments handed to aiohttp. So naikit's own frame locals (what an error tracker
+records) show ``<hidden>``; aiohttp's frames and its trace hooks see the real header and body.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = [
+    "Secret",
+    "reveal",
     "Hosts",
     "RetryPolicy",
     "Timeouts",
@@ -123,7 +130,7 @@ class Timeouts:
     read: float = 120.0
 
 
-@dataclass
+@dataclass(repr=False)
 class Response:
     """A successful response: status, content type, headers and the body parsed by its content type."""
 
@@ -134,27 +141,77 @@ class Response:
     url: str
     attempts: int = 1
 
+    def __repr__(self) -> str:
+        # the body is summarised, not shown: a login answer holds the access token
+        kind = type(self.body).__name__
+        size = f"{len(self.body)} " if isinstance(self.body, (dict, list, str, bytes)) else ""
+        return f"Response({self.status} {self.content_type} from {self.url}, body=<{kind} of {size}items>)"
 
-class _Secret:
-    """Holds a secret string; every textual form of it is masked."""
+
+class Secret:
+    """Holds a secret string (token, access key, password, API key); repr and str show ``<hidden>``.
+
+    naikit keeps every secret in one of these from the moment it receives it, so frame locals, object
+    attributes and exception arguments that an error tracker or a verbose traceback records show
+    ``<hidden>``. :meth:`reveal` returns the value where it is needed (the wire, a key derivation).
+    """
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str):
-        self._value = value
+    def __init__(self, value: str | Secret):
+        self._value = value._value if isinstance(value, Secret) else value
+
+    @classmethod
+    def wrap(cls, value: str | Secret | None) -> Secret | None:
+        """Return ``value`` as a Secret (None stays None; a Secret is returned as is)."""
+        if value is None or isinstance(value, Secret):
+            return value
+        return cls(value)
 
     def reveal(self) -> str:
+        """Return the secret value itself."""
         return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
 
     def __repr__(self) -> str:
         return "<hidden>"
 
     __str__ = __repr__
 
+    def __reduce__(self) -> Any:
+        # pickling (a cache, a multiprocessing pool) would write the value in clear: refuse
+        raise TypeError("naikit secrets are not pickled; pass the value again where it is needed")
 
-def redact(text: str, *secrets: str | None) -> str:
+
+def reveal(value: Any) -> Any:
+    """Return the value of a :class:`Secret`; anything else unchanged."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _wire_json(body: Any) -> bytes:
+    # the bytes aiohttp's json= would send (json.dumps with its defaults), with secrets revealed
+    return _json.dumps(body, default=_json_default).encode("utf-8")
+
+
+def _wire_headers(headers: dict[str, Any], json_body: bool) -> dict[str, str]:
+    out = {k: reveal(v) for k, v in headers.items()}
+    if json_body and not any(k.lower() == "content-type" for k in out):
+        out["Content-Type"] = "application/json"
+    return out
+
+
+def redact(text: str, *secrets: str | Secret | None) -> str:
     """Return ``text`` with every occurrence of each non-empty secret replaced by ``<hidden>``."""
     for s in secrets:
+        s = reveal(s)
         if s and len(s) >= 4:
             text = text.replace(s, "<hidden>")
     return text
@@ -224,7 +281,7 @@ class Transport:
         self.user_agent = user_agent
         self.max_concurrent_generations = max_concurrent_generations
         self.stats: Counter[str] = Counter()
-        self._token: _Secret | None = None
+        self._token: Secret | None = None
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
             weakref.WeakKeyDictionary()
         )
@@ -236,7 +293,7 @@ class Transport:
     # -- auth -------------------------------------------------------------------------------------
     def set_token(self, token: str | None) -> None:
         """Store (or clear) the Bearer token sent with authenticated requests; returns None."""
-        self._token = _Secret(token) if token else None
+        self._token = Secret(token) if token else None
 
     @property
     def has_token(self) -> bool:
@@ -313,8 +370,9 @@ class Transport:
                 pass  # the loop started running in its own thread meanwhile; it will close at exit
 
     # -- requests ---------------------------------------------------------------------------------
-    def _headers(self, auth: bool, extra: dict[str, str] | None) -> dict[str, str]:
-        headers = dict(extra or {})
+    def _headers(self, auth: bool, extra: dict[str, str] | None) -> dict[str, Any]:
+        # the Authorization value stays a Secret here; _wire_headers reveals it in the call to aiohttp
+        headers: dict[str, Any] = dict(extra or {})
         if auth:
             if self._token is None:
                 from .errors import CredentialsError
@@ -322,7 +380,7 @@ class Transport:
                 raise CredentialsError(
                     "token", None, "a logged-in client", "Call login(...) or set NAI_TOKEN first."
                 )
-            headers["Authorization"] = "Bearer " + self._token.reveal()
+            headers["Authorization"] = Secret("Bearer " + self._token.reveal())
         return headers
 
     def gate(self) -> _Gate:
@@ -382,7 +440,11 @@ class Transport:
             self.stats["attempts"] += 1
             try:
                 async with session.request(
-                    method, url, json=json, data=data, params=params, headers=headers
+                    method,
+                    url,
+                    data=_wire_json(json) if json is not None else data,
+                    params=params,
+                    headers=_wire_headers(headers, json is not None),
                 ) as resp:
                     body = await _read_body(resp)
                     status = resp.status
@@ -503,7 +565,12 @@ class Transport:
                 delivered = 0
                 try:
                     async with session.request(
-                        method, url, json=json, params=params, headers=headers, timeout=timeout
+                        method,
+                        url,
+                        data=_wire_json(json) if json is not None else None,
+                        params=params,
+                        headers=_wire_headers(headers, json is not None),
+                        timeout=timeout,
                     ) as resp:
                         if not 200 <= resp.status < 300 or resp.content_type == "application/json":
                             body = await _read_body(resp)

@@ -39,7 +39,14 @@ def _cmd_access_token(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from . import sandbox
 
-    sandbox.serve(host=args.host, port=args.port, data_dir=args.data, faults=args.faults)
+    sandbox.serve(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data,
+        faults=args.faults,
+        test_hooks=args.test_hooks,
+        read_timeout=args.read_timeout,
+    )
     return 0
 
 
@@ -122,6 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--data", default=None, help="directory for a persistent SQLite store")
     p.add_argument("--faults", default=None, help="e.g. '429=0.2,500=0.1,drop=0.05,retry_after=1,seed=7'")
+    p.add_argument(
+        "--test-hooks",
+        action="store_true",
+        help="open the /_sandbox/ endpoints (mail outbox, faults, knobs) to requests carrying the admin "
+        "token printed at start; off by default, since the outbox holds account-recovery tokens",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="close connections that take longer to send a request's headers or body, or idle longer "
+        "(default 60)",
+    )
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("lab", help="start the sandbox and JupyterLab on the notebooks")

@@ -21,7 +21,11 @@ def free_port() -> int:
 
 
 def start_serve(*args: str, timeout: float = 30) -> tuple[subprocess.Popen, str]:
-    """Start `naikit serve --port P *args`; return (process, URL) once it answers, or raise with its log."""
+    """Start `naikit serve --port P *args`; return (process, URL) once it answers, or raise with its log.
+
+    With ``--test-hooks`` among ``args``, ``process.admin_headers`` holds the header (read from the line the
+    server prints at start) that its ``/_sandbox/`` endpoints require.
+    """
     port = free_port()
     # a file, not a pipe: a pipe nobody reads could fill up and stall a long benchmark's server
     log = tempfile.TemporaryFile("w+")
@@ -36,6 +40,8 @@ def start_serve(*args: str, timeout: float = 30) -> tuple[subprocess.Popen, str]
     while True:
         try:
             urllib.request.urlopen(url + "/", timeout=1).read()
+            if "--test-hooks" in args:
+                proc.admin_headers = _admin_headers(log)  # type: ignore[attr-defined]
             return proc, url
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -43,6 +49,17 @@ def start_serve(*args: str, timeout: float = 30) -> tuple[subprocess.Popen, str]
                 log.seek(0)
                 raise RuntimeError("naikit serve did not start: " + log.read()) from None
             time.sleep(0.1)
+
+
+def _admin_headers(log) -> dict[str, str]:
+    # the server prints "test hooks on: send <header>: <token>" before it starts answering
+    log.seek(0)
+    for line in log.read().splitlines():
+        if line.startswith("test hooks on: send "):
+            name, _, token = line[len("test hooks on: send ") :].partition(": ")
+            log.seek(0, 2)
+            return {name: token.strip()}
+    raise RuntimeError("naikit serve --test-hooks printed no admin token")
 
 
 def stop_serve(proc: subprocess.Popen) -> None:

@@ -20,13 +20,13 @@ def sb():
     import json
     import urllib.request
 
-    with sandbox.start() as server:
+    with sandbox.start(test_hooks=True) as server:
         # the account may run as many text generations at once as the client below allows
         req = urllib.request.Request(
             server.url + "/_sandbox/text",
             data=json.dumps({"concurrency": 3}).encode(),
             method="PUT",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **server.admin_headers},
         )
         with urllib.request.urlopen(req) as r:
             assert json.loads(r.read())["concurrency"] == 3

@@ -67,14 +67,14 @@ def test_slot_refuses_with_429_and_releases_once():
 
 @pytest.fixture(scope="module")
 def sb():
-    with sandbox.start() as server:
+    with sandbox.start(test_hooks=True) as server:
         yield server
 
 
 def _settings(sb, **values):
     async def put():
         async with aiohttp.ClientSession() as s:
-            async with s.put(sb.url + "/_sandbox/text", json=values) as r:
+            async with s.put(sb.url + "/_sandbox/text", json=values, headers=sb.admin_headers) as r:
                 return r.status, await r.json()
 
     return asyncio.run(put())

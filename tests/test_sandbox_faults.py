@@ -17,7 +17,7 @@ from naikit.sandbox.faults import FaultInjector, FaultPlan
 
 @pytest.fixture(scope="module")
 def box():
-    with sb.start() as running:
+    with sb.start(test_hooks=True) as running:
         yield running
 
 
@@ -252,7 +252,7 @@ def test_retries_show_in_stats(box):
 
 def test_admin_endpoints(box):
     async def main() -> None:
-        async with aiohttp.ClientSession() as s:
+        async with aiohttp.ClientSession(headers=box.admin_headers) as s:
             plan = {"rate_429": 1.0, "retry_after": 2, "paths": ["/user/"]}
             async with s.put(box.url + "/_sandbox/faults", json=plan) as r:
                 assert r.status == 200

@@ -24,7 +24,7 @@ from naikit.novelai.vibes import VibeCache, read_naiv4vibe
 
 @pytest.fixture(scope="module")
 def srv():
-    s = sandbox.start()
+    s = sandbox.start(test_hooks=True)
     yield s
     s.stop()
 
@@ -37,8 +37,12 @@ def nai(srv):
 
 
 def _settings(srv, **kw):
-    req = urllib.request.Request(srv.url + "/_sandbox/image", data=json.dumps(kw).encode(), method="PUT",
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        srv.url + "/_sandbox/image",
+        data=json.dumps(kw).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json", **srv.admin_headers},
+    )
     return json.loads(urllib.request.urlopen(req).read())
 
 

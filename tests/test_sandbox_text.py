@@ -21,7 +21,7 @@ PROMPT = "The old lighthouse keeper climbed the stairs"
 
 @pytest.fixture(scope="module")
 def sb():
-    with sandbox.start() as server:
+    with sandbox.start(test_hooks=True) as server:
         yield server
 
 
@@ -224,7 +224,7 @@ def test_token_delay_setting(sb, token):
         sb.url + "/_sandbox/text",
         data=b'{"token_delay": 9}',
         method="PUT",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **sb.admin_headers},
     )
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req)

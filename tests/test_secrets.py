@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,132 @@ def test_no_secret_anywhere(capsys):
     }
     for name, value in secrets.items():
         assert value not in corpus, f"the {name} leaked"
+
+
+# ------------------------------------------------------------------- swapped credentials, frame locals
+
+
+def _shown(exc: BaseException) -> str:
+    """Everything an exception shows: str, repr, its value attribute and its formatted traceback."""
+    return "\n".join(
+        [str(exc), repr(exc), repr(getattr(exc, "value", None)), "".join(traceback.format_exception(exc))]
+    )
+
+
+def test_swapped_email_and_password_never_show_the_password():
+    from naikit.novelai.auth import encryption_key, hashed_email
+
+    with sandbox.start() as sb:
+        attempts = [
+            lambda: access_key(PASSWORD, EMAIL),
+            lambda: encryption_key(PASSWORD, EMAIL),
+            lambda: hashed_email(PASSWORD),
+            lambda: NovelAI(email=PASSWORD, password=EMAIL, base_url=sb.url).information(),
+            lambda: NovelAI(base_url=sb.url).login(PASSWORD, EMAIL),
+            lambda: NovelAI(base_url=sb.url).register(PASSWORD, EMAIL, "recaptcha-ok"),
+            lambda: NovelAI(base_url=sb.url).request_account_recovery(PASSWORD),
+            lambda: NovelAI(base_url=sb.url).resend_email_verification(" " + PASSWORD + "@x "),
+        ]
+        for attempt in attempts:
+            with pytest.raises(errors.InputError) as e:
+                attempt()
+            assert e.value.field == "email"
+            assert PASSWORD not in _shown(e.value)
+            assert "swapped" in str(e.value)  # and it says what to check
+        assert "no '@'" in str(pytest.raises(errors.InputError, access_key, PASSWORD, EMAIL).value)
+
+
+def _serialise(value, depth=0, seen=None) -> str:
+    """What an error tracker such as Sentry records of a local: containers walked, anything else repr()."""
+    seen = set() if seen is None else seen
+    if depth > 8 or id(value) in seen:
+        return "..."
+    if isinstance(value, dict):
+        seen.add(id(value))
+        return "{" + ",".join(_serialise(k, depth + 1, seen) + ":" + _serialise(v, depth + 1, seen)
+                              for k, v in value.items()) + "}"  # fmt: skip
+    if isinstance(value, (list, tuple, set, frozenset)):
+        seen.add(id(value))
+        return "[" + ",".join(_serialise(v, depth + 1, seen) for v in value) + "]"
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a tracker records that repr failed, nothing else
+        return "<repr failed>"
+
+
+def _recorded_locals(exc: BaseException) -> str:
+    """The locals of every naikit frame an error tracker would record for ``exc`` and its chain."""
+    import naikit
+
+    root = str(Path(naikit.__file__).parent)
+    out: list[str] = []
+    while exc is not None:
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_filename.startswith(root):
+                out.extend(f"{name}={_serialise(v)}" for name, v in frame.f_locals.items())
+            tb = tb.tb_next
+        out.append(_serialise(exc.args))
+        out.extend(_serialise(v) for v in vars(exc).values())
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return "\n".join(out)
+
+
+def test_frame_locals_an_error_tracker_records_hold_no_secret():
+    from naikit import Novita, Secret
+    from naikit.novelai.auth import access_key as derive
+
+    novita_key = "nv-secret-key-0123456789abcdef"
+    with sandbox.start() as sb:
+        c = NovelAI(base_url=sb.url)
+        tok = c.register(EMAIL, PASSWORD, "recaptcha-ok")
+        pst = sb.create_persistent_token(EMAIL)
+        key = derive(EMAIL, PASSWORD)
+        other = derive(EMAIL, PASSWORD + "-new")
+        c.request_account_recovery(EMAIL)
+        recovery = sb.outbox[-1]["token"]
+        refused = "http://127.0.0.1:1"
+        quick = RetryPolicy(attempts=1, backoff=0)
+        failures = [
+            lambda: NovelAI(email=EMAIL, password=PASSWORD + "x", base_url=sb.url).information(),
+            lambda: NovelAI(email=EMAIL, password=PASSWORD, base_url=refused, retry=quick).information(),
+            lambda: NovelAI(pst, base_url=refused, retry=quick).information(),
+            lambda: NovelAI(access_key=key, base_url=refused, retry=quick).information(),
+            lambda: c.create_object("stories", "m" * 200, "x"),
+            lambda: c.change_access_key(other, key, force=True),
+            lambda: c.recover_account(recovery[:-4] + "zzzz", EMAIL, PASSWORD + "-new"),
+            lambda: NovelAI(base_url=refused, retry=quick).login(EMAIL, PASSWORD),
+            lambda: Novita(novita_key, base_url=refused, retry=quick).user_info(),
+            lambda: Novita(novita_key + " x"),
+            lambda: NovelAI(tok.value + " x", base_url=sb.url),
+        ]
+        recorded = []
+        for failure in failures:
+            with pytest.raises(errors.NaikitError) as e:
+                failure()
+            recorded.append(_recorded_locals(e.value))
+        c.close()
+    corpus = "\n".join(recorded)
+    assert "<hidden>" in corpus  # the secrets were there, masked
+    for name, value in {
+        "password": PASSWORD,
+        "access key": key,
+        "new access key": other,
+        "jwt": tok.value,
+        "persistent token": pst,
+        "recovery token": recovery[:-4],
+        "novita key": novita_key,
+    }.items():
+        assert value not in corpus, f"the {name} is in a frame an error tracker records"
+    assert repr(Secret("x")) == str(Secret("x")) == f"{Secret('x')}" == "<hidden>"
+
+
+def test_a_secret_refuses_to_be_pickled():
+    import pickle
+
+    from naikit import Secret
+
+    with pytest.raises(TypeError, match="not pickled"):
+        pickle.dumps(Secret(PASSWORD))
+    assert Secret(Secret(PASSWORD)).reveal() == PASSWORD and Secret.wrap(None) is None

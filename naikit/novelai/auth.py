@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from .._transport import Secret, reveal
 from ..errors import CredentialsError, InputError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "encryption_key",
     "hashed_email",
     "check_access_key",
+    "check_email",
     "Token",
     "ACCESS_KEY_DOMAIN",
     "ENCRYPTION_KEY_DOMAIN",
@@ -40,9 +42,34 @@ EmailCase = Literal["lower", "verbatim"]
 _ACCESS_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{64}$")
 
 
-def _norm_email(email: str, email_case: EmailCase) -> str:
+def _shown_email(value: object) -> str:
+    """Describe a rejected email without showing it: it may be the password, passed in the wrong place."""
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    traits = ["no '@'" if "@" not in value else "an '@'"]
+    if value != value.strip():
+        traits.append("spaces around it")
+    return f"<{len(value)} characters, {', '.join(traits)}>"
+
+
+def check_email(email: object) -> str:
+    """Return ``email`` if it looks like an address (an '@', no spaces around it), else raise InputError.
+
+    The error never shows the value: email and password swapped would print the password.
+    """
     if not isinstance(email, str) or "@" not in email or email.strip() != email or not email:
-        raise InputError("email", email, "an email address such as 'me@example.com' (no spaces)")
+        raise InputError(
+            "email",
+            _shown_email(email),
+            "an email address such as 'me@example.com' (no spaces)",
+            "The value is not shown in case it is the password: check that email and password are not "
+            "swapped.",
+        )
+    return email
+
+
+def _norm_email(email: str, email_case: EmailCase) -> str:
+    check_email(email)
     if email_case == "lower":
         return email.lower()
     if email_case == "verbatim":
@@ -50,23 +77,24 @@ def _norm_email(email: str, email_case: EmailCase) -> str:
     raise InputError("email_case", email_case, "'lower' or 'verbatim'")
 
 
-def _check_password(password: str) -> None:
-    if not isinstance(password, str) or not password:
+def _check_password(password: str | Secret) -> None:
+    value = reveal(password)
+    if not isinstance(value, str) or not value:
         # the value itself is never shown: it is a secret
         raise InputError("password", "<hidden>", "a non-empty string")
 
 
-def argon_hash(email: str, password: str, size: int, domain: str) -> str:
+def argon_hash(email: str, password: str | Secret, size: int, domain: str) -> str:
     """Return NovelAI's Argon2id-derived value as URL-safe base64 text (with '=' padding).
 
-    ``email`` is used exactly as given here; callers choose its case.
+    ``email`` is used exactly as given here; callers choose its case. ``password`` may be a Secret; it is
+    revealed only inside the expressions that hash it, never kept in a local of its own.
     """
     from argon2.low_level import Type, hash_secret_raw  # heavy-ish; loaded on first use
 
-    pre_salt = (password[:6] + email + domain).encode("utf-8")
-    salt = hashlib.blake2b(pre_salt, digest_size=16).digest()
+    salt = hashlib.blake2b((reveal(password)[:6] + email + domain).encode("utf-8"), digest_size=16).digest()
     raw = hash_secret_raw(
-        secret=password.encode("utf-8"),
+        secret=reveal(password).encode("utf-8"),
         salt=salt,
         time_cost=2,
         memory_cost=int(2_000_000 / 1024),
@@ -77,13 +105,16 @@ def argon_hash(email: str, password: str, size: int, domain: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
-def access_key(email: str, password: str, *, email_case: EmailCase = "lower") -> str:
-    """Return the 64-character access key that ``/user/login`` expects for this email and password."""
+def access_key(email: str, password: str | Secret, *, email_case: EmailCase = "lower") -> str:
+    """Return the 64-character access key that ``/user/login`` expects for this email and password.
+
+    ``password`` may be a :class:`naikit.Secret`.
+    """
     _check_password(password)
     return argon_hash(_norm_email(email, email_case), password, 64, ACCESS_KEY_DOMAIN)[:64]
 
 
-def encryption_key(email: str, password: str, *, email_case: EmailCase = "lower") -> bytes:
+def encryption_key(email: str, password: str | Secret, *, email_case: EmailCase = "lower") -> bytes:
     """Return the 32-byte key (XSalsa20-Poly1305) that decrypts the account's keystore."""
     _check_password(password)
     text = argon_hash(_norm_email(email, email_case), password, 128, ENCRYPTION_KEY_DOMAIN)
@@ -95,10 +126,10 @@ def hashed_email(email: str) -> str:
     return hashlib.sha256(_norm_email(email, "lower").encode("utf-8")).hexdigest()
 
 
-def check_access_key(key: str, field: str = "access_key") -> str:
+def check_access_key(key: str | Secret, field: str = "access_key") -> str | Secret:
     """Return ``key`` if it has the form of an access key (64 URL-safe base64 characters), else raise."""
-    if not isinstance(key, str) or not _ACCESS_KEY_RE.match(key):
-        shown = f"<{len(key)} characters>" if isinstance(key, str) else key
+    if not isinstance(reveal(key), str) or not _ACCESS_KEY_RE.match(reveal(key)):
+        shown = f"<{len(reveal(key))} characters>" if isinstance(reveal(key), str) else key
         raise CredentialsError(
             field,
             shown,
@@ -120,20 +151,20 @@ class Token:
     value: str
 
     def __post_init__(self) -> None:
-        v = self.value
-        if not isinstance(v, str) or not v or any(c.isspace() for c in v):
+        # self.value, never a local copy: an error tracker records the locals of this frame
+        if not isinstance(self.value, str) or not self.value or any(c.isspace() for c in self.value):
             raise CredentialsError("token", "<hidden>", "a JWT ('ey…') or a persistent token ('pst-…')")
-        if v.startswith("pst-"):
-            if len(v) < 8:
+        if self.value.startswith("pst-"):
+            if len(self.value) < 8:
                 raise CredentialsError("token", "pst-…", "a persistent token 'pst-' + at least 4 characters")
             return
-        if v.startswith("ey"):
+        if self.value.startswith("ey"):
             if self._claims() is None:
                 raise CredentialsError(
                     "token", "ey…", "a JWT of three dot-separated base64url parts", "The token is truncated?"
                 )
             return
-        if _ACCESS_KEY_RE.match(v):
+        if _ACCESS_KEY_RE.match(self.value):
             raise CredentialsError(
                 "token",
                 "<64-character access key>",

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import _runner
-from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
+from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
 from ..errors import (
     AccessKeyRejected,
     APIError,
@@ -39,7 +39,7 @@ from .account import (
     UserAccountData,
     UserObject,
 )
-from .auth import EmailCase, Token, access_key, check_access_key, hashed_email
+from .auth import EmailCase, Token, access_key, check_access_key, check_email, hashed_email
 from .content import ContentAPI
 from .image import ImageAPI
 from .modules import ModulesAPI
@@ -135,6 +135,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         email_case: EmailCase = "lower",
         max_concurrent_generations: int = 1,
     ):
+        # From here on every secret is a Secret: frame locals and attributes show <hidden>.
+        password, access_key, token = Secret.wrap(password), Secret.wrap(access_key), Secret.wrap(token)
         if base_url is not None and hosts is not None:
             raise InputError("base_url", base_url, "either base_url or hosts, not both")
         if (email is None) != (password is None):
@@ -143,7 +145,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         if given > 1:
             raise CredentialsError("token", "<hidden>", "only one of token, email+password, access_key")
         self._explicit_hosts = hosts or (Hosts.single(base_url) if base_url is not None else None)
-        self._token_arg = Token(token) if token is not None else None
+        self._token_arg = Token(token.reveal()) if token is not None else None
         if access_key is not None:
             check_access_key(access_key)
         self._pending: tuple[str, Any] | None = (
@@ -155,7 +157,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
             if access_key is not None
             else None
         )
-        self._secrets: list[str] = [s for s in (password, access_key, token) if s]
+        self._secrets: list[Secret | str] = [s for s in (password, access_key, token) if s]
         self.sandbox_mode = sandbox
         self.validate = validate
         self.email_case = email_case
@@ -289,7 +291,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
             await self._login_key(value)
         else:
             email, password = value
-            await self._login_key(access_key(email, password, email_case=self.email_case))
+            await self._login_key(Secret(access_key(email, password, email_case=self.email_case)))
         self._ready = True
 
     def _set_token(self, token: Token) -> None:
@@ -298,11 +300,10 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         self.transport.set_token(token.value)
         self._ready = True
 
-    async def _login_key(self, key: str) -> Token:
-        check_access_key(key)
+    async def _login_key(self, key: str | Secret) -> Token:
+        key = Secret(check_access_key(key))
         resp = await self.transport.request("POST", "api", "/user/login", json={"key": key}, auth=False)
-        body = self._check(resp.body, shapes.ACCESS_TOKEN, "POST /user/login")
-        token = Token(body["accessToken"])
+        token = Token(self._check(resp.body, shapes.ACCESS_TOKEN, "POST /user/login")["accessToken"])
         self._set_token(token)
         return token
 
@@ -311,7 +312,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
         The access key is derived locally (Argon2, spec §1.3); the password never leaves the machine.
         """
-        key = access_key(email, password, email_case=self.email_case)
+        password = Secret(password)
+        key = Secret(access_key(email, password, email_case=self.email_case))
         # Kept as email+password (not just the key) so the content methods can derive the encryption key.
         self._pending = ("password", (email, password))
         self._secrets += [password, key]
@@ -325,7 +327,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
     async def login_with_key(self, access_key: str) -> Token:
         """Log in with a precomputed 64-character access key; return the access token."""
-        check_access_key(access_key)
+        access_key = Secret(check_access_key(access_key))
         self._secrets.append(access_key)
         self._pending = ("key", access_key)
         if self._sandbox is None and self.sandbox_mode is True:
@@ -334,7 +336,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
     async def login_with_token(self, token: str) -> Token:
         """Use a login JWT or a ``pst-`` persistent token (no request is made); return it as a Token."""
-        tok = Token(token)
+        token = Secret(token)
+        tok = Token(token.reveal())
         self._secrets.append(token)
         self._pending = ("token", tok)
         self._set_token(tok)
@@ -380,9 +383,10 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
         ``send_email`` sends the hashed email (SHA-256) so that verification and recovery work.
         """
+        password = Secret(password)
         if not isinstance(recaptcha, str) or not recaptcha:
             raise InputError("recaptcha", recaptcha, "the reCAPTCHA response token from the website")
-        key = access_key(email, password, email_case=self.email_case)
+        key = Secret(access_key(email, password, email_case=self.email_case))
         self._secrets += [password, key]
         body: dict[str, Any] = {"recapcha": recaptcha, "key": key}
         if send_email:
@@ -436,8 +440,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         without re-encrypting it makes every story unreadable. So this refuses when the account has a
         keystore, unless ``force=True`` (you re-encrypted it yourself).
         """
-        check_access_key(current_access_key, "current_access_key")
-        check_access_key(new_access_key, "new_access_key")
+        current_access_key = Secret(check_access_key(current_access_key, "current_access_key"))
+        new_access_key = Secret(check_access_key(new_access_key, "new_access_key"))
         self._secrets += [current_access_key, new_access_key]
         if not force and await self.keystore_raw() is not None:
             raise InputError(
@@ -458,14 +462,14 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
     async def resend_email_verification(self, email: str) -> bool:
         """Ask for a new verification email; return True when the server accepted."""
-        if not isinstance(email, str) or "@" not in email:
-            raise InputError("email", email, "an email address")
+        check_email(email)
         await self._call("POST", "/user/resend-email-verification", json={"email": email}, auth=False)
         return True
 
     async def verify_email(self, verification_token: str) -> bool:
         """Confirm the email with the 64-character token from the verification mail; return True."""
-        if not isinstance(verification_token, str) or len(verification_token) != 64:
+        verification_token = Secret(verification_token)
+        if not isinstance(reveal(verification_token), str) or len(reveal(verification_token)) != 64:
             raise InputError(
                 "verification_token", verification_token, "the 64-character token from the email"
             )
@@ -483,8 +487,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
     async def request_account_recovery(self, email: str) -> bool:
         """Ask for a recovery email (``POST /user/recovery/request``, 202); return True."""
-        if not isinstance(email, str) or "@" not in email:
-            raise InputError("email", email, "an email address")
+        check_email(email)
         await self._call("POST", "/user/recovery/request", json={"email": email}, auth=False)
         return True
 
@@ -496,13 +499,14 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         ``delete_content=True`` wipes the account's stories (the keystore cannot be decrypted with a
         new password anyway); False keeps them for when the old password is found again.
         """
-        if not isinstance(recovery_token, str) or len(recovery_token) < 16:
+        recovery_token, new_password = Secret(recovery_token), Secret(new_password)
+        if not isinstance(reveal(recovery_token), str) or len(reveal(recovery_token)) < 16:
             raise InputError(
                 "recovery_token", recovery_token, "the token from the recovery email (16+ chars)"
             )
         if not isinstance(delete_content, bool):
             raise InputError("delete_content", delete_content, "True or False")
-        key = access_key(email, new_password, email_case=self.email_case)
+        key = Secret(access_key(email, new_password, email_case=self.email_case))
         self._secrets += [new_password, key]
         body = {"recoveryToken": recovery_token, "newAccessKey": key, "deleteContent": delete_content}
         data = await self._call("POST", "/user/recovery/recover", json=body, auth=False)
@@ -650,7 +654,7 @@ def _credentials_from_env() -> tuple[str, Any] | None:
     token = os.environ.get("NAI_TOKEN")
     if token:
         return ("token", Token(token))
-    user, pw = os.environ.get("NAI_USERNAME"), os.environ.get("NAI_PASSWORD")
+    user, pw = os.environ.get("NAI_USERNAME"), Secret.wrap(os.environ.get("NAI_PASSWORD"))
     if user and pw:
         return ("password", (user, pw))
     if user or pw:
@@ -671,6 +675,7 @@ class NovelAI(BlockingMethods, _runner.SyncClient):
     if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
 
         def __init__(self, *args: Any, **kwargs: Any):
+            args, kwargs = _runner.mask_secrets(AsyncNovelAI.__init__, args, kwargs)
             super().__init__(AsyncNovelAI(*args, **kwargs))
 
     @property

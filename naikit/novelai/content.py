@@ -427,6 +427,9 @@ class ContentAPI:
 
         Needed when the client logged in with a token only (a token cannot decrypt anything).
         """
+        from .._transport import Secret
+
+        password = Secret(password)  # kept masked (see README, Security)
         self._secrets.append(password)  # type: ignore[attr-defined]
         state = self._content_state()
         state["explicit"] = None

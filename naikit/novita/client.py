@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import _runner
-from .._transport import Hosts, RetryPolicy, Timeouts, Transport
+from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
 from ..errors import CredentialsError, InputError, NaikitError
 from . import requests as rq
 from ._blocking import BlockingMethods
@@ -78,12 +78,18 @@ def _base_from_env() -> str | None:
     return os.environ.get("NOVITA_BASE_URL") or os.environ.get("NOVITA_API_URI") or None
 
 
-def _check_key(key: Any) -> str:
-    if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key):
+def _check_key(key: Any) -> Secret:
+    """Return the key as a Secret if it can be a Novita key, else raise (never showing it)."""
+    key = Secret.wrap(key) if isinstance(key, (str, Secret)) else key
+    if not isinstance(key, Secret) or not _plausible_key(key.reveal()):
         raise CredentialsError(
-            "api_key", "<hidden>" if isinstance(key, str) else key, "a Novita API key (no spaces)"
+            "api_key", key if isinstance(key, Secret) else type(key).__name__, "a Novita API key (no spaces)"
         )
     return key
+
+
+def _plausible_key(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and not any(c.isspace() for c in value)
 
 
 class AsyncNovita:
@@ -103,8 +109,8 @@ class AsyncNovita:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
     ):
-        if api_key is not None:
-            _check_key(api_key)
+        # kept as a Secret from here on: frame locals and attributes show <hidden>
+        api_key = _check_key(api_key) if api_key is not None else None
         self._key_arg = api_key
         self._base_arg = base_url
         self.sandbox_mode = sandbox
@@ -170,7 +176,7 @@ class AsyncNovita:
                 return
             key = self._key_arg if self.sandbox_mode is not True else None
             if key is None and self.sandbox_mode is not True:
-                env = os.environ.get("NOVITA_API_KEY")
+                env = Secret.wrap(os.environ.get("NOVITA_API_KEY"))
                 key = _check_key(env) if env else None
             if key is None:
                 automatic = self.sandbox_mode is None and self._base_arg is None and _base_from_env() is None
@@ -180,7 +186,7 @@ class AsyncNovita:
                     raise CredentialsError(
                         "api_key", None, "a Novita API key", "Pass api_key= or set NOVITA_API_KEY."
                     )
-            self.transport.set_token(key)
+            self.transport.set_token(reveal(key))
             self._ready = True
 
     async def _start_sandbox(self) -> str:
@@ -881,6 +887,7 @@ class Novita(BlockingMethods, _runner.SyncClient):
     if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
 
         def __init__(self, *args: Any, **kwargs: Any):
+            args, kwargs = _runner.mask_secrets(AsyncNovita.__init__, args, kwargs)
             super().__init__(AsyncNovita(*args, **kwargs))
 
     @staticmethod

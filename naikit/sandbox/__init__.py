@@ -86,16 +86,28 @@ def start(
     data_dir: str | os.PathLike[str] | None = None,
     faults: FaultPlan | str | None = None,
     clock: Clock | None = None,
+    test_hooks: bool = False,
+    read_timeout: float | None = None,
 ) -> Sandbox:
     """Start a sandbox on its own daemon thread and event loop; return the running :class:`Sandbox`.
 
     Returns once the server listens. ``port=0`` picks a free port; ``data_dir`` keeps the store in
     ``<data_dir>/sandbox.sqlite3`` (else in memory); ``faults`` is a FaultPlan or its string form
     (``"429=0.2,drop=0.05,seed=7"``); ``clock`` defaults to real time (pass ``FakeClock()`` in tests).
+    ``test_hooks=True`` opens the ``/_sandbox/`` endpoints (outbox, faults, knobs) to requests that carry
+    ``Sandbox.admin_headers``; ``read_timeout`` (default 60 s) bounds how long a request may take to arrive.
     """
     from .server import start as _start
 
-    return _start(host=host, port=port, data_dir=data_dir, faults=faults, clock=clock)
+    return _start(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        faults=faults,
+        clock=clock,
+        test_hooks=test_hooks,
+        read_timeout=read_timeout,
+    )
 
 
 def embedded() -> Sandbox:
@@ -110,24 +122,41 @@ def serve(
     port: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     faults: FaultPlan | str | None = None,
+    test_hooks: bool = False,
+    read_timeout: float | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C, printing its URL and the demo credentials; returns None.
 
-    ``port=None`` uses the default port (8765, as ``naikit serve``).
+    ``port=None`` uses the default port (8765, as ``naikit serve``). ``test_hooks=True`` also prints the admin
+    token the ``/_sandbox/`` endpoints then require.
     """
     from .server import DEFAULT_PORT
     from .server import serve as _serve
 
-    _serve(host=host, port=DEFAULT_PORT if port is None else port, data_dir=data_dir, faults=faults)
+    _serve(
+        host=host,
+        port=DEFAULT_PORT if port is None else port,
+        data_dir=data_dir,
+        faults=faults,
+        test_hooks=test_hooks,
+        read_timeout=read_timeout,
+    )
 
 
 def build_app(
-    store: Store, *, faults: FaultPlan | str | None = None, clock: Clock | None = None
+    store: Store,
+    *,
+    faults: FaultPlan | str | None = None,
+    clock: Clock | None = None,
+    admin_token: str | None = None,
 ) -> web.Application:
-    """Return the sandbox's ``aiohttp.web.Application`` on ``store`` (seeding the demo account if missing)."""
+    """Return the sandbox's ``aiohttp.web.Application`` on ``store`` (seeding the demo account if missing).
+
+    ``admin_token`` turns the ``/_sandbox/`` test hooks on for requests carrying it (else they answer 404).
+    """
     from .app import build_app as _build_app
 
-    return _build_app(store, faults=faults, clock=clock)
+    return _build_app(store, faults=faults, clock=clock, admin_token=admin_token)
 
 
 def demo_access_key() -> str:

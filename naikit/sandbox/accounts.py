@@ -16,13 +16,15 @@ import base64
 import binascii
 import re
 import secrets
+from collections.abc import Iterable
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from aiohttp import web
 
 from ..errors import InputError
-from .app import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response
-from .store import OBJECT_TYPES, Account, StoreConflict
+from .app import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response, read_body
+from .store import OBJECT_TYPES, Account, StoreConflict, UserObject
 from .tokens import authenticate
 
 __all__ = ["routes", "PERKS", "PLANS", "subscription_json", "information_json", "priority_json"]
@@ -167,6 +169,58 @@ def _not_found(type_: str, object_id: str) -> ApiError:
     return ApiError(404, f"Object {object_id} of type {type_} not found")
 
 
+# Objects whose data is longer than this are sent in pieces of _PIECE characters, so answering a 60 MB story
+# costs one more megabyte, not two more copies of it.
+STREAM_ABOVE = 1 << 20
+_PIECE = 1 << 20
+
+
+async def _write_object(response: web.StreamResponse, obj: UserObject) -> None:
+    # the bytes json.dumps(obj.to_json(), separators=(",", ":"), ensure_ascii=False) would give, in pieces
+    head = (
+        f'{{"id":{encode_basestring(obj.id)},"type":{encode_basestring(obj.type)},'
+        f'"meta":{encode_basestring(obj.meta)},"data":"'
+    )
+    await response.write(head.encode("utf-8"))
+    data = obj.data
+    for start in range(0, len(data), _PIECE):
+        # JSON escapes character by character, so escaping each piece equals escaping the whole
+        await response.write(encode_basestring(data[start : start + _PIECE])[1:-1].encode("utf-8"))
+    tail = f'","lastUpdatedAt":{int(obj.last_updated_at)},"changeIndex":{int(obj.change_index)}}}'
+    await response.write(tail.encode("utf-8"))
+
+
+async def _json_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    response.charset = "utf-8"
+    await response.prepare(request)
+    return response
+
+
+async def object_response(request: web.Request, obj: UserObject) -> web.StreamResponse:
+    """Answer one UserData: in one piece when small, streamed (no copy of its data) when large."""
+    if len(obj.data) <= STREAM_ABOVE:
+        return json_response(obj.to_json())
+    response = await _json_stream(request)
+    await _write_object(response, obj)
+    await response.write_eof()
+    return response
+
+
+async def objects_response(request: web.Request, objects: Iterable[UserObject]) -> web.StreamResponse:
+    """Answer ``{"objects": [UserData…]}`` streamed one object at a time (``objects`` may be lazy)."""
+    response = await _json_stream(request)
+    await response.write(b'{"objects":[')
+    for i, obj in enumerate(objects):
+        if i:
+            await response.write(b",")
+        await _write_object(response, obj)
+    await response.write(b"]}")
+    await response.write_eof()
+    return response
+
+
 # ------------------------------------------------------------------------------------------------- routes
 
 
@@ -233,6 +287,8 @@ async def change_access_key(request: web.Request) -> web.Response:
         state.store.replace_access_keys(account.id, [new])
         if email_hash is not None:
             state.store.set_email_hash(account.id, email_hash)
+        # a new password: login tokens issued with the old one stop working (the answer carries a new one)
+        state.store.revoke_tokens(account.id)
     return _login_response(state, account.id, 200)
 
 
@@ -303,6 +359,8 @@ async def recovery_recover(request: web.Request) -> web.Response:
             state.store.replace_access_keys(account_id, [new])
         except StoreConflict:
             raise ApiError(409, "An account with this access key already exists") from None
+        # a recovery means the old credentials are not trusted: every token issued before stops working
+        state.store.revoke_tokens(account_id, persistent=True)
         if delete_content:
             state.store.delete_content(account_id)
     return _login_response(state, account_id, 201)
@@ -411,7 +469,8 @@ async def list_objects(request: web.Request) -> web.Response:
     state = _state(request)
     account = authenticate(request)
     type_ = _object_type(request)
-    return json_response({"objects": [o.to_json() for o in state.store.list_objects(account.id, type_)]})
+    # one object in memory at a time: a listing of large stories must not hold them all at once
+    return await objects_response(request, state.store.iter_objects(account.id, type_))
 
 
 @routes.put("/user/objects/{type}")
@@ -425,7 +484,7 @@ async def create_object(request: web.Request) -> web.Response:
     data = field(body, "data", str)
     field(body, "changeIndex", (int, float), required=False)
     obj = state.store.create_object(account.id, type_, meta, data, now=int(state.now()))
-    return json_response(obj.to_json())
+    return await object_response(request, obj)
 
 
 @routes.get("/user/objects/{type}/{id}")
@@ -438,7 +497,7 @@ async def get_object(request: web.Request) -> web.Response:
     obj = state.store.get_object(account.id, type_, object_id)
     if obj is None:
         raise _not_found(type_, object_id)
-    return json_response(obj.to_json())
+    return await object_response(request, obj)
 
 
 @routes.patch("/user/objects/{type}/{id}")
@@ -457,7 +516,7 @@ async def patch_object(request: web.Request) -> web.Response:
     obj = state.store.update_object(account.id, type_, object_id, now=int(state.now()), meta=meta, data=data)
     if obj is None:
         raise _not_found(type_, object_id)
-    return json_response(obj.to_json())
+    return await object_response(request, obj)
 
 
 @routes.delete("/user/objects/{type}/{id}")
@@ -470,7 +529,7 @@ async def delete_object(request: web.Request) -> web.Response:
     obj = state.store.delete_object(account.id, type_, object_id)
     if obj is None:
         raise _not_found(type_, object_id)
-    return json_response(obj.to_json())
+    return await object_response(request, obj)
 
 
 @routes.get("/user/clientsettings")
@@ -486,5 +545,5 @@ async def put_clientsettings(request: web.Request) -> web.Response:
     """Store the raw body (any content type) as the client settings: 200."""
     state = _state(request)
     account = authenticate(request)
-    state.store.set_settings(account.id, await request.read())
+    state.store.set_settings(account.id, bytes(await read_body(request)))
     return empty_response(200)

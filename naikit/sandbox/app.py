@@ -9,13 +9,23 @@ Shared by every handler: :data:`STATE` (``request.app[STATE]``: store, clock, to
 outbox), :class:`ApiError` (raise it to answer with NovelAI's ``{"statusCode", "message"}`` envelope),
 :func:`json_response`, and the body checks (:func:`json_body`, :func:`field`).
 
-Middlewares, outermost first: faults (so a fault happens before anything else), then errors (turns ApiError,
-aiohttp's own 404/405/413 and unexpected exceptions into the envelope, never echoing a body or a header).
+Middlewares, outermost first: the body budget (gives back what a request's body held once it is answered),
+faults (so a fault happens before anything else), then errors (turns ApiError,
+aiohttp's own 404/405/413 and unexpected exceptions into the envelope, never echoing a body or a header), then
+the test-hook gate (:data:`ADMIN_PREFIX` paths answer 404 unless the sandbox was started with test hooks, and
+401 without the admin token in :data:`ADMIN_HEADER`).
+
+Bodies are read through :func:`read_body` only: at most :data:`MAX_BODY` bytes (413 before reading when the
+Content-Length says more), within the sandbox's read timeout (408 and the connection closed otherwise), into
+one buffer (no second copy), and all bodies being received at once share a budget of :data:`BODY_BUDGET`
+bytes (503 with Retry-After beyond it), so many large uploads at once cannot exhaust memory either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hmac
 import importlib
 import json
 import logging
@@ -28,7 +38,7 @@ from aiohttp import web
 
 from . import DEMO_EMAIL, DEMO_PASSWORD
 from .clock import Clock, FakeClock, SystemClock
-from .faults import FaultInjector, FaultPlan, as_plan, fault_middleware
+from .faults import ADMIN_PREFIX, FaultInjector, FaultPlan, as_plan, fault_middleware
 from .store import Store, StoreConflict
 from .tokens import TokenIssuer
 
@@ -42,12 +52,16 @@ __all__ = [
     "empty_response",
     "error_response",
     "json_body",
+    "read_body",
     "field",
     "seed_demo_account",
     "demo_access_keys",
     "DEMO_EMAIL",
     "DEMO_PASSWORD",
     "MAX_BODY",
+    "ADMIN_HEADER",
+    "READ_TIMEOUT",
+    "BODY_BUDGET",
 ]
 
 log = logging.getLogger("naikit.sandbox")
@@ -57,17 +71,31 @@ log = logging.getLogger("naikit.sandbox")
 # image, modules (NovelAI); novita_tasks, novita_training, novita_models.
 AREAS: tuple[str, ...] = ("accounts", "text", "image", "modules", "voice", "novita")
 
-# Image endpoints take base64 images in JSON; NovelAI itself answers 413 somewhere above this.
+# The largest request a real client sends: an image request with base64 images (a 2048x1536 source, its mask,
+# vibe and character references) or a large story upload. NovelAI publishes no limit (its website only shows
+# that a story save can fail with "body is too large"); Novita's documented images are at most 30 MB each.
+# 64 MiB holds all of these; anything larger is refused with 413.
 MAX_BODY = 64 * 1024 * 1024
+# Seconds a client has to send a request's headers (after connecting or after the previous response) and,
+# separately, its body; an idle keep-alive connection is closed after as long.
+READ_TIMEOUT = 60.0
+# Bytes of request bodies the sandbox holds at once, summed over the requests in progress.
+BODY_BUDGET = 4 * MAX_BODY
+# Header carrying the admin token that the /_sandbox/ test hooks require (when they are on at all).
+ADMIN_HEADER = "X-Naikit-Admin-Token"
 
 
 class ApiError(Exception):
     """Raise in a handler to answer ``{"statusCode": status, "message": message}`` with that status."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, *, close: bool = False
+    ):
         self.status = status
         self.message = message
         self.headers = headers or {}
+        # close the connection after answering (a body was left unread, or the client is too slow)
+        self.close = close
         super().__init__(f"{status}: {message}")
 
 
@@ -79,6 +107,14 @@ class SandboxState:
     clock: Clock
     tokens: TokenIssuer
     faults: FaultInjector
+    # None: the /_sandbox/ test hooks are off (404). Else the token they require in ADMIN_HEADER.
+    admin_token: str | None = None
+    read_timeout: float = READ_TIMEOUT
+    max_body: int = MAX_BODY
+    body_budget: int = BODY_BUDGET
+    # bytes of bodies held by requests in progress, in all and per request (id); the loop's thread only
+    bodies_held: int = 0
+    held_by: dict[int, int] = dc_field(default_factory=dict)
     # "Mails" the sandbox would have sent (verification and recovery tokens), newest last. Memory only.
     outbox: list[dict[str, Any]] = dc_field(default_factory=list)
     outbox_lock: threading.Lock = dc_field(default_factory=threading.Lock)
@@ -116,13 +152,57 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return json_response({"statusCode": status, "message": message}, status=status, headers=headers)
 
 
+async def read_body(request: web.Request) -> bytearray:
+    """Return the request body (read once: a second call returns what is left, nothing).
+
+    Raises ApiError 413 when it is larger than the sandbox's limit (at once if the Content-Length says so)
+    and 408 when it does not arrive within the read timeout; both close the connection.
+    """
+    state = request.app[STATE]
+    limit = state.max_body
+    too_large = ApiError(413, f"Request entity too large (the limit is {limit} bytes)", close=True)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    buf = bytearray()
+
+    async def fill() -> None:
+        while True:
+            chunk = await request.content.readany()
+            if not chunk:
+                return
+            if len(buf) + len(chunk) > limit:
+                raise too_large
+            if state.bodies_held + len(chunk) > state.body_budget:
+                raise ApiError(
+                    503,
+                    "the sandbox is receiving too many large requests at once; retry in a moment",
+                    {"Retry-After": "1"},
+                    close=True,
+                )
+            # held until the request is answered (body_budget_middleware gives it back)
+            state.bodies_held += len(chunk)
+            state.held_by[id(request)] = state.held_by.get(id(request), 0) + len(chunk)
+            buf.extend(chunk)
+
+    try:
+        await asyncio.wait_for(fill(), state.read_timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(
+            408, f"request body not received within {state.read_timeout:g} s", close=True
+        ) from None
+    return buf
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     """Return the request body parsed as a JSON object; raise ApiError 400 otherwise."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         raise ApiError(400, "request body must be a JSON object")
     try:
-        body = json.loads(raw)
+        # decode, then drop the bytes before parsing: a 60 MB story then needs two copies at a time, not three
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        del raw
+        body = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "request body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -186,7 +266,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.message, exc.headers)
+        response = error_response(exc.status, exc.message, exc.headers)
+        if exc.close:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -208,6 +291,37 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(500, "Internal server error")
 
 
+@web.middleware
+async def body_budget_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Give the bytes a request's body took from the shared budget back once it has been answered."""
+    try:
+        return await handler(request)
+    finally:
+        state = request.app[STATE]
+        state.bodies_held -= state.held_by.pop(id(request), 0)
+
+
+@web.middleware
+async def hooks_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Gate every ``/_sandbox/`` path: 404 when test hooks are off, 401 without the admin token."""
+    if request.path.startswith(ADMIN_PREFIX):
+        token = request.app[STATE].admin_token
+        if token is None:
+            raise ApiError(
+                404,
+                f"Cannot {request.method} {request.path} (the sandbox's test hooks are off: start it with "
+                "test_hooks=True or `naikit serve --test-hooks`)",
+            )
+        given = request.headers.get(ADMIN_HEADER, "")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8")):
+            raise ApiError(
+                401,
+                f"the sandbox's test hooks need the admin token in the {ADMIN_HEADER} header "
+                "(`naikit serve --test-hooks` prints it at start; Sandbox.admin_token in Python)",
+            )
+    return await handler(request)
+
+
 # --------------------------------------------------------------------------------------------- admin area
 
 admin = web.RouteTableDef()
@@ -222,7 +336,7 @@ async def get_faults(request: web.Request) -> web.Response:
 @admin.put("/_sandbox/faults")
 async def put_faults(request: web.Request) -> web.Response:
     """Replace the fault plan from a JSON object (field names) or a JSON string in the CLI form."""
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         data = json.loads(raw) if raw.strip() else None
     except ValueError:
@@ -355,19 +469,31 @@ def build_app(
     *,
     faults: FaultPlan | str | FaultInjector | None = None,
     clock: Clock | None = None,
+    admin_token: str | None = None,
+    read_timeout: float = READ_TIMEOUT,
 ) -> web.Application:
     """Return the sandbox ``web.Application`` on ``store`` (demo account seeded if missing).
 
-    ``faults`` is a plan (or its string form) or an existing injector; ``clock`` defaults to real time. The
-    caller owns ``store`` and closes it after the application has stopped.
+    ``faults`` is a plan (or its string form) or an existing injector; ``clock`` defaults to real time.
+    ``admin_token`` turns the ``/_sandbox/`` test hooks on, each request needing it in :data:`ADMIN_HEADER`
+    (None: they answer 404). ``read_timeout`` bounds how long a request body may take to arrive. The caller
+    owns ``store`` and closes it after the application has stopped.
     """
     clock = clock or SystemClock()
     injector = faults if isinstance(faults, FaultInjector) else FaultInjector(as_plan(faults))
-    state = SandboxState(store=store, clock=clock, tokens=TokenIssuer(store, clock), faults=injector)
+    state = SandboxState(
+        store=store,
+        clock=clock,
+        tokens=TokenIssuer(store, clock),
+        faults=injector,
+        admin_token=admin_token,
+        read_timeout=read_timeout,
+    )
     seed_demo_account(store, clock)
 
     app = web.Application(
-        middlewares=[fault_middleware(injector), error_middleware],
+        # the budget outermost: a dropped-connection fault reads the body too, and must give it back
+        middlewares=[body_budget_middleware, fault_middleware(injector), error_middleware, hooks_middleware],
         client_max_size=MAX_BODY,
     )
     app[STATE] = state

@@ -291,8 +291,10 @@ async def _drop(request: web.Request) -> web.StreamResponse:
 
     # Read the body first: closing a socket with unread input makes the kernel send RST, and the client would
     # see "connection reset" instead of the clean "server disconnected" a real dropped proxy connection gives.
+    from .app import read_body
+
     try:
-        await request.read()
+        await read_body(request)
     except Exception:  # noqa: BLE001 - the body does not matter, only that it has been consumed
         pass
     transport = request.transport

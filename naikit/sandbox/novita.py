@@ -30,7 +30,7 @@ from aiohttp import web
 from ..novita import requests as rq
 from . import novita_media as media
 from . import novita_store as ns
-from .app import STATE, json_response
+from .app import STATE, json_response, read_body
 from .store import Store, secret_hash
 
 __all__ = ["routes", "NovitaError"]
@@ -87,7 +87,7 @@ def _auth(request: web.Request) -> dict[str, Any]:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         body = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError):
@@ -827,7 +827,7 @@ async def upload_asset(request: web.Request) -> web.Response:
     if request.app[STATE].now() > expires:
         return _s3_error(403, "AccessDenied", "Request has expired")
     assets_id = request.match_info["name"].split(".", 1)[0]
-    data = await request.read()
+    data = bytes(await read_body(request))
     if len(data) > 30 * MB:
         return _s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
     _store(request).execute("UPDATE novita_assets SET data = ? WHERE assets_id = ?", (data, assets_id))

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,9 +122,10 @@ def key_account(store: Store, key: str) -> dict[str, Any] | None:
 
 
 def sign(store: Store, path: str, expires_at: int) -> str:
-    """Return the signature of a presigned URL (``path`` and its expiry) with the store's secret."""
-    secret = store.get_or_create_value("novita_s3_secret", lambda: secrets.token_hex(32))
-    return hmac.new(bytes.fromhex(secret), f"{path}|{expires_at}".encode(), hashlib.sha256).hexdigest()[:32]
+    """Return the signature of a presigned URL (``path`` and its expiry) with the store's private secret
+    (kept out of the database, like the JWT signing secret)."""
+    secret = store.private_secret("novita-s3-secret")
+    return hmac.new(secret, f"{path}|{expires_at}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

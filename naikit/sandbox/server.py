@@ -4,6 +4,12 @@
 synchronous code (a notebook cell, a sync client blocking on a future) cannot deadlock it.
 :func:`embedded` keeps one such server per process for clients that found no credentials.
 :func:`serve` is the ``naikit serve`` command's body.
+
+Test hooks (``/_sandbox/outbox``, ``/_sandbox/faults``, every ``/_sandbox/`` path) are off unless
+``test_hooks=True``; then each request to them must carry the sandbox's random admin token
+(:attr:`Sandbox.admin_token`, sent as :data:`~.app.ADMIN_HEADER`; ``naikit serve --test-hooks`` prints it).
+A request's headers and its body must each arrive within ``read_timeout`` seconds, and an idle
+connection is closed after as long, so half-sent requests cannot hold connections open.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +46,19 @@ class Sandbox:
         data_dir: str | os.PathLike[str] | None,
         faults: FaultPlan | str | None,
         clock: Clock | None,
+        test_hooks: bool = False,
+        read_timeout: float | None = None,
     ):
+        from .app import READ_TIMEOUT
+
         self.host = host
+        # random per start: knowing the port is not enough to read the outbox or change the faults
+        self.admin_token: str | None = secrets.token_urlsafe(32) if test_hooks else None
+        self.read_timeout = READ_TIMEOUT if read_timeout is None else float(read_timeout)
+        if not self.read_timeout > 0:
+            from ..errors import InputError
+
+            raise InputError("read_timeout", read_timeout, "a number of seconds above 0")
         self.data_dir = None if data_dir is None else os.fspath(data_dir)
         self.clock: Clock = clock or SystemClock()
         self.store = Store.open(self.data_dir)
@@ -60,7 +78,13 @@ class Sandbox:
         from .app import build_app
 
         try:
-            self.app = build_app(self.store, faults=self._injector, clock=self.clock)
+            self.app = build_app(
+                self.store,
+                faults=self._injector,
+                clock=self.clock,
+                admin_token=self.admin_token,
+                read_timeout=self.read_timeout,
+            )
         except BaseException:
             self.store.close()
             raise
@@ -98,8 +122,18 @@ class Sandbox:
         from aiohttp import web
 
         assert self.app is not None
-        # access_log=None: notebooks stay quiet; the access line would never hold secrets anyway
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        # access_log=None: notebooks stay quiet; the access line would never hold secrets anyway.
+        # keepalive_timeout: aiohttp closes a connection that has not sent a whole request head within it
+        # (counted from the connection or the previous response); read_body bounds the body the same way.
+        # lingering_time: after refusing a body (413, 408, 503) aiohttp reads and drops the rest for a moment,
+        # so the client gets the answer rather than a reset; briefly, or a refused upload holds a connection.
+        runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self.read_timeout,
+            lingering_time=min(2.0, self.read_timeout),
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
         await site.start()
@@ -168,6 +202,22 @@ class Sandbox:
         self._injector.reset_stats()
 
     @property
+    def admin_headers(self) -> dict[str, str]:
+        """Return the header that opens the ``/_sandbox/`` test hooks; raise RuntimeError if they are off."""
+        from .app import ADMIN_HEADER
+
+        if self.admin_token is None:
+            raise RuntimeError("this sandbox's test hooks are off: start it with test_hooks=True")
+        return {ADMIN_HEADER: self.admin_token}
+
+    def connection_count(self) -> int:
+        """Return how many client connections the server holds open right now."""
+        runner = self._runner
+        if runner is None or runner.server is None:
+            return 0
+        return len(runner.server.connections)
+
+    @property
     def outbox(self) -> list[dict[str, Any]]:
         """Return a copy of the mails the sandbox would have sent (kind, to, token, at)."""
         from .app import STATE
@@ -199,14 +249,25 @@ def start(
     data_dir: str | os.PathLike[str] | None = None,
     faults: FaultPlan | str | None = None,
     clock: Clock | None = None,
+    test_hooks: bool = False,
+    read_timeout: float | None = None,
 ) -> Sandbox:
     """Start a sandbox on its own thread and loop; return it once it is listening.
 
     ``port=0`` picks a free port (see ``Sandbox.url``). ``data_dir`` keeps the store in
     ``<data_dir>/sandbox.sqlite3`` (else memory). ``faults`` is a FaultPlan or its string form; ``clock``
-    defaults to real time.
+    defaults to real time. ``test_hooks`` opens ``/_sandbox/`` to requests carrying
+    ``Sandbox.admin_headers``; ``read_timeout`` (default 60 s) bounds how long a request may take to arrive.
     """
-    sandbox = Sandbox(host=host, port=port, data_dir=data_dir, faults=faults, clock=clock)
+    sandbox = Sandbox(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        faults=faults,
+        clock=clock,
+        test_hooks=test_hooks,
+        read_timeout=read_timeout,
+    )
     sandbox._start()
     return sandbox
 
@@ -230,9 +291,11 @@ def serve(
     port: int = DEFAULT_PORT,
     data_dir: str | os.PathLike[str] | None = None,
     faults: FaultPlan | str | None = None,
+    test_hooks: bool = False,
+    read_timeout: float | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C (or SIGTERM); print one line with its URL and the demo
-    credentials. Returns None once stopped."""
+    credentials (and, with ``test_hooks``, one with the admin token). Returns None once stopped."""
     import signal
 
     stop = threading.Event()
@@ -242,13 +305,24 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        sandbox = start(host=host, port=port, data_dir=data_dir, faults=faults)
+        sandbox = start(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            faults=faults,
+            test_hooks=test_hooks,
+            read_timeout=read_timeout,
+        )
         try:
             where = f", data in {sandbox.data_dir}" if sandbox.data_dir else ", in memory"
             plan = sandbox.faults
             extra = f", faults {plan}" if plan.active else ""
             demo = f"demo account {DEMO_EMAIL} / {DEMO_PASSWORD}"
             print(f"naikit sandbox on {sandbox.url} ({demo}{where}{extra}); Ctrl-C to stop", flush=True)
+            if sandbox.admin_token is not None:
+                from .app import ADMIN_HEADER
+
+                print(f"test hooks on: send {ADMIN_HEADER}: {sandbox.admin_token}", flush=True)
             # wake up now and then: a signal handler only runs between bytecodes of the main thread
             while not stop.wait(0.5):
                 pass

@@ -14,7 +14,9 @@ The class has two layers:
   keystore, user objects, client settings, subscription and Anlas.
 
 Secrets are stored hashed (SHA-256): access keys, persistent tokens and mail tokens are looked up by
-their hash, so the database file never holds a usable credential.
+their hash, so the database file never holds a usable credential. The JWT signing secret is not in it at all
+(see :mod:`.tokens`). A file-backed store is private: its folder is created 0700, the database and its
+WAL/SHM files are 0600.
 
 One connection is shared by the server thread and the caller's thread; a re-entrant lock serialises them.
 """
@@ -63,7 +65,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     giftkey TEXT,
     keystore TEXT,
     keystore_change_index INTEGER NOT NULL DEFAULT 0,
-    settings BLOB NOT NULL DEFAULT x''
+    settings BLOB NOT NULL DEFAULT x'',
+    auth_epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS access_keys (
     key_hash TEXT PRIMARY KEY,
@@ -135,6 +138,8 @@ class Account:
     keystore: str | None
     keystore_change_index: int
     settings: bytes
+    # +1 on every access-key change and recovery: login tokens signed for an older epoch are refused
+    auth_epoch: int = 0
 
     @property
     def anlas(self) -> int:
@@ -205,6 +210,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] = ":memory:"):
         self.path = str(path)
         self._lock = threading.RLock()
+        if self.path != ":memory:":
+            _create_private(Path(self.path))
         # isolation_level=None: no implicit transactions; transaction() issues BEGIN IMMEDIATE itself.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None
@@ -215,8 +222,18 @@ class Store:
             self._conn.execute("PRAGMA journal_mode = WAL")
             # WAL + NORMAL keeps every committed transaction across a process crash (not a power cut).
             self._conn.execute("PRAGMA synchronous = NORMAL")
+            # SQLite gives the -wal and -shm files the database's mode; tighten any left by an older version
+            for suffix in ("-wal", "-shm"):
+                if os.path.exists(self.path + suffix):
+                    os.chmod(self.path + suffix, 0o600)
         self._schemas: set[str] = set()
+        self._private: dict[str, bytes] = {}
         self.add_schema("core", _CORE_SCHEMA)
+        columns = {row["name"] for row in self.query("PRAGMA table_info(accounts)")}
+        if "auth_epoch" not in columns:  # a store written before tokens could be revoked
+            self.execute("ALTER TABLE accounts ADD COLUMN auth_epoch INTEGER NOT NULL DEFAULT 0")
+        # signing secrets older versions kept in the database (see private_secret)
+        self.execute("DELETE FROM kv WHERE key IN ('jwt_secret', 'novita_s3_secret')")
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None) -> Store:
@@ -224,7 +241,9 @@ class Store:
         if data_dir is None:
             return cls(":memory:")
         folder = Path(data_dir).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
+        # private: the folder holds the accounts and the JWT signing secret (an existing folder is left as
+        # the user made it; the files in it are private either way)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return cls(folder / DB_FILENAME)
 
     def __repr__(self) -> str:
@@ -307,6 +326,18 @@ class Store:
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
             (key, value, value),
         )
+
+    def private_secret(self, name: str) -> bytes:
+        """Return a 32-byte secret kept out of the database: drawn once per store in memory, else read from
+        (or first written to) ``<data_dir>/<name>``, a 0600 file beside the database."""
+        with self._lock:
+            if name in self._private:
+                return self._private[name]
+            secret = (
+                secrets.token_bytes(32) if self.path == ":memory:" else _secret_file(Path(self.path), name)
+            )
+            self._private[name] = secret
+            return secret
 
     def get_or_create_value(self, key: str, factory: Any) -> str:
         """Return the value under ``key``, storing ``factory()`` first if there is none (atomically)."""
@@ -455,6 +486,14 @@ class Store:
                 raise StoreConflict("email")
             conn.execute("UPDATE accounts SET email_hash = ? WHERE id = ?", (email_hash, account_id))
 
+    def revoke_tokens(self, account_id: str, *, persistent: bool = False) -> None:
+        """Make every login token issued so far for the account invalid (and, with ``persistent``, delete
+        its persistent tokens); returns None."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = ?", (account_id,))
+            if persistent:
+                conn.execute("DELETE FROM persistent_tokens WHERE account_id = ?", (account_id,))
+
     def delete_account(self, account_id: str) -> bool:
         """Delete an account with its keys, tokens and objects; return True if it existed."""
         # ON DELETE CASCADE removes keys, tokens and objects in the same statement.
@@ -534,11 +573,25 @@ class Store:
     # ------------------------------------------------------------------ objects
 
     def list_objects(self, account_id: str, type_: str) -> list[UserObject]:
-        """Return the account's objects of one type, oldest first."""
-        rows = self.query(
-            "SELECT * FROM objects WHERE account_id = ? AND type = ? ORDER BY seq", (account_id, type_)
-        )
-        return [_object_from_row(r) for r in rows]
+        """Return the account's objects of one type, oldest first (all in memory: see iter_objects)."""
+        return list(self.iter_objects(account_id, type_))
+
+    def iter_objects(self, account_id: str, type_: str) -> Iterator[UserObject]:
+        """Yield the account's objects of one type, oldest first, reading one at a time.
+
+        A listing of large objects then holds one of them in memory, not all. An object deleted while the
+        iteration runs is skipped.
+        """
+        seqs = [
+            r["seq"]
+            for r in self.query(
+                "SELECT seq FROM objects WHERE account_id = ? AND type = ? ORDER BY seq", (account_id, type_)
+            )
+        ]
+        for seq in seqs:
+            row = self.query_one("SELECT * FROM objects WHERE seq = ?", (seq,))
+            if row is not None:
+                yield _object_from_row(row)
 
     def get_object(self, account_id: str, type_: str, object_id: str) -> UserObject | None:
         """Return one object, or None if this account has no such object of this type."""
@@ -564,9 +617,10 @@ class Store:
                 except sqlite3.IntegrityError:
                     # 126 random bits collided; draw again rather than fail the request
                     continue
-            obj = self.get_object(account_id, type_, object_id)
-        assert obj is not None
-        return obj
+        # built from what was written rather than read back: no second copy of a large object
+        return UserObject(
+            id=object_id, type=type_, meta=meta, data=data, last_updated_at=int(now), change_index=1
+        )
 
     def update_object(
         self,
@@ -610,6 +664,41 @@ class Store:
                 (account_id,),
             )
             return n
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (0600), or make an existing one so."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        os.chmod(path, 0o600)
+
+
+def _secret_file(db: Path, name: str) -> bytes:
+    path = db.with_name(name)
+    if not path.exists():
+        # written whole to a private temporary file, then linked in: a second process opening the same
+        # folder at the same moment either reads our complete file or links its own first and we read that
+        tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, secrets.token_hex(32).encode("ascii"))
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    os.chmod(path, 0o600)
+    try:
+        secret = bytes.fromhex(path.read_text("ascii").strip())
+    except (ValueError, UnicodeDecodeError):
+        secret = b""
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} does not hold a secret (64 hex digits); delete it to have a new one made")
+    return secret
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -2,12 +2,17 @@
 
 A login token is a real HS256 JWT (``header.payload.signature``, base64url without padding): header
 ``{"alg":"HS256","typ":"JWT"}``, payload ``{"id": <account id>, "iat": …, "exp": iat + 30 days}`` stamped
-from the sandbox clock, signed with a secret kept in the store (so tokens survive a restart of a
-file-backed sandbox). Persistent tokens are ``pst-`` plus 64 random URL-safe characters, stored hashed
-per account.
+from the sandbox clock. Its HMAC key is derived from the sandbox's signing secret, the account id and the
+account's ``auth_epoch``, which a recovery or an access-key change increments: every token issued before is
+then refused (401, "revoked"), with no change to the token's shape.
+
+The signing secret is never in the SQLite store. An in-memory sandbox draws one per process; a file-backed
+one keeps it in ``<data_dir>/jwt-secret`` (0600, beside the database), so its tokens survive a restart while
+a copy of the database alone cannot mint tokens. Persistent tokens are ``pst-`` plus 64 random URL-safe
+characters, stored hashed per account.
 
 :func:`authenticate` is what every protected handler calls first; it answers 401 with NovelAI's error envelope
-and says whether the token was missing, malformed, unknown or expired. No token is ever logged.
+and says whether the token was missing, malformed, unknown, revoked or expired. No token is ever logged.
 """
 
 from __future__ import annotations
@@ -29,12 +34,12 @@ if TYPE_CHECKING:
 __all__ = ["TokenIssuer", "TokenError", "new_persistent_token", "authenticate", "TOKEN_LIFETIME"]
 
 TOKEN_LIFETIME = 30 * 24 * 3600
-_SECRET_KEY = "jwt_secret"
+SECRET_NAME = "jwt-secret"
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 
 
 class TokenError(Exception):
-    """A token that does not open an account; ``reason`` is "expired", "unknown" or "malformed"."""
+    """A token that does not open an account; ``reason`` is "expired", "revoked", "unknown" or "malformed"."""
 
     def __init__(self, reason: str, message: str):
         self.reason = reason
@@ -64,20 +69,25 @@ class TokenIssuer:
     def __init__(self, store: Store, clock: Clock):
         self.store = store
         self.clock = clock
-        self._secret = bytes.fromhex(store.get_or_create_value(_SECRET_KEY, lambda: secrets.token_hex(32)))
+        self._secret = store.private_secret(SECRET_NAME)
 
     def __repr__(self) -> str:
         return "TokenIssuer(secret=<hidden>)"
 
-    def _sign(self, signing_input: bytes) -> str:
-        return _b64url(hmac.new(self._secret, signing_input, hashlib.sha256).digest())
+    def _sign(self, account_id: str, epoch: int, signing_input: bytes) -> str:
+        # one key per account and epoch: bumping the epoch revokes every token signed before
+        key = hmac.new(self._secret, f"{account_id}:{epoch}".encode(), hashlib.sha256).digest()
+        return _b64url(hmac.new(key, signing_input, hashlib.sha256).digest())
 
     def issue(self, account_id: str) -> str:
         """Return a login JWT for the account, valid 30 days from the sandbox clock's now."""
+        account = self.store.account_by_id(account_id)
+        if account is None:
+            raise KeyError(account_id)
         iat = int(self.clock.now())
         payload = {"id": account_id, "iat": iat, "exp": iat + TOKEN_LIFETIME}
         signing_input = f"{_b64url(_compact(_HEADER))}.{_b64url(_compact(payload))}"
-        return f"{signing_input}.{self._sign(signing_input.encode('ascii'))}"
+        return f"{signing_input}.{self._sign(account_id, account.auth_epoch, signing_input.encode('ascii'))}"
 
     def create_persistent(self, account_id: str) -> str:
         """Create, store (hashed) and return a new ``pst-`` token for the account."""
@@ -100,9 +110,6 @@ class TokenIssuer:
                 "malformed",
                 "Unauthorized: unknown access token (malformed: expected a JWT or a 'pst-' token)",
             )
-        expected = self._sign(f"{parts[0]}.{parts[1]}".encode("ascii", "replace"))
-        if not hmac.compare_digest(expected.encode("ascii"), parts[2].encode("ascii", "replace")):
-            raise TokenError("unknown", "Unauthorized: unknown access token (not issued by this server)")
         try:
             claims = json.loads(_unb64url(parts[1]))
         except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -111,11 +118,31 @@ class TokenIssuer:
         account_id = claims.get("id") if isinstance(claims, dict) else None
         if not isinstance(exp, (int, float)) or not isinstance(account_id, str):
             raise TokenError("malformed", "Unauthorized: unknown access token (malformed payload)")
-        if exp <= self.clock.now():
-            raise TokenError("expired", "Unauthorized: access token expired; log in again to get a new one")
+        # nothing in the payload is trusted before the signature matches
         account = self.store.account_by_id(account_id)
         if account is None:
-            raise TokenError("unknown", "Unauthorized: unknown access token (its account no longer exists)")
+            raise TokenError(
+                "unknown",
+                "Unauthorized: unknown access token (not issued by this server, or its account "
+                "no longer exists)",
+            )
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", "replace")
+        given = parts[2].encode("ascii", "replace")
+
+        def signed_for(epoch: int) -> bool:
+            expected = self._sign(account.id, epoch, signing_input).encode("ascii")
+            return hmac.compare_digest(expected, given)
+
+        if not signed_for(account.auth_epoch):
+            if any(signed_for(epoch) for epoch in range(account.auth_epoch)):
+                raise TokenError(
+                    "revoked",
+                    "Unauthorized: access token revoked (the account's access key changed or it "
+                    "was recovered since it was issued); log in again",
+                )
+            raise TokenError("unknown", "Unauthorized: unknown access token (not issued by this server)")
+        if exp <= self.clock.now():
+            raise TokenError("expired", "Unauthorized: access token expired; log in again to get a new one")
         return account
 
 
