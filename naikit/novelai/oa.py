@@ -124,7 +124,7 @@ def oa_parameters(
     values = {k: p.get(k) for k in OA_PARAM_FIELDS if p.get(k) is not None}
     enabled = set(p.enabled_samplers)
     for s in OA_SAMPLERS:
-        if s not in enabled:
+        if s not in enabled and values.get(s) != _NEUTRAL[s]:
             values[s] = _NEUTRAL[s]
     for key, val in overrides.items():
         k = _FIELD_TO_KEY.get(key, key)

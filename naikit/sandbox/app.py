@@ -55,7 +55,7 @@ log = logging.getLogger("naikit.sandbox")
 
 # Modules (relative to this package) whose ``routes`` make up the application. Later areas: content, text,
 # image, modules (NovelAI); novita_tasks, novita_training, novita_models.
-AREAS: tuple[str, ...] = ("accounts", "text", "image", "modules", "voice", "novita")
+AREAS: tuple[str, ...] = ("accounts", "text", "oa", "image", "modules", "voice", "novita")
 
 # Image endpoints take base64 images in JSON; NovelAI itself answers 413 somewhere above this.
 MAX_BODY = 64 * 1024 * 1024
