@@ -432,6 +432,10 @@ class OAAPI:
         sampling = oa_parameters(p, m, stop=stop, logit_bias=logit_bias, **params)
         if not isinstance(truncate, bool):
             raise InputError("truncate", truncate, "True or False")
+        from .glm_prompt import GLMPrompt
+
+        if isinstance(prompt, GLMPrompt):
+            prompt = prompt.text  # a built story prompt (naikit.novelai.glm_prompt.build_prompt)
         if isinstance(prompt, str):
             if not prompt:
                 raise InputError("prompt", prompt, "a non-empty prompt")
@@ -570,6 +574,10 @@ class OAAPI:
         logprobs: int | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamToken]:
+        from .glm_prompt import GLMPrompt
+
+        if isinstance(prompt, GLMPrompt):
+            prompt = prompt.text
         body, p, m, n_prompt = await self._oa_prepare(
             prompt, preset, model, stop=stop, logit_bias=logit_bias, truncate=truncate,
             context_tokens=context_tokens, tier=tier, logprobs=logprobs, params=params,
