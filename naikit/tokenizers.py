@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError, NaikitError
 from .novelai.models import (
     IMAGE_MODELS,
+    OA_MODELS,
     TEXT_MODELS,
     TOKENIZERS,
     ImageModel,
@@ -123,11 +124,21 @@ class TokenizerUnavailable(NaikitError, LookupError):
     def __init__(self, model: str, tokenizer: str):
         self.model = model
         self.tokenizer = tokenizer
-        super().__init__(
-            f"no {tokenizer} tokenizer is available for {model}: NovelAI's V4+ image prompts use a T5 "
-            "tokenizer whose data no redistributable package ships, so naikit reports the count as "
-            "unavailable rather than guess it"
-        )
+        if tokenizer == "glm4":
+            why = (
+                f"no GLM tokenizer is available for {model}: GLM-4.6 and Xialong use zai-org's GLM-4.5/4.6 "
+                "tokenizer, whose tokenizer.json no package or repository naikit could find "
+                "redistributes, so "
+                "naikit counts their tokens with the server's /oa/v1/internal/token-count endpoint "
+                "instead: nai.count_tokens(text, model) or nai.token_ids(text, model)"
+            )
+        else:
+            why = (
+                f"no {tokenizer} tokenizer is available for {model}: NovelAI's V4+ image prompts use a T5 "
+                "tokenizer whose data no redistributable package ships, so naikit reports the count as "
+                "unavailable rather than guess it"
+            )
+        super().__init__(why)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,7 +162,7 @@ def _resolve(model: Any) -> _Target:
         found = find_model(model)
     except InputError:
         listing = ", ".join(
-            [f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *IMAGE_MODELS)] + list(TOKENIZERS)
+            [f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *OA_MODELS, *IMAGE_MODELS)] + list(TOKENIZERS)
         )
         raise InputError(
             "model", model, f"a model or tokenizer name: {listing}", hint="Names are case-insensitive."
@@ -173,7 +184,7 @@ def canonical_name(model: str | TextModel | ImageModel) -> str:
 
 def known_models() -> list[str]:
     """Return every accepted model name: API values and short names, then the tokenizer names."""
-    names = [n for m in (*TEXT_MODELS, *IMAGE_MODELS) for n in (m.value, m.short)]
+    names = [n for m in (*TEXT_MODELS, *OA_MODELS, *IMAGE_MODELS) for n in (m.value, m.short)]
     return names + list(TOKENIZERS)
 
 
@@ -690,8 +701,8 @@ def _backend(tokenizer: str, label: str) -> _Backend:
     got = _BACKENDS.get(tokenizer)
     if got is not None:
         return got
-    if tokenizer == "t5":
-        raise TokenizerUnavailable(label, "t5")
+    if tokenizer in ("t5", "glm4"):
+        raise TokenizerUnavailable(label, tokenizer)
     with _LOCK:
         got = _BACKENDS.get(tokenizer)
         if got is None:

@@ -232,7 +232,7 @@ def test_token_count_parser():
         (dict(model="glm", max_length=0), "max_length"),
         (dict(model="glm", max_tokens=1025), "max_tokens"),
         (dict(model="glm", stop=[""]), "stop"),
-        (dict(model="glm", seed=3), "seed"),
+        (dict(model="glm", seed=-3), "seed"),
         (dict(model="glm", module="theme_textadventure"), "module"),
     ],
 )
@@ -354,3 +354,42 @@ def test_model_table_entries():
     glm, xl = text_model("glm"), text_model("xialong")
     assert (glm.value, glm.api, glm.max_output) == ("glm-4-6", "oa", 1024)
     assert glm.available_on("tablet") and not xl.available_on("scroll") and xl.available_on(3)
+
+
+def test_seed_goes_in_the_body_and_compare_takes_glm_presets(nai):
+    from naikit.compare import compare
+
+    seen = capture(nai)
+    a = nai.generate(STORY, model="glm", max_length=10, seed=1)
+    body = [b for p, b in seen if p == "/oa/v1/completions"][-1]
+    assert body["seed"] == 1 and a.seed == 1
+    b = nai.generate(STORY, model="glm", max_length=10, seed=1)
+    assert a.text == b.text
+    hot = Preset.official("glm").copy("Hot")
+    hot.temperature = 1.5
+    cmp = compare(STORY, [Preset.official("glm"), hot], seeds=[0, 1], client=nai, max_length=8)
+    assert set(cmp.generations) == {("Default", 0), ("Default", 1), ("Hot", 0), ("Hot", 1)}
+    assert all(g.model == "glm-4-6" for g in cmp.generations.values())
+    with pytest.raises(errors.InputError, match="tail_free_sampling"):
+        compare(STORY, [hot], seeds=[0], client=nai, tail_free_sampling=0.5)
+
+
+def test_explainer_replays_the_glm_chain():
+    from naikit.explain import explain_step
+
+    p = Preset.official("glm")  # temperature 1, top_k 40, top_p 0.95; min_p disabled
+    dist = {i: -0.1 * i for i in range(60)}
+    ex = explain_step(dist, p, kind="logits")
+    assert ex.stages == ["temperature", "top_k", "top_p"]
+    assert len(ex.probs[2]) == 40  # top-k kept the 40 most likely
+    assert ex.removed_by(50) == "top_k"
+
+
+def test_preset_editor_shows_only_glm_controls():
+    from naikit.widgets.presets import preset_editor
+
+    ed = preset_editor(Preset.official("glm"))
+    assert set(ed.sampler_rows) == {"temperature", "top_k", "top_p", "min_p"}
+    assert "tail_free_sampling" not in ed.controls and "max_length" in ed.controls
+    ed.controls["temperature"].value = 0.8
+    assert ed._preset.temperature == 0.8

@@ -420,6 +420,7 @@ class OAAPI:
         tier: int | str | None,
         logprobs: int | None,
         params: dict[str, Any],
+        seed: int | None = None,
     ) -> tuple[dict[str, Any], Preset, TextModel, int]:
         m = oa_model(
             model if model is not None else (preset.model if isinstance(preset, Preset) else "glm-4-6")
@@ -478,6 +479,11 @@ class OAAPI:
             send = keep + ids[len(ids) - (room - len(keep)) :]
             n = len(send)
         body = oa_completion_body(send, sampling, logprobs=logprobs)
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise InputError("seed", seed, "an int >= 0 (or None)")
+            # an OA schema field ([D]); the website never sends it; naikit's sandbox draws from it
+            body["seed"] = seed
         return body, p, m, n
 
     async def _oa_events(
@@ -558,6 +564,7 @@ class OAAPI:
             usage=usage,
             pieces=list(asm.pieces),
             oa_logprobs=asm.logprobs or None,
+            seed=body.get("seed"),
         )
 
     async def _oa_generate_stream(
@@ -572,6 +579,7 @@ class OAAPI:
         context_tokens: int | None = None,
         tier: int | str | None = None,
         logprobs: int | None = None,
+        seed: int | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamToken]:
         from .glm_prompt import GLMPrompt
@@ -580,7 +588,7 @@ class OAAPI:
             prompt = prompt.text
         body, p, m, n_prompt = await self._oa_prepare(
             prompt, preset, model, stop=stop, logit_bias=logit_bias, truncate=truncate,
-            context_tokens=context_tokens, tier=tier, logprobs=logprobs, params=params,
+            context_tokens=context_tokens, tier=tier, logprobs=logprobs, params=params, seed=seed,
         )  # fmt: skip
         async for ev in self._oa_run("/oa/v1/completions", body, p, m, prompt, n_prompt, chat=False):
             yield ev

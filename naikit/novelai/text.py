@@ -148,13 +148,11 @@ def _is_oa(preset: Preset | str | None, model: str | TextModel | None) -> bool:
 def _oa_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """Return the keyword arguments of a native call translated for the /oa/v1 route.
 
-    ``stop_sequences`` (strings) become ``stop``; ``seed`` has no meaning there and must be None.
+    ``stop_sequences`` (strings) become ``stop``; ``seed`` goes as the OA body's ``seed`` field.
     """
-    out = {k: v for k, v in kw.items() if v is not None and k not in ("stop_sequences", "seed")}
+    out = {k: v for k, v in kw.items() if v is not None and k not in ("stop_sequences",)}
     if out.get("use_string") is False:
         del out["use_string"]
-    if kw.get("seed") is not None:
-        raise InputError("seed", kw["seed"], "None: the /oa/v1 API takes no seed")
     stops = kw.get("stop_sequences")
     if stops is not None:
         if not all(isinstance(s, str) for s in stops):
