@@ -610,16 +610,17 @@ class OAAPI:
         last: tuple[str, list[int], float] = ("", [], 0.0)
         held: tuple[str, list[int], float] | None = None
         async for item in self._oa_events(path, body, chat):
-            piece, ids, _fin, asm, elapsed = item
+            piece, ids, fin, asm, elapsed = item
             if first is None and (piece or ids):
                 first = elapsed
-            if held is not None:
-                yield StreamToken(
-                    ptr, held[1][0] if len(held[1]) == 1 else None, held[0], False, None, held[2]
-                )
-                ptr += 1
-            held = (piece, ids, elapsed)
-            last = held
+            last = (piece, ids, elapsed)
+            if fin:
+                # the finishing chunk becomes the final event once the stream has ended (a usage chunk
+                # may still follow); every other chunk is passed on at once
+                held = last
+                continue
+            yield StreamToken(ptr, ids[0] if len(ids) == 1 else None, piece, False, None, elapsed)
+            ptr += 1
         if asm is None:
             raise ResponseShapeError(f"POST {path}", "stream", "carried no chunk")
         if chat:
@@ -628,7 +629,7 @@ class OAAPI:
         if first is not None:
             timings["first_token_s"] = first
         gen = self._oa_generation(asm, body, p, m, prompt, n_prompt, timings)
-        piece, ids, elapsed = held if held is not None else last
+        piece, ids, elapsed = held if held is not None else ("", [], last[2])
         yield StreamToken(ptr, ids[0] if len(ids) == 1 else None, piece, True, None, elapsed, gen)
 
     async def _oa_generate(
