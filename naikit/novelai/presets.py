@@ -723,16 +723,21 @@ class Preset:
 
     # -- display -----------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
-        """Return a DataFrame of the parameters: key, value, group, sampler, enabled, allowed values."""
+        """Return a DataFrame of the parameters: key, value, group, sampler, enabled, allowed values.
+
+        A GLM-family preset lists only the parameters its request carries (the website's file keeps the
+        native keys too; they are never sent).
+        """
         import pandas as pd
 
         owner = {k: s for s, keys in SAMPLER_KEYS.items() for k in keys}
         enabled = set(self.enabled_samplers)
+        oa = is_oa_model(self.model)
         rows = []
         for k, v in self._data["parameters"].items():
-            if k == "order":
+            if k == "order" or (oa and k not in OA_PARAM_FIELDS):
                 continue
-            spec = PARAMS.get(k)
+            spec = PARAMS.get(k) or _OA_EXTRA.get(k)
             s = owner.get(k)
             rows.append(
                 {
