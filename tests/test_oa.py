@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from naikit import errors, sandbox
 from naikit.novelai.auth import hashed_email
@@ -393,3 +395,135 @@ def test_preset_editor_shows_only_glm_controls():
     assert "tail_free_sampling" not in ed.controls and "max_length" in ed.controls
     ed.controls["temperature"].value = 0.8
     assert ed._preset.temperature == 0.8
+
+
+def test_special_token_table_matches_the_spec():
+    from naikit.novelai.oa import GLM_EOS, GLM_SPECIAL
+
+    # spec novelai-oa.md §4.2 (confirmed rows) and GLM-4.6's generation_config EOS list
+    confirmed = {
+        "<|endoftext|>": 151329,
+        "[gMASK]": 151331,
+        "<sop>": 151333,
+        "<|system|>": 151335,
+        "<|user|>": 151336,
+        "<|assistant|>": 151337,
+        "<think>": 151350,
+        "</think>": 151351,
+    }
+    assert {k: GLM_SPECIAL[k] for k in confirmed} == confirmed
+    assert GLM_EOS == {151329, 151336, 151338}
+
+
+def test_spec_vector_special_positions(sb, token):
+    # nai-tok's vector: [gMASK] 151331 first, then <|system|> 151335, <|user|> 151336, <|assistant|> 151337
+    # between the words; the sandbox's ordinary-text ids are a stand-in, its special ids are GLM's
+    text = "[gMASK]this is a test where da goose is cooked<|system|>no<|user|>yes<|assistant|>maybe"
+    status, _, answer = raw(
+        sb, token, "POST", "/oa/v1/internal/token-count", {"model": "glm-4-6", "prompt": text}
+    )
+    ids = json.loads(answer)["encoded"]
+    assert status == 200 and ids[0] == 151331
+    assert [i for i in ids if i >= 151329] == [151331, 151335, 151336, 151337]
+    assert json.loads(answer)["length"] == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"model": "glm-4-6", "prompt": "x", "max_tokens": 0}, 400, "max_tokens"),
+        ({"model": "glm-4-6", "prompt": "x", "max_tokens": 4096}, 400, "max_tokens"),
+        ({"model": "glm-9", "prompt": "x"}, 400, "model must be one of"),
+        ({"model": "glm-4-6", "prompt": "word " * 28700, "max_tokens": 10}, 400, "prompt is too long"),
+        ({"model": "glm-4-6", "prompt": {"a": 1}}, 400, "prompt must be"),
+        ({"model": "glm-4-6", "prompt": "x", "n": 2}, 400, "n must be 1"),
+        ({"model": "glm-4-6", "prompt": "x", "temperature": -1}, 400, "temperature"),
+    ],
+)
+def test_sandbox_refuses_like_the_service(sb, token, body, status, words):
+    got, ctype, text = raw(sb, token, "POST", "/oa/v1/completions", body)
+    assert got == status and ctype.startswith("application/json")
+    assert words in json.loads(text)["message"] and json.loads(text)["statusCode"] == status
+
+
+def test_faults_on_oa_are_retried_before_the_stream_starts(sb):
+    sb.faults = "500=0.5,seed=4,paths=/oa/v1/completions"
+    try:
+
+        async def main():
+            async with AsyncNovelAI(base_url=sb.url, **DEMO) as c:
+
+                async def no_wait(_s):
+                    return None
+
+                c.transport.sleep = no_wait
+                gens = [await c.generate(STORY, model="glm", max_length=4, seed=i) for i in range(4)]
+                return gens, c.stats
+
+        gens, stats = asyncio.run(main())
+    finally:
+        sb.faults = None
+    assert all(g.text for g in gens) and stats.get("retry_500", 0) >= 1
+
+
+def test_without_token_count_the_prompt_goes_as_text(nai, monkeypatch):
+    from naikit.errors import NotFound
+
+    t = nai._async.transport
+    orig = t.request
+
+    async def request(method, host, path, **kw):
+        if path == "/oa/v1/internal/token-count":
+            raise NotFound(404, "Not Found", url=path)
+        return await orig(method, host, path, **kw)
+
+    monkeypatch.setattr(t, "request", request)
+    seen = capture(nai)
+    g = nai.generate("[gMASK]<sop>A fresh prompt nobody counted", model="glm", max_length=4)
+    body = [b for p, b in seen if p == "/oa/v1/completions"][-1]
+    assert body["prompt"] == "[gMASK]<sop>A fresh prompt nobody counted"
+    assert g.usage["prompt_tokens"] is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "choices",
+                        "text",
+                        "token_ids",
+                        "finish_reason",
+                        "delta",
+                        "content",
+                        "error",
+                        "usage",
+                        "length",
+                        "encoded",
+                        "logprobs",
+                    ]
+                ),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    )
+)
+def test_oa_parsers_end_in_naikit_errors(data):
+    from naikit.errors import NaikitError
+    from naikit.novelai.oa import _Assembler
+
+    for chat in (False, True):
+        try:
+            _Assembler(chat).add(data, "POST /oa/v1/completions")
+        except NaikitError:
+            pass
+    try:
+        parse_token_count(data)
+    except NaikitError:
+        pass

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, ResponseShapeError
+from ..errors import APIError, InputError, ResponseShapeError
 from .generation import Generation, StreamToken
 from .models import OA_MODELS, TextModel, text_model
 from .presets import OA_PARAM_FIELDS, OA_SAMPLERS, Preset, check_oa_parameter
@@ -77,6 +78,7 @@ _START = (151331, 151333)
 _NEUTRAL = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}
 # request field name -> preset key (overrides may use either spelling)
 _FIELD_TO_KEY = {v: k for k, v in OA_PARAM_FIELDS.items()}
+log = logging.getLogger("naikit")
 _THINK_RE = re.compile(r"<think>.*?</think>\s*", re.S)
 
 
@@ -241,7 +243,9 @@ class _Assembler:
 
             err = data["error"]
             msg = err.get("message") if isinstance(err, dict) else err
-            raise api_error(int(data.get("statusCode", 500)), str(msg or data.get("message")))
+            code = data.get("statusCode")
+            code = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
+            raise api_error(code, str(msg or data.get("message") or "error in the stream"))
         if isinstance(data.get("usage"), dict):
             self.usage = data["usage"]
         choices = data.get("choices")
@@ -431,6 +435,10 @@ class OAAPI:
                 raise InputError(bad, params[bad], f"nothing: {m.name} over /oa/v1 has no {bad}")
             params.pop(bad, None)
         sampling = oa_parameters(p, m, stop=stop, logit_bias=logit_bias, **params)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise InputError("seed", seed, "an int >= 0 (or None)")
+        if logprobs is not None:
+            oa_completion_body("", {}, logprobs=logprobs)  # checks it before any request
         if not isinstance(truncate, bool):
             raise InputError("truncate", truncate, "True or False")
         from .glm_prompt import GLMPrompt
@@ -459,7 +467,15 @@ class OAAPI:
         if ids_given is not None:
             n, ids = len(ids_given), ids_given
         else:
-            n, ids = await self._token_count(prompt, m)  # type: ignore[arg-type]
+            try:
+                n, ids = await self._token_count(prompt, m)  # type: ignore[arg-type]
+            except APIError as exc:
+                if exc.status not in (400, 404, 405):
+                    raise
+                # a server without the token-count endpoint: the text goes as a string, unchecked here
+                # (the server decides about its length); never a guessed count
+                log.warning("token-count unavailable (%s); sending the prompt as text", exc.status)
+                n, ids = -1, None
         room = limit - sampling["max_tokens"]
         send: str | list[int] = ids if ids is not None else prompt  # type: ignore[assignment]
         if n > room:
@@ -480,8 +496,6 @@ class OAAPI:
             n = len(send)
         body = oa_completion_body(send, sampling, logprobs=logprobs)
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-                raise InputError("seed", seed, "an int >= 0 (or None)")
             # an OA schema field ([D]); the website never sends it; naikit's sandbox draws from it
             body["seed"] = seed
         return body, p, m, n
@@ -542,9 +556,9 @@ class OAAPI:
     ) -> Generation:
         text = "".join(asm.text)
         usage = asm.usage or {
-            "prompt_tokens": n_prompt,
+            "prompt_tokens": n_prompt if n_prompt >= 0 else None,
             "completion_tokens": len(asm.tokens),
-            "total_tokens": n_prompt + len(asm.tokens),
+            "total_tokens": n_prompt + len(asm.tokens) if n_prompt >= 0 else None,
             "counted": True,
         }
         total = timings.get("total_s", 0.0)
