@@ -527,3 +527,11 @@ def test_oa_parsers_end_in_naikit_errors(data):
         parse_token_count(data)
     except NaikitError:
         pass
+
+
+def test_sandbox_output_follows_the_samplers(nai):
+    # top_k = 1 leaves one candidate: every seed draws the same text; with the default preset seeds differ
+    greedy = {nai.generate(STORY, model="glm", max_length=12, top_k=1, seed=s).text for s in range(4)}
+    assert len(greedy) == 1
+    free = {nai.generate(STORY, model="glm", max_length=12, temperature=2.0, seed=s).text for s in range(4)}
+    assert len(free) > 1
