@@ -1086,11 +1086,18 @@ class TokenBudget:
 
 
 def budget(
-    text: str, model: str | TextModel | ImageModel, tier: str | int = "opus", *, bos: bool = False
+    text: str,
+    model: str | TextModel | ImageModel,
+    tier: str | int = "opus",
+    *,
+    bos: bool = False,
+    client: Any = None,
 ) -> TokenBudget:
     """Return a :class:`TokenBudget`: the count of ``text`` for ``model`` against its limit for ``tier``.
 
-    Unlike :func:`count`, a T5 model gives ``count=None`` and status "unavailable" instead of raising.
+    Unlike :func:`count`, a model without a local tokenizer gives ``count=None`` and status "unavailable"
+    instead of raising: T5 always; GLM-4.6 / Xialong unless ``client`` (a sync ``NovelAI``) is given, whose
+    ``count_tokens`` asks the server's token-count endpoint (one request per distinct text).
     """
     target = _resolve(model)
     limit, chunk, _ = _limits(target, tier)
@@ -1099,21 +1106,32 @@ def budget(
         n: int | None = count(text, target, bos=bos)
     except TokenizerUnavailable:
         n = None
+        if target.tokenizer == "glm4" and client is not None:
+            if not callable(getattr(client, "count_tokens", None)):
+                raise InputError(
+                    "client", client, "a NovelAI client (its count_tokens asks the server)"
+                ) from None
+            n = int(client.count_tokens(_check_text(text), target.label))
     return TokenBudget(target.label, target.tokenizer, n, limit, shown_tier, chunk)
 
 
 def count_table(
-    text: str, models: Iterable[str | TextModel | ImageModel], tier: str | int = "opus"
+    text: str,
+    models: Iterable[str | TextModel | ImageModel],
+    tier: str | int = "opus",
+    *,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Return a DataFrame with one row per model: model, tokenizer, tokens, limit, status.
 
-    ``tokens`` holds the count, or the string "unavailable" for T5 (never a guessed number).
+    ``tokens`` holds the count, or the string "unavailable" for T5, and for GLM-4.6 / Xialong when no
+    ``client`` is given to ask the server's token-count endpoint (never a guessed number).
     """
     import pandas as pd
 
     rows = []
     for m in models:
-        b = budget(text, m, tier)
+        b = budget(text, m, tier, client=client)
         rows.append(
             {
                 "model": b.model,

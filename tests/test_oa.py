@@ -535,3 +535,19 @@ def test_sandbox_output_follows_the_samplers(nai):
     assert len(greedy) == 1
     free = {nai.generate(STORY, model="glm", max_length=12, temperature=2.0, seed=s).text for s in range(4)}
     assert len(free) > 1
+
+
+def test_count_table_and_budget_ask_the_server_for_glm(nai):
+    from naikit.tokenizers import TokenizerUnavailable, budget, count_table, tokenize
+
+    text = "The lamp had gone out again."
+    df = count_table(text, ["erato", "glm", "xialong"]).set_index("model")
+    assert df.loc["glm-4-6", "tokens"] == "unavailable" and df.loc["glm-4-6", "limit"] == 28672
+    df = count_table(text, ["erato", "glm", "xialong"], tier="tablet", client=nai).set_index("model")
+    assert df.loc["glm-4-6", "tokens"] == nai.count_tokens(text, "glm") and df.loc["glm-4-6", "limit"] == 8192
+    b = budget(text, "glm", "scroll", client=nai)
+    assert b.fits and b.limit == 12288
+    with pytest.raises(TokenizerUnavailable, match="token-count endpoint"):
+        tokenize(text, "glm")
+    with pytest.raises(errors.InputError, match="client"):
+        budget(text, "glm", client=object())
