@@ -1067,7 +1067,10 @@ class TokenBudget:
 
     @property
     def status(self) -> str:
-        """Return "fits", "over", "unavailable" or "no limit"."""
+        """Return "fits", "over", "unavailable", "no limit" or "not on this tier" (a context of 0: the
+        model is not offered on the tier, e.g. Xialong below Opus)."""
+        if self.limit == 0:
+            return "not on this tier"
         if self.count is None:
             return "unavailable"
         if self.limit is None:

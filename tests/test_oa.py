@@ -545,6 +545,7 @@ def test_count_table_and_budget_ask_the_server_for_glm(nai):
     assert df.loc["glm-4-6", "tokens"] == "unavailable" and df.loc["glm-4-6", "limit"] == 28672
     df = count_table(text, ["erato", "glm", "xialong"], tier="tablet", client=nai).set_index("model")
     assert df.loc["glm-4-6", "tokens"] == nai.count_tokens(text, "glm") and df.loc["glm-4-6", "limit"] == 8192
+    assert df.loc["xialong-v1", "status"] == "not on this tier"
     b = budget(text, "glm", "scroll", client=nai)
     assert b.fits and b.limit == 12288
     with pytest.raises(TokenizerUnavailable, match="token-count endpoint"):
