@@ -552,3 +552,19 @@ def test_count_table_and_budget_ask_the_server_for_glm(nai):
         tokenize(text, "glm")
     with pytest.raises(errors.InputError, match="client"):
         budget(text, "glm", client=object())
+
+
+def test_the_lock_is_shared_with_image_generation(sb, token):
+    acct = sb.store.account_by_email_hash(hashed_email(sandbox.DEMO_EMAIL))
+    locks = generation_locks(sb.app[STATE])
+    assert locks.acquire(acct.id, "image", 1)  # an image generation is running
+    try:
+        status, _, text = raw(sb, token, "POST", "/oa/v1/completions", {"model": "glm-4-6", "prompt": "x"})
+        assert status == 429 and json.loads(text)["message"] == "Concurrent generation is locked"
+    finally:
+        locks.release(acct.id, "image")
+    assert locks.running(acct.id, "text") == 0
+    status, _, _ = raw(
+        sb, token, "POST", "/oa/v1/completions", {"model": "glm-4-6", "prompt": "x", "max_tokens": 2}
+    )
+    assert status == 200
