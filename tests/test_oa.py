@@ -568,3 +568,15 @@ def test_the_lock_is_shared_with_image_generation(sb, token):
         sb, token, "POST", "/oa/v1/completions", {"model": "glm-4-6", "prompt": "x", "max_tokens": 2}
     )
     assert status == 200
+
+
+def test_logprobs_come_back_in_the_openai_form(nai):
+    seen = capture(nai)
+    g = nai.generate(STORY, model="glm", max_length=5, num_logprobs=3)
+    body = [b for p, b in seen if p == "/oa/v1/completions"][-1]
+    assert body["logprobs"] == 3
+    lp = g.oa_logprobs
+    assert lp and all(set(e) >= {"tokens", "token_logprobs", "top_logprobs", "text_offset"} for e in lp)
+    assert all(len(e["top_logprobs"][0]) <= 3 for e in lp)
+    with pytest.raises(errors.InputError, match="logprobs"):
+        nai.generate(STORY, model="glm", logprobs=99)

@@ -434,6 +434,9 @@ class OAAPI:
             if bad in params and params[bad] not in (None, False):
                 raise InputError(bad, params[bad], f"nothing: {m.name} over /oa/v1 has no {bad}")
             params.pop(bad, None)
+        if "num_logprobs" in params:  # the native API's name for the same wish
+            n_lp = params.pop("num_logprobs")
+            logprobs = logprobs if logprobs is not None else n_lp
         sampling = oa_parameters(p, m, stop=stop, logit_bias=logit_bias, **params)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise InputError("seed", seed, "an int >= 0 (or None)")
@@ -653,7 +656,8 @@ class OAAPI:
         async for ev in self._oa_generate_stream(prompt, preset, **kw):
             if ev.final:
                 gen = ev.generation
-        assert gen is not None
+        if gen is None:  # pragma: no cover - _oa_run always ends with a final event
+            raise ResponseShapeError("POST /oa/v1", "stream", "ended without a final event")
         return gen
 
     # -- chat -----------------------------------------------------------------------------------------
@@ -699,5 +703,6 @@ class OAAPI:
         async for ev in self.chat_stream(messages, model, preset, **kw):
             if ev.final:
                 gen = ev.generation
-        assert gen is not None
+        if gen is None:  # pragma: no cover - _oa_run always ends with a final event
+            raise ResponseShapeError("POST /oa/v1", "stream", "ended without a final event")
         return gen
