@@ -206,7 +206,12 @@ async def acompare(
         raise InputError("seeds", seeds, "distinct seeds")
     objs, model_value = _names(presets, model)
     for p in objs:  # refuse bad input for any preset before the first request
-        prepare_request(prompt, p, model=model_value, **kwargs)
+        if p.text_model.api == "oa":
+            from .novelai.oa import oa_parameters
+
+            oa_parameters(p, model_value, **{k: v for k, v in kwargs.items() if k not in ("truncate",)})
+        else:
+            prepare_request(prompt, p, model=model_value, **kwargs)
     own = client is None
     aclient = AsyncNovelAI() if own else client._async if isinstance(client, NovelAI) else client
     if not isinstance(aclient, AsyncNovelAI):

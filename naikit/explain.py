@@ -243,10 +243,13 @@ class SamplerExplanation:
 def _piece(token: Any, model: str | None) -> str:
     if model is None:
         return f"#{token}"
-    from .tokenizers import token_bytes
+    from .tokenizers import TokenizerUnavailable, token_bytes
 
     ids = list(token) if isinstance(token, tuple) else [token]
-    return token_bytes(ids, model).decode("utf-8", "backslashreplace")
+    try:
+        return token_bytes(ids, model).decode("utf-8", "backslashreplace")
+    except TokenizerUnavailable:
+        return f"#{token}"  # GLM: no local tokenizer to spell the id with
 
 
 def _check_number(value: Any, where: str) -> float:
@@ -303,6 +306,28 @@ def _keys_for(tokens: Sequence[Any]) -> dict[Any, int]:
     return {t: i for i, t in enumerate(tokens)}
 
 
+def _oa_chain_params(preset: Preset) -> dict[str, Any]:
+    """Return a GLM preset as chain parameters: its enabled samplers in GLM's fixed order (temperature,
+    top-k, top-p, min-p; the website sends no order) and the OpenAI-style penalties."""
+    from .novelai.presets import OA_SAMPLERS
+
+    enabled = set(preset.enabled_samplers)
+    params: dict[str, Any] = {
+        k: preset.get(k)
+        for k in (
+            "temperature",
+            "top_k",
+            "top_p",
+            "min_p",
+            "repetition_penalty_frequency",
+            "repetition_penalty_presence",
+        )
+        if preset.get(k) is not None
+    }
+    params["order"] = [sampling.SAMPLER_NAMES.index(s) for s in OA_SAMPLERS if s in enabled]
+    return params
+
+
 def _resolve_params(
     preset: Preset | None, base: Mapping[str, Any] | None, overrides: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -313,7 +338,10 @@ def _resolve_params(
     if preset is not None:
         if not isinstance(preset, Preset):
             raise InputError("preset", preset, "a Preset (Preset.official(model, name) or Preset.load(path))")
-        params = preset.to_parameters()
+        if preset.text_model.api == "oa":
+            params = _oa_chain_params(preset)
+        else:
+            params = preset.to_parameters()
     elif base is not None:
         params = dict(base)
     else:

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError, NaikitError
 from .novelai.models import (
     IMAGE_MODELS,
+    OA_MODELS,
     TEXT_MODELS,
     TOKENIZERS,
     ImageModel,
@@ -123,11 +124,21 @@ class TokenizerUnavailable(NaikitError, LookupError):
     def __init__(self, model: str, tokenizer: str):
         self.model = model
         self.tokenizer = tokenizer
-        super().__init__(
-            f"no {tokenizer} tokenizer is available for {model}: NovelAI's V4+ image prompts use a T5 "
-            "tokenizer whose data no redistributable package ships, so naikit reports the count as "
-            "unavailable rather than guess it"
-        )
+        if tokenizer == "glm4":
+            why = (
+                f"no GLM tokenizer is available for {model}: GLM-4.6 and Xialong use zai-org's GLM-4.5/4.6 "
+                "tokenizer, whose tokenizer.json no package or repository naikit could find "
+                "redistributes, so "
+                "naikit counts their tokens with the server's /oa/v1/internal/token-count endpoint "
+                "instead: nai.count_tokens(text, model) or nai.token_ids(text, model)"
+            )
+        else:
+            why = (
+                f"no {tokenizer} tokenizer is available for {model}: NovelAI's V4+ image prompts use a T5 "
+                "tokenizer whose data no redistributable package ships, so naikit reports the count as "
+                "unavailable rather than guess it"
+            )
+        super().__init__(why)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,7 +162,7 @@ def _resolve(model: Any) -> _Target:
         found = find_model(model)
     except InputError:
         listing = ", ".join(
-            [f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *IMAGE_MODELS)] + list(TOKENIZERS)
+            [f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *OA_MODELS, *IMAGE_MODELS)] + list(TOKENIZERS)
         )
         raise InputError(
             "model", model, f"a model or tokenizer name: {listing}", hint="Names are case-insensitive."
@@ -173,7 +184,7 @@ def canonical_name(model: str | TextModel | ImageModel) -> str:
 
 def known_models() -> list[str]:
     """Return every accepted model name: API values and short names, then the tokenizer names."""
-    names = [n for m in (*TEXT_MODELS, *IMAGE_MODELS) for n in (m.value, m.short)]
+    names = [n for m in (*TEXT_MODELS, *OA_MODELS, *IMAGE_MODELS) for n in (m.value, m.short)]
     return names + list(TOKENIZERS)
 
 
@@ -690,8 +701,8 @@ def _backend(tokenizer: str, label: str) -> _Backend:
     got = _BACKENDS.get(tokenizer)
     if got is not None:
         return got
-    if tokenizer == "t5":
-        raise TokenizerUnavailable(label, "t5")
+    if tokenizer in ("t5", "glm4"):
+        raise TokenizerUnavailable(label, tokenizer)
     with _LOCK:
         got = _BACKENDS.get(tokenizer)
         if got is None:
@@ -1056,7 +1067,10 @@ class TokenBudget:
 
     @property
     def status(self) -> str:
-        """Return "fits", "over", "unavailable" or "no limit"."""
+        """Return "fits", "over", "unavailable", "no limit" or "not on this tier" (a context of 0: the
+        model is not offered on the tier, e.g. Xialong below Opus)."""
+        if self.limit == 0:
+            return "not on this tier"
         if self.count is None:
             return "unavailable"
         if self.limit is None:
@@ -1075,11 +1089,18 @@ class TokenBudget:
 
 
 def budget(
-    text: str, model: str | TextModel | ImageModel, tier: str | int = "opus", *, bos: bool = False
+    text: str,
+    model: str | TextModel | ImageModel,
+    tier: str | int = "opus",
+    *,
+    bos: bool = False,
+    client: Any = None,
 ) -> TokenBudget:
     """Return a :class:`TokenBudget`: the count of ``text`` for ``model`` against its limit for ``tier``.
 
-    Unlike :func:`count`, a T5 model gives ``count=None`` and status "unavailable" instead of raising.
+    Unlike :func:`count`, a model without a local tokenizer gives ``count=None`` and status "unavailable"
+    instead of raising: T5 always; GLM-4.6 / Xialong unless ``client`` (a sync ``NovelAI``) is given, whose
+    ``count_tokens`` asks the server's token-count endpoint (one request per distinct text).
     """
     target = _resolve(model)
     limit, chunk, _ = _limits(target, tier)
@@ -1088,21 +1109,32 @@ def budget(
         n: int | None = count(text, target, bos=bos)
     except TokenizerUnavailable:
         n = None
+        if target.tokenizer == "glm4" and client is not None:
+            if not callable(getattr(client, "count_tokens", None)):
+                raise InputError(
+                    "client", client, "a NovelAI client (its count_tokens asks the server)"
+                ) from None
+            n = int(client.count_tokens(_check_text(text), target.label))
     return TokenBudget(target.label, target.tokenizer, n, limit, shown_tier, chunk)
 
 
 def count_table(
-    text: str, models: Iterable[str | TextModel | ImageModel], tier: str | int = "opus"
+    text: str,
+    models: Iterable[str | TextModel | ImageModel],
+    tier: str | int = "opus",
+    *,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Return a DataFrame with one row per model: model, tokenizer, tokens, limit, status.
 
-    ``tokens`` holds the count, or the string "unavailable" for T5 (never a guessed number).
+    ``tokens`` holds the count, or the string "unavailable" for T5, and for GLM-4.6 / Xialong when no
+    ``client`` is given to ask the server's token-count endpoint (never a guessed number).
     """
     import pandas as pd
 
     rows = []
     for m in models:
-        b = budget(text, m, tier)
+        b = budget(text, m, tier, client=client)
         rows.append(
             {
                 "model": b.model,

@@ -26,6 +26,8 @@ PINS: dict[str, list[str]] = {
     "novita-client": ["novita-client==0.7.1", "dataclass-wizard==0.22.3"],
     # images only; requires Python >= 3.10 (naikit's venv is 3.11)
     "novelai-sdk": ["novelai-sdk==0.14.1"],
+    # OpenAI's official SDK, pointed at the sandbox's /oa/v1 (GLM-4.6 / Xialong)
+    "openai": ["openai==3.51.0"],
 }
 
 

@@ -268,7 +268,7 @@ def test_training_dashboard_renders(lab, browser):
     page.close()
 
 
-@pytest.mark.parametrize("name", ["06_account_content.ipynb", "08_novita.ipynb"])
+@pytest.mark.parametrize("name", ["06_account_content.ipynb", "08_novita.ipynb", "09_glm_and_xialong.ipynb"])
 def test_other_notebooks_run_clean(lab, browser, name):
     url, _ = lab
     page = run_notebook(browser, url, name)

@@ -68,10 +68,11 @@ def test_image_models_cover_spec_and_use_the_right_prompt_tokenizer():
 
 def test_every_name_means_one_model():
     owner: dict[str, str] = {}
-    for m in (*nm.TEXT_MODELS, *nm.IMAGE_MODELS):
+    for m in (*nm.TEXT_MODELS, *nm.OA_MODELS, *nm.IMAGE_MODELS):
         for name in {m.value.lower(), m.short}:
             assert owner.setdefault(name, m.value) == m.value, name
-    assert len(nm.known_model_names()) == 2 * (len(nm.TEXT_MODELS) + len(nm.IMAGE_MODELS))
+    n = len(nm.TEXT_MODELS) + len(nm.OA_MODELS) + len(nm.IMAGE_MODELS)
+    assert len(nm.known_model_names()) == 2 * n
 
 
 @pytest.mark.parametrize("name", ["kayra", "Kayra", " kayra-v1 ", "KAYRA-V1"])
@@ -95,6 +96,21 @@ def test_unknown_model_lists_the_known_ones():
         nm.text_model("nai-diffusion-3")  # an image model is not a text model
     with pytest.raises(InputError, match="nai-diffusion-3"):
         nm.image_model("kayra")
+
+
+def test_glm_family_from_the_websites_tables():
+    # novelai.net's January 2026 client: glm-4-5/glm-4-6 context 8192 / 12288 / 28672 per tier, and a
+    # largest response length of 1024 for the family
+    glm = nm.text_model("glm")
+    assert (glm.value, glm.host, glm.api) == ("glm-4-6", "text", "oa")
+    assert (glm.context.tablet, glm.context.scroll, glm.context.opus) == (8192, 12288, 28672)
+    assert glm.context_confirmed and glm.max_output == 1024
+    xl = nm.text_model("Xialong")
+    assert xl.value == "xialong-v1" and not xl.context_confirmed  # the 28672 is a guess
+    assert [xl.available_on(t) for t in ("tablet", "scroll", "opus")] == [False, False, True]
+    assert nm.find_model("xialong-v1") is xl and "glm-4-6 (glm)" in str(
+        pytest.raises(InputError, nm.text_model, "glm-5").value
+    )
 
 
 def test_context_sizes_per_tier():

@@ -39,8 +39,9 @@ def _files():
 
 def test_every_official_preset_is_shipped():
     files = _files()
-    assert len(files) == 48  # spec §8.2, including the unused presets_2.7B
-    assert len(official_presets()) == 47  # every model naikit knows (Calliope 2.7B is not one)
+    # spec §8.2's 48 (including the unused presets_2.7B) plus the GLM "Default" for glm-4-6 and xialong-v1
+    assert len(files) == 50
+    assert len(official_presets()) == 49  # every model naikit knows (Calliope 2.7B is not one)
     assert (DATA / "NOTICE").is_file()
     counts = {m.value: len(Preset.official_names(m)) for m in TEXT_MODELS}
     assert counts["kayra-v1"] == 5 and counts["llama-3-erato-v1"] == 5 and counts["krake-v2"] == 9

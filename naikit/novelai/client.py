@@ -43,6 +43,7 @@ from .auth import EmailCase, Token, access_key, check_access_key, check_email, h
 from .content import ContentAPI
 from .image import ImageAPI
 from .modules import ModulesAPI
+from .oa import OAAPI
 from .text import TextAPI
 from .voice import VoiceAPI
 
@@ -107,7 +108,7 @@ def _check_keystore_b64(keystore: str) -> str:
     return keystore
 
 
-class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
+class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
     """Async client for NovelAI's REST API (account and content endpoints; generation comes later).
 
     Construct with any one of: ``token`` (a login JWT or a ``pst-`` persistent token), ``email`` +

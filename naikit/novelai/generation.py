@@ -46,6 +46,16 @@ class Generation:
     raw_logprobs: list[dict[str, Any]] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     seed: int | None = None
+    #: OA models (GLM, Xialong): "stop" or "length" (None for the native API, which does not say).
+    finish_reason: str | None = None
+    #: OA models: ``prompt_tokens`` / ``completion_tokens`` / ``total_tokens`` (from the server's ``usage``
+    #: when it sends one, else counted: ``counted`` is then True).
+    usage: dict[str, Any] | None = None
+    #: OA models: the text each generated token (or chunk) added, as the server sent it (naikit has no
+    #: local GLM tokenizer to decode ids with).
+    pieces: list[str] | None = None
+    #: OA models: the OpenAI-style ``logprobs`` objects of the chunks, when the server sent any.
+    oa_logprobs: list[dict[str, Any]] | None = None
 
     @property
     def logprobs(self) -> list[LogprobStep]:
@@ -72,7 +82,10 @@ class Generation:
         steps = self.logprobs
         rows = []
         for i, tok in enumerate(self.tokens):
-            piece = token_bytes([tok], self.model).decode("utf-8", "backslashreplace")
+            if self.pieces is not None:
+                piece = self.pieces[i] if i < len(self.pieces) else ""
+            else:
+                piece = token_bytes([tok], self.model).decode("utf-8", "backslashreplace")
             st = steps[i] if i < len(steps) else None
             rows.append(
                 {

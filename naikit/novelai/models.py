@@ -24,6 +24,7 @@ __all__ = [
     "TextModel",
     "ImageModel",
     "TEXT_MODELS",
+    "OA_MODELS",
     "IMAGE_MODELS",
     "TOKENIZERS",
     "text_model",
@@ -77,6 +78,14 @@ class TextModel:
     #: False when the context sizes are guesses (no source confirms them).
     context_confirmed: bool = False
     kind: Literal["text"] = "text"
+    #: "native" for ``/ai/generate`` models, "oa" for the GLM family served only over ``/oa/v1``.
+    api: Literal["native", "oa"] = "native"
+    #: Largest response length the website offers (``max_length`` / ``max_tokens``).
+    max_output: int = 2048
+
+    def available_on(self, tier: str | int) -> bool:
+        """Return True when the model may be used on ``tier`` (a context size of 0 means not offered)."""
+        return self.context.for_tier(tier) > 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,34 @@ TEXT_MODELS: tuple[TextModel, ...] = (
     TextModel("Snek", "genji-python-6b", "snek", "gpt2", 2, "api", 201, _OLD),
     TextModel("HypeBot", "hypebot", "hypebot", "gpt2", 2, "api", 201, _SMALL),
     TextModel("Inline", "infillmodel", "inline", "gpt2", 2, "api", 201, _SMALL),
+)
+
+# The GLM family, served only over /oa/v1 (spec novelai-oa.md). Context per tier from the website's code
+# (January 2026 bundle, the per-model context table: glm-4-5/glm-4-6 -> 8192 / 12288 / 28672), so confirmed
+# for glm-4-6. The site's largest response length for the family is 1024 tokens (same bundle).
+_GLM = TierLimits(tablet=8192, scroll=12288, opus=28672)
+# Xialong (April 2026, after the bundle): Opus only (launch notes); 28672 is a guess ("28K base" in the
+# community notes, the same window as glm-4-6). Tablet/Scroll 0: not offered there.
+_XIALONG = TierLimits(tablet=0, scroll=0, opus=28672)
+
+#: Text models served over the OpenAI-style API (``/oa/v1``); kept apart from TEXT_MODELS (native API).
+OA_MODELS: tuple[TextModel, ...] = (
+    TextModel(
+        "GLM-4.6",
+        "glm-4-6",
+        "glm",
+        "glm4",
+        4,
+        "text",
+        200,
+        _GLM,
+        context_confirmed=True,
+        api="oa",
+        max_output=1024,
+    ),
+    TextModel(
+        "Xialong", "xialong-v1", "xialong", "glm4", 4, "text", 200, _XIALONG, api="oa", max_output=1024
+    ),
 )
 
 # CLIP prompts are cut into 75-token chunks; 3 chunks (225 tokens) is the limit NovelAI's editor showed
@@ -309,7 +346,7 @@ _IMAGE_ALIASES = {
 }
 
 _TEXT_INDEX: dict[str, TextModel] = {}
-for _m in TEXT_MODELS:
+for _m in (*TEXT_MODELS, *OA_MODELS):
     _TEXT_INDEX[_m.value.lower()] = _m
     _TEXT_INDEX[_m.short] = _m
 _IMAGE_INDEX: dict[str, ImageModel] = {}
@@ -333,7 +370,7 @@ def known_model_names(kind: Literal["text", "image", "all"] = "all") -> list[str
     """Return every accepted model name (API value, then short name), text models first."""
     names: list[str] = []
     if kind in ("text", "all"):
-        names += [n for m in TEXT_MODELS for n in (m.value, m.short)]
+        names += [n for m in (*TEXT_MODELS, *OA_MODELS) for n in (m.value, m.short)]
     if kind in ("image", "all"):
         names += [n for m in IMAGE_MODELS for n in (m.value, m.short)]
     return names
@@ -341,11 +378,11 @@ def known_model_names(kind: Literal["text", "image", "all"] = "all") -> list[str
 
 def _unknown(field: str, value: object, kind: Literal["text", "image", "all"]) -> InputError:
     if kind == "text":
-        listing = ", ".join(f"{m.value} ({m.short})" for m in TEXT_MODELS)
+        listing = ", ".join(f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *OA_MODELS))
     elif kind == "image":
         listing = ", ".join(f"{m.value} ({m.short})" for m in IMAGE_MODELS)
     else:
-        listing = ", ".join(f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *IMAGE_MODELS))
+        listing = ", ".join(f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *OA_MODELS, *IMAGE_MODELS))
     return InputError(field, value, f"one of the known models: {listing}")
 
 

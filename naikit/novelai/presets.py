@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..sampling import SAMPLER_NAMES
-from .models import TEXT_MODELS, TextModel, text_model
+from .models import OA_MODELS, TEXT_MODELS, TextModel, text_model
 from .modules_catalog import check_module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +59,10 @@ __all__ = [
     "check_parameter",
     "official_presets",
     "default_preset_name",
+    "OA_SAMPLERS",
+    "OA_PARAM_FIELDS",
+    "is_oa_model",
+    "check_oa_parameter",
 ]
 
 #: The preset file format version naikit reads and writes.
@@ -91,6 +95,25 @@ SAMPLER_MODELS: dict[str, tuple[str, ...]] = {
     "mirostat": _NEW,
     "math1": ("kayra-v1", "llama-3-erato-v1"),
     "min_p": ("kayra-v1", "llama-3-erato-v1"),
+}
+#: Models served over /oa/v1 (GLM family): their presets hold only the parameters the website offers them.
+OA_PRESET_MODELS: tuple[str, ...] = ("glm-4-6", "xialong-v1")
+#: The GLM samplers, in the one order the website shows them (its sampling list: temperature, top-k,
+#: top-p, min-p; no ``order`` is sent, so the order is fixed). The sandbox and the explainer apply them so.
+OA_SAMPLERS: tuple[str, ...] = ("temperature", "top_k", "top_p", "min_p")
+#: Preset keys the website's GLM request builder reads (besides ``order``), mapped to the request field.
+OA_PARAM_FIELDS: dict[str, str] = {
+    "max_length": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repetition_penalty_frequency": "frequency_penalty",
+    "repetition_penalty_presence": "presence_penalty",
+    "math1_temp": "unified_linear",
+    "math1_quad": "unified_quadratic",
+    "math1_quad_entropy_scale": "unified_increase_linear_with_entropy",
+    "math2_cubic": "unified_cubic",
 }
 PHRASE_REP_PEN: tuple[str, ...] = ("off", "very_light", "light", "medium", "aggressive", "very_aggressive")
 
@@ -202,6 +225,45 @@ _REQUEST_PARAMS: dict[str, ParamSpec] = {
     )
 }
 _FILE_ONLY = ("textGenerationSettingsVersion",)
+# The "Unified" cubic term exists only in the GLM request (``unified_cubic``); not a native parameter.
+_OA_EXTRA: dict[str, ParamSpec] = {
+    "math2_cubic": _p("math2_cubic", "float", -10, 10, group=_S, label="Unified: cubic")
+}
+# The frequency and presence penalties GLM takes are OpenAI's (-2..2), as the native ones.
+
+
+def is_oa_model(model: str | TextModel) -> bool:
+    """Return True when ``model`` is served over /oa/v1 (its presets are GLM presets)."""
+    return (model.value if isinstance(model, TextModel) else model) in OA_PRESET_MODELS
+
+
+def check_oa_parameter(key: str, value: Any, model: str, where: str | None = None) -> Any:
+    """Return ``value`` checked for a GLM-family preset; InputError for a key these models do not take
+    (tail-free sampling, repetition penalty, CFG...) or a bad value."""
+    if key not in OA_PARAM_FIELDS:
+        raise InputError(
+            where or key,
+            value,
+            f"a parameter {model} takes: " + ", ".join(OA_PARAM_FIELDS),
+            hint=f"{key} is a parameter of the native models (Kayra, Erato), not of the GLM family.",
+        )
+    if key in _OA_EXTRA:
+        spec = _OA_EXTRA[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not spec.lo <= value <= spec.hi:  # type: ignore[operator]
+            raise InputError(where or key, value, spec.allowed())
+        return value
+    if key == "max_length":
+        from .models import text_model as _tm
+
+        hi = _tm(model).max_output
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+            raise InputError(
+                where or key, value, f"an integer in [1, {hi}] (the website's range for {model})"
+            )
+        return value
+    return check_parameter(key, value, where)
+
+
 # What novelai-api puts in a fresh preset (its DEFAULTS), used by Preset.new.
 _NEW_PRESET = {
     "textGenerationSettingsVersion": 3,
@@ -310,7 +372,7 @@ def default_preset_name(model: str | TextModel) -> str:
 
 def official_presets(model: str | TextModel | None = None) -> list[Preset]:
     """Return copies of the official presets of ``model`` (every text model's when None), by name."""
-    models = [text_model(model)] if model is not None else list(TEXT_MODELS)
+    models = [text_model(model)] if model is not None else [*TEXT_MODELS, *OA_MODELS]
     return [Preset.from_json(text) for m in models for _, text in _official_files(m.value)]
 
 
@@ -436,7 +498,7 @@ class Preset:
 
     # -- parameters --------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
-        if key not in PARAMS and key not in _FILE_ONLY:
+        if key not in PARAMS and key not in _FILE_ONLY and key not in _OA_EXTRA:
             raise KeyError(key)
         return copy.deepcopy(self._data["parameters"].get(key))
 
@@ -444,7 +506,10 @@ class Preset:
         if key == "order":
             self.set_order(value)
             return
-        value = check_parameter(key, value)
+        if is_oa_model(self.model):
+            value = check_oa_parameter(key, value, self.model)
+        else:
+            value = check_parameter(key, value)
         params = self._data["parameters"]
         if key == "min_length" and value > params.get("max_length", 2048):
             raise InputError("min_length", value, f"at most max_length ({params.get('max_length')})")
@@ -461,12 +526,12 @@ class Preset:
         return key in self._data["parameters"] and key != "order"
 
     def __getattr__(self, key: str) -> Any:
-        if key in PARAMS:
+        if key in PARAMS or key in _OA_EXTRA:
             return self._data["parameters"].get(key)
         raise AttributeError(f"'Preset' object has no attribute {key!r}")
 
     def __setattr__(self, key: str, value: Any) -> None:
-        if key in PARAMS or key == "order":
+        if key in PARAMS or key in _OA_EXTRA or key == "order":
             self[key] = value
         elif key == "name":
             Preset.name.fset(self, value)  # type: ignore[attr-defined]
@@ -483,7 +548,10 @@ class Preset:
         merged = {**(values or {}), **params}
         for k, v in merged.items():
             if k != "order":
-                check_parameter(k, v)
+                if is_oa_model(self.model):
+                    check_oa_parameter(k, v, self.model)
+                else:
+                    check_parameter(k, v)
         for k, v in merged.items():
             self[k] = v
         return self
@@ -511,6 +579,7 @@ class Preset:
         if isinstance(order, (str, bytes)) or not isinstance(order, Sequence):
             raise InputError("order", order, "a list of sampler names or (name, enabled) pairs")
         items = _order_items(order, "order")
+        _check_oa_order(items, self._data["model"], "order")
         self._data["parameters"]["order"] = items
         self._changed("order", self.order)
         return self
@@ -520,6 +589,8 @@ class Preset:
         _check_sampler(sampler, "sampler")
         if not isinstance(enabled, bool):
             raise InputError("enabled", enabled, "True or False")
+        if enabled:
+            _check_oa_order([{"id": sampler, "enabled": True}], self._data["model"], "sampler")
         order = self._data["parameters"].setdefault("order", [])
         for o in order:
             if o["id"] == sampler:
@@ -615,6 +686,13 @@ class Preset:
         :func:`build_parameters`. Raises InputError if an enabled sampler does not exist for the model.
         """
         m = text_model(model) if model is not None else self.text_model
+        if m.api == "oa":
+            raise InputError(
+                "model",
+                m.value,
+                "a native text model (Kayra, Erato...)",
+                hint="GLM presets build their request with naikit.novelai.oa.oa_parameters.",
+            )
         params = copy.deepcopy(self._data["parameters"])
         params.pop("textGenerationSettingsVersion", None)
         params.pop("repetition_penalty_default_whitelist", None)
@@ -645,16 +723,21 @@ class Preset:
 
     # -- display -----------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
-        """Return a DataFrame of the parameters: key, value, group, sampler, enabled, allowed values."""
+        """Return a DataFrame of the parameters: key, value, group, sampler, enabled, allowed values.
+
+        A GLM-family preset lists only the parameters its request carries (the website's file keeps the
+        native keys too; they are never sent).
+        """
         import pandas as pd
 
         owner = {k: s for s, keys in SAMPLER_KEYS.items() for k in keys}
         enabled = set(self.enabled_samplers)
+        oa = is_oa_model(self.model)
         rows = []
         for k, v in self._data["parameters"].items():
-            if k == "order":
+            if k == "order" or (oa and k not in OA_PARAM_FIELDS):
                 continue
-            spec = PARAMS.get(k)
+            spec = PARAMS.get(k) or _OA_EXTRA.get(k)
             s = owner.get(k)
             rows.append(
                 {
@@ -709,6 +792,30 @@ def _dump(data: dict[str, Any]) -> str:
 
 
 def _blank(name: str, model: str) -> dict[str, Any]:
+    if model in OA_PRESET_MODELS:
+        oa: dict[str, Any] = {
+            "textGenerationSettingsVersion": 8,
+            "temperature": 1.0,
+            "max_length": 60,
+            "min_length": 1,
+            "top_k": 0,
+            "top_p": 1.0,
+            "repetition_penalty_frequency": 0.0,
+            "repetition_penalty_presence": 0.0,
+            "math1_temp": 0.0,
+            "math1_quad": 0.0,
+            "math1_quad_entropy_scale": 0.0,
+            "min_p": 0.0,
+            "order": [{"id": s, "enabled": s == "temperature"} for s in OA_SAMPLERS],
+        }
+        return {
+            "presetVersion": PRESET_VERSION,
+            "name": name,
+            "id": str(uuid.uuid4()),
+            "remoteId": "",
+            "parameters": oa,
+            "model": model,
+        }
     params: dict[str, Any] = dict(_NEW_PRESET)
     order = []
     for s in SAMPLERS:
@@ -751,6 +858,14 @@ def _model_of(value: str) -> TextModel:
         "a text model: " + ", ".join(m.value for m in TEXT_MODELS),
         hint="(the preset's model)",
     )
+
+
+def _check_oa_order(items: list[dict[str, Any]], model: str, where: str) -> None:
+    if model not in OA_PRESET_MODELS:
+        return
+    for o in items:
+        if o["enabled"] and o["id"] not in OA_SAMPLERS:
+            raise InputError(where, o["id"], f"a sampler {model} has: " + ", ".join(OA_SAMPLERS))
 
 
 def _check_sampler(name: Any, where: str) -> str:
@@ -802,10 +917,23 @@ def _validate_file(data: dict[str, Any]) -> dict[str, Any]:
         raise InputError("name", None, "the preset's name (a string)")
     if "model" not in data:
         raise InputError("model", None, "the model the preset is for, e.g. 'kayra-v1'")
-    _model_of(data["model"])
+    model = _model_of(data["model"])
     params = data.get("parameters")
     if not isinstance(params, dict):
         raise InputError("parameters", params, "a JSON object of generation parameters")
+    if model.value in OA_PRESET_MODELS:
+        # a GLM preset: the website's file carries every native key too (neutral or not); only the keys
+        # the GLM request reads are checked, the others are kept in the file and never sent
+        for key, value in params.items():
+            where = f"parameters.{key}"
+            if key == "order":
+                if not isinstance(value, list):
+                    raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
+                params["order"] = _order_items(value, where)
+                _check_oa_order(params["order"], model.value, where)
+            elif key in OA_PARAM_FIELDS:
+                check_oa_parameter(key, value, model.value, where)
+        return data
     for key, value in params.items():
         where = f"parameters.{key}"
         if key == "order":

@@ -138,6 +138,31 @@ def prepare_request(
     return body, p, m
 
 
+def _is_oa(preset: Preset | str | None, model: str | TextModel | None) -> bool:
+    """Return True when the call means a GLM-family model (served over /oa/v1, see naikit.novelai.oa)."""
+    if model is not None:
+        return text_model(model).api == "oa"
+    return isinstance(preset, Preset) and preset.text_model.api == "oa"
+
+
+def _oa_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """Return the keyword arguments of a native call translated for the /oa/v1 route.
+
+    ``stop_sequences`` (strings) become ``stop``; ``seed`` goes as the OA body's ``seed`` field.
+    """
+    out = {k: v for k, v in kw.items() if v is not None and k not in ("stop_sequences",)}
+    if out.get("use_string") is False:
+        del out["use_string"]
+    stops = kw.get("stop_sequences")
+    if stops is not None:
+        if not all(isinstance(s, str) for s in stops):
+            raise InputError(
+                "stop_sequences", stops, "strings for GLM models (the /oa/v1 API takes stop strings)"
+            )
+        out["stop"] = list(stops)
+    return out
+
+
 def _check_seed(seed: Any) -> dict[str, str] | None:
     if seed is None:
         return None
@@ -173,6 +198,13 @@ class TextAPI:
         parameters (``max_length=60``, ``temperature=0.8``...). ``seed`` only matters on naikit's
         sandbox (NovelAI's text API has no seed). Raises InputError before sending for any bad value.
         """
+        if _is_oa(preset, model):
+            kw = _oa_kwargs(
+                dict(model=model, global_settings=global_settings, bans=bans, biases=biases,
+                     stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
+                     context_tokens=context_tokens, seed=seed)
+            )  # fmt: skip
+            return await self._oa_generate(prompt, preset, **kw, **params)  # type: ignore[attr-defined]
         body, p, m = prepare_request(
             prompt,
             preset,
@@ -227,6 +259,15 @@ class TextAPI:
         """
         from .._transport import parse_sse
 
+        if _is_oa(preset, model):
+            kw = _oa_kwargs(
+                dict(model=model, global_settings=global_settings, bans=bans, biases=biases,
+                     stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
+                     context_tokens=context_tokens, seed=seed)
+            )  # fmt: skip
+            async for ev in self._oa_generate_stream(prompt, preset, **kw, **params):  # type: ignore[attr-defined]
+                yield ev
+            return
         body, p, m = prepare_request(
             prompt,
             preset,

@@ -19,8 +19,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import InputError, NaikitError
-from ..novelai.models import TEXT_MODELS, text_model
-from ..novelai.presets import PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset
+from ..novelai.models import OA_MODELS, TEXT_MODELS, text_model
+from ..novelai.presets import OA_SAMPLERS, PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset, is_oa_model
 
 __all__ = ["PresetEditor", "preset_editor"]
 
@@ -101,7 +101,9 @@ class PresetEditor(widgets.VBox):
         self.enabled_boxes: dict[str, widgets.Checkbox] = {}
         self.last_generation = None
 
-        self.model = widgets.Dropdown(options=[(m.name, m.value) for m in TEXT_MODELS], description="Model")
+        self.model = widgets.Dropdown(
+            options=[(m.name, m.value) for m in (*TEXT_MODELS, *OA_MODELS)], description="Model"
+        )
         self.official = widgets.Dropdown(description="Official")
         self.load_official = widgets.Button(description="Load official")
         self.path = widgets.Text(description="File", placeholder="my.preset", layout=_LAYOUT)
@@ -171,6 +173,20 @@ class PresetEditor(widgets.VBox):
         self.sampler_rows = {}
         self.enabled_boxes = {}
         groups: dict[str, list[widgets.Widget]] = {g: [] for g in _GROUPS}
+        if is_oa_model(m):
+            # the GLM family: only what the website offers it (response length, the two penalties, and
+            # temperature / top-k / top-p / min-p in their fixed order)
+            groups["Generation options"].append(self._make("max_length"))
+            for key in ("repetition_penalty_frequency", "repetition_penalty_presence"):
+                groups["Repetition penalty"].append(self._make(key))
+            for name in OA_SAMPLERS:
+                groups["Samplers"].append(self._sampler_row(name))
+            children = []
+            for g in _GROUPS:
+                children.append(widgets.HTML(f"<b>{escape(g)}</b>"))
+                children.extend(groups[g])
+            self.body.children = children
+            return
         for key in ("max_length", "min_length"):
             groups["Generation options"].append(self._make(key))
         for key in (
