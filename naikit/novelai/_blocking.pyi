@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+
+import pandas as pd
 
 from naikit._transport import Hosts, RetryPolicy, Timeouts
 from naikit.novelai.account import (
@@ -107,6 +109,30 @@ class BlockingMethods:
         """Switch to another subscription plan (e.g. ``"opus"``); return True."""
         ...
 
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        model: str | TextModel = "glm-4-6",
+        preset: Preset | str | None = None,
+        **kw: Any,
+    ) -> Generation:
+        """Return the assistant's answer to ``messages`` as a :class:`Generation` (streamed on the ..."""
+        ...
+
+    def chat_stream(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        model: str | TextModel = "glm-4-6",
+        preset: Preset | str | None = None,
+        *,
+        stop: Sequence[str] | None = None,
+        thinking: bool = False,
+        tier: int | str | None = None,
+        **params: Any,
+    ) -> Iterator[StreamToken]:
+        """Yield one :class:`StreamToken` per chunk of ``/oa/v1/chat/completions`` (always streamed)."""
+        ...
+
     def client_settings(self) -> Any:
         """Return the web app's settings blob: parsed JSON when it is JSON, else the text."""
         ...
@@ -117,6 +143,10 @@ class BlockingMethods:
 
     def content_item(self, object_type: str, object_id: str) -> ContentObject:
         """Return one object decrypted or decompressed (check ``.error``, or call ``.raise_for_error()``)."""
+        ...
+
+    def count_tokens(self, text: str, model: str | TextModel = "glm-4-6") -> int:
+        """Return the number of GLM tokens in ``text`` (the server's ``/oa/v1/internal/token-count``; ..."""
         ...
 
     def create_content(
@@ -469,9 +499,17 @@ class BlockingMethods:
         """Return tag suggestions for the prompt's last term as a DataFrame (tag, count, confidence)."""
         ...
 
+    def text_models(self) -> pd.DataFrame:
+        """Return a DataFrame of ``GET /oa/v1/models``: id, owned_by, created, and naikit's name, short ..."""
+        ...
+
     @property
     def token(self) -> Token | None:
         """Return the current Bearer token (its value hidden in repr), or None before login."""
+        ...
+
+    def token_ids(self, text: str, model: str | TextModel = "glm-4-6") -> list[int]:
+        """Return the GLM token ids of ``text`` from the token-count endpoint (ResponseShapeError when ..."""
         ...
 
     def train_module(
