@@ -316,8 +316,8 @@ class RestoreReport:
 
     @property
     def actions(self) -> dict[str, int]:
-        """Return how many objects got each action (created, overwritten, unchanged, kept, refused,
-        failed)."""
+        """Return how many objects got each action (created, overwritten, relinked, unchanged,
+        kept, refused, failed)."""
         out: dict[str, int] = {}
         for r in self.rows:
             out[r["action"]] = out.get(r["action"], 0) + 1
@@ -428,6 +428,7 @@ async def restore_account(
             continue
         try:
             data = obj.data
+            original = dumps_compact(item.data)
             if obj.type == "stories" and isinstance(item.data, dict):
                 link = item.data.get("remoteStoryId")
                 if link in new_ids and new_ids[link] != link:
@@ -462,8 +463,20 @@ async def restore_account(
                 continue
             claimed.add((current.type, current.id))
             new_ids[obj.id] = obj.id
-            if current.meta == obj.meta and (current.data == data or content_of(current) == want):
+            same_meta = current.meta == obj.meta
+            if same_meta and (current.data == data or content_of(current) == want):
                 row.update(action="unchanged")
+            elif (
+                same_meta
+                and data != obj.data
+                and (current.data == obj.data or content_of(current) == original)
+            ):
+                # the server's story is the backup's, linked to a storycontent this restore re-created
+                await write_safety_backup(client, f"restore-{obj.type}-{obj.id}", objects=[current])
+                stored = await client.update_object(
+                    obj.type, obj.id, obj.meta, data, change_index=current.change_index, backup=False
+                )
+                row.update(action="relinked", new_id=stored.id)
             elif not overwrite:
                 row.update(
                     action="kept", detail="the server's copy differs; pass overwrite=True to replace it"
