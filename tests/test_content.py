@@ -274,3 +274,19 @@ def test_delete_account_and_recovery_wipe_keep_a_local_copy(sb, tmp_path):
     with NovelAI(base_url=sb.url) as stranger:
         with pytest.raises(InputError, match="not logged in"):
             stranger.recover_account("x" * 20, "wipe-me@naikit.dev", "pw", delete_content=True)
+
+
+def test_settings_and_access_key_changes_keep_a_local_copy(nai, sb):
+    nai.set_client_settings({"theme": "dark"})
+    nai.set_client_settings({"theme": "light"})
+    [(_m, _ks, _o)] = _folders(nai, "before-clientsettings")
+    kept = json.loads(next(p for p in nai.backup_dir.glob("*clientsettings/clientsettings.json")).read_text())
+    assert kept == {"settings": {"theme": "dark"}}
+    from naikit.novelai.auth import access_key
+    from naikit.novelai.backup import read_backup
+
+    old = access_key(sandbox.DEMO_EMAIL, sandbox.DEMO_PASSWORD)
+    folder = nai.backup_dir  # named after the email: the client knows only the new key afterwards
+    nai.change_access_key(old, access_key(sandbox.DEMO_EMAIL, "new-password-1"), force=True)
+    [(manifest, ks_raw, objects)] = [read_backup(p) for p in folder.glob("*-before-change-access-key")]
+    assert manifest["full"] and ks_raw is not None and len(objects) == 10

@@ -5,6 +5,8 @@ Layout of one backup folder (``<root>/<account fingerprint>/<UTC timestamp>[-<re
     manifest.json            what, when, counts, and the SHA-256 of every file below; written last
     keystore.json            {"keystore": <the server's base64 text, still encrypted> | null}
     objects/<type>/<id>.json one UserData each, exactly as the server answered (data still encrypted)
+    clientsettings.json      (before set_client_settings) {"settings": <the website's settings>}
+    modules/<id>.json        (before delete_module) the trained module as the server described it
 
 A backup is written into a hidden ``.<name>.*.partial`` folder beside its final place, every file synced,
 the manifest last, then renamed into place in one step: a folder under its final name is always complete,
@@ -59,7 +61,10 @@ MANIFEST = "manifest.json"
 FORMAT = "naikit-backup-1"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # the only names a manifest may list: no "/" inside a part, so no "..", no absolute path
-_ENTRY = re.compile(r"^(?:keystore\.json|objects/(?:" + "|".join(OBJECT_TYPES) + r")/[A-Za-z0-9._-]+\.json)$")
+_ENTRY = re.compile(
+    r"^(?:keystore\.json|clientsettings\.json|modules/[A-Za-z0-9._-]+\.json"
+    r"|objects/(?:" + "|".join(OBJECT_TYPES) + r")/[A-Za-z0-9._-]+\.json)$"
+)
 
 
 def backup_root() -> Path:
@@ -109,23 +114,40 @@ def _write_json(path: Path, obj: Any) -> str:
 
 
 def _write_folder(
-    final: Path, reason: str, keystore_raw: Any, objects: list[UserObject], full: bool, *, fresh_name: bool
+    final: Path,
+    reason: str,
+    keystore_raw: Any,
+    objects: list[UserObject],
+    full: bool,
+    *,
+    fresh_name: bool,
+    extras: dict[str, Any] | None = None,
 ) -> tuple[Path, dict]:
     """Write a backup atomically under ``final`` (or ``final-N`` when ``fresh_name`` and it is taken);
-    return (the folder, its manifest)."""
+    return (the folder, its manifest). ``extras``: other JSON files by name (client settings, modules)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name[:100]}.", suffix=".partial", dir=final.parent))
     try:
-        return _fill_and_place(tmp, final, reason, keystore_raw, objects, full, fresh_name)
+        return _fill_and_place(tmp, final, reason, keystore_raw, objects, full, fresh_name, extras or {})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a crash (kill -9) leaves it; read_backup refuses it
         raise
 
 
 def _fill_and_place(
-    tmp: Path, final: Path, reason: str, keystore_raw: Any, objects: list[UserObject], full: bool, fresh: bool
+    tmp: Path,
+    final: Path,
+    reason: str,
+    keystore_raw: Any,
+    objects: list[UserObject],
+    full: bool,
+    fresh: bool,
+    extras: dict[str, Any],
 ) -> tuple[Path, dict]:
     files: dict[str, str] = {}
+    for name, body in extras.items():
+        assert _ENTRY.match(name) and not name.startswith(("objects/", "keystore")), name
+        files[name] = _write_json(tmp / name, body)
     if keystore_raw is not ...:
         files["keystore.json"] = _write_json(tmp / "keystore.json", {"keystore": keystore_raw})
     counts: dict[str, int] = {}
@@ -188,12 +210,21 @@ class BackupInfo:
 
 
 async def write_safety_backup(
-    client: Any, what: str, *, keystore_raw: Any = ..., objects: list[UserObject] = ()
+    client: Any,
+    what: str,
+    *,
+    keystore_raw: Any = ...,
+    objects: list[UserObject] = (),
+    extras: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the server's current version of what is about to be overwritten; return the folder."""
+    """Write the server's current version of what is about to be overwritten; return the folder.
+
+    ``extras`` holds other JSON files by name: ``clientsettings.json`` (``{"settings": ...}``) or
+    ``modules/<id>.json`` (a trained module as the server described it), kept for you to read; ``restore``
+    puts back only the keystore and the objects."""
     final = client.backup_dir / f"{_stamp()}-before-{_SAFE.sub('_', what)[:80]}"
     folder, _ = _write_folder(
-        final, f"before {what}", keystore_raw, list(objects), full=False, fresh_name=True
+        final, f"before {what}", keystore_raw, list(objects), full=False, fresh_name=True, extras=extras
     )
     return folder
 
@@ -283,6 +314,8 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
         if name == "keystore.json":
             keystore_raw = body.get("keystore")
             continue
+        if not name.startswith("objects/"):
+            continue  # checked, kept for the user; nothing restore puts back
         obj = UserObject.from_json(body)
         _, type_, file = name.split("/")
         if obj.type != type_ or file != f"{_SAFE.sub('_', obj.id)}.json" or not isinstance(obj.data, str):

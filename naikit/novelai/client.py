@@ -440,7 +440,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         check_access_key(current_access_key, "current_access_key")
         check_access_key(new_access_key, "new_access_key")
         self._secrets += [current_access_key, new_access_key]
-        if not force and await self.keystore_raw() is not None:
+        has_keystore = await self.keystore_raw() is not None
+        if not force and has_keystore:
             raise InputError(
                 "force",
                 False,
@@ -448,6 +449,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
                 "This account has an encrypted keystore; a new access key without a re-encrypted "
                 "keystore would lose access to all encrypted content.",
             )
+        if has_keystore:
+            # everything as it is now, still readable with the old password
+            await self._backup_before("change-access-key")
         body: dict[str, Any] = {"currentAccessKey": current_access_key, "newAccessKey": new_access_key}
         if new_email is not None:
             body["newEmail"] = hashed_email(new_email)
@@ -627,7 +631,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
         return UserObject.from_json(self._check(data, shapes.USER_DATA, "GET /user/objects/{type}/{id}"))
 
     async def create_object(self, object_type: str, meta: str, data: str) -> UserObject:
-        """Store a new object; return it as the server saved it (with its new id).
+        """RAW: store a new object, ``data`` unchecked; return it as saved. Prefer ``create_content``.
 
         Not retried after a dropped connection (that could store it twice): a ConnectionDropped
         error asks you to check the list first.
@@ -700,12 +704,24 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
                 return data
         return data
 
-    async def set_client_settings(self, settings: str | dict) -> bool:
-        """Store the settings blob (a dict is sent as compact JSON text); return True."""
+    async def set_client_settings(self, settings: str | dict, *, backup: bool = True) -> bool:
+        """Replace the website's settings blob (a dict is sent as compact JSON text); return True.
+
+        The current blob is first kept in a local backup (``clientsettings.json``; ``backup=False`` skips
+        that): the website keeps all its settings there.
+        """
         if isinstance(settings, dict):
             settings = json.dumps(settings, separators=(",", ":"), ensure_ascii=False)
         if not isinstance(settings, str):
             raise InputError("settings", settings, "a string or a dict")
+        if backup:
+            from .backup import write_safety_backup
+
+            current = await self.client_settings()
+            if current not in ("", None):
+                await write_safety_backup(
+                    self, "clientsettings", extras={"clientsettings.json": {"settings": current}}
+                )
         await self._call(
             "PUT", "/user/clientsettings", data=settings.encode(), headers={"Content-Type": "text/plain"}
         )
