@@ -706,12 +706,12 @@ class ContentAPI:
         _verify(item.type, payload, key, plaintext)
         current = await self.get_object(item.type, item.id)  # type: ignore[attr-defined]
         if not force and item.change_index is not None and current.change_index != item.change_index:
-            raise EditConflict(
-                "item",
-                item.id,
-                f"the version last read (change index {item.change_index})",
-                f"The server holds change index {current.change_index}: it changed since you read it; "
-                "nothing was written. Read it again (or pass force=True to overwrite).",
+            raise await self._conflict(
+                item,
+                payload,
+                current,
+                f"The server holds change index {current.change_index}, not {item.change_index}: it changed "
+                "since you read it; nothing was written (force=True overwrites)",
             )
         if current.data == payload and current.meta == item.meta:
             return _reloaded(current, payload, plaintext, key is not None)
