@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from naikit import cli, sandbox
 from naikit.errors import InputError, UnsafeWrite
@@ -241,3 +243,107 @@ def test_partial_backups_are_never_accepted(nai, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="never overwrites"):
         nai.backup(tmp_path / "file")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_names = st.sampled_from(
+    [
+        "keystore.json",
+        "objects/stories/a.json",
+        "objects/presets/b.json",
+        "modules/m.json",
+        "../x.json",
+        "a/../b",
+    ]
+) | st.text(max_size=30)
+
+
+_user_data = st.fixed_dictionaries(
+    {"id": st.sampled_from(["a", "b"]) | _json, "type": st.sampled_from(["stories", "presets"]) | _json},
+    optional={
+        "meta": _json,
+        "data": st.text(max_size=8) | _json,
+        "changeIndex": _json,
+        "lastUpdatedAt": _json,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    manifest=st.one_of(
+        _json,
+        st.fixed_dictionaries(
+            {"format": st.just("naikit-backup-1")},
+            optional={
+                "files": st.dictionaries(_names, st.one_of(st.text(max_size=64), _json), max_size=4),
+                "counts": st.one_of(
+                    _json, st.dictionaries(st.sampled_from(["stories", "presets"]), st.integers(0, 3))
+                ),
+                "complete": st.one_of(st.booleans(), st.none()),
+            },
+        ),
+    ),
+    bodies=st.dictionaries(
+        _names,
+        st.one_of(_json.map(json.dumps), _user_data.map(json.dumps), st.binary(max_size=40)),
+        max_size=4,
+    ),
+    fix_hashes=st.booleans(),
+)
+def test_read_backup_fuzz_ends_in_input_error(manifest, bodies, fix_hashes):
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "b"
+        folder.mkdir()
+        for name, body in bodies.items():
+            path = folder / name
+            if not name or "\0" in name or name.startswith("/") or ".." in name:
+                continue
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(body.encode() if isinstance(body, str) else body)
+            except OSError:
+                continue
+            if fix_hashes and isinstance(manifest, dict) and isinstance(manifest.get("files"), dict):
+                manifest["files"][name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        try:
+            read_backup(folder)
+        except InputError:
+            pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=_user_data, count=st.integers(0, 2))
+def test_read_backup_fuzz_object_files(body, count):
+    # a well-formed manifest with correct hashes around one stored object of any shape
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        name = "objects/stories/a.json"
+        (folder / "objects" / "stories").mkdir(parents=True)
+        data = json.dumps(body).encode()
+        (folder / name).write_bytes(data)
+        manifest = {
+            "format": "naikit-backup-1",
+            "complete": True,
+            "counts": {"stories": count},
+            "files": {name: hashlib.sha256(data).hexdigest()},
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        try:
+            _m, _ks, objects = read_backup(folder)
+        except InputError:
+            return
+        assert [(o.type, o.id) for o in objects] == [("stories", "a")] and isinstance(objects[0].data, str)

@@ -282,9 +282,7 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
     try:
         mpath = _plain_file(folder, MANIFEST)
         manifest = json.loads(mpath.read_text("utf-8"))
-    except InputError:
-        raise not_backup from None
-    except (OSError, ValueError):
+    except (InputError, OSError, ValueError, RecursionError):
         raise not_backup from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError("directory", str(folder), f"a backup in format {FORMAT}")
@@ -307,16 +305,25 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
             raise InputError("directory", str(folder), "an intact backup", f"{name} was altered or damaged.")
         try:
             body = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InputError("directory", str(folder), "an intact backup", f"{name} is not JSON.") from None
         if not isinstance(body, dict):
             raise InputError("directory", str(folder), "an intact backup", f"{name} is not a JSON object.")
         if name == "keystore.json":
             keystore_raw = body.get("keystore")
+            if not isinstance(keystore_raw, (str, type(None))):
+                raise InputError(
+                    "directory", str(folder), "an intact backup", "keystore.json holds no keystore."
+                )
             continue
         if not name.startswith("objects/"):
             continue  # checked, kept for the user; nothing restore puts back
-        obj = UserObject.from_json(body)
+        try:
+            obj = UserObject.from_json(body)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise InputError(
+                "directory", str(folder), "an intact backup", f"{name} is not a stored object."
+            ) from None
         _, type_, file = name.split("/")
         if obj.type != type_ or file != f"{_SAFE.sub('_', obj.id)}.json" or not isinstance(obj.data, str):
             raise InputError(
