@@ -18,6 +18,12 @@ not decrypt with the account key, replaces a key, or drops a key that objects us
 added; and the server's current version is written to a timestamped local backup first (see
 :mod:`naikit.novelai.backup`). Unchanged content is re-uploaded byte for byte; changed content gets a
 fresh nonce.
+
+Concurrent saves (another kernel, the website): like the website (its ``_saveStory`` and ``saveKeyStore``),
+object PATCHes and keystore PUTs carry the ``changeIndex`` last read, and a 409 means another client saved
+first. naikit also checks each answer (the index must move by exactly one; the object read back must hold
+what was sent), which catches a lost race on a server that ignores the index. The loser gets
+:class:`~naikit.errors.EditConflict`, and both versions are kept in local backup folders.
 """
 
 from __future__ import annotations
