@@ -255,3 +255,38 @@ def test_lost_race_behind_a_server_that_ignores_change_index_is_reported(sb, tmp
             assert _yours_holds_mark(e.value, keystore, "mine")
     finally:
         proxy.close()
+
+
+def test_two_clients_creating_stories_at_once_keep_both_keys(sb, tmp_path):
+    # each new story needs a new key in the keystore: two clients adding one at once must not drop either
+    a = NovelAI(base_url=sb.url, **DEMO)
+    b = NovelAI(base_url=sb.url, **DEMO)
+    a.set_backup_dir(tmp_path / "a")
+    b.set_backup_dir(tmp_path / "b")
+    barrier = threading.Barrier(2, timeout=120)
+    made: dict[str, list] = {"a": [], "b": []}
+    errors: list = []
+
+    def run(client: NovelAI, who: str) -> None:
+        for i in range(30):
+            barrier.wait()
+            try:
+                made[who].append(client.create_content("storycontent", {"who": who, "i": i}))
+            except Exception as exc:  # noqa: BLE001 - shown by the assertion
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c, w)) for c, w in ((a, "a"), (b, "b"))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(made["a"]) == len(made["b"]) == 30
+        contents = a.content("storycontent")
+        assert contents.errors == [] and len(contents) == 3 + 60
+        assert sorted((c.data["who"], c.data["i"]) for c in contents if "who" in c.data) == sorted(
+            (w, i) for w in "ab" for i in range(30)
+        )
+    finally:
+        a.close()
+        b.close()

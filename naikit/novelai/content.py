@@ -601,7 +601,7 @@ class ContentAPI:
         removed_here = set(new._original or {}) - set(new_keys)
         unknown = [m for m in dropped if m not in removed_here]
         if unknown:
-            raise UnsafeWrite(
+            raise EditConflict(
                 "keystore",
                 "<keystore>",
                 "a keystore holding every key on the server",
@@ -667,9 +667,19 @@ class ContentAPI:
                     "True to create the account's first keystore",
                     f"The account's keystore is {ks.state}; creating one is explicit.",
                 )
-            if meta is None or meta not in ks:
+            for attempt in range(5):
+                if meta is not None and meta in ks:
+                    break
                 meta = ks.add(meta)
-                ks = await self.set_keystore(ks)
+                try:
+                    ks = await self.set_keystore(ks)
+                    break
+                except EditConflict:
+                    # another client saved the keystore meanwhile (the website adding a story's key):
+                    # read theirs and add ours to it, as the website does on its own 409
+                    if attempt == 4:
+                        raise
+                    ks = await self.keystore()
             key = ks[meta]
         elif meta is None:
             meta = ""
