@@ -297,7 +297,8 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
             raise InputError(
                 "directory",
                 str(folder),
-                "a manifest listing only keystore.json and objects/<type>/<id>.json",
+                "a manifest listing only keystore.json, clientsettings.json, modules/<id>.json and "
+                "objects/<type>/<id>.json",
                 f"It lists {str(name)[:120]!r}, which points outside the backup; refused.",
             )
         data = _plain_file(folder, name).read_bytes()
