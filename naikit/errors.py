@@ -10,6 +10,7 @@
     │   ├── WrongKey                       the keystore/object does not decrypt with the keys tried
     │   ├── CorruptObject                  one object failed to decrypt, inflate or parse
     │   └── UnsafeWrite (also InputError)  an upload refused before sending: it would lose content
+    │       └── EditConflict               another client saved the same object at the same time
     ├── TransportError                     no usable HTTP answer (connection refused/dropped, timeout)
     │   ├── RequestTimeout
     │   └── ConnectionDropped              dropped mid-request on a call that is not safe to repeat
@@ -43,6 +44,7 @@ __all__ = [
     "WrongKey",
     "CorruptObject",
     "UnsafeWrite",
+    "EditConflict",
     "TransportError",
     "RequestTimeout",
     "ConnectionDropped",
@@ -144,6 +146,22 @@ class UnsafeWrite(ContentError, InputError):
 
     def __init__(self, field: str, value: Any, allowed: str, hint: str = ""):
         InputError.__init__(self, field, value, allowed, hint)
+
+
+class EditConflict(UnsafeWrite):
+    """Two clients saved the same object at once and one save lost: nothing was silently overwritten.
+
+    ``yours`` is the local folder holding the version you tried to save, ``theirs`` the one holding the
+    server's copy you would have overwritten (or that overwrote yours); both are backup folders that
+    ``restore`` reads. Either may be None when that version is on the server as the message says.
+    """
+
+    def __init__(
+        self, field: str, value: Any, allowed: str, hint: str = "", *, yours: Any = None, theirs: Any = None
+    ):
+        self.yours = yours
+        self.theirs = theirs
+        UnsafeWrite.__init__(self, field, value, allowed, hint)
 
 
 class TransportError(NaikitError):

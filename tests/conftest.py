@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/refclients.py for intero
 for _k in list(os.environ):
     if _k.startswith(("NAI_", "NOVITA_", "NOVELAI_")):
         del os.environ[_k]
+
+# The local copies naikit keeps before overwriting or deleting go to a throwaway folder, never ~/.naikit.
+os.environ["NAIKIT_BACKUP_DIR"] = tempfile.mkdtemp(prefix="naikit-test-backups-")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from naikit import sandbox
-from naikit.errors import CredentialsError
+from naikit.errors import CredentialsError, InputError
 from naikit.novelai.client import NovelAI
 from naikit.novelai.crypto import CorruptObject, Keystore, UnsafeWrite, WrongKey
 
@@ -216,3 +216,77 @@ def test_no_secret_in_reprs(nai):
     key_hex = ks[ks.metas[0]].hex()
     texts = [repr(ks), repr(nai.stories()), repr(nai.content("stories")[0]), repr(nai)]
     assert not any(key_hex in t or sandbox.DEMO_PASSWORD in t for t in texts)
+
+
+# -- raw calls: say they are raw, keep a local copy before overwriting or deleting ------------------------
+def _folders(nai, word: str) -> list:
+    from naikit.novelai.backup import read_backup
+
+    return [read_backup(p) for p in sorted(nai.backup_dir.iterdir()) if word in p.name]
+
+
+def test_raw_update_and_delete_keep_a_local_copy(nai):
+    target = nai.list_objects("storycontent")[1]
+    garbage = base64.b64encode(os.urandom(80)).decode()
+    nai.update_object("storycontent", target.id, target.meta, garbage)
+    [(_m, _ks, kept)] = _folders(nai, f"before-storycontent-{target.id}")
+    assert kept[0].data == target.data  # the readable version, before the garbage
+    preset = nai.list_objects("presets")[0]
+    nai.delete_object("presets", preset.id)
+    [(_m, _ks, kept)] = _folders(nai, f"before-delete-presets-{preset.id}")
+    assert kept[0].data == preset.data
+    assert "RAW" in type(nai._async).update_object.__doc__ and "NOT checked" in nai.update_object.__doc__
+
+
+def test_set_keystore_raw_refuses_another_accounts_keystore(nai, sb):
+    with NovelAI(base_url=sb.url) as other:
+        other.register("other-keys@naikit.dev", "pw-other-1", "recaptcha-ok")
+        other.unlock("other-keys@naikit.dev", "pw-other-1")
+        ks = other.keystore()
+        ks.add()
+        other.set_keystore(ks)
+        foreign = other.keystore_raw()
+    mine = nai.keystore_raw()
+    with pytest.raises(UnsafeWrite, match="decrypts with this account's key"):
+        nai.set_keystore_raw(foreign)
+    assert nai.keystore_raw() == mine
+    nai.set_keystore_raw(foreign, check=False)  # raw means raw when asked: but the old one is kept
+    [(_m, kept, _o)] = _folders(nai, "before-keystore")
+    assert kept == mine
+
+
+def test_delete_account_and_recovery_wipe_keep_a_local_copy(sb, tmp_path):
+    with NovelAI(base_url=sb.url) as c:
+        c.set_backup_dir(tmp_path / "b")
+        c.register("wipe-me@naikit.dev", "pw-wipe-1", "recaptcha-ok")
+        c.unlock("wipe-me@naikit.dev", "pw-wipe-1")
+        c.create_content("presets", {"name": "keep me"})
+        c.request_account_recovery("wipe-me@naikit.dev")
+        token = [m for m in sb.outbox if m["to"] == "wipe-me@naikit.dev" and m["kind"] == "recovery"][-1]
+        c.recover_account(token["token"], "wipe-me@naikit.dev", "pw-wipe-2", delete_content=True)
+        [(manifest, _ks, objects)] = _folders(c, "before-recover-delete-content")
+        assert manifest["full"] and [o.type for o in objects] == ["presets"]
+        assert len(c.list_objects("presets")) == 0
+        c.create_content("presets", {"name": "second"})
+        c.delete_account(confirm=True)
+        [(manifest, _ks, objects)] = _folders(c, "before-delete-account")
+        assert [o.type for o in objects] == ["presets"]
+    with NovelAI(base_url=sb.url) as stranger:
+        with pytest.raises(InputError, match="not logged in"):
+            stranger.recover_account("x" * 20, "wipe-me@naikit.dev", "pw", delete_content=True)
+
+
+def test_settings_and_access_key_changes_keep_a_local_copy(nai, sb):
+    nai.set_client_settings({"theme": "dark"})
+    nai.set_client_settings({"theme": "light"})
+    [(_m, _ks, _o)] = _folders(nai, "before-clientsettings")
+    kept = json.loads(next(p for p in nai.backup_dir.glob("*clientsettings/clientsettings.json")).read_text())
+    assert kept == {"settings": {"theme": "dark"}}
+    from naikit.novelai.auth import access_key
+    from naikit.novelai.backup import read_backup
+
+    old = access_key(sandbox.DEMO_EMAIL, sandbox.DEMO_PASSWORD)
+    folder = nai.backup_dir  # named after the email: the client knows only the new key afterwards
+    nai.change_access_key(old, access_key(sandbox.DEMO_EMAIL, "new-password-1"), force=True)
+    [(manifest, ks_raw, objects)] = [read_backup(p) for p in folder.glob("*-before-change-access-key")]
+    assert manifest["full"] and ks_raw is not None and len(objects) == 10

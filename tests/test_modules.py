@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from novita_helpers import drive
 
@@ -53,6 +55,8 @@ def test_train_costs_steps_and_loss_grows(nai, clock):
     assert "<svg" in done._repr_html_() and "<polyline" in loss_svg(done.loss_history)
     gone = nai.delete_module(m.id)
     assert gone.id == m.id and len(gone.loss_history) == 400
+    kept = list(nai.backup_dir.glob(f"*-before-delete-module-{m.id}/modules/{m.id}.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["id"] == m.id  # a local copy came first
     with pytest.raises(errors.NotFound):
         nai.module(m.id)
 

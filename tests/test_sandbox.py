@@ -285,7 +285,7 @@ def test_register_login_and_conflicts(box):
     bad_gift = {"recapcha": "x", "key": "C" * 64, "giftkey": 5}
     assert_error(call(box, "POST", "/user/register", bad_gift), 400, "giftkey")
     # a new account starts empty and unsubscribed
-    assert call(box, "GET", "/user/keystore", token=token).json() == {"keystore": None}
+    assert call(box, "GET", "/user/keystore", token=token).json() == {"keystore": None, "changeIndex": 0}
     sub = call(box, "GET", "/user/subscription", token=token).json()
     assert sub["tier"] == 0 and sub["active"] is False
     info = call(box, "GET", "/user/information", token=token).json()
@@ -330,7 +330,7 @@ def test_information_priority_subscription_data_shapes(box, clock, demo_token):
     data = call(box, "GET", "/user/data", token=demo_token).json()
     assert set(data) == {"priority", "subscription", "keystore", "settings", "information"}
     assert data["subscription"] == sub and data["information"] == info
-    assert set(data["keystore"]) == {"keystore"} and isinstance(data["settings"], str)
+    assert set(data["keystore"]) == {"keystore", "changeIndex"} and isinstance(data["settings"], str)
 
 
 def test_subscription_bind_and_change(box):
@@ -357,15 +357,19 @@ def test_subscription_bind_and_change(box):
 def test_keystore_round_trip(box):
     _, token = new_account(box)
     r = call(box, "GET", "/user/keystore", token=token)
-    assert r.status == 200 and r.json() == {"keystore": None}
+    # changeIndex: the website reads it on GET and sends it back on PUT (a stale one is refused)
+    assert r.status == 200 and r.json() == {"keystore": None, "changeIndex": 0}
     value = base64.b64encode(b'{"version":2,"nonce":[1,2,3],"sdata":[4,5]}').decode()
     r = call(box, "PUT", "/user/keystore", {"keystore": value}, token=token)
     assert r.status == 200 and r.json()["keystore"] == value
-    assert call(box, "GET", "/user/keystore", token=token).json() == {"keystore": value}
+    assert call(box, "GET", "/user/keystore", token=token).json() == {"keystore": value, "changeIndex": 1}
+    assert_error(call(box, "PUT", "/user/keystore", {"keystore": value, "changeIndex": 0}, token=token), 409)
+    r = call(box, "PUT", "/user/keystore", {"keystore": value, "changeIndex": 1}, token=token)
+    assert r.status == 200 and r.json()["changeIndex"] == 2
     assert_error(call(box, "PUT", "/user/keystore", {}, token=token), 400, "keystore")
     assert_error(call(box, "PUT", "/user/keystore", {"keystore": 1}, token=token), 400, "keystore", "string")
     assert_error(call(box, "PUT", "/user/keystore", {"keystore": "%%%"}, token=token), 400, "base64")
-    assert call(box, "GET", "/user/keystore", token=token).json() == {"keystore": value}
+    assert call(box, "GET", "/user/keystore", token=token).json() == {"keystore": value, "changeIndex": 2}
 
 
 @pytest.mark.parametrize("type_", OBJECT_TYPES)

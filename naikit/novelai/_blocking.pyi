@@ -156,10 +156,10 @@ class BlockingMethods:
         ...
 
     def create_object(self, object_type: str, meta: str, data: str) -> UserObject:
-        """Store a new object; return it as the server saved it (with its new id)."""
+        """RAW: store a new object, ``data`` unchecked; return it as saved. Prefer ``create_content``."""
         ...
 
-    def delete_account(self, *, confirm: bool = False) -> bool:
+    def delete_account(self, *, confirm: bool = False, backup: bool = True) -> bool:
         """Delete the account and everything in it; return True. Requires ``confirm=True``."""
         ...
 
@@ -167,12 +167,12 @@ class BlockingMethods:
         """Delete an object after backing up the server's copy locally; return the deleted object."""
         ...
 
-    def delete_module(self, module_id: str) -> Module:
+    def delete_module(self, module_id: str, *, backup: bool = True) -> Module:
         """Delete a module; return it as it was (its loss history included)."""
         ...
 
-    def delete_object(self, object_type: str, object_id: str) -> UserObject:
-        """Delete an object; return it as it was."""
+    def delete_object(self, object_type: str, object_id: str, *, backup: bool = True) -> UserObject:
+        """Delete an object; return it as it was. ``delete_content`` is the same with a ContentObject."""
         ...
 
     def encode_vibe(
@@ -411,7 +411,13 @@ class BlockingMethods:
         ...
 
     def recover_account(
-        self, recovery_token: str, email: str, new_password: str, *, delete_content: bool = False
+        self,
+        recovery_token: str,
+        email: str,
+        new_password: str,
+        *,
+        delete_content: bool = False,
+        backup: bool = True,
     ) -> Token:
         """Set new credentials with a recovery token; return the new access token."""
         ...
@@ -436,7 +442,9 @@ class BlockingMethods:
         """Ask for a new verification email; return True when the server accepted."""
         ...
 
-    def restore(self, directory: str | Path, *, overwrite: bool = False) -> RestoreReport:
+    def restore(
+        self, directory: str | Path, *, overwrite: bool = False, skip_corrupt: bool = False
+    ) -> RestoreReport:
         """Put a backup folder back into the account; return a report (one row per object)."""
         ...
 
@@ -452,8 +460,8 @@ class BlockingMethods:
         """Keep backups (full and before-overwrite) under ``path`` instead of ``~/.naikit/backups``; ..."""
         ...
 
-    def set_client_settings(self, settings: str | dict) -> bool:
-        """Store the settings blob (a dict is sent as compact JSON text); return True."""
+    def set_client_settings(self, settings: str | dict, *, backup: bool = True) -> bool:
+        """Replace the website's settings blob (a dict is sent as compact JSON text); return True."""
         ...
 
     def set_encryption_key(self, key: bytes) -> None:
@@ -464,8 +472,10 @@ class BlockingMethods:
         """Upload ``keystore`` after the safety checks; return it as read back from the server."""
         ...
 
-    def set_keystore_raw(self, keystore: str) -> Any:
-        """Upload a keystore (base64 text); return the server's answer."""
+    def set_keystore_raw(
+        self, keystore: str, *, check: bool = True, change_index: int | None = None, backup: bool = True
+    ) -> Any:
+        """RAW keystore upload (base64 text); return the server's answer. Prefer :meth:`set_keystore`."""
         ...
 
     def shelves(self) -> ContentList:
@@ -529,8 +539,17 @@ class BlockingMethods:
         """Derive the encryption key from ``email`` and ``password``; return the keystore it opens."""
         ...
 
-    def update_object(self, object_type: str, object_id: str, meta: str, data: str) -> UserObject:
-        """Replace an object's meta and data; return the updated object."""
+    def update_object(
+        self,
+        object_type: str,
+        object_id: str,
+        meta: str,
+        data: str,
+        *,
+        change_index: int | None = None,
+        backup: bool = True,
+    ) -> UserObject:
+        """RAW overwrite of an object's meta and data; return the updated object. Prefer ``save_content``."""
         ...
 
     def upscale(self, image: Any, *, scale: int = 2) -> GeneratedImage:

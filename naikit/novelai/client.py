@@ -27,6 +27,8 @@ from ..errors import (
     InputError,
     TokenExpired,
     TokenRejected,
+    UnsafeWrite,
+    WrongKey,
 )
 from . import shapes
 from ._blocking import BlockingMethods
@@ -444,7 +446,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         current_access_key = Secret(check_access_key(current_access_key, "current_access_key"))
         new_access_key = Secret(check_access_key(new_access_key, "new_access_key"))
         self._secrets += [current_access_key, new_access_key]
-        if not force and await self.keystore_raw() is not None:
+        has_keystore = await self.keystore_raw() is not None
+        if not force and has_keystore:
             raise InputError(
                 "force",
                 False,
@@ -452,6 +455,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
                 "This account has an encrypted keystore; a new access key without a re-encrypted "
                 "keystore would lose access to all encrypted content.",
             )
+        if has_keystore:
+            # everything as it is now, still readable with the old password
+            await self._backup_before("change-access-key")
         body: dict[str, Any] = {"currentAccessKey": current_access_key, "newAccessKey": new_access_key}
         if new_email is not None:
             body["newEmail"] = hashed_email(new_email)
@@ -493,12 +499,21 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         return True
 
     async def recover_account(
-        self, recovery_token: str, email: str, new_password: str, *, delete_content: bool = False
+        self,
+        recovery_token: str,
+        email: str,
+        new_password: str,
+        *,
+        delete_content: bool = False,
+        backup: bool = True,
     ) -> Token:
         """Set new credentials with a recovery token; return the new access token.
 
         ``delete_content=True`` wipes the account's stories (the keystore cannot be decrypted with a
-        new password anyway); False keeps them for when the old password is found again.
+        new password anyway); False keeps them for when the old password is found again. Before a wipe the
+        whole account is first downloaded to a local backup (still encrypted: readable again if the old
+        password turns up), which needs this client to be logged in; a client that is not is refused unless
+        ``backup=False``.
         """
         recovery_token, new_password = Secret(recovery_token), Secret(new_password)
         if not isinstance(reveal(recovery_token), str) or len(reveal(recovery_token)) < 16:
@@ -507,6 +522,16 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
             )
         if not isinstance(delete_content, bool):
             raise InputError("delete_content", delete_content, "True or False")
+        if delete_content and backup:
+            if not self.transport.has_token and self._pending is None:
+                raise InputError(
+                    "backup",
+                    True,
+                    "False to wipe without a local copy, or log in first so the content can be saved",
+                    "delete_content=True deletes every story on the server and this client is not logged "
+                    "in, so it cannot keep a local copy first.",
+                )
+            await self._backup_before("recover-delete-content")
         key = Secret(access_key(email, new_password, email_case=self.email_case))
         self._secrets += [new_password, key]
         body = {"recoveryToken": recovery_token, "newAccessKey": key, "deleteContent": delete_content}
@@ -516,12 +541,24 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         self._set_token(token)
         return token
 
-    async def delete_account(self, *, confirm: bool = False) -> bool:
-        """Delete the account and everything in it; return True. Requires ``confirm=True``."""
+    async def delete_account(self, *, confirm: bool = False, backup: bool = True) -> bool:
+        """Delete the account and everything in it; return True. Requires ``confirm=True``.
+
+        The whole account (keystore and every object, still encrypted) is first downloaded to a local
+        backup under :attr:`backup_dir` (``backup=False`` skips that).
+        """
         if confirm is not True:
             raise InputError("confirm", confirm, "True", "Deleting an account cannot be undone.")
+        if backup:
+            await self._backup_before("delete-account")
         await self._call("POST", "/user/delete")
         return True
+
+    async def _backup_before(self, what: str) -> None:
+        """Download the whole account into a ``<stamp>-before-<what>`` folder (refusing on any failure)."""
+        from .backup import _stamp, backup_account
+
+        await backup_account(self, self.backup_dir / f"{_stamp()}-before-{what}", reason=f"before {what}")
 
     async def user_data(self) -> UserAccountData:
         """Return information, priority, subscription, keystore and settings in one record."""
@@ -540,16 +577,50 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
     async def keystore_raw(self) -> str | None:
         """Return the keystore as the server stores it (base64 text), or None for a fresh account."""
-        data = await self._call("GET", "/user/keystore")
-        return self._check(data, shapes.KEYSTORE, "GET /user/keystore")["keystore"]
+        return (await self._keystore_indexed())[0]
 
-    async def set_keystore_raw(self, keystore: str) -> Any:
-        """Upload a keystore (base64 text); return the server's answer.
+    async def _keystore_indexed(self) -> tuple[str | None, int | None]:
+        """Return (keystore text, its changeIndex or None when the server sends none)."""
+        data = self._check(await self._call("GET", "/user/keystore"), shapes.KEYSTORE, "GET /user/keystore")
+        index = data.get("changeIndex")
+        ok = isinstance(index, int) and not isinstance(index, bool)
+        return data["keystore"], index if ok else None
 
-        Refuses an empty value or one that is not base64 of ``{version, nonce[24], sdata}``.
+    async def set_keystore_raw(
+        self, keystore: str, *, check: bool = True, change_index: int | None = None, backup: bool = True
+    ) -> Any:
+        """RAW keystore upload (base64 text); return the server's answer. Prefer :meth:`set_keystore`.
+
+        Unlike :meth:`set_keystore` it does not compare keys with the server's (a key dropped or changed
+        here makes stories unreadable). It does refuse an empty value or one that is not base64 of
+        ``{version, nonce[24], sdata}``; with ``check=True`` (default) one that does not decrypt with this
+        account's key (another account's keystore, garbage); it writes the server's current keystore to a
+        local backup first (``backup=False`` skips that); ``change_index`` is sent as ``changeIndex`` so
+        the server refuses (409) if the keystore changed since that index.
         """
         _check_keystore_b64(keystore)
-        return await self._call("PUT", "/user/keystore", json={"keystore": keystore})
+        if check:
+            from .crypto import Keystore
+
+            try:
+                Keystore.decrypt(keystore, self._key_candidates())
+            except (WrongKey, ValueError) as exc:
+                raise UnsafeWrite(
+                    "keystore",
+                    "<keystore>",
+                    "a keystore that decrypts with this account's key (check=False skips this check)",
+                    f"Refused: {exc}",
+                ) from None
+        if backup:
+            from .backup import write_safety_backup
+
+            current = await self.keystore_raw()
+            if current is not None and current != keystore:
+                await write_safety_backup(self, "keystore", keystore_raw=current)
+        body: dict[str, Any] = {"keystore": keystore}
+        if change_index is not None:
+            body["changeIndex"] = int(change_index)
+        return await self._call("PUT", "/user/keystore", json=body)
 
     async def list_objects(self, object_type: str) -> ObjectList:
         """Return all objects of ``object_type`` (stories, storycontent, presets, aimodules, shelf)."""
@@ -566,7 +637,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         return UserObject.from_json(self._check(data, shapes.USER_DATA, "GET /user/objects/{type}/{id}"))
 
     async def create_object(self, object_type: str, meta: str, data: str) -> UserObject:
-        """Store a new object; return it as the server saved it (with its new id).
+        """RAW: store a new object, ``data`` unchecked; return it as saved. Prefer ``create_content``.
 
         Not retried after a dropped connection (that could store it twice): a ConnectionDropped
         error asks you to check the list first.
@@ -579,21 +650,53 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         )
         return UserObject.from_json(self._check(body, shapes.USER_DATA, "PUT /user/objects/{type}"))
 
-    async def update_object(self, object_type: str, object_id: str, meta: str, data: str) -> UserObject:
-        """Replace an object's meta and data; return the updated object."""
+    async def update_object(
+        self,
+        object_type: str,
+        object_id: str,
+        meta: str,
+        data: str,
+        *,
+        change_index: int | None = None,
+        backup: bool = True,
+    ) -> UserObject:
+        """RAW overwrite of an object's meta and data; return the updated object. Prefer ``save_content``.
+
+        ``data`` is sent as given, NOT checked: garbage makes the object unreadable. The server's current
+        copy is written to a local backup first (``backup=False`` skips that). ``change_index`` (the index
+        you last read) is sent as ``changeIndex``: the server then refuses (409 Conflict) if another client
+        saved in between; without it, a concurrent edit is silently overwritten.
+        """
         _check_type(object_type)
         _check_id(object_id)
         _check_meta(meta)
         _check_data(data)
-        body = await self._call(
-            "PATCH", f"/user/objects/{object_type}/{object_id}", json={"meta": meta, "data": data}
-        )
+        if change_index is not None and (isinstance(change_index, bool) or not isinstance(change_index, int)):
+            raise InputError("change_index", change_index, "an integer (the object's changeIndex) or None")
+        if backup:
+            from .backup import write_safety_backup
+
+            current = await self.get_object(object_type, object_id)
+            await write_safety_backup(self, f"{object_type}-{object_id}", objects=[current])
+        payload: dict[str, Any] = {"meta": meta, "data": data}
+        if change_index is not None:
+            payload["changeIndex"] = change_index
+        body = await self._call("PATCH", f"/user/objects/{object_type}/{object_id}", json=payload)
         return UserObject.from_json(self._check(body, shapes.USER_DATA, "PATCH /user/objects/{type}/{id}"))
 
-    async def delete_object(self, object_type: str, object_id: str) -> UserObject:
-        """Delete an object; return it as it was."""
+    async def delete_object(self, object_type: str, object_id: str, *, backup: bool = True) -> UserObject:
+        """Delete an object; return it as it was. ``delete_content`` is the same with a ContentObject.
+
+        The server's copy is first written to a local backup under :attr:`backup_dir` (``backup=False``
+        skips that), so a deleted story can be put back with ``restore``.
+        """
         _check_type(object_type)
         _check_id(object_id)
+        if backup:
+            from .backup import write_safety_backup
+
+            current = await self.get_object(object_type, object_id)
+            await write_safety_backup(self, f"delete-{object_type}-{object_id}", objects=[current])
         body = await self._call("DELETE", f"/user/objects/{object_type}/{object_id}")
         return UserObject.from_json(self._check(body, shapes.USER_DATA, "DELETE /user/objects/{type}/{id}"))
 
@@ -607,12 +710,24 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
                 return data
         return data
 
-    async def set_client_settings(self, settings: str | dict) -> bool:
-        """Store the settings blob (a dict is sent as compact JSON text); return True."""
+    async def set_client_settings(self, settings: str | dict, *, backup: bool = True) -> bool:
+        """Replace the website's settings blob (a dict is sent as compact JSON text); return True.
+
+        The current blob is first kept in a local backup (``clientsettings.json``; ``backup=False`` skips
+        that): the website keeps all its settings there.
+        """
         if isinstance(settings, dict):
             settings = json.dumps(settings, separators=(",", ":"), ensure_ascii=False)
         if not isinstance(settings, str):
             raise InputError("settings", settings, "a string or a dict")
+        if backup:
+            from .backup import write_safety_backup
+
+            current = await self.client_settings()
+            if current not in ("", None):
+                await write_safety_backup(
+                    self, "clientsettings", extras={"clientsettings.json": {"settings": current}}
+                )
         await self._call(
             "PUT", "/user/clientsettings", data=settings.encode(), headers={"Content-Type": "text/plain"}
         )

@@ -18,6 +18,12 @@ not decrypt with the account key, replaces a key, or drops a key that objects us
 added; and the server's current version is written to a timestamped local backup first (see
 :mod:`naikit.novelai.backup`). Unchanged content is re-uploaded byte for byte; changed content gets a
 fresh nonce.
+
+Concurrent saves (another kernel, the website): like the website (its ``_saveStory`` and ``saveKeyStore``),
+object PATCHes and keystore PUTs carry the ``changeIndex`` last read, and a 409 means another client saved
+first. naikit also checks each answer (the index must move by exactly one; the object read back must hold
+what was sent), which catches a lost race on a server that ignores the index. The loser gets
+:class:`~naikit.errors.EditConflict`, and both versions are kept in local backup folders.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CredentialsError, InputError
+from ..errors import Conflict, CredentialsError, EditConflict, InputError
 from .crypto import (
     COMPRESSION_MARKER,
     NONCE_SIZE,
@@ -544,7 +550,7 @@ class ContentAPI:
             ) from None
         if check.keys_copy() != keystore.keys_copy():
             raise UnsafeWrite("keystore", "<keystore>", "a keystore that decrypts to its own keys")
-        current_raw = await self.keystore_raw()  # type: ignore[attr-defined]
+        current_raw, index = await self._keystore_indexed()  # type: ignore[attr-defined]
         if current_raw == new_raw:
             return check
         if current_raw is not None:
@@ -565,7 +571,17 @@ class ContentAPI:
             from .backup import write_safety_backup
 
             await write_safety_backup(self, "keystore", keystore_raw=current_raw)
-        await self.set_keystore_raw(new_raw)  # type: ignore[attr-defined]
+        try:
+            # changeIndex: the server refuses (409) if another client wrote the keystore since the read above
+            await self.set_keystore_raw(new_raw, check=False, backup=False, change_index=index)  # type: ignore[attr-defined]
+        except Conflict:
+            raise EditConflict(
+                "keystore",
+                "<keystore>",
+                "a keystore nobody else changed while it was being saved",
+                "Another client saved the keystore at the same moment; nothing was written. Read it again "
+                "(nai.keystore()), redo the change and save.",
+            ) from None
         back = await self.keystore_raw()  # type: ignore[attr-defined]
         if back != new_raw:
             raise WrongKey("the keystore read back", ["the server holds different bytes than were sent"])
@@ -588,7 +604,7 @@ class ContentAPI:
         removed_here = set(new._original or {}) - set(new_keys)
         unknown = [m for m in dropped if m not in removed_here]
         if unknown:
-            raise UnsafeWrite(
+            raise EditConflict(
                 "keystore",
                 "<keystore>",
                 "a keystore holding every key on the server",
@@ -654,9 +670,19 @@ class ContentAPI:
                     "True to create the account's first keystore",
                     f"The account's keystore is {ks.state}; creating one is explicit.",
                 )
-            if meta is None or meta not in ks:
+            for attempt in range(5):
+                if meta is not None and meta in ks:
+                    break
                 meta = ks.add(meta)
-                ks = await self.set_keystore(ks)
+                try:
+                    ks = await self.set_keystore(ks)
+                    break
+                except EditConflict:
+                    # another client saved the keystore meanwhile (the website adding a story's key):
+                    # read theirs and add ours to it, as the website does on its own 409
+                    if attempt == 4:
+                        raise
+                    ks = await self.keystore()
             key = ks[meta]
         elif meta is None:
             meta = ""
@@ -678,6 +704,12 @@ class ContentAPI:
         Refused before sending when the object could not be read, its meta has no key, the upload does not
         decrypt back to the data, or the server's copy changed since it was read (``force=True`` overwrites
         anyway). The server's current version is backed up locally first.
+
+        Two clients saving at once: the PATCH carries the ``changeIndex`` just read, so the server refuses
+        the second write (409, as the website expects); and the answer is checked (the index must have moved
+        by exactly one and the object read back must hold what was sent), which catches a lost race on a
+        server that does not refuse. Either way :class:`~naikit.errors.EditConflict` is raised and both
+        versions are kept in local backup folders (``.yours`` and ``.theirs``).
         """
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")
@@ -693,12 +725,12 @@ class ContentAPI:
         _verify(item.type, payload, key, plaintext)
         current = await self.get_object(item.type, item.id)  # type: ignore[attr-defined]
         if not force and item.change_index is not None and current.change_index != item.change_index:
-            raise UnsafeWrite(
-                "item",
-                item.id,
-                f"the version last read (change index {item.change_index})",
-                f"The server holds change index {current.change_index}: it changed since you read it. "
-                "Read it again (or pass force=True to overwrite).",
+            raise await self._conflict(
+                item,
+                payload,
+                current,
+                f"The server holds change index {current.change_index}, not {item.change_index}: it changed "
+                "since you read it; nothing was written (force=True overwrites)",
             )
         if current.data == payload and current.meta == item.meta:
             return _reloaded(current, payload, plaintext, key is not None)
@@ -706,23 +738,76 @@ class ContentAPI:
             from .backup import write_safety_backup
 
             await write_safety_backup(self, f"{item.type}-{item.id}", objects=[current])
-        stored = await self.update_object(item.type, item.id, item.meta, payload)  # type: ignore[attr-defined]
+        sent = current.change_index
+        try:
+            stored = await self.update_object(  # type: ignore[attr-defined]
+                item.type, item.id, item.meta, payload, change_index=sent, backup=False
+            )
+        except Conflict:
+            theirs = await self.get_object(item.type, item.id)  # type: ignore[attr-defined]
+            if theirs.data == payload and theirs.meta == item.meta and theirs.change_index == sent + 1:
+                # our own PATCH landed and a resend of it was refused: the save did happen
+                return _reloaded(theirs, payload, plaintext, key is not None)
+            raise await self._conflict(
+                item,
+                payload,
+                theirs,
+                f"Another client saved it first (the server now holds change index {theirs.change_index}); "
+                "yours was refused and not written",
+            ) from None
         if stored.data != payload:
             raise UnsafeWrite(
                 "data", "<sent>", "the server to store what was sent", "It stored something else."
             )
+        if stored.change_index != sent + 1:
+            # a server that ignores changeIndex: another write landed between our read and ours, and ours
+            # replaced it; its author has it, but the server no longer does
+            raise await self._conflict(
+                item,
+                payload,
+                None,
+                f"Another client saved it at the same moment (change index went from {sent} to "
+                f"{stored.change_index}, not {sent + 1}): your save replaced theirs on the server. "
+                "Yours is on the server; compare with what the other client shows before going on",
+            )
+        back = await self.get_object(item.type, item.id)  # type: ignore[attr-defined]
+        if back.change_index == stored.change_index and (back.data != payload or back.meta != item.meta):
+            raise UnsafeWrite(
+                "data", "<sent>", "the server to keep what was sent", "Reading it back gave something else."
+            )
         return _reloaded(stored, payload, plaintext, key is not None)
+
+    async def _conflict(
+        self, item: ContentObject, payload: str, theirs: UserObject | None, what: str
+    ) -> EditConflict:
+        """Keep both versions of a lost race in local backup folders; return the error that names them."""
+        from .account import UserObject as _UserObject
+        from .backup import write_safety_backup
+
+        raw = dict(item.raw.raw) if item.raw is not None else {"id": item.id, "type": item.type}
+        raw.update(meta=item.meta, data=payload)
+        yours = await write_safety_backup(
+            self, f"yours-{item.type}-{item.id}", objects=[_UserObject.from_json(raw)]
+        )
+        theirs_dir = None
+        if theirs is not None:
+            theirs_dir = await write_safety_backup(self, f"theirs-{item.type}-{item.id}", objects=[theirs])
+        where = f"Yours is kept in {yours}" + (f", theirs in {theirs_dir}" if theirs_dir else "")
+        return EditConflict(
+            "item",
+            item.id,
+            "an object nobody else saved while you were saving it",
+            f"{what}. {where} (nai.restore(folder, overwrite=True) puts one back). Read it again "
+            "(content_item) and redo your change.",
+            yours=yours,
+            theirs=theirs_dir,
+        )
 
     async def delete_content(self, item: ContentObject, *, backup: bool = True) -> UserObject:
         """Delete an object after backing up the server's copy locally; return the deleted object."""
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")
-        if backup:
-            from .backup import write_safety_backup
-
-            current = await self.get_object(item.type, item.id)  # type: ignore[attr-defined]
-            await write_safety_backup(self, f"delete-{item.type}-{item.id}", objects=[current])
-        return await self.delete_object(item.type, item.id)  # type: ignore[attr-defined]
+        return await self.delete_object(item.type, item.id, backup=backup)  # type: ignore[attr-defined]
 
     # -- tables -------------------------------------------------------------------------------------
     async def stories(self, *, tokens: bool = True) -> ContentList:
@@ -874,16 +959,20 @@ class ContentAPI:
 
         return await backup_account(self, directory)
 
-    async def restore(self, directory: str | Path, *, overwrite: bool = False) -> RestoreReport:
+    async def restore(
+        self, directory: str | Path, *, overwrite: bool = False, skip_corrupt: bool = False
+    ) -> RestoreReport:
         """Put a backup folder back into the account; return a report (one row per object).
 
-        Objects missing on the server are created (a story's link to its storycontent follows the new id);
-        objects that differ are left alone unless ``overwrite=True``. Keystore keys are merged, never
-        dropped. Every overwrite is backed up first.
+        Every object is decrypted before anything is uploaded (a backup with one that does not is refused
+        unless ``skip_corrupt=True``). Objects missing on the server are created (a story's link to its
+        storycontent follows the new id); objects that differ are left alone unless ``overwrite=True``;
+        objects an earlier run restored are recognised, so a second run changes nothing. Keystore keys are
+        merged, never dropped. Every overwrite is backed up first.
         """
         from .backup import restore_account
 
-        return await restore_account(self, directory, overwrite=overwrite)
+        return await restore_account(self, directory, overwrite=overwrite, skip_corrupt=skip_corrupt)
 
     async def sanity_check(self) -> SanityReport:
         """Return the §4.5 sanity check: what decrypts, orphaned storycontent, duplicate metas, keys."""

@@ -261,9 +261,19 @@ class ModulesAPI:
         dto = await self._call("GET", f"/ai/module/{module_id}")  # type: ignore[attr-defined]
         return Module.from_json(self._check(dto, AI_MODULE, "GET /ai/module/{id}"))  # type: ignore[attr-defined]
 
-    async def delete_module(self, module_id: str) -> Module:
-        """Delete a module; return it as it was (its loss history included)."""
+    async def delete_module(self, module_id: str, *, backup: bool = True) -> Module:
+        """Delete a module; return it as it was (its loss history included).
+
+        The module as the server describes it is first kept in a local backup (``modules/<id>.json`` under
+        ``backup_dir``; ``backup=False`` skips that). The server has no call to upload it again.
+        """
         _check_module_id(module_id)
+        if backup:
+            from .backup import write_safety_backup
+
+            current = await self._call("GET", f"/ai/module/{module_id}")  # type: ignore[attr-defined]
+            name = f"modules/{re.sub(r'[^A-Za-z0-9._-]+', '_', module_id)}.json"
+            await write_safety_backup(self, f"delete-module-{module_id}", extras={name: current})
         dto = await self._call("DELETE", f"/ai/module/{module_id}")  # type: ignore[attr-defined]
         return Module.from_json(self._check(dto, AI_MODULE, "DELETE /ai/module/{id}"))  # type: ignore[attr-defined]
 

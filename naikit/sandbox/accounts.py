@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..errors import InputError
 from .app import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response, read_body
-from .store import OBJECT_TYPES, Account, StoreConflict, UserObject
+from .store import OBJECT_TYPES, Account, StaleChangeIndex, StoreConflict, UserObject
 from .tokens import authenticate
 
 __all__ = ["routes", "PERKS", "PLANS", "subscription_json", "information_json", "priority_json"]
@@ -385,7 +385,7 @@ async def user_data(request: web.Request) -> web.Response:
         {
             "priority": priority_json(account, now),
             "subscription": subscription_json(account, now),
-            "keystore": {"keystore": account.keystore},
+            "keystore": {"keystore": account.keystore, "changeIndex": account.keystore_change_index},
             "settings": account.settings.decode("utf-8", "replace"),
             "information": information_json(account),
         }
@@ -441,10 +441,30 @@ async def subscription_change(request: web.Request) -> web.Response:
     return empty_response(200)
 
 
+def _stale(exc: StaleChangeIndex, what: str) -> ApiError:
+    # The website answers a 409 on a save by re-reading the server's copy and asking the user (its
+    # _saveStory / saveKeyStore): the stored index tells a client which version won.
+    return ApiError(
+        409,
+        f"Conflict: {what} was changed by another client (changeIndex {exc.sent} sent, "
+        f"{exc.stored} stored); read it again before saving",
+    )
+
+
+def _expected_index(body: dict) -> int | None:
+    value = field(body, "changeIndex", (int, float), required=False)
+    if value is None:
+        return None
+    if value != int(value):
+        raise ApiError(400, "changeIndex must be an integer")
+    return int(value)
+
+
 @routes.get("/user/keystore")
 async def get_keystore(request: web.Request) -> web.Response:
-    """Answer ``{"keystore": <base64> | null}``."""
-    return json_response({"keystore": authenticate(request).keystore})
+    """Answer ``{"keystore": <base64> | null, "changeIndex": n}`` (the website reads both)."""
+    account = authenticate(request)
+    return json_response({"keystore": account.keystore, "changeIndex": account.keystore_change_index})
 
 
 @routes.put("/user/keystore")
@@ -454,12 +474,17 @@ async def put_keystore(request: web.Request) -> web.Response:
     account = authenticate(request)
     body = await json_body(request)
     keystore = field(body, "keystore", str)
-    field(body, "changeIndex", (int, float), required=False)
+    expect = _expected_index(body)
     try:
         base64.b64decode(keystore, validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(400, "keystore must be a base64 string") from None
-    change_index = state.store.set_keystore(account.id, keystore)
+    try:
+        # a changeIndex that is not the stored one is refused (409); none means "overwrite" (the website
+        # sends none on the retry after it merged the server's keys)
+        change_index = state.store.set_keystore(account.id, keystore, expect=expect)
+    except StaleChangeIndex as exc:
+        raise _stale(exc, "the keystore") from None
     return json_response({"keystore": keystore, "changeIndex": change_index})
 
 
@@ -502,7 +527,11 @@ async def get_object(request: web.Request) -> web.Response:
 
 @routes.patch("/user/objects/{type}/{id}")
 async def patch_object(request: web.Request) -> web.Response:
-    """Update ``meta`` and/or ``data``: 200 with the object (changeIndex +1, lastUpdatedAt now)."""
+    """Update ``meta`` and/or ``data``: 200 with the object (changeIndex +1, lastUpdatedAt now).
+
+    A ``changeIndex`` in the body must equal the stored one, else 409 and nothing changes (the website sends
+    the index it last read and answers a 409 by re-reading); a body without one overwrites (REF sends none).
+    """
     state = _state(request)
     account = authenticate(request)
     type_ = _object_type(request)
@@ -510,10 +539,16 @@ async def patch_object(request: web.Request) -> web.Response:
     body = await json_body(request)
     meta = field(body, "meta", str, required=False, max_length=MAX_META)
     data = field(body, "data", str, required=False)
-    field(body, "changeIndex", (int, float), required=False)
+    expect = _expected_index(body)
     if meta is None and data is None:
         raise ApiError(400, "meta or data should not be empty")
-    obj = state.store.update_object(account.id, type_, object_id, now=int(state.now()), meta=meta, data=data)
+    try:
+        # compare-and-swap: a changeIndex other than the stored one means another write came first
+        obj = state.store.update_object(
+            account.id, type_, object_id, now=int(state.now()), meta=meta, data=data, expect=expect
+        )
+    except StaleChangeIndex as exc:
+        raise _stale(exc, f"{type_} {object_id}") from None
     if obj is None:
         raise _not_found(type_, object_id)
     return await object_response(request, obj)

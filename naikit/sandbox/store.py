@@ -36,7 +36,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "Account", "UserObject", "StoreConflict", "DB_FILENAME", "OBJECT_TYPES", "secret_hash"]
+__all__ = [
+    "Store",
+    "Account",
+    "UserObject",
+    "StoreConflict",
+    "StaleChangeIndex",
+    "DB_FILENAME",
+    "OBJECT_TYPES",
+    "secret_hash",
+]
 
 DB_FILENAME = "sandbox.sqlite3"
 OBJECT_TYPES = ("stories", "storycontent", "presets", "aimodules", "shelf")
@@ -103,6 +112,15 @@ class StoreConflict(Exception):
     def __init__(self, what: str):
         self.what = what
         super().__init__(f"{what} already in use")
+
+
+class StaleChangeIndex(Exception):
+    """A write named a ``changeIndex`` that is not the stored one: another write came first."""
+
+    def __init__(self, sent: int, stored: int):
+        self.sent = sent
+        self.stored = stored
+        super().__init__(f"changeIndex {sent} is stale: the stored changeIndex is {stored}")
 
 
 def secret_hash(value: str) -> str:
@@ -545,16 +563,25 @@ class Store:
             raise KeyError(account_id)
         return row["keystore"]
 
-    def set_keystore(self, account_id: str, keystore: str | None) -> int:
-        """Replace the keystore; return its new change index (+1 per write)."""
+    def set_keystore(self, account_id: str, keystore: str | None, *, expect: int | None = None) -> int:
+        """Replace the keystore; return its new change index (+1 per write).
+
+        ``expect``: the change index the writer last read; the write happens only if it is still the stored
+        one (compare-and-swap in one transaction), else :class:`StaleChangeIndex` and nothing changes.
+        """
         with self.transaction() as conn:
             changed = conn.execute(
                 "UPDATE accounts SET keystore = ?, keystore_change_index = keystore_change_index + 1 "
-                "WHERE id = ?",
-                (keystore, account_id),
+                "WHERE id = ? AND (? IS NULL OR keystore_change_index = ?)",
+                (keystore, account_id, expect, expect),
             ).rowcount
             if not changed:
-                raise KeyError(account_id)
+                row = conn.execute(
+                    "SELECT keystore_change_index FROM accounts WHERE id = ?", (account_id,)
+                ).fetchone()
+                if row is None:
+                    raise KeyError(account_id)
+                raise StaleChangeIndex(int(expect), int(row[0]))  # type: ignore[arg-type]
             return conn.execute(
                 "SELECT keystore_change_index FROM accounts WHERE id = ?", (account_id,)
             ).fetchone()[0]
@@ -631,16 +658,28 @@ class Store:
         now: int,
         meta: str | None = None,
         data: str | None = None,
+        expect: int | None = None,
     ) -> UserObject | None:
-        """Change meta and/or data, bump ``changeIndex`` and ``lastUpdatedAt``; return the object or None."""
+        """Change meta and/or data, bump ``changeIndex`` and ``lastUpdatedAt``; return the object or None.
+
+        ``expect``: the change index the writer last read; the write happens only if it is still the stored
+        one (compare-and-swap in one transaction), else :class:`StaleChangeIndex` and nothing changes.
+        """
         with self.transaction() as conn:
             changed = conn.execute(
                 "UPDATE objects SET meta = COALESCE(?, meta), data = COALESCE(?, data), last_updated_at = ?, "
-                "change_index = change_index + 1 WHERE account_id = ? AND type = ? AND id = ?",
-                (meta, data, int(now), account_id, type_, object_id),
+                "change_index = change_index + 1 WHERE account_id = ? AND type = ? AND id = ? "
+                "AND (? IS NULL OR change_index = ?)",
+                (meta, data, int(now), account_id, type_, object_id, expect, expect),
             ).rowcount
             if not changed:
-                return None
+                row = conn.execute(
+                    "SELECT change_index FROM objects WHERE account_id = ? AND type = ? AND id = ?",
+                    (account_id, type_, object_id),
+                ).fetchone()
+                if row is None:
+                    return None
+                raise StaleChangeIndex(int(expect), int(row[0]))  # type: ignore[arg-type]
             return self.get_object(account_id, type_, object_id)
 
     def delete_object(self, account_id: str, type_: str, object_id: str) -> UserObject | None:
