@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (reference cases read best one per line)
 """naikit's image request bodies against what NovelAI's website builds (tests/website_image_reference.py,
 written from the website's bundle and the V5 spec, not from naikit): every model's default, every UC preset
 with quality tags on and off, prompts that say NSFW in another case, "|" and "Text:" prompts, Variety+
@@ -119,7 +120,9 @@ def test_every_uc_preset_and_quality_equals_the_website(model, quality, case):
     prompt, uc = CASES[case]
     names = [n for n, _ in site.UC_PRESETS[model]]
     for index, name in enumerate(names):
-        sb = site.site_body(model, prompt, seed=SEED, uc=uc, params={"ucPreset": index, "qualityToggle": quality})
+        sb = site.site_body(
+            model, prompt, seed=SEED, uc=uc, params={"ucPreset": index, "qualityToggle": quality}
+        )
         nk = _nk(model, prompt, uc=uc, uc_preset=name, quality_toggle=quality)
         _same(sb, nk)
 
@@ -174,7 +177,9 @@ def test_inpaint_equals_the_website(model, strength):
         assert "img2img" not in nk["parameters"]
 
 
-@pytest.mark.parametrize("model", ["nai-diffusion-4-full", "nai-diffusion-4-5-curated", "nai-diffusion-4-5-full"])
+@pytest.mark.parametrize(
+    "model", ["nai-diffusion-4-full", "nai-diffusion-4-5-curated", "nai-diffusion-4-5-full"]
+)
 def test_characters_disabled_and_empty_are_left_out_as_on_the_website(model):
     ui = [
         {"prompt": "boy", "uc": "hat", "center": {"x": 0.1, "y": 0.3}, "enabled": True},
