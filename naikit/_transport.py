@@ -476,6 +476,7 @@ class Transport:
         auth: bool = True,
         generation: bool = False,
         headers: dict[str, str] | None = None,
+        data: bytes | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the raw body chunks of a streaming response.
 
@@ -503,7 +504,7 @@ class Transport:
                 delivered = 0
                 try:
                     async with session.request(
-                        method, url, json=json, params=params, headers=headers, timeout=timeout
+                        method, url, json=json, data=data, params=params, headers=headers, timeout=timeout
                     ) as resp:
                         if not 200 <= resp.status < 300 or resp.content_type == "application/json":
                             body = await _read_body(resp)

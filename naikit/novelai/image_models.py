@@ -486,7 +486,8 @@ def validate_request(
     allowed = samplers_for(spec)
     if preset.sampler not in allowed:
         raise InputError("sampler", preset.sampler, f"a sampler {spec.value} accepts: " + ", ".join(allowed))
-    if preset.noise_schedule is not None or spec.is_v4_plus:
+    # Samplers that take no schedule: the website drops it, so any value is fine (it is not sent).
+    if (preset.noise_schedule is not None or spec.is_v4_plus) and preset.sampler not in _NO_SCHEDULE_SAMPLERS:
         ok = schedules_for(spec, preset.sampler)
         if preset.noise_schedule not in ok:
             raise InputError(
