@@ -252,8 +252,9 @@ def test_v5_multipart_request_streams_msgpack_frames(nai, srv):
     body = im.build_request("fox", ImagePreset.default("v5").replace(seed=9, width=512, height=512))
     body["parameters"]["stream"] = "msgpack"
     data, ctype = im.v5_multipart(body)
+    auth = "Bearer " + _tok(nai)
     req = urllib.request.Request(srv.url + "/ai/generate-image-stream", data=data, method="POST",
-                                 headers={"Content-Type": ctype, "Authorization": "Bearer " + _tok(nai)})  # fmt: skip
+                                 headers={"Content-Type": ctype, "Authorization": auth})  # fmt: skip
     with urllib.request.urlopen(req) as resp:
         assert resp.headers["Content-Type"].startswith("application/x-msgpack")
         frames = _frames(resp.read())
@@ -264,7 +265,7 @@ def test_v5_multipart_request_streams_msgpack_frames(nai, srv):
     bad, bad_type = im.v5_multipart(body)
     bad = bad.replace(b'name="request"', b'name="other"')
     req = urllib.request.Request(srv.url + "/ai/generate-image-stream", data=bad, method="POST",
-                                 headers={"Content-Type": bad_type, "Authorization": "Bearer " + _tok(nai)})  # fmt: skip
+                                 headers={"Content-Type": bad_type, "Authorization": auth})  # fmt: skip
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req)
     assert err.value.code == 400 and b"request" in err.value.read()
@@ -277,7 +278,8 @@ def test_v5_generate_img2img_inpaint_and_stream_through_the_client(nai):
     size = dict(width=512, height=512)
     res = nai.generate_image("fox", model="v5", seed=11, n_samples=2, **size)
     assert len(res.images) == 2 and res.request["parameters"]["ucPresetId"] == "heavy"
-    assert res.request["parameters"]["params_version"] == 4 and res.request["parameters"]["stream"] == "msgpack"
+    p = res.request["parameters"]
+    assert p["params_version"] == 4 and p["stream"] == "msgpack"
     i2i = nai.img2img("fox", _png((512, 512)), model="v5", seed=12, strength=0.5, **size)
     assert len(i2i.images) == 1 and i2i.request["parameters"]["color_correct"] is False
     inp = nai.inpaint("fox", _png((512, 512)), _png((512, 512), (255, 255, 255)), model="v5", seed=13, **size)
