@@ -441,69 +441,64 @@ def sdk_bodies() -> dict[str, dict]:
 
 
 def sdk_like_body(name: str) -> dict:
-    """The naikit body for an SDK case, with the preset set to the values the SDK hard-codes."""
+    """The naikit body for an SDK case (the website's defaults; the SDK's hard-coded values are differences)."""
     kw = SDK_CASES[name]["kw"]
-    preset = ImagePreset.default(kw["model"]).replace(
-        seed=kw["seed"],
-        uc_preset=_SDK_UC[kw["uc_preset"]],
-        add_original_image=False,
-        normalize_reference_strength_multiple=False,
-        auto_smea=False,
-        uncond_scale=None,
-        inpaint_strength=None,
-        duplicate_uc=False,
-        strength=0.7,
-        params_version=4 if "diffusion-5" in kw["model"] else 3,
-    )
+    preset = ImagePreset.default(kw["model"]).replace(seed=kw["seed"], uc_preset=_SDK_UC[kw["uc_preset"]])
     return im.build_request(
         kw["prompt"], preset, characters=SDK_CASES[name].get("chars"),
         character_references=SDK_CASES[name].get("refs"),
     )  # fmt: skip
 
 
-def _sdk_named(sdk: dict, nk: dict) -> set[str]:
-    """Apply the named SDK differences to ``sdk``; return those that applied."""
-    applied = set()
-    p = sdk["parameters"]
-    if sdk["input"] != nk["input"] and p["v4_prompt"]["caption"]["base_caption"] == nk["input"]:
-        # SDK puts the quality tags in v4_prompt only; ``input`` stays the bare prompt (REF and naikit: both)
-        sdk["input"] = nk["input"]
-        applied.add("input-without-quality-tags")
-    if sdk.pop("use_new_shared_trial", None) is not None:
-        applied.add("use_new_shared_trial")  # an SDK-only top-level flag naikit does not send
-    # SDK glues its preset after the user UC with stray commas: "" + ", lowres, ..., blank page, "
-    if p.get("negative_prompt", "").startswith(", ") or p.get("negative_prompt", "").endswith(", "):
-        ours = nk["parameters"]["negative_prompt"]
-        theirs = p["negative_prompt"].strip(", ")
-        if theirs != ours:
-            # SDK's preset texts also drop the leading "nsfw, " that REF and NP (and naikit) keep
-            assert ours == "nsfw, " + theirs
-            applied.add("uc-no-nsfw")
-        p["negative_prompt"] = ours
-        p["v4_negative_prompt"]["caption"]["base_caption"] = nk["parameters"]["negative_prompt"]
-        applied.add("uc-commas")
-    for key in ("skip_cfg_above_sigma",):
-        if key not in p and nk["parameters"].get(key) is None:
-            p[key] = None
-            applied.add("null-skip_cfg")
-    if "director_reference_images" in p and p["director_reference_images"] != nk["parameters"].get(
-        "director_reference_images"
-    ):
+def sdk_site(name: str, nk: dict) -> dict:
+    """The website's body for an SDK case (website_image_reference: the bundle for V4.5, the V5 spec)."""
+    import website_image_reference as site
+
+    kw = SDK_CASES[name]["kw"]
+    uc = _SDK_UC[kw["uc_preset"]]
+    chars = [
+        {"prompt": c.prompt, "uc": c.uc, "center": {"x": c.position[0], "y": c.position[1]} if c.position
+         else {"x": 0.5, "y": 0.5}}
+        for c in SDK_CASES[name].get("chars") or []
+    ]  # fmt: skip
+    if "diffusion-5" in kw["model"]:
+        return site.v5_body(kw["model"], kw["prompt"], seed=kw["seed"], uc_preset=uc, characters=chars)
+    refs = []
+    for i, r in enumerate(SDK_CASES[name].get("refs") or []):
         from PIL import Image
 
-        size = Image.open(io.BytesIO(base64.b64decode(p["director_reference_images"][0]))).size
-        nk_size = Image.open(
-            io.BytesIO(base64.b64decode(nk["parameters"]["director_reference_images"][0]))
-        ).size
-        if size != nk_size:
-            assert size == (1024, 1536)  # SDK: always portrait, whatever the picture's shape
-            applied.add("charref-landscape-canvas")
-        p["director_reference_images"] = nk["parameters"]["director_reference_images"]
-    # naikit's V4 body also carries these website fields the SDK leaves out
-    for key in ("uc",):
-        if key in nk["parameters"] and key not in p:
-            p[key] = nk["parameters"][key]
-    return applied
+        w, h = Image.open(io.BytesIO(r.image)).size
+        canvas, _ = site.reference_canvas(w, h)
+        # The letterboxed picture itself is drawn by a browser canvas: check naikit's canvas size, use its bytes.
+        got = nk["parameters"]["director_reference_images"][i]
+        assert Image.open(io.BytesIO(base64.b64decode(got))).size == canvas
+        refs.append({"image": got, "description": r.kind, "information_extracted": 1,
+                     "strength": r.strength, "fidelity": r.fidelity})  # fmt: skip
+    names = [n for n, _ in site.UC_PRESETS[kw["model"]]]
+    return site.site_body(kw["model"], kw["prompt"], seed=kw["seed"], params={"ucPreset": names.index(uc)},
+                          character_references=refs)  # fmt: skip
+
+
+SDK_DIFFERENCES = {
+    # the SDK puts the quality tags in v4_prompt only; ``input`` stays the bare prompt
+    "input-without-quality-tags": _fields("input"),
+    # the SDK glues its preset after the user UC with stray commas and never adds "nsfw, "
+    "uc-commas-no-nsfw": _fields(P + "negative_prompt", P + "v4_negative_prompt.caption.base_caption"),
+    # V5: the SDK sends the V4.5 preset fields (ucPreset number, qualityToggle), not ucPresetId/qualityPresetId
+    "v5-preset-ids": _fields(P + "ucPreset", P + "qualityToggle", P + "ucPresetId", P + "qualityPresetId"),
+    # V5 defaults: the SDK keeps V4.5's scale 5 and positions-only use_coords; the website sends 7 and true
+    "v5-defaults": _fields(P + "scale", P + "use_coords", P + "v4_prompt.use_coords", P + "straight_alpha"),
+    # fields the website does not send (sm/sm_dyn on V4+, strength/noise without an image) or sends and the
+    # SDK does not (image_format, null skip_cfg_above_sigma on V4.5, the V4+ inpaint strength)
+    "dropped-and-missing-fields": _fields(P + "sm", P + "sm_dyn", P + "strength", P + "noise", P + "image_format",
+                                          P + "skip_cfg_above_sigma", P + "inpaintImg2ImgStrength"),
+    # the SDK hard-codes add_original_image and normalize_reference_strength_multiple to false
+    "sdk-hard-coded-false": _fields(P + "add_original_image", P + "normalize_reference_strength_multiple"),
+    # the SDK always letterboxes a character reference to portrait
+    "charref-canvas": _fields(P + "director_reference_images"),
+    # fidelity 0.7: the website sends 1 - 0.7 as computed (0.30000000000000004), the SDK 0.3
+    "charref-secondary-strength": _fields(P + "director_reference_secondary_strength_values"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", [n for n in SDK_CASES if n != "v5-uc-none"])
@@ -511,27 +506,39 @@ def test_body_equals_novelai_sdk_except_named_differences(sdk_bodies, name):
     sdk = json.loads(json.dumps(sdk_bodies[name]))
     assert "error" not in sdk, sdk
     nk = sdk_like_body(name)
-    _sdk_named(sdk, nk)
-    assert sdk == nk
+    site = sdk_site(name, nk)
+    for fn in SDK_DIFFERENCES.values():
+        fn(sdk, site)
+    assert sdk == json.loads(json.dumps(nk))
+
+
+@pytest.mark.parametrize("difference", list(SDK_DIFFERENCES))
+def test_each_named_sdk_difference_exists(sdk_bodies, difference):
+    hits = [
+        name
+        for name in SDK_CASES
+        if name != "v5-uc-none"
+        and SDK_DIFFERENCES[difference](
+            json.loads(json.dumps(sdk_bodies[name])), sdk_site(name, sdk_like_body(name))
+        )
+    ]
+    assert hits, f"{difference}: novelai-sdk no longer differs from the website here"
 
 
 def test_named_sdk_difference_ucpreset_none_is_refused_by_sdk_itself(sdk_bodies):
     # SDK maps "none" to ucPreset 4 but its own schema caps ucPreset at 3: it cannot send "none" at all.
     assert "error" in sdk_bodies["v5-uc-none"] and "ucPreset" in sdk_bodies["v5-uc-none"]["error"]
     nk = sdk_like_body("v5-uc-none")
-    assert nk["parameters"]["ucPreset"] == 4 and nk["parameters"]["negative_prompt"] == ""
+    assert nk["parameters"]["ucPresetId"] == "none" and nk["parameters"]["negative_prompt"] == ""
 
 
 def test_named_sdk_difference_landscape_reference_canvas(sdk_bodies):
-    sdk = json.loads(json.dumps(sdk_bodies["v4.5-charref-landscape"]))
-    applied = _sdk_named(sdk, sdk_like_body("v4.5-charref-landscape"))
-    assert "charref-landscape-canvas" in applied
+    from PIL import Image
 
-
-def test_named_sdk_difference_uc_commas(sdk_bodies):
-    sdk = json.loads(json.dumps(sdk_bodies["v5-full"]))
-    assert sdk["parameters"]["negative_prompt"].startswith(", ")
-    assert "uc-commas" in _sdk_named(sdk, sdk_like_body("v5-full"))
+    sdk = sdk_bodies["v4.5-charref-landscape"]["parameters"]["director_reference_images"][0]
+    nk = sdk_like_body("v4.5-charref-landscape")["parameters"]["director_reference_images"][0]
+    assert Image.open(io.BytesIO(base64.b64decode(sdk))).size == (1024, 1536)  # SDK: always portrait
+    assert Image.open(io.BytesIO(base64.b64decode(nk))).size == (1536, 1024)  # the website: nearest ratio
 
 
 # ------------------------------------------------------------------------------------ cost vs novelai-sdk

@@ -327,6 +327,7 @@ def site_body(
     mask: str | None = None,
     characters: list[dict[str, Any]] | None = None,
     variety: bool = False,
+    character_references: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The body the website sends: defaults of ``model`` + ``params`` (UI changes) through the image page
     and the request class. ``characters``: UI objects {prompt, uc, center, enabled}. ``image``/``mask``:
@@ -363,6 +364,17 @@ def site_body(
         i["img2img"] = {"strength": i.get("inpaintImg2ImgStrength", 1), "color_correct": True}
     else:
         i.pop("img2img", None)
+    refs = [r for r in character_references or [] if r.get("enabled", True)]
+    if refs and family(send_model) == "v4.5":
+        # {image: the letterboxed picture (see reference_canvas), description, information_extracted, strength, fidelity}
+        i["director_reference_images"] = [r["image"] for r in refs]
+        i["director_reference_descriptions"] = [
+            {"caption": {"base_caption": f"{r['description']}", "char_captions": []}, "legacy_uc": False}
+            for r in refs
+        ]
+        i["director_reference_information_extracted"] = [r["information_extracted"] for r in refs]
+        i["director_reference_strength_values"] = [r["strength"] for r in refs]
+        i["director_reference_secondary_strength_values"] = [1 - r["fidelity"] for r in refs]
     if c["v4Prompts"]:
         i["characterPrompts"] = [
             x for x in i["characterPrompts"] if len(x["prompt"]) > 0 and x.get("enabled", True)
@@ -436,6 +448,23 @@ def site_body(
         o["dynamic_thresholding"] = False
     o["image_format"] = "png"  # the user setting "preferredImageFormat", default png
     return {"input": p, "model": send_model, "action": action, "parameters": o, "use_new_shared_trial": True}
+
+
+def reference_canvas(width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The website's character-reference letterbox: the canvas whose aspect ratio is nearest (first wins a
+    tie), and the picture's scaled size on it (rounded), for a width x height picture."""
+    canvases = [(1024, 1536), (1536, 1024), (1472, 1472)]
+    e = width / height
+    n = canvases[0]
+    for t in canvases:
+        if abs(t[0] / t[1] - e) < abs(n[0] / n[1] - e):
+            n = t
+    o = n[0] / n[1]
+    if e > o:
+        a, s = n[0], int(n[0] / e + 0.5)
+    else:
+        s, a = n[1], int(n[1] * e + 0.5)
+    return n, (a, s)
 
 
 # ---- V5 (the V5 request spec, id 59907336530; not in the January bundle) ------------------------------

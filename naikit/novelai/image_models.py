@@ -405,19 +405,21 @@ REFERENCE_CANVASES: tuple[tuple[int, int], ...] = ((1024, 1536), (1536, 1024), (
 def letterbox(image: Any, canvas: tuple[int, int] | None = None) -> tuple[bytes, tuple[int, int]]:
     """Return (PNG bytes, canvas size) of ``image`` scaled to fit a canvas, centred on black.
 
-    Without ``canvas``, the one of :data:`REFERENCE_CANVASES` closest in aspect ratio is used.
+    Without ``canvas``, the one of :data:`REFERENCE_CANVASES` closest in aspect ratio is used (the
+    website's rule: the smallest difference of width/height ratios, the first on a tie; the scaled size is
+    rounded to the nearest pixel).
     """
     from PIL import Image
 
     _, (w, h), pil = load_image(image, "character_references")
+    ratio = w / h
     if canvas is None:
-        ratio = w / h
-        canvas = min(REFERENCE_CANVASES, key=lambda c: abs(math.log(ratio / (c[0] / c[1]))))
+        canvas = min(REFERENCE_CANVASES, key=lambda c: abs(c[0] / c[1] - ratio))
     cw, ch = canvas
-    if w / h > cw / ch:
-        nw, nh = cw, int(cw / (w / h))
+    if ratio > cw / ch:
+        nw, nh = cw, math.floor(cw / ratio + 0.5)
     else:
-        nw, nh = int(ch * (w / h)), ch
+        nw, nh = math.floor(ch * ratio + 0.5), ch
     resized = pil.convert("RGB").resize((nw, nh), Image.LANCZOS)
     bg = Image.new("RGB", canvas, (0, 0, 0))
     bg.paste(resized, ((cw - nw) // 2, (ch - nh) // 2))
