@@ -531,3 +531,21 @@ def v5_body(model: str, prompt: str, *, seed: int, uc: str = "", uc_preset: str 
         p["stream"] = "msgpack"
     send = model + "-inpainting" if action == "infill" else model
     return {"input": full, "model": send, "action": action, "parameters": p, "use_new_shared_trial": True}
+
+
+def js_json(value: Any) -> str:
+    """``JSON.stringify`` of a body (keys sorted: the comparison leaves key order out): JavaScript has one
+    number type, so a whole number is written without ".0"."""
+    import json
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        return v
+
+    return json.dumps(norm(value), sort_keys=True, ensure_ascii=False)
+

@@ -896,9 +896,21 @@ def build_request(
         "input": full_prompt,
         "model": model,
         "action": action,
-        "parameters": p,
+        "parameters": _js_numbers(p),
         "use_new_shared_trial": True,
     }
+
+
+def _js_numbers(value: Any) -> Any:
+    """Return ``value`` with whole floats as ints, so the JSON reads as the website's (JavaScript has one
+    number type: it writes 5, never 5.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _js_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_js_numbers(v) for v in value]
+    return value
 
 
 # Samplers the website sends without SMEA, and those it sends without a noise schedule.
