@@ -5,20 +5,22 @@ and the action's inputs into the exact JSON body of ``POST /ai/generate-image``,
 ``validate_request`` has refused anything the service would reject (and before any Anlas are spent).
 ``estimate_cost`` prices a body the way the website does.
 
-What the website sends, per model generation (a table tested per model):
+What the website sends (its January 2026 bundle; V5 as the V5 website sends it) is what ``build_request``
+builds, checked field by field in ``tests/test_website_image.py`` against a reference written from the
+bundle:
 
-* quality tags: added to the prompt when ``quality_toggle`` (prefix on V1/V2, suffix on V3+);
-* undesired-content presets: the preset text is put before the user's UC as ``"<preset>, <uc>"``, and
-  ``ucPreset`` carries the preset's index in the website's per-model list;
-* V4+: ``v4_prompt`` / ``v4_negative_prompt`` / ``characterPrompts``, ``use_coords`` true when a character
-  has a position.
+* quality tags per model (V1/V2 prefix on every "|" part; V3+ suffix; V4+ on the first part, before a
+  "Text:" block); V5's quality presets ``standard`` / ``light`` / ``none`` (``qualityPresetId``);
+* undesired-content presets: ``"<preset>, <uc>"`` with "nsfw, " first on non-curated models unless the
+  prompt says nsfw in any case; ``ucPreset`` is the preset's index (V5: ``ucPresetId``, its name);
+* the fields the website deletes per model (``uc``, ``sm``/``sm_dyn`` on V4+, the noise schedule on V1/V2,
+  strength/noise without an image) and always sends (``image_format``, ``use_new_shared_trial``);
+* Variety+ scaled by image size, ``extra_noise_seed`` = seed - 1, img2img ``color_correct`` false, the
+  nested ``img2img`` of a V4+ inpaint below full strength, disabled characters left out.
 
-Where the reference clients differ from this, naikit follows the website and the difference is named in
-``tests/test_interop_image.py``: novelai-api sends its own enum value as ``ucPreset`` and an extra
-"location" quality tag on V4.5 full, keeps ``use_coords`` false when positions are given, strips a leading
-"nsfw," only from ``negative_prompt``; novelai-sdk glues the UC preset after the user's UC with stray
-commas, sends ``ucPreset`` 4 for "none" (its own schema refuses it) and always letterboxes character
-references to portrait.
+Deliberate differences (README, "Image requests"): inpaint keeps ``add_original_image`` true, an empty
+UC is sent as ``negative_prompt: ""``, masks are strict black-and-white PNGs. How novelai-api and
+novelai-sdk differ from the website is named in ``tests/test_interop_image.py``.
 """
 
 from __future__ import annotations
