@@ -498,17 +498,19 @@ async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str
                 break
             try:
                 d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
-            except (ValueError, msgpack.UnpackException, TypeError):
-                raise ResponseShapeError(
-                    "POST /ai/generate-image-stream", "frame", "is not msgpack"
-                ) from None
+            except (ValueError, msgpack.UnpackException, TypeError, RecursionError):
+                raise ResponseShapeError(_STREAM, "frame", "is not msgpack") from None
             raw = raw[4 + n :]
             if not isinstance(d, dict):
                 raise ResponseShapeError(_STREAM, "frame", "is not a map")
             if d.get("event_type") == "error":
-                raise APIError(
-                    500, str(d.get("message", "generation failed")), url="/ai/generate-image-stream"
-                )
+                raise APIError(500, str(d.get("message", "generation failed")), url=_STREAM_PATH)
+            if not isinstance(d.get("image", b""), (bytes, bytearray)):
+                raise ResponseShapeError(_STREAM, "image", "is not binary")
+            for key in ("samp_ix", "step_ix"):
+                v = d.get(key)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    raise ResponseShapeError(_STREAM, key, "is not a whole number >= 0")
             yield d
     if raw:
         raise ResponseShapeError(_STREAM, "stream", "ends inside a frame")
