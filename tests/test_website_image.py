@@ -279,3 +279,55 @@ def test_variety_sigma_and_extra_noise_seed_are_the_websites_numbers():
     assert p["skip_cfg_above_sigma"] == 19
     p = _nk("nai-diffusion-4-5-full", "x", action="img2img")["parameters"]
     assert p["extra_noise_seed"] == SEED - 1
+
+
+# ---- Anlas ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "nai-diffusion",
+        "nai-diffusion-2",
+        "nai-diffusion-3",
+        "nai-diffusion-4-full",
+        "nai-diffusion-4-5-full",
+        "nai-diffusion-5-full",
+    ],
+)
+@pytest.mark.parametrize("size", [(832, 1216), (1024, 1024), (640, 640), (192, 256), (64, 64), (1024, 1536)])
+@pytest.mark.parametrize("steps,n,opus", [(23, 1, True), (28, 2, True), (29, 1, True), (50, 1, False)])
+def test_anlas_estimate_equals_the_websites_price(model, size, steps, n, opus):
+    w, h = size
+    if im.max_n_samples(w, h) < n:
+        return
+    old = model in ("nai-diffusion", "nai-diffusion-2")
+    if old and w * h > 1048576:
+        return  # the table branch: its tables are not in the reference
+    body = _nk(model, "x", width=w, height=h, steps=steps, n_samples=n)
+    want = site.site_cost(model, body["parameters"], opus=opus)
+    est = im.estimate_cost(body, opus=opus)
+    assert (est.total if not est.over_cap else -3) == want
+
+
+@pytest.mark.parametrize("strength", [0.3, 0.55, 0.99])
+def test_anlas_img2img_inpaint_and_character_reference(strength):
+    body = _nk("nai-diffusion-4-5-full", "x", action="img2img", strength=strength)
+    assert im.estimate_cost(body).total == site.site_cost(
+        "nai-diffusion-4-5-full", body["parameters"], opus=False
+    )
+    body = _nk("nai-diffusion-4-5-full", "x", action="infill", inpaint_strength=strength)
+    assert im.estimate_cost(body).total == site.site_cost(
+        "nai-diffusion-4-5-full-inpainting", body["parameters"], opus=False
+    )
+    # a character reference takes the free Opus sample away (plus its own 5 Anlas per sample)
+    body = im.build_request(
+        "x",
+        ImagePreset.default("v4.5").replace(seed=1),
+        character_references=[im.CharacterReference(_png((600, 900)))],
+    )
+    est = im.estimate_cost(body, opus=True)
+    assert not est.opus_free
+    assert est.total - est.character_reference == site.site_cost(
+        "nai-diffusion-4-5-full", body["parameters"], opus=True, character_reference=True
+    )

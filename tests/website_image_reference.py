@@ -549,3 +549,30 @@ def js_json(value: Any) -> str:
 
     return json.dumps(norm(value), sort_keys=True, ensure_ascii=False)
 
+
+# ---- Anlas (_app: the price function and the free-sample rule) -----------------------------------------
+def site_cost(model: str, p: dict[str, Any], *, opus: bool, character_reference: bool = False) -> int:
+    """The website's Anlas for a parameters object (V1/V2 only on its exp-curve branch: plms/ddim/k_euler/
+    k_euler_ancestral/k_lms at <= 1 MPx). -3 = refused (over 140 per image)."""
+    import math
+
+    h, w = p["height"], p["width"]
+    m = max(w * h, 65536)
+    y = p.get("inpaintImg2ImgStrength", 1) if p.get("mask") else p["strength"] if p.get("image") else 1
+    steps, v = p["steps"], p["n_samples"]
+    if opus and not character_reference and w * h <= 1048576 and steps <= 28:
+        v -= 1
+    if family(model) in ("v3", "v4", "v4.5") or model.startswith("nai-diffusion-5"):
+        sm, dyn = p.get("sm"), p.get("sm") and p.get("sm_dyn")
+        cost = math.ceil(2951823174884865e-21 * w * h + 5753298233447344e-22 * w * h * steps) * (
+            1.4 if dyn else 1.2 if sm else 1
+        )
+    else:
+        assert m <= 1048576 and p["sampler"] in ("plms", "ddim", "k_euler", "k_euler_ancestral", "k_lms")
+        cost = (
+            (15.266497014243718 * math.exp(w * h / 1048576 * 0.6326248927474729) + -15.225164493059737)
+            / 28
+            * steps
+        )
+    per = max(math.ceil(cost * y), 2)
+    return -3 if per > 140 else per * v

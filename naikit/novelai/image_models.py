@@ -1001,12 +1001,16 @@ def estimate_cost(body: dict[str, Any], *, opus: bool = False, uncached_vibes: i
         factor = 1.0
     sm, dyn = bool(p.get("sm")), bool(p.get("sm") and p.get("sm_dyn"))
     g = spec.generation
+    refs = len(p.get("director_reference_images") or [])
+    # The website's free Opus sample: no character reference, at most 1 MPx and 28 steps (every model).
+    free = opus and not refs and w * h <= 1024 * 1024 and steps <= 28
     if g in ("v1", "v2"):
         r = max(w * h, 65536)
         sampler = p.get("sampler")
         if r <= 1024 * 1024 and sampler in ("plms", "ddim", "k_euler", "k_euler_ancestral", "k_lms"):
+            # The website's curve takes the true area (the 65536 floor only picks the branch).
             per: float = (
-                15.266497014243718 * math.exp(r / 1024 / 1024 * 0.6326248927474729) - 15.225164493059737
+                15.266497014243718 * math.exp(w * h / 1024 / 1024 * 0.6326248927474729) - 15.225164493059737
             )
             per = per * steps / 28
         else:
@@ -1022,19 +1026,13 @@ def estimate_cost(body: dict[str, Any], *, opus: bool = False, uncached_vibes: i
                 a, b = t["NAI_COSTS"][idx]
             per = a * steps + b
         per_image = max(math.ceil(per * factor), 2)
-        unc = p.get("uncond_scale", 1.0)
-        if g == "v2" and unc is not None and unc != 1.0:
-            per_image = math.ceil(per_image * unc)
-        free = opus and steps <= 28 and r <= (640 * 640 if g == "v1" else 1024 * 1024)
     else:
         area = w * h
         mult = 1.4 if dyn else 1.2 if sm else 1.0
         base = math.ceil(_A * area + _B * area * steps)
         per_image = max(math.ceil(base * mult * factor), 2)
-        free = opus and area <= 1024 * 1024 and steps <= 28
     billed = max(n - 1, 0) if free else n
     total = per_image * billed
-    refs = len(p.get("director_reference_images") or [])
     cref = refs * 5 * n
     vibes = len(p.get("reference_image_multiple") or [])
     v_enc = v_ref = 0
