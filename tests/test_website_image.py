@@ -331,3 +331,17 @@ def test_anlas_img2img_inpaint_and_character_reference(strength):
     assert est.total - est.character_reference == site.site_cost(
         "nai-diffusion-4-5-full", body["parameters"], opus=True, character_reference=True
     )
+
+
+@pytest.mark.parametrize("strengths", [[0.6], [0.3, 0.4], [0.6, 0.7], [0.9, 0.8, 0.5]])
+def test_vibe_strengths_normalised_as_on_the_website(strengths):
+    vibes = [im.Vibe(encoding=f"ENC{k}", strength=v) for k, v in enumerate(strengths)]
+    sb = site.site_body("nai-diffusion-4-5-full", "x", seed=SEED,
+                        vibes=[{"encoding": f"ENC{k}", "strength": v} for k, v in enumerate(strengths)])  # fmt: skip
+    nk = im.build_request("x", ImagePreset.default("v4.5").replace(seed=SEED), vibes=vibes)
+    _same(sb, nk)
+    total = sum(abs(v) for v in strengths)
+    if len(strengths) > 1 and total > 1:
+        assert nk["parameters"]["reference_strength_multiple"] == pytest.approx(
+            [v / total for v in strengths]
+        )

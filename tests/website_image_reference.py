@@ -328,6 +328,7 @@ def site_body(
     characters: list[dict[str, Any]] | None = None,
     variety: bool = False,
     character_references: list[dict[str, Any]] | None = None,
+    vibes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The body the website sends: defaults of ``model`` + ``params`` (UI changes) through the image page
     and the request class. ``characters``: UI objects {prompt, uc, center, enabled}. ``image``/``mask``:
@@ -365,6 +366,27 @@ def site_body(
     else:
         i.pop("img2img", None)
     refs = [r for r in character_references or [] if r.get("enabled", True)]
+    # vibes {encoding | image, strength, information_extracted, enabled}: only without a character reference
+    if vibes and family(send_model) != "sd" and family(send_model) != "v2" and not refs:
+        if c["v4Prompts"]:  # encoded vibes; none while inpainting
+            if not i.get("mask"):
+                on = [x for x in vibes if x.get("enabled", True)]
+                i["reference_image_multiple"] = [x["encoding"] for x in on]
+                i["reference_strength_multiple"] = [x["strength"] for x in on]
+                if (
+                    i.get("normalize_reference_strength_multiple")
+                    and len(i["reference_strength_multiple"]) > 1
+                ):
+                    total = sum(abs(x) for x in i["reference_strength_multiple"])
+                    if total != 0 and total > 1:
+                        i["reference_strength_multiple"] = [
+                            x / total for x in i["reference_strength_multiple"]
+                        ]
+        else:
+            on = [x for x in vibes if x.get("enabled", True)]
+            i["reference_image_multiple"] = [x["image"] for x in on]
+            i["reference_information_extracted_multiple"] = [x["information_extracted"] for x in on]
+            i["reference_strength_multiple"] = [x["strength"] for x in on]
     if refs and family(send_model) == "v4.5":
         # {image: the letterboxed picture (see reference_canvas), description, information_extracted, strength, fidelity}
         i["director_reference_images"] = [r["image"] for r in refs]
