@@ -345,3 +345,16 @@ def test_vibe_strengths_normalised_as_on_the_website(strengths):
         assert nk["parameters"]["reference_strength_multiple"] == pytest.approx(
             [v / total for v in strengths]
         )
+
+
+def test_v5_medium_effort_model():
+    # spec §8.2: nai-diffusion-5-full-medium (+ -inpainting), 14 steps, k_euler_ancestral, cfg_rescale 0
+    nk = _nk("nai-diffusion-5-full-medium", "x")
+    p = nk["parameters"]
+    assert (nk["model"], p["steps"], p["sampler"], p["cfg_rescale"], p["params_version"]) == (
+        "nai-diffusion-5-full-medium", 14, "k_euler_ancestral", 0, 4,
+    )  # fmt: skip
+    assert (
+        _nk("nai-diffusion-5-full-medium", "x", action="infill")["model"]
+        == "nai-diffusion-5-full-medium-inpainting"
+    )

@@ -318,6 +318,8 @@ class ImagePreset:
 def _default_key(spec: ImageModel) -> str:
     if spec.generation == "v3" and spec.family == "furry":
         return "v3-furry"
+    if spec.value.endswith("-medium"):
+        return "v5-medium"
     return spec.generation
 
 
@@ -331,6 +333,9 @@ _WEBSITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "v4": dict(size=(832, 1216), scale=5.5, steps=23),
     "v4.5": dict(size=(832, 1216), scale=5.0, steps=23),
     "v5": dict(size=(832, 1216), scale=7.0, steps=23, params_version=4, use_coords=True, straight_alpha=True),
+    "v5-medium": dict(
+        size=(832, 1216), scale=7.0, steps=14, params_version=4, use_coords=True, straight_alpha=True
+    ),
 }
 
 

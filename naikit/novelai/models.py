@@ -282,6 +282,23 @@ IMAGE_MODELS: tuple[ImageModel, ...] = (
         "full",
         inpainting=True,
     ),
+    # The lower-cost "medium effort" V5 Full (spec §8.2): 14 steps by default.
+    _image(
+        "Anime V5 Full Medium",
+        "nai-diffusion-5-full-medium",
+        "v5-medium",
+        "v5",
+        "full",
+        "nai-diffusion-5-full-medium-inpainting",
+    ),
+    _image(
+        "Inpainting Anime V5 Full Medium",
+        "nai-diffusion-5-full-medium-inpainting",
+        "v5-medium-inpainting",
+        "v5",
+        "full",
+        inpainting=True,
+    ),
 )
 
 # Other names people type for the same models (older short names, novelai-sdk's aliases).
