@@ -16,6 +16,8 @@ import json
 
 import pytest
 import website_image_reference as site
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from naikit.novelai import image_models as im
 from naikit.novelai.image_models import Character, ImagePreset
@@ -358,3 +360,31 @@ def test_v5_medium_effort_model():
         _nk("nai-diffusion-5-full-medium", "x", action="infill")["model"]
         == "nai-diffusion-5-full-medium-inpainting"
     )
+
+
+_PIECES = ["a", "b c", ", ", "|", "||", "nsfw", "NSFW", "text:", " Text:", "text::", ":1.2", ".", "{x}", ""]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8).map("".join).filter(str.strip),
+    st.lists(st.sampled_from(_PIECES), max_size=5).map("".join)
+    | st.sampled_from(["|x", "||a|b||", "y|", "NSFW"]),
+    st.sampled_from(BASE_MODELS + ["nai-diffusion-5-full", "nai-diffusion-5-curated"]),
+    st.integers(0, 4),
+    st.booleans(),
+)
+def test_prompt_and_uc_building_equals_the_website_for_odd_prompts(prompt, uc, model, index, quality):
+    if model.startswith("nai-diffusion-5"):
+        names = list(site.V5_UC)
+        name = names[index % len(names)]
+        sb = site.v5_body(
+            model, prompt, seed=SEED, uc=uc, uc_preset=name, quality="standard" if quality else "none"
+        )
+        nk = _nk(model, prompt, uc=uc, uc_preset=name, quality_toggle=quality)
+    else:
+        names = [n for n, _ in site.UC_PRESETS[model]]
+        i = index % len(names)
+        sb = site.site_body(model, prompt, seed=SEED, uc=uc, params={"ucPreset": i, "qualityToggle": quality})
+        nk = _nk(model, prompt, uc=uc, uc_preset=names[i], quality_toggle=quality)
+    _same(sb, nk)

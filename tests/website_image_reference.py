@@ -516,11 +516,15 @@ def v5_body(model: str, prompt: str, *, seed: int, uc: str = "", uc_preset: str 
     UC = (Full only, non-none UC, no nsfw in the prompt) "nsfw, " + preset + user UC, empty items skipped;
     use_coords always true; every character ``enabled: true``."""
     suffix = (", transparent background" if transparent else "") + V5_QUALITY[quality]
-    full = with_quality(prompt, model, ("", suffix))
-    parts = [V5_UC[uc_preset], uc]
-    neg = ", ".join(x for x in parts if x)
-    if "curated" not in model and uc_preset != "none" and "nsfw" not in full.lower():
-        neg = "nsfw, " + neg
+    # Nothing to add (quality none, no transparent background): the prompt as typed, as with V4.5's toggle off.
+    full = with_quality(prompt, model, ("", suffix)) if suffix else prompt
+    # The spec's order (Full only: "nsfw, " unless the prompt says nsfw, then the preset, then the user's UC,
+    # empty items skipped) is what the bundle's combiner gives with V5's list, so the combiner is used
+    # (it also fixes a UC that starts with "|").
+    names = list(V5_UC)
+    neg = combine_uc(
+        model, names.index(uc_preset), full, uc, presets=list(V5_UC.items()), curated="curated" in model
+    )
     p: dict[str, Any] = dict(V5_FIXED, seed=seed, ucPresetId=uc_preset, qualityPresetId=quality)
     if transparent:
         p["tag_hint_transparent_background"] = True
