@@ -21,7 +21,7 @@ from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
 
-__all__ = ["ImageAPI", "BudgetExceeded"]
+__all__ = ["ImageAPI", "BudgetExceeded", "msgpack_frames"]
 
 
 class BudgetExceeded(InputError):

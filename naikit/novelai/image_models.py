@@ -69,6 +69,10 @@ __all__ = [
     "MAX_PIXELS",
     "DIRECTOR_TOOLS",
     "EMOTIONS",
+    "V5_QUALITY_PRESETS",
+    "V5_MAX_CHARACTERS",
+    "variety_sigma",
+    "v5_multipart",
 ]
 
 Action = Literal["generate", "img2img", "infill"]
