@@ -105,7 +105,12 @@ def test_website_defaults_per_generation():
         False,
     )
     assert (d["v45"].scale, d["v45"].auto_smea, d["v45"].params_version) == (5, False, 3)
-    assert (d["v5"].params_version, d["v5"].scale, d["v5"].use_coords, d["v5"].straight_alpha) == (4, 7, True, True)
+    assert (d["v5"].params_version, d["v5"].scale, d["v5"].use_coords, d["v5"].straight_alpha) == (
+        4,
+        7,
+        True,
+        True,
+    )
     assert {d[k].params_version for k in ("v1", "v3", "v3f", "v4", "v45")} == {3}
 
 
