@@ -104,14 +104,17 @@ def test_website_defaults_per_generation():
         "karras",
         False,
     )
-    assert (d["v45"].scale, d["v45"].auto_smea, d["v45"].params_version) == (5, False, 3)
-    assert (d["v5"].params_version, d["v5"].scale, d["v5"].use_coords, d["v5"].straight_alpha) == (
-        4,
-        7,
-        True,
-        True,
-    )
-    assert {d[k].params_version for k in ("v1", "v3", "v3f", "v4", "v45")} == {3}
+    assert (d["v45"].scale, d["v45"].auto_smea) == (5, False)
+    assert (d["v5"].scale, d["v5"].use_coords, d["v5"].straight_alpha) == (7, True, True)
+
+    def version(preset):
+        return im.build_request("x", preset.replace(seed=1))["parameters"]["params_version"]
+
+    assert {version(d[k]) for k in ("v1", "v3", "v3f", "v4", "v45")} == {3} and version(d["v5"]) == 4
+    # a V4.5 preset moved to V5 sends V5's params_version (and use_coords, straight_alpha)
+    moved = im.build_request("x", d["v45"].replace(model="nai-diffusion-5-full", seed=1))["parameters"]
+    assert (moved["params_version"], moved["use_coords"], moved["straight_alpha"]) == (4, True, True)
+    assert version(d["v45"].replace(params_version=2)) == 2
 
 
 def test_v4_characters_positions_and_use_coords():

@@ -272,7 +272,8 @@ class ImagePreset:
     legacy: bool | None = False
     legacy_v3_extend: bool | None = False
     legacy_uc: bool | None = False
-    params_version: int | None = 3
+    #: None: the website's for the model (3; V5 4), so a preset moved to another model stays right.
+    params_version: int | None = None
     #: None: the website's rule (false/true with k_euler_ancestral on a non-native schedule, else unsent).
     deliberate_euler_ancestral_bug: bool | None = None
     prefer_brownian: bool | None = None
@@ -328,7 +329,7 @@ def _default_key(spec: ImageModel) -> str:
 
 
 # The website's per-model defaults (January 2026 bundle; V5 from the V5 website's requests). Fields left out
-# keep the ImagePreset defaults above (params_version 3, cfg_rescale 0, strength 0.7, noise 0, ...).
+# keep the ImagePreset defaults above (cfg_rescale 0, strength 0.7, noise 0, ...).
 _WEBSITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "v1": dict(size=(512, 768), scale=10.0, steps=28, noise_schedule="native", auto_smea=False),
     "v2": dict(size=(832, 1216), scale=10.0, steps=28, noise_schedule="native", auto_smea=True),
@@ -336,10 +337,8 @@ _WEBSITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "v3-furry": dict(size=(832, 1216), scale=6.2, steps=23, auto_smea=True),
     "v4": dict(size=(832, 1216), scale=5.5, steps=23),
     "v4.5": dict(size=(832, 1216), scale=5.0, steps=23),
-    "v5": dict(size=(832, 1216), scale=7.0, steps=23, params_version=4, use_coords=True, straight_alpha=True),
-    "v5-medium": dict(
-        size=(832, 1216), scale=7.0, steps=14, params_version=4, use_coords=True, straight_alpha=True
-    ),
+    "v5": dict(size=(832, 1216), scale=7.0, steps=23, use_coords=True, straight_alpha=True),
+    "v5-medium": dict(size=(832, 1216), scale=7.0, steps=14, use_coords=True, straight_alpha=True),
 }
 
 
@@ -752,7 +751,9 @@ def build_request(
     if sampler in _NO_SMEA_SAMPLERS:
         sm = sm_dyn = False
 
-    p: dict[str, Any] = {"params_version": preset.params_version} if preset.params_version is not None else {}
+    p: dict[str, Any] = {
+        "params_version": preset.params_version if preset.params_version is not None else 4 if v5 else 3
+    }
     p.update(
         width=preset.width, height=preset.height, scale=preset.scale, sampler=sampler, steps=preset.steps
     )
