@@ -159,7 +159,7 @@ def test_nsfw_prompt_in_any_case_leaves_out_the_nsfw_uc_prefix(prompt):
         ({"steps": 51}, "steps"),
         ({"steps": 0}, "steps"),
         ({"n_samples": 9}, "n_samples"),
-        ({"width": 1024, "height": 1536, "n_samples": 3}, "n_samples"),
+        ({"width": 1024, "height": 1536, "n_samples": 5}, "n_samples"),
         ({"scale": 11}, "scale"),
         ({"sampler": "ddim"}, "sampler"),
         ({"sampler": "nai_smea_dyn"}, "sampler"),

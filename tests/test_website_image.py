@@ -388,3 +388,10 @@ def test_prompt_and_uc_building_equals_the_website_for_odd_prompts(prompt, uc, m
         sb = site.site_body(model, prompt, seed=SEED, uc=uc, params={"ucPreset": i, "qualityToggle": quality})
         nk = _nk(model, prompt, uc=uc, uc_preset=names[i], quality_toggle=quality)
     _same(sb, nk)
+
+
+def test_samples_per_request_follow_the_websites_table():
+    for w in range(64, 3073, 64):
+        for h in range(64, 3073, 64):
+            if w * h <= im.MAX_PIXELS:
+                assert im.max_n_samples(w, h) == site.max_samples(w, h), (w, h)

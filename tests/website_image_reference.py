@@ -602,3 +602,23 @@ def site_cost(model: str, p: dict[str, Any], *, opus: bool, character_reference:
         )
     per = max(math.ceil(cost * y), 2)
     return -3 if per > 140 else per * v
+
+
+def max_samples(width: int, height: int) -> int:
+    """The website's samples-per-request table (it lowers n_samples to this)."""
+    n, i = width * height, 0
+    for limit, t in [
+        (3145728, 4),
+        (1572864, 4),
+        (1310720, 4),
+        (524288, 4),
+        (409600, 6),
+        (360448, 8),
+        (262144, 8),
+        (245760, 8),
+    ]:
+        if n <= limit:
+            i = t
+        else:
+            break
+    return i

@@ -343,9 +343,10 @@ _WEBSITE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def max_n_samples(width: int, height: int) -> int:
-    """Return how many samples one request may ask for at this size (0 = too large)."""
+    """Return how many samples one request may ask for at this size (0 = too large): the website's table,
+    8 up to 512x704, 6 up to 640x640, 4 up to 3 MPx."""
     area = width * height
-    for limit, n in ((512 * 704, 8), (640 * 640, 6), (512 * 2560, 4), (1024 * 1536, 2), (1024 * 3072, 1)):
+    for limit, n in ((512 * 704, 8), (640 * 640, 6), (MAX_PIXELS, 4)):
         if area <= limit:
             return n
     return 0
