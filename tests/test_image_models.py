@@ -167,6 +167,8 @@ def test_nsfw_prompt_in_any_case_leaves_out_the_nsfw_uc_prefix(prompt):
         ({"uc_preset": "furryFocus"}, "uc_preset"),
         ({"cfg_rescale": 1.5}, "cfg_rescale"),
         ({"seed": -1}, "seed"),
+        ({"model": "nai-diffusion-3", "sampler": "ddim_v3", "steps": 27}, "steps"),
+        ({"model": "nai-diffusion", "sampler": "ddim", "steps": 9, "noise_schedule": None}, "steps"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(changes, field):

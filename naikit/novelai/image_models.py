@@ -499,6 +499,11 @@ def validate_request(
     allowed = samplers_for(spec)
     if preset.sampler not in allowed:
         raise InputError("sampler", preset.sampler, f"a sampler {spec.value} accepts: " + ", ".join(allowed))
+    if preset.steps in (3, 9, 27, 36, 37) and preset.sampler in ("ddim", "plms", "ddim_v3"):
+        # The website refuses these: "This combination of sampling type and steps is known to error."
+        raise InputError(
+            "steps", preset.steps, f"not 3, 9, 27, 36 or 37 with {preset.sampler} (the service errors)"
+        )
     # Samplers that take no schedule: the website drops it, so any value is fine (it is not sent).
     if (preset.noise_schedule is not None or spec.is_v4_plus) and preset.sampler not in _NO_SCHEDULE_SAMPLERS:
         ok = schedules_for(spec, preset.sampler)
