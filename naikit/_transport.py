@@ -538,6 +538,7 @@ class Transport:
         auth: bool = True,
         generation: bool = False,
         headers: dict[str, str] | None = None,
+        data: bytes | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the raw body chunks of a streaming response.
 
@@ -567,7 +568,7 @@ class Transport:
                     async with session.request(
                         method,
                         url,
-                        data=_wire_json(json) if json is not None else None,
+                        data=_wire_json(json) if json is not None else data,
                         params=params,
                         headers=_wire_headers(headers, json is not None),
                         timeout=timeout,

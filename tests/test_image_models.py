@@ -21,10 +21,11 @@ def _png(size=(832, 1216)) -> bytes:
     return buf.getvalue()
 
 
-# What the website adds, written out from spec §6.6 (independent of naikit/data/image/presets.json).
+# What the website adds, written out from the website bundle (independent of naikit/data/image/presets.json;
+# tests/test_website_image.py checks every text and rule in full).
 # model: (prefix, suffix, [uc preset names in website order], first words of the heavy/first preset)
 WEBSITE = {
-    "safe-diffusion": ("masterpiece, best quality, ", "", ["heavy", "light", "none"], "nsfw, lowres, bad anatomy"),
+    "safe-diffusion": ("masterpiece, best quality, ", "", ["heavy", "light", "none"], "lowres, bad anatomy"),
     "nai-diffusion": ("masterpiece, best quality, ", "", ["heavy", "light", "none"], "nsfw, lowres, bad anatomy"),
     "nai-diffusion-furry": ("masterpiece, best quality, ", "", ["lowQuality", "badAnatomy", "none"],
                             "nsfw, worst quality, low quality"),
@@ -32,13 +33,13 @@ WEBSITE = {
                         "nsfw, lowres, bad, text"),
     "nai-diffusion-3": ("", ", best quality, amazing quality, very aesthetic, absurdres",
                         ["heavy", "light", "humanFocus", "none"], "nsfw, lowres, {bad}"),
-    "nai-diffusion-furry-3": ("", ", best quality, amazing quality, very aesthetic, absurdres",
+    "nai-diffusion-furry-3": ("", ", {best quality}, {amazing quality}",
                               ["heavy", "light", "none"], "nsfw, {{worst quality}}"),
     "nai-diffusion-4-curated-preview": ("", ", rating:general, best quality, very aesthetic, absurdres",
                                         ["heavy", "light", "none"], "blurry, lowres, error"),
     "nai-diffusion-4-full": ("", ", no text, best quality, very aesthetic, absurdres", ["heavy", "light", "none"],
                              "nsfw, blurry, lowres"),
-    "nai-diffusion-4-5-curated": ("", ", very aesthetic, location, masterpiece, no text, -0.8::feet::, rating:general",
+    "nai-diffusion-4-5-curated": ("", ", very aesthetic, masterpiece, no text, -0.8::feet::, rating:general",
                                   ["heavy", "light", "humanFocus", "none"], "blurry, lowres, upscaled"),
     "nai-diffusion-4-5-full": ("", ", very aesthetic, masterpiece, no text",
                                ["heavy", "light", "furryFocus", "humanFocus", "none"], "nsfw, lowres, artistic error"),
@@ -56,7 +57,10 @@ def test_quality_tags_and_uc_presets_per_model(model):
     assert body["input"] == f"{prefix}1girl{suffix}"
     first = names[0]
     p = body["parameters"]
-    assert p["ucPreset"] == names.index(preset.uc_preset)
+    if "diffusion-5" in model:
+        assert p["ucPresetId"] == preset.uc_preset and "ucPreset" not in p
+    else:
+        assert p["ucPreset"] == names.index(preset.uc_preset)
     assert p["negative_prompt"].endswith(", my uc")
     if preset.uc_preset == first:
         assert p["negative_prompt"].startswith(heavy_start)
@@ -87,16 +91,30 @@ def test_website_defaults_per_generation():
     d = {g: ImagePreset.default(m) for g, m in [("v1", "v1"), ("v3", "v3"), ("v3f", "v3-furry"), ("v4", "v4"),
                                                   ("v45", "v4.5"), ("v5", "v5")]}  # fmt: skip
     assert (d["v1"].width, d["v1"].height, d["v1"].scale, d["v1"].steps) == (512, 768, 10, 28)
-    assert (d["v3"].sampler, d["v3"].scale, d["v3"].noise_schedule) == ("k_euler", 5, "native")
-    assert d["v3f"].scale == 6.2
-    assert (d["v4"].scale, d["v4"].steps, d["v4"].noise_schedule, d["v4"].auto_smea) == (
-        6,
+    assert (d["v3"].sampler, d["v3"].scale, d["v3"].steps, d["v3"].noise_schedule) == (
+        "k_euler_ancestral",
+        5,
         23,
         "karras",
-        True,
     )
-    assert (d["v45"].scale, d["v45"].auto_smea, d["v45"].params_version) == (5, False, 3)
-    assert d["v5"].params_version == 4
+    assert d["v3f"].scale == 6.2
+    assert (d["v4"].scale, d["v4"].steps, d["v4"].noise_schedule, d["v4"].auto_smea) == (
+        5.5,
+        23,
+        "karras",
+        False,
+    )
+    assert (d["v45"].scale, d["v45"].auto_smea) == (5, False)
+    assert (d["v5"].scale, d["v5"].use_coords, d["v5"].straight_alpha) == (7, True, True)
+
+    def version(preset):
+        return im.build_request("x", preset.replace(seed=1))["parameters"]["params_version"]
+
+    assert {version(d[k]) for k in ("v1", "v3", "v3f", "v4", "v45")} == {3} and version(d["v5"]) == 4
+    # a V4.5 preset moved to V5 sends V5's params_version (and use_coords, straight_alpha)
+    moved = im.build_request("x", d["v45"].replace(model="nai-diffusion-5-full", seed=1))["parameters"]
+    assert (moved["params_version"], moved["use_coords"], moved["straight_alpha"]) == (4, True, True)
+    assert version(d["v45"].replace(params_version=2)) == 2
 
 
 def test_v4_characters_positions_and_use_coords():
@@ -116,17 +134,20 @@ def test_v4_characters_positions_and_use_coords():
         "x", ImagePreset.default("v5").replace(seed=1), characters=[Character("a", position=(0.33, 0.61))]
     )
     assert v5["parameters"]["characterPrompts"][0]["center"] == {"x": 0.33, "y": 0.61}
-    # disabled characters are left out of the captions but kept in characterPrompts
+    # disabled characters are left out of the captions and of characterPrompts (as on the website)
     off = im.build_request("x", preset, characters=[Character("a"), Character("b", enabled=False)])[
         "parameters"
     ]
-    assert len(off["v4_prompt"]["caption"]["char_captions"]) == 1 and len(off["characterPrompts"]) == 2
+    assert len(off["v4_prompt"]["caption"]["char_captions"]) == 1 and len(off["characterPrompts"]) == 1
 
 
-def test_nsfw_prompt_removes_the_nsfw_uc_prefix_everywhere():
-    p = im.build_request("nsfw, 1girl", ImagePreset.default("v4.5").replace(seed=1))["parameters"]
-    assert not p["negative_prompt"].startswith("nsfw")
-    assert p["uc"] == p["negative_prompt"] == p["v4_negative_prompt"]["caption"]["base_caption"]
+@pytest.mark.parametrize("prompt", ["nsfw, 1girl", "NSFW, 1girl", "1girl, Nsfw"])
+def test_nsfw_prompt_in_any_case_leaves_out_the_nsfw_uc_prefix(prompt):
+    p = im.build_request(prompt, ImagePreset.default("v4.5").replace(seed=1))["parameters"]
+    assert p["negative_prompt"].startswith("lowres, artistic error")
+    assert "uc" not in p and p["negative_prompt"] == p["v4_negative_prompt"]["caption"]["base_caption"]
+    p = im.build_request("1girl", ImagePreset.default("v4.5").replace(seed=1))["parameters"]
+    assert p["negative_prompt"].startswith("nsfw, lowres, artistic error")
 
 
 @pytest.mark.parametrize(
@@ -138,7 +159,7 @@ def test_nsfw_prompt_removes_the_nsfw_uc_prefix_everywhere():
         ({"steps": 51}, "steps"),
         ({"steps": 0}, "steps"),
         ({"n_samples": 9}, "n_samples"),
-        ({"width": 1024, "height": 1536, "n_samples": 3}, "n_samples"),
+        ({"width": 1024, "height": 1536, "n_samples": 5}, "n_samples"),
         ({"scale": 11}, "scale"),
         ({"sampler": "ddim"}, "sampler"),
         ({"sampler": "nai_smea_dyn"}, "sampler"),
@@ -146,6 +167,8 @@ def test_nsfw_prompt_removes_the_nsfw_uc_prefix_everywhere():
         ({"uc_preset": "furryFocus"}, "uc_preset"),
         ({"cfg_rescale": 1.5}, "cfg_rescale"),
         ({"seed": -1}, "seed"),
+        ({"model": "nai-diffusion-3", "sampler": "ddim_v3", "steps": 27}, "steps"),
+        ({"model": "nai-diffusion", "sampler": "ddim", "steps": 9, "noise_schedule": None}, "steps"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(changes, field):
@@ -235,17 +258,17 @@ def test_character_reference_letterbox_sizes(size, canvas):
 
 
 def test_cost_estimates_known_values_and_opus():
-    v3 = im.build_request("x", ImagePreset.default("v3").replace(seed=1))
+    v3 = im.build_request("x", ImagePreset.default("v3").replace(seed=1, steps=28))
     assert im.estimate_cost(v3).total == 20  # 832x1216, 28 steps (novelai-sdk gives 20 too)
     assert im.estimate_cost(v3, opus=True).total == 0
-    two = im.build_request("x", ImagePreset.default("v3").replace(seed=1, n_samples=2))
+    two = im.build_request("x", ImagePreset.default("v3").replace(seed=1, n_samples=2, steps=28))
     assert im.estimate_cost(two, opus=True).total == 20 and im.estimate_cost(two).total == 40
     big = im.build_request("x", ImagePreset.default("v3").replace(seed=1, width=1024, height=1536))
     assert im.estimate_cost(big, opus=True).opus_free is False
     steps = im.build_request("x", ImagePreset.default("v3").replace(seed=1, steps=29))
     assert im.estimate_cost(steps, opus=True).total > 0
     i2i = im.build_request(
-        "x", ImagePreset.default("v3").replace(seed=1, strength=0.5), "img2img", image=_png()
+        "x", ImagePreset.default("v3").replace(seed=1, strength=0.5, steps=28), "img2img", image=_png()
     )
     assert im.estimate_cost(i2i).total == 10
     assert im.estimate_augment_cost("bg-removal", 832, 1216, opus=True).total > 0

@@ -99,6 +99,24 @@ def test_model_is_deploying_then_serving(nv, clock):
     assert nv.training_status(task).ready
 
 
+def test_trained_lora_named_without_extension_is_refused_with_its_full_name(nv, clock):
+    task = nv.train_style("suffix check", "v1-5-pruned-emaonly", [png()], ["c"], max_train_steps=1)
+    clock.advance(3.5)
+    st = nv.training_status(task)
+    assert st.model_name.endswith(".safetensors")
+    bare = st.model_name.removesuffix(".safetensors")
+    with pytest.raises(errors.APIError) as e:  # deploying: not serving yet, and which name to use then
+        nv.txt2img("x", model_name=MODEL, loras=[bare], progress=False)
+    assert "not serving yet" in str(e.value) and repr(st.model_name) in str(e.value)
+    clock.advance(1)
+    assert nv.training_status(task).ready
+    with pytest.raises(errors.APIError) as e:  # serving: never "not serving yet" (it is), but the full name
+        nv.txt2img("x", model_name=MODEL, loras=[bare], progress=False)
+    msg = str(e.value)
+    assert "not serving" not in msg and "SERVING" not in msg
+    assert f"the trained model is named {st.model_name!r}" in msg
+
+
 def test_failed_training_keeps_task_id(nv):
     task = nv.train_style("sandbox:fail style", "v1-5-pruned-emaonly", [png()], ["c"])
     with pytest.raises(TaskFailed) as e:

@@ -260,3 +260,59 @@ def test_sandbox_charges_the_hand_worked_cost(nai, model, steps, n, smea, dyn, a
     nai.generate_image("cat", preset)
     assert before - nai.subscription().anlas == anlas
     assert nai.estimate_image_cost("cat", preset).total == anlas
+
+
+# ---- V5: the website's multipart request and the msgpack stream -----------------------------------------
+
+
+def _frames(raw: bytes) -> list[dict]:
+    import msgpack
+
+    out = []
+    while raw:
+        n = int.from_bytes(raw[:4], "big")
+        out.append(msgpack.unpackb(raw[4 : 4 + n], raw=False))
+        raw = raw[4 + n :]
+    return out
+
+
+def test_v5_multipart_request_streams_msgpack_frames(nai, srv):
+    from naikit.novelai import image_models as im
+
+    body = im.build_request("fox", ImagePreset.default("v5").replace(seed=9, width=512, height=512))
+    body["parameters"]["stream"] = "msgpack"
+    data, ctype = im.v5_multipart(body)
+    auth = "Bearer " + _tok(nai)
+    req = urllib.request.Request(srv.url + "/ai/generate-image-stream", data=data, method="POST",
+                                 headers={"Content-Type": ctype, "Authorization": auth})  # fmt: skip
+    with urllib.request.urlopen(req) as resp:
+        assert resp.headers["Content-Type"].startswith("application/x-msgpack")
+        frames = _frames(resp.read())
+    kinds = [f["event_type"] for f in frames]
+    assert kinds[-1] == "final" and set(kinds[:-1]) == {"intermediate"}
+    assert frames[-1]["samp_ix"] == 0 and frames[-1]["image"].startswith(b"\x89PNG")
+    # a multipart body without the request part, and V5 asked for SSE, are refused with a 400
+    bad, bad_type = im.v5_multipart(body)
+    bad = bad.replace(b'name="request"', b'name="other"')
+    req = urllib.request.Request(srv.url + "/ai/generate-image-stream", data=bad, method="POST",
+                                 headers={"Content-Type": bad_type, "Authorization": auth})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 400 and b"request" in err.value.read()
+    with pytest.raises(InputError) as e:
+        list(nai.generate_image_stream("fox", model="v5", stream="sse", seed=1))
+    assert e.value.field == "stream"
+
+
+def test_v5_generate_img2img_inpaint_and_stream_through_the_client(nai):
+    size = dict(width=512, height=512)
+    res = nai.generate_image("fox", model="v5", seed=11, n_samples=2, **size)
+    assert len(res.images) == 2 and res.request["parameters"]["ucPresetId"] == "heavy"
+    p = res.request["parameters"]
+    assert p["params_version"] == 4 and p["stream"] == "msgpack"
+    i2i = nai.img2img("fox", _png((512, 512)), model="v5", seed=12, strength=0.5, **size)
+    assert len(i2i.images) == 1 and i2i.request["parameters"]["color_correct"] is False
+    inp = nai.inpaint("fox", _png((512, 512)), _png((512, 512), (255, 255, 255)), model="v5", seed=13, **size)
+    assert inp.request["model"] == "nai-diffusion-5-full-inpainting" and len(inp.images) == 1
+    events = list(nai.generate_image_stream("fox", model="v5-curated", seed=14, **size))
+    assert events[-1].is_final and events[-1].image.startswith(b"\x89PNG")

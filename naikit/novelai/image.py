@@ -21,7 +21,7 @@ from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
 
-__all__ = ["ImageAPI", "BudgetExceeded"]
+__all__ = ["ImageAPI", "BudgetExceeded", "msgpack_frames"]
 
 
 class BudgetExceeded(InputError):
@@ -145,10 +145,19 @@ class ImageAPI:
         body = im.build_request(
             prompt, preset.replace(seed=probe["parameters"]["seed"]), action, vibes=encoded, **kw
         )
-        data = await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/generate-image", host="image", json=body, generation=True, idempotent=False
-        )
-        files = unzip_images(data, "POST /ai/generate-image")
+        if im.model_spec(body["model"]).generation == "v5":
+            # The V5 website generates only through the msgpack stream; keep the finals, in sample order.
+            body["parameters"]["stream"] = "msgpack"
+            finals: dict[int, bytes] = {}
+            async for d in msgpack_frames(self._stream_chunks(body)):
+                if d.get("event_type") == "final":
+                    finals[int(d.get("samp_ix", len(finals)))] = bytes(d.get("image") or b"")
+            files = [(f"image_{i}.png", finals[i]) for i in sorted(finals)]
+        else:
+            data = await self._call(  # type: ignore[attr-defined]
+                "POST", "/ai/generate-image", host="image", json=body, generation=True, idempotent=False
+            )
+            files = unzip_images(data, "POST /ai/generate-image")
         params = body["parameters"]
         shown = strip_images(params)
         items = [
@@ -292,13 +301,14 @@ class ImageAPI:
             raise InputError("stream", stream, "'msgpack' or 'sse'")
         p = self._preset(preset, model, changes)
         body = im.build_request(prompt, p, characters=characters)
+        v5 = im.model_spec(p.model).generation == "v5"
+        if v5 and stream != "msgpack":
+            raise InputError("stream", stream, "'msgpack' on V5 (the only stream V5 answers)")
         body["parameters"]["stream"] = stream
         estimate = im.estimate_cost(body, opus=await self._is_opus(opus))
         _check_budget(estimate.total, max_anlas, "this generation")
         await self._ensure_ready()  # type: ignore[attr-defined]
-        chunks = self.transport.stream(  # type: ignore[attr-defined]
-            "POST", "image", "/ai/generate-image-stream", json=body, generation=True
-        )
+        chunks = self._stream_chunks(body)
         if stream == "sse":
             from .._transport import parse_sse
 
@@ -310,24 +320,21 @@ class ImageAPI:
                         d = json.loads(ev["data"])
                         yield _event(d, base64.b64decode(d.get("image", "")))
             return
-        import msgpack
+        async for d in msgpack_frames(chunks):
+            yield _event(d, d.get("image") or b"")
 
-        raw = b""
-        async for chunk in chunks:
-            raw += chunk
-            while len(raw) >= 4:
-                n = int.from_bytes(raw[:4], "big")
-                if len(raw) < 4 + n:
-                    break
-                d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
-                raw = raw[4 + n :]
-                if d.get("event_type") == "error":
-                    from ..errors import APIError
-
-                    raise APIError(
-                        500, str(d.get("message", "generation failed")), url="/ai/generate-image-stream"
-                    )
-                yield _event(d, d.get("image") or b"")
+    def _stream_chunks(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        """Post a generation to the stream endpoint: V5 as the website does (one multipart ``request`` part),
+        older models as JSON."""
+        if im.model_spec(body["model"]).generation == "v5":
+            data, ctype = im.v5_multipart(body)
+            return self.transport.stream(  # type: ignore[attr-defined]
+                "POST", "image", "/ai/generate-image-stream", data=data, headers={"Content-Type": ctype},
+                generation=True,
+            )  # fmt: skip
+        return self.transport.stream(  # type: ignore[attr-defined]
+            "POST", "image", "/ai/generate-image-stream", json=body, generation=True
+        )
 
     async def encode_vibe(
         self,
@@ -469,3 +476,41 @@ def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
         bytes(image),
         d.get("gen_id"),
     )
+
+
+_STREAM_PATH = "/ai/generate-image-stream"
+_STREAM = "POST " + _STREAM_PATH
+
+
+async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """Yield the msgpack maps of an image stream: frames of a 4-byte big-endian length and a msgpack map,
+    read across chunk boundaries. An ``error`` event raises APIError; bad data raises ResponseShapeError."""
+    import msgpack
+
+    from ..errors import APIError
+
+    raw = b""
+    async for chunk in chunks:
+        raw += chunk
+        while len(raw) >= 4:
+            n = int.from_bytes(raw[:4], "big")
+            if len(raw) < 4 + n:
+                break
+            try:
+                d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
+            except (ValueError, msgpack.UnpackException, TypeError, RecursionError):
+                raise ResponseShapeError(_STREAM, "frame", "is not msgpack") from None
+            raw = raw[4 + n :]
+            if not isinstance(d, dict):
+                raise ResponseShapeError(_STREAM, "frame", "is not a map")
+            if d.get("event_type") == "error":
+                raise APIError(500, str(d.get("message", "generation failed")), url=_STREAM_PATH)
+            if not isinstance(d.get("image", b""), (bytes, bytearray)):
+                raise ResponseShapeError(_STREAM, "image", "is not binary")
+            for key in ("samp_ix", "step_ix"):
+                v = d.get(key)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    raise ResponseShapeError(_STREAM, key, "is not a whole number >= 0")
+            yield d
+    if raw:
+        raise ResponseShapeError(_STREAM, "stream", "ends inside a frame")

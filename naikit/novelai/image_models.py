@@ -5,20 +5,22 @@ and the action's inputs into the exact JSON body of ``POST /ai/generate-image``,
 ``validate_request`` has refused anything the service would reject (and before any Anlas are spent).
 ``estimate_cost`` prices a body the way the website does.
 
-What the website sends, per model generation (a table tested per model):
+What the website sends (its January 2026 bundle; V5 as the V5 website sends it) is what ``build_request``
+builds, checked field by field in ``tests/test_website_image.py`` against a reference written from the
+bundle:
 
-* quality tags: added to the prompt when ``quality_toggle`` (prefix on V1/V2, suffix on V3+);
-* undesired-content presets: the preset text is put before the user's UC as ``"<preset>, <uc>"``, and
-  ``ucPreset`` carries the preset's index in the website's per-model list;
-* V4+: ``v4_prompt`` / ``v4_negative_prompt`` / ``characterPrompts``, ``use_coords`` true when a character
-  has a position.
+* quality tags per model (V1/V2 prefix on every "|" part; V3+ suffix; V4+ on the first part, before a
+  "Text:" block); V5's quality presets ``standard`` / ``light`` / ``none`` (``qualityPresetId``);
+* undesired-content presets: ``"<preset>, <uc>"`` with "nsfw, " first on non-curated models unless the
+  prompt says nsfw in any case; ``ucPreset`` is the preset's index (V5: ``ucPresetId``, its name);
+* the fields the website deletes per model (``uc``, ``sm``/``sm_dyn`` on V4+, the noise schedule on V1/V2,
+  strength/noise without an image) and always sends (``image_format``, ``use_new_shared_trial``);
+* Variety+ scaled by image size, ``extra_noise_seed`` = seed - 1, img2img ``color_correct`` false, the
+  nested ``img2img`` of a V4+ inpaint below full strength, disabled characters left out.
 
-Where the reference clients differ from this, naikit follows the website and the difference is named in
-``tests/test_interop_image.py``: novelai-api sends its own enum value as ``ucPreset`` and an extra
-"location" quality tag on V4.5 full, keeps ``use_coords`` false when positions are given, strips a leading
-"nsfw," only from ``negative_prompt``; novelai-sdk glues the UC preset after the user's UC with stray
-commas, sends ``ucPreset`` 4 for "none" (its own schema refuses it) and always letterboxes character
-references to portrait.
+Deliberate differences (README, "Image requests"): inpaint keeps ``add_original_image`` true, an empty
+UC is sent as ``negative_prompt: ""``, masks are strict black-and-white PNGs. How novelai-api and
+novelai-sdk differ from the website is named in ``tests/test_interop_image.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 import math
 import os
 import random
+import re
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
@@ -66,6 +69,10 @@ __all__ = [
     "MAX_PIXELS",
     "DIRECTOR_TOOLS",
     "EMOTIONS",
+    "V5_QUALITY_PRESETS",
+    "V5_MAX_CHARACTERS",
+    "variety_sigma",
+    "v5_multipart",
 ]
 
 Action = Literal["generate", "img2img", "infill"]
@@ -244,86 +251,56 @@ class ImagePreset:
     uc: str = ""
     uc_preset: str | None = "heavy"
     quality_toggle: bool = True
+    #: V5 only: "standard", "light" or "none" (None: "standard" when ``quality_toggle``, else "none").
+    quality_preset: str | None = None
+    #: V5 only: ask for a transparent background (adds the tag and ``tag_hint_transparent_background``).
+    transparent_background: bool = False
     smea: bool = False
     smea_dyn: bool = False
     auto_smea: bool | None = False
     cfg_rescale: float | None = 0.0
-    uncond_scale: float | None = 1.0
+    #: Not sent unless set (the website no longer sends it); 0 is sent as 1e-5, as the website does.
+    uncond_scale: float | None = None
     variety_boost: bool = False
     decrisper: bool = False
-    strength: float | None = None
-    noise: float | None = None
+    #: img2img strength and noise; sent only with an image (img2img and infill), as the website does.
+    strength: float | None = 0.7
+    noise: float | None = 0.0
     add_original_image: bool | None = True
     inpaint_strength: float | None = 1.0
     controlnet_strength: float | None = 1.0
     legacy: bool | None = False
     legacy_v3_extend: bool | None = False
     legacy_uc: bool | None = False
-    params_version: int | None = 3
-    deliberate_euler_ancestral_bug: bool | None = False
-    prefer_brownian: bool | None = True
+    #: None: the website's for the model (3; V5 4), so a preset moved to another model stays right.
+    params_version: int | None = None
+    #: None: the website's rule (false/true with k_euler_ancestral on a non-native schedule, else unsent).
+    deliberate_euler_ancestral_bug: bool | None = None
+    prefer_brownian: bool | None = None
     normalize_reference_strength_multiple: bool | None = True
-    #: None: true exactly when a character has a position (what the website does).
+    #: None: true exactly when a character has a position (what the website does); V5 always true.
     use_coords: bool | None = None
-    #: Also send the combined UC as ``uc`` (novelai-api and older website builds do).
-    duplicate_uc: bool = True
-    image_format: Literal["png", "webp"] | None = None
+    #: Also send the combined UC as ``uc`` (novelai-api does; the website deletes it).
+    duplicate_uc: bool = False
+    image_format: Literal["png", "webp"] | None = "png"
+    #: V5: ``straight_alpha`` (the website always sends true on V5).
+    straight_alpha: bool | None = None
     #: Parameters sent as given, last (for fields naikit does not model).
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def default(cls, model: str = "nai-diffusion-4-5-full") -> ImagePreset:
-        """Return the website's default preset for ``model``'s generation (spec §8.3)."""
+        """Return the website's default preset for ``model`` (per model, as the January 2026 bundle has it;
+        V5 as the V5 website sends it)."""
         spec = model_spec(model)
-        g = spec.generation
-        key = {"v1": "v1", "v2": "v2", "v3": "v3-furry" if spec.family == "furry" else "v3"}.get(g)
-        if g in ("v4", "v4.5", "v5"):
-            key = {"v4": "v4", "v4.5": "v4.5", "v5": "v4.5"}[g]
-        raw = _data()["default_presets"][key]
-        res = raw["resolution"]
-        w, h = _RESOLUTIONS[res] if isinstance(res, str) else res
-        old = g in ("v1", "v2", "v3")
-        kw: dict[str, Any] = dict(
-            model=spec.value,
-            width=w,
-            height=h,
-            steps=raw["steps"],
-            scale=float(raw["scale"]),
-            sampler=raw["sampler"],
-            noise_schedule=raw.get("noise_schedule"),
-            n_samples=raw["n_samples"],
-            seed=0,
-            uc=raw["uc"],
-            uc_preset=_PRESET_NAMES[raw["uc_preset"]]
-            if g != "v1" or spec.family != "furry"
-            else "lowQuality",
-            quality_toggle=raw["quality_toggle"],
-            smea=raw["smea"],
-            smea_dyn=raw["smea_dyn"],
-            auto_smea=raw.get("auto_smea", raw.get("autoSmea")),
-            cfg_rescale=raw.get("cfg_rescale"),
-            uncond_scale=raw.get("uncond_scale"),
-            decrisper=raw["decrisper"],
-            strength=raw.get("strength"),
-            noise=raw.get("noise"),
-            add_original_image=raw["add_original_image"],
-            inpaint_strength=raw.get("inpaintImg2ImgStrength"),
-            controlnet_strength=raw["controlnet_strength"],
-            legacy=raw["legacy"],
-            legacy_v3_extend=raw["legacy_v3_extend"],
-            legacy_uc=raw.get("legacy_uc"),
-            params_version=raw["params_version"],
-            deliberate_euler_ancestral_bug=raw.get("deliberate_euler_ancestral_bug"),
-            prefer_brownian=raw.get("prefer_brownian"),
-            normalize_reference_strength_multiple=raw.get("normalize_reference_strength_multiple"),
-            duplicate_uc=True,
-        )
-        if old:
-            kw["legacy_uc"] = None
-        if g == "v5":
-            # V5 as novelai-sdk (the only source) sends it: params_version 4, no duplicate ``uc``.
-            kw.update(params_version=4, duplicate_uc=False, uncond_scale=None, inpaint_strength=None)
-        return cls(**kw)
+        base = spec.value
+        if spec.inpainting:  # the website keeps the base model's settings while inpainting
+            base = next((m.value for m in IMAGE_MODELS if m.inpaint_value == spec.value and not m.inpainting),
+                        spec.value)  # fmt: skip
+        kw = dict(_WEBSITE_DEFAULTS[_default_key(model_spec(base))])
+        res = kw.pop("size")
+        uc_preset = "lowQuality" if spec.group == "v1-furry" else "heavy"
+        return cls(model=spec.value, width=res[0], height=res[1], uc_preset=uc_preset, **kw)
 
     def replace(self, **changes: Any) -> ImagePreset:
         """Return a copy with ``changes`` applied; unknown names raise InputError."""
@@ -343,24 +320,33 @@ class ImagePreset:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-_PRESET_NAMES = {
-    "Preset_Low_Quality_Bad_Anatomy": "heavy",
-    "Preset_Low_Quality": "light",
-    "Preset_Heavy": "heavy",
-    "Preset_Light": "light",
-    "Preset_None": "none",
-}
-_RESOLUTIONS = {
-    "Normal_Portrait": (512, 768),
-    "Normal_Portrait_v2": (832, 1216),
-    "Normal_Portrait_v3": (832, 1216),
+def _default_key(spec: ImageModel) -> str:
+    if spec.generation == "v3" and spec.family == "furry":
+        return "v3-furry"
+    if spec.value.endswith("-medium"):
+        return "v5-medium"
+    return spec.generation
+
+
+# The website's per-model defaults (January 2026 bundle; V5 from the V5 website's requests). Fields left out
+# keep the ImagePreset defaults above (cfg_rescale 0, strength 0.7, noise 0, ...).
+_WEBSITE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "v1": dict(size=(512, 768), scale=10.0, steps=28, noise_schedule="native", auto_smea=False),
+    "v2": dict(size=(832, 1216), scale=10.0, steps=28, noise_schedule="native", auto_smea=True),
+    "v3": dict(size=(832, 1216), scale=5.0, steps=23, auto_smea=True),
+    "v3-furry": dict(size=(832, 1216), scale=6.2, steps=23, auto_smea=True),
+    "v4": dict(size=(832, 1216), scale=5.5, steps=23),
+    "v4.5": dict(size=(832, 1216), scale=5.0, steps=23),
+    "v5": dict(size=(832, 1216), scale=7.0, steps=23, use_coords=True, straight_alpha=True),
+    "v5-medium": dict(size=(832, 1216), scale=7.0, steps=14, use_coords=True, straight_alpha=True),
 }
 
 
 def max_n_samples(width: int, height: int) -> int:
-    """Return how many samples one request may ask for at this size (0 = too large)."""
+    """Return how many samples one request may ask for at this size (0 = too large): the website's table,
+    8 up to 512x704, 6 up to 640x640, 4 up to 3 MPx."""
     area = width * height
-    for limit, n in ((512 * 704, 8), (640 * 640, 6), (512 * 2560, 4), (1024 * 1536, 2), (1024 * 3072, 1)):
+    for limit, n in ((512 * 704, 8), (640 * 640, 6), (MAX_PIXELS, 4)):
         if area <= limit:
             return n
     return 0
@@ -430,19 +416,21 @@ REFERENCE_CANVASES: tuple[tuple[int, int], ...] = ((1024, 1536), (1536, 1024), (
 def letterbox(image: Any, canvas: tuple[int, int] | None = None) -> tuple[bytes, tuple[int, int]]:
     """Return (PNG bytes, canvas size) of ``image`` scaled to fit a canvas, centred on black.
 
-    Without ``canvas``, the one of :data:`REFERENCE_CANVASES` closest in aspect ratio is used.
+    Without ``canvas``, the one of :data:`REFERENCE_CANVASES` closest in aspect ratio is used (the
+    website's rule: the smallest difference of width/height ratios, the first on a tie; the scaled size is
+    rounded to the nearest pixel).
     """
     from PIL import Image
 
     _, (w, h), pil = load_image(image, "character_references")
+    ratio = w / h
     if canvas is None:
-        ratio = w / h
-        canvas = min(REFERENCE_CANVASES, key=lambda c: abs(math.log(ratio / (c[0] / c[1]))))
+        canvas = min(REFERENCE_CANVASES, key=lambda c: abs(c[0] / c[1] - ratio))
     cw, ch = canvas
-    if w / h > cw / ch:
-        nw, nh = cw, int(cw / (w / h))
+    if ratio > cw / ch:
+        nw, nh = cw, math.floor(cw / ratio + 0.5)
     else:
-        nw, nh = int(ch * (w / h)), ch
+        nw, nh = math.floor(ch * ratio + 0.5), ch
     resized = pil.convert("RGB").resize((nw, nh), Image.LANCZOS)
     bg = Image.new("RGB", canvas, (0, 0, 0))
     bg.paste(resized, ((cw - nw) // 2, (ch - nh) // 2))
@@ -511,7 +499,13 @@ def validate_request(
     allowed = samplers_for(spec)
     if preset.sampler not in allowed:
         raise InputError("sampler", preset.sampler, f"a sampler {spec.value} accepts: " + ", ".join(allowed))
-    if preset.noise_schedule is not None or spec.is_v4_plus:
+    if preset.steps in (3, 9, 27, 36, 37) and preset.sampler in ("ddim", "plms", "ddim_v3"):
+        # The website refuses these: "This combination of sampling type and steps is known to error."
+        raise InputError(
+            "steps", preset.steps, f"not 3, 9, 27, 36 or 37 with {preset.sampler} (the service errors)"
+        )
+    # Samplers that take no schedule: the website drops it, so any value is fine (it is not sent).
+    if (preset.noise_schedule is not None or spec.is_v4_plus) and preset.sampler not in _NO_SCHEDULE_SAMPLERS:
         ok = schedules_for(spec, preset.sampler)
         if preset.noise_schedule not in ok:
             raise InputError(
@@ -523,6 +517,14 @@ def validate_request(
         raise InputError("uc_preset", preset.uc_preset, f"for {spec.value}: " + ", ".join(uc_presets(spec)))
     if not isinstance(preset.uc, str):
         raise InputError("uc", preset.uc, "a string")
+    if preset.quality_preset is not None and (g != "v5" or preset.quality_preset not in V5_QUALITY_PRESETS):
+        raise InputError(
+            "quality_preset",
+            preset.quality_preset,
+            "on V5: " + ", ".join(V5_QUALITY_PRESETS) + "; older models: None (use quality_toggle)",
+        )
+    if preset.transparent_background and g != "v5":
+        raise InputError("transparent_background", True, f"False on {spec.value} (a V5 option)")
     if action == "img2img":
         if image is None:
             raise InputError("image", None, "an image for img2img")
@@ -540,8 +542,9 @@ def validate_request(
             raise InputError(
                 "characters", f"{len(chars)} character(s)", "character prompts on V4, V4.5 or V5 only"
             )
-        if len(chars) > MAX_CHARACTERS:
-            raise InputError("characters", f"{len(chars)} characters", f"at most {MAX_CHARACTERS}")
+        most = V5_MAX_CHARACTERS if g == "v5" else MAX_CHARACTERS
+        if len(chars) > most:
+            raise InputError("characters", f"{len(chars)} characters", f"at most {most} on {spec.value}")
         for i, c in enumerate(chars):
             if not isinstance(c, Character) or not isinstance(c.prompt, str) or not isinstance(c.uc, str):
                 raise InputError(f"characters[{i}]", c, "a Character(prompt, uc='', position=None)")
@@ -588,10 +591,93 @@ def validate_request(
 # ---------------------------------------------------------------------------------------------- request
 
 
-def _combine_uc(spec: ImageModelSpec, preset: ImagePreset) -> str:
-    base = uc_presets(spec)[preset.uc_preset] if preset.uc_preset is not None else ""
-    uc = preset.uc
-    return f"{base}, {uc}" if base and uc else base or uc
+#: V5's quality presets (``qualityPresetId``) and the suffix each adds.
+V5_QUALITY_PRESETS: tuple[str, ...] = ("standard", "light", "none")
+
+
+def _quality_suffix(spec: ImageModelSpec, preset: ImagePreset) -> tuple[str, str]:
+    """Return (prefix, suffix) the website adds to the prompt for these settings ("" when off)."""
+    if spec.generation == "v5":
+        qp = _v5_quality(preset)
+        suffix = _data()["groups"]["v5"]["quality_presets"][qp]
+        # Transparent background goes before the quality tags (V5 website).
+        return "", (", transparent background" if preset.transparent_background else "") + suffix
+    if not preset.quality_toggle:
+        return "", ""
+    return quality_tags(spec)
+
+
+def _v5_quality(preset: ImagePreset) -> str:
+    if preset.quality_preset is not None:
+        return preset.quality_preset
+    return "standard" if preset.quality_toggle else "none"
+
+
+# The website's "Text:" block marker on V4+ prompts: quality tags go before the first one.
+_TEXT_BLOCK = re.compile(r"(?:^|\s|[,.:\[\]{}])text:(?!:)", re.IGNORECASE)
+_PIPE, _DOUBLE = "\U000103b9", "\U00012137"  # placeholders the website uses while splitting on "|"
+
+
+def _first_segment(prompt: str) -> tuple[str, str]:
+    """Split a V4+ prompt at its first "|" that is not part of a "||...||" span: (first, rest with "|")."""
+    marked = _DOUBLE.join(
+        seg.replace("|", _PIPE) if i % 2 else seg for i, seg in enumerate(prompt.split("||"))
+    )
+    first, sep, rest = marked.partition("|")
+
+    def back(t: str) -> str:
+        return t.replace(_PIPE, "|").replace(_DOUBLE, "||")
+
+    return back(first), back(sep + rest)
+
+
+def _with_quality(spec: ImageModelSpec, prompt: str, preset: ImagePreset) -> str:
+    """Return the prompt with the website's quality tags (V4+: on the first segment, before any "Text:")."""
+    pre, suf = _quality_suffix(spec, preset)
+    if not pre and not suf:
+        return prompt
+    if spec.is_v4_plus:
+        first, rest = _first_segment(prompt)
+        m = _TEXT_BLOCK.search(first)
+        if m is None:
+            return f"{pre}{first}{suf}{rest}"
+        # The website rejoins every piece with the first marker it found (later markers take its spelling).
+        pieces = _TEXT_BLOCK.split(first)
+        return m.group(0).join([f"{pre}{pieces[0]}{suf}", *pieces[1:]]) + rest
+    out = []
+    for seg in prompt.split("|"):
+        w = re.search(r"(:[\d.]+$)", seg)
+        weight = w.group(1) if w else ""
+        body = seg[: len(seg) - len(weight)] if weight else seg
+        out.append(f"{pre}{body}{suf}{weight}")
+    return "|".join(out)
+
+
+def _combine_uc(spec: ImageModelSpec, preset: ImagePreset, prompt: str) -> str:
+    """Return the negative prompt the website builds from the UC preset, the prompt and the user's UC.
+
+    Curated models never get "nsfw, "; other models get it before a preset (not "none") unless the prompt
+    says nsfw in any case. With "none", V1-V3's "lowres" is kept only while the user's UC is empty.
+    """
+    user = preset.uc
+    if preset.uc_preset is None:
+        return user
+    table = list(uc_presets(spec).items())
+    idx = [name for name, _ in table].index(preset.uc_preset)
+    text, last = table[idx][1], table[-1][1]
+    add_nsfw = spec.family != "curated" and "nsfw" not in prompt.lower()
+    if spec.is_v4_plus and add_nsfw and text:
+        first, _, rest = user.partition("|")
+        first = f"{text}, {first}" if first else text
+        return "nsfw, " + first + ("|" + rest if "|" in user else "")
+    out = text
+    if add_nsfw and out != last:
+        out = "nsfw, " + out if out else "nsfw"
+    if user:
+        if idx == len(table) - 1:
+            out = ""
+        out = f"{out}, {user}" if out else user
+    return out
 
 
 def _sized(raw: Any, field_name: str, size: tuple[int, int], resize: str, mask: bool = False) -> str:
@@ -641,77 +727,137 @@ def build_request(
     )  # fmt: skip
     g = spec.generation
     model = spec.inpaint_value if action == "infill" and not spec.inpainting else spec.value
+    v5 = g == "v5"
+    old = g in ("v1", "v2", "v3")
+    has_image = action in ("img2img", "infill")
 
-    full_prompt = prompt
-    if preset.quality_toggle:
-        pre, suf = quality_tags(spec)
-        full_prompt = f"{pre}{prompt}{suf}"
-    uc = _combine_uc(spec, preset)
-    if "nsfw" in prompt and uc.startswith("nsfw,"):
-        uc = uc[len("nsfw,") :].strip()
+    full_prompt = _with_quality(spec, prompt, preset)
+    uc = _combine_uc(spec, preset, full_prompt)
 
     seed = preset.seed
     if seed == 0:
         seed = (rng or random).randint(1, 2**32 - preset.n_samples)
     sampler = "ddim_v3" if preset.sampler == "ddim" and spec.value == "nai-diffusion-3" else preset.sampler
 
-    p: dict[str, Any] = {"params_version": preset.params_version} if preset.params_version is not None else {}
+    # SMEA: V1-V3 turn autoSmea into sm by image area and never send it; V4+ send autoSmea and no sm.
+    sm, sm_dyn = preset.smea, preset.smea_dyn
+    if old and preset.auto_smea:
+        if preset.width * preset.height >= (2166785 if g == "v3" else 1064961):
+            sm = True
+        else:
+            sm = sm_dyn = False
+    if has_image:
+        sm = sm_dyn = False
+    if sampler == "nai_smea":
+        sampler, sm = "k_euler_ancestral", True
+    elif sampler == "nai_smea_dyn":
+        sampler, sm, sm_dyn = "k_euler_ancestral", True, True
+    if sm_dyn and not sm:
+        sm_dyn = False
+    if sampler in _NO_SMEA_SAMPLERS:
+        sm = sm_dyn = False
+
+    p: dict[str, Any] = {
+        "params_version": preset.params_version if preset.params_version is not None else 4 if v5 else 3
+    }
     p.update(
         width=preset.width, height=preset.height, scale=preset.scale, sampler=sampler, steps=preset.steps
     )
     p.update(n_samples=preset.n_samples, seed=seed)
-    if preset.strength is not None or action == "img2img":
+    if has_image:
         p["strength"] = preset.strength if preset.strength is not None else 0.7
-    if preset.noise is not None or action == "img2img":
         p["noise"] = preset.noise if preset.noise is not None else 0.0
-    if preset.noise_schedule is not None:
-        p["noise_schedule"] = preset.noise_schedule
-    p.update(sm=preset.smea, sm_dyn=preset.smea_dyn, dynamic_thresholding=preset.decrisper)
-    if preset.auto_smea is not None:
+    if v5:
+        p["ucPresetId"] = preset.uc_preset if preset.uc_preset is not None else "none"
+        p["qualityPresetId"] = _v5_quality(preset)
+    else:
+        if preset.uc_preset is not None:
+            p["ucPreset"] = list(uc_presets(spec)).index(preset.uc_preset)
+        p["qualityToggle"] = preset.quality_toggle
+    if not old and preset.auto_smea is not None:
         p["autoSmea"] = preset.auto_smea
+    if old:
+        p["sm"] = sm
+        if g == "v3":
+            p["sm_dyn"] = sm_dyn
+    p["dynamic_thresholding"] = bool(preset.decrisper) if old else False
     for key, value in (
-        ("cfg_rescale", preset.cfg_rescale),
-        ("uncond_scale", preset.uncond_scale),
         ("controlnet_strength", preset.controlnet_strength),
         ("legacy", preset.legacy),
-        ("legacy_v3_extend", preset.legacy_v3_extend),
         ("add_original_image", preset.add_original_image),
-        ("deliberate_euler_ancestral_bug", preset.deliberate_euler_ancestral_bug),
-        ("prefer_brownian", preset.prefer_brownian),
-        ("normalize_reference_strength_multiple", preset.normalize_reference_strength_multiple),
-        ("image_format", preset.image_format),
+        ("legacy_v3_extend", preset.legacy_v3_extend),
     ):
         if value is not None:
             p[key] = value
-    if preset.inpaint_strength is not None and (spec.is_v4_plus or action == "infill"):
-        p["inpaintImg2ImgStrength"] = preset.inpaint_strength
-    if preset.variety_boost:
-        # Variety+ (summer 2024) sent 19; the V4.5/V5 website sends 58.
-        p["skip_cfg_above_sigma"] = 58 if g in ("v4.5", "v5") else 19
-    else:
-        p["skip_cfg_above_sigma"] = None
+    # V1 and V2 have no noise schedule (nor cfg_rescale); some samplers never take one.
+    schedule = (
+        preset.noise_schedule if g not in ("v1", "v2") and sampler not in _NO_SCHEDULE_SAMPLERS else None
+    )
+    if g not in ("v1", "v2"):
+        if preset.cfg_rescale is not None:
+            p["cfg_rescale"] = preset.cfg_rescale
+        if schedule is not None:
+            p["noise_schedule"] = schedule
+    if preset.uncond_scale is not None and g != "v1":
+        p["uncond_scale"] = preset.uncond_scale or 1e-5
+    if not v5 and g not in ("v1", "v2"):
+        p["skip_cfg_above_sigma"] = (
+            variety_sigma(spec, preset.width, preset.height) if preset.variety_boost else None
+        )
+    elif v5 and preset.variety_boost:
+        p["skip_cfg_above_sigma"] = variety_sigma(spec, preset.width, preset.height)
+    if spec.is_v4_plus:
+        for key, value in (
+            ("legacy_uc", preset.legacy_uc),
+            ("normalize_reference_strength_multiple", preset.normalize_reference_strength_multiple),
+            ("inpaintImg2ImgStrength", preset.inpaint_strength),
+        ):
+            if value is not None:
+                p[key] = value
+    bug, brownian = preset.deliberate_euler_ancestral_bug, preset.prefer_brownian
+    if sampler == "k_euler_ancestral" and schedule != "native":
+        bug = False if bug is None else bug
+        brownian = True if brownian is None else brownian
+    if bug is not None:
+        p["deliberate_euler_ancestral_bug"] = bug
+    if brownian is not None:
+        p["prefer_brownian"] = brownian
+    if preset.image_format is not None:
+        p["image_format"] = preset.image_format
+    if v5:
+        p["straight_alpha"] = True if preset.straight_alpha is None else preset.straight_alpha
+        if preset.transparent_background:
+            p["tag_hint_transparent_background"] = True
     p["negative_prompt"] = uc
     if preset.duplicate_uc:
         p["uc"] = uc
-    p["qualityToggle"] = preset.quality_toggle
-    if preset.uc_preset is not None:
-        p["ucPreset"] = list(uc_presets(spec)).index(preset.uc_preset)
 
+    # Characters: the website leaves out disabled ones and those with an empty prompt (and V1-V3 send []).
+    chars = [c for c in (characters or []) if c.enabled and c.prompt]
+    centers = []
+    for c in chars:
+        x, y = grid_position(c.position)
+        if not v5 and c.position is not None and not isinstance(c.position, str):
+            x, y = _snap(x), _snap(y)
+        centers.append({"x": x, "y": y})
+    p["characterPrompts"] = [
+        {"prompt": c.prompt, "uc": c.uc, "center": ctr, "enabled": True}
+        for c, ctr in zip(chars, centers, strict=False)
+    ]
     if spec.is_v4_plus:
-        chars = [c for c in (characters or [])]
-        positioned = any(c.enabled and c.position is not None for c in chars)
-        use_coords = positioned if preset.use_coords is None else preset.use_coords
-        centers = []
-        for c in chars:
-            x, y = grid_position(c.position)
-            if g != "v5" and c.position is not None and not isinstance(c.position, str):
-                x, y = _snap(x), _snap(y)
-            centers.append({"x": x, "y": y})
-        enabled = [(c, ctr) for c, ctr in zip(chars, centers, strict=False) if c.enabled]
+        if v5:
+            use_coords = True if preset.use_coords is None else preset.use_coords
+        else:
+            positioned = any(c.position is not None for c in chars)
+            use_coords = positioned if preset.use_coords is None else preset.use_coords
+        p["use_coords"] = use_coords
         p["v4_prompt"] = {
             "caption": {
                 "base_caption": full_prompt,
-                "char_captions": [{"char_caption": c.prompt, "centers": [ctr]} for c, ctr in enabled],
+                "char_captions": [
+                    {"char_caption": c.prompt, "centers": [ctr]}
+                    for c, ctr in zip(chars, centers, strict=True)
+                ],
             },
             "use_coords": use_coords,
             "use_order": True,
@@ -719,32 +865,39 @@ def build_request(
         p["v4_negative_prompt"] = {
             "caption": {
                 "base_caption": uc,
-                "char_captions": [{"char_caption": c.uc, "centers": [ctr]} for c, ctr in enabled],
+                "char_captions": [
+                    {"char_caption": c.uc, "centers": [ctr]} for c, ctr in zip(chars, centers, strict=True)
+                ],
             },
             "legacy_uc": bool(preset.legacy_uc),
         }
-        p["characterPrompts"] = [
-            {"prompt": c.prompt, "uc": c.uc, "center": ctr, "enabled": c.enabled}
-            for c, ctr in zip(chars, centers, strict=False)
-        ]
-        p["use_coords"] = use_coords
-        if preset.legacy_uc is not None:
-            p["legacy_uc"] = preset.legacy_uc
 
     size = (preset.width, preset.height)
-    if action in ("img2img", "infill"):
+    if has_image:
         p["image"] = _sized(image, "image", size, resize)
-        p["extra_noise_seed"] = seed
+        # The website's extra noise seed is the seed minus one.
+        p["extra_noise_seed"] = seed - 1
+    if action == "img2img":
+        p["color_correct"] = False
     if action == "infill":
         p["mask"] = _sized(mask, "mask", size, resize, mask=True)
+        strength = preset.inpaint_strength if preset.inpaint_strength is not None else 1.0
+        if spec.is_v4_plus and strength != 1:
+            # Inpainting with less than full strength is an img2img inside the mask (V4+).
+            p["img2img"] = {"strength": strength, "color_correct": True}
 
     if vibes:
+        strengths = [v.strength for v in vibes]
         if g == "v3":
             p["reference_image_multiple"] = [_b64(load_image(v.image, "vibes")[0]) for v in vibes]
             p["reference_information_extracted_multiple"] = [v.information_extracted for v in vibes]
         else:
             p["reference_image_multiple"] = [v.encoding for v in vibes]
-        p["reference_strength_multiple"] = [v.strength for v in vibes]
+            total = sum(abs(s) for s in strengths)
+            if preset.normalize_reference_strength_multiple and len(strengths) > 1 and total > 1:
+                # The website divides the strengths by their sum when they add up to more than 1.
+                strengths = [s / total for s in strengths]
+        p["reference_strength_multiple"] = strengths
 
     if character_references:
         p["director_reference_images"] = [_b64(letterbox(r.image)[0]) for r in character_references]
@@ -753,13 +906,63 @@ def build_request(
             for r in character_references
         ]
         p["director_reference_information_extracted"] = [1.0 for _ in character_references]
-        p["director_reference_strength_values"] = [round(r.strength, 2) for r in character_references]
-        p["director_reference_secondary_strength_values"] = [
-            round(1 - r.fidelity, 2) for r in character_references
-        ]
+        p["director_reference_strength_values"] = [r.strength for r in character_references]
+        p["director_reference_secondary_strength_values"] = [1 - r.fidelity for r in character_references]
 
     p.update(preset.extra)
-    return {"input": full_prompt, "model": model, "action": action, "parameters": p}
+    return {
+        "input": full_prompt,
+        "model": model,
+        "action": action,
+        "parameters": _js_numbers(p),
+        "use_new_shared_trial": True,
+    }
+
+
+def _js_numbers(value: Any) -> Any:
+    """Return ``value`` with whole floats as ints, so the JSON reads as the website's (JavaScript has one
+    number type: it writes 5, never 5.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _js_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_js_numbers(v) for v in value]
+    return value
+
+
+# Samplers the website sends without SMEA, and those it sends without a noise schedule.
+_NO_SMEA_SAMPLERS = frozenset(("ddim", "plms", "k_lms", "nai_smea", "nai_smea_dyn", "ddim_v3"))
+_NO_SCHEDULE_SAMPLERS = _NO_SMEA_SAMPLERS | {"k_dpm_fast"}
+
+#: The latent area (4 x 104 x 152 of an 832x1216 image) Variety+'s sigma is given for.
+_VARIETY_AREA = 4 * 104 * 152
+
+
+def variety_sigma(model: str | ImageModelSpec, width: int, height: int) -> float:
+    """Return Variety+'s ``skip_cfg_above_sigma``: the model's sigma (V4.5/V5 58, older 19) scaled by
+    the square root of the image's latent area over 832x1216's, as the website does."""
+    spec = model_spec(model)
+    base = 58 if spec.generation in ("v4.5", "v5") else 19
+    return base * ((4 * (width // 8) * (height // 8)) / _VARIETY_AREA) ** 0.5
+
+
+V5_MAX_CHARACTERS = 22
+
+
+def v5_multipart(body: dict[str, Any], boundary: str | None = None) -> tuple[bytes, str]:
+    """Return (multipart body, Content-Type) of a V5 request: one ``request`` part holding the JSON, as
+    the V5 website posts it to ``/ai/generate-image-stream``."""
+    boundary = boundary or "naikit" + os.urandom(12).hex()
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="request"; filename="blob"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+    ).encode("ascii")
+    return head + payload + f"\r\n--{boundary}--\r\n".encode(
+        "ascii"
+    ), f"multipart/form-data; boundary={boundary}"
 
 
 # ------------------------------------------------------------------------------------------------- cost
@@ -814,12 +1017,16 @@ def estimate_cost(body: dict[str, Any], *, opus: bool = False, uncached_vibes: i
         factor = 1.0
     sm, dyn = bool(p.get("sm")), bool(p.get("sm") and p.get("sm_dyn"))
     g = spec.generation
+    refs = len(p.get("director_reference_images") or [])
+    # The website's free Opus sample: no character reference, at most 1 MPx and 28 steps (every model).
+    free = opus and not refs and w * h <= 1024 * 1024 and steps <= 28
     if g in ("v1", "v2"):
         r = max(w * h, 65536)
         sampler = p.get("sampler")
         if r <= 1024 * 1024 and sampler in ("plms", "ddim", "k_euler", "k_euler_ancestral", "k_lms"):
+            # The website's curve takes the true area (the 65536 floor only picks the branch).
             per: float = (
-                15.266497014243718 * math.exp(r / 1024 / 1024 * 0.6326248927474729) - 15.225164493059737
+                15.266497014243718 * math.exp(w * h / 1024 / 1024 * 0.6326248927474729) - 15.225164493059737
             )
             per = per * steps / 28
         else:
@@ -835,19 +1042,13 @@ def estimate_cost(body: dict[str, Any], *, opus: bool = False, uncached_vibes: i
                 a, b = t["NAI_COSTS"][idx]
             per = a * steps + b
         per_image = max(math.ceil(per * factor), 2)
-        unc = p.get("uncond_scale", 1.0)
-        if g == "v2" and unc is not None and unc != 1.0:
-            per_image = math.ceil(per_image * unc)
-        free = opus and steps <= 28 and r <= (640 * 640 if g == "v1" else 1024 * 1024)
     else:
         area = w * h
         mult = 1.4 if dyn else 1.2 if sm else 1.0
         base = math.ceil(_A * area + _B * area * steps)
         per_image = max(math.ceil(base * mult * factor), 2)
-        free = opus and area <= 1024 * 1024 and steps <= 28
     billed = max(n - 1, 0) if free else n
     total = per_image * billed
-    refs = len(p.get("director_reference_images") or [])
     cref = refs * 5 * n
     vibes = len(p.get("reference_image_multiple") or [])
     v_enc = v_ref = 0

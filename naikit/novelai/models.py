@@ -308,27 +308,30 @@ IMAGE_MODELS: tuple[ImageModel, ...] = (
         inpainting=True,
     ),
     # V5 as far as novelai-sdk documents it (spec §6.1); its prompt tokenizer is assumed to be T5 like V4.
-    _image(
-        "Anime V5 Curated",
-        "nai-diffusion-5-curated",
-        "v5-curated",
-        "v5",
-        "curated",
-        "nai-diffusion-5-curated-inpainting",
-    ),
+    # There is no V5 curated inpainting model (the service answers 400 "model doesn't exist", spec §8.2).
+    _image("Anime V5 Curated", "nai-diffusion-5-curated", "v5-curated", "v5", "curated"),
     _image("Anime V5 Full", "nai-diffusion-5-full", "v5", "v5", "full", "nai-diffusion-5-full-inpainting"),
-    _image(
-        "Inpainting Anime V5 Curated",
-        "nai-diffusion-5-curated-inpainting",
-        "v5-curated-inpainting",
-        "v5",
-        "curated",
-        inpainting=True,
-    ),
     _image(
         "Inpainting Anime V5 Full",
         "nai-diffusion-5-full-inpainting",
         "v5-inpainting",
+        "v5",
+        "full",
+        inpainting=True,
+    ),
+    # The lower-cost "medium effort" V5 Full (spec §8.2): 14 steps by default.
+    _image(
+        "Anime V5 Full Medium",
+        "nai-diffusion-5-full-medium",
+        "v5-medium",
+        "v5",
+        "full",
+        "nai-diffusion-5-full-medium-inpainting",
+    ),
+    _image(
+        "Inpainting Anime V5 Full Medium",
+        "nai-diffusion-5-full-medium-inpainting",
+        "v5-medium-inpainting",
         "v5",
         "full",
         inpainting=True,

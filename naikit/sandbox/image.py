@@ -130,9 +130,31 @@ class _Job:
     mask: Any = None
 
 
-async def _parse_generation(request: web.Request) -> _Job:
+async def _multipart_request(request: web.Request) -> dict[str, Any]:
+    """Return the JSON of the ``request`` part of a multipart body (how the V5 website posts a generation)."""
+    try:
+        form = await request.post()
+    except ValueError:
+        raise ApiError(400, "multipart body could not be read") from None
+    part = form.get("request")
+    if part is None:
+        raise ApiError(400, "multipart body needs a part named request holding the JSON")
+    raw = part.file.read() if hasattr(part, "file") else str(part).encode("utf-8")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the request part is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request part must be a JSON object")
+    return body
+
+
+async def _parse_generation(request: web.Request, *, stream: bool = False) -> _Job:
     account = authenticate(request)
-    body = await json_body(request)
+    if stream and request.content_type == "multipart/form-data":
+        body = await _multipart_request(request)
+    else:
+        body = await json_body(request)
     prompt = body.get("input")
     if not isinstance(prompt, str) or not prompt:
         raise ApiError(400, "input should not be empty")
@@ -190,6 +212,11 @@ async def _parse_generation(request: web.Request) -> _Job:
             402, f"Not enough Anlas: this generation costs {job.cost}, the balance is {account.anlas}"
         )
     return job
+
+
+def spec_generation(model: str) -> str:
+    """Return the generation ("v1" ... "v5") of a validated model value."""
+    return im.model_spec(model).generation
 
 
 def _slot(state: SandboxState, account_id: str):
@@ -274,8 +301,10 @@ def _msgpack_frame(event: dict[str, Any]) -> bytes:
 async def generate_image_stream(request: web.Request) -> web.StreamResponse:
     """Stream previews and finals: ``parameters.stream`` = "msgpack" (length-prefixed frames) or "sse"."""
     state = request.app[STATE]
-    job = await _parse_generation(request)
+    job = await _parse_generation(request, stream=True)
     mode = job.params.get("stream", "msgpack")
+    if spec_generation(job.model) == "v5" and mode != "msgpack":
+        raise ApiError(400, "parameters.stream must be msgpack on V5")
     if mode not in ("msgpack", "sse"):
         raise ApiError(400, "parameters.stream must be msgpack or sse")
     with _slot(state, job.account.id):

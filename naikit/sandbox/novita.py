@@ -235,12 +235,20 @@ def _check_generation(
         name = _text(lora, "model_name", 1, 512, where=f"loras[{i}].")
         _num(lora, "strength", 0, 1, 1.0, where=f"loras[{i}].")
         if name not in lora_names:
-            t = trained.get(name) or trained.get(f"{name}.safetensors")
+            exact = trained.get(name)
+            t = exact or trained.get(f"{name}.safetensors")
             if t is not None:
                 st = ns.train_state(t["created_at"], t["train_s"], t["fail_reason"], now)
+                full = t["model_name"]
+                if st.model_status != "SERVING":
+                    hint = "" if exact else f"; once it serves, name it {full!r}"
+                    raise _bad(
+                        f"loras[{i}].model_name: model {full!r} is not serving yet "
+                        f"({st.status}, {st.model_status}){hint}"
+                    )
+                # Serving, but asked for without its file extension: say the one name that works.
                 raise _bad(
-                    f"loras[{i}].model_name: model {name!r} is not serving yet "
-                    f"({st.status}, {st.model_status})"
+                    f"loras[{i}].model_name: unknown LoRA {name!r}; the trained model is named {full!r}"
                 )
             raise _bad(f"loras[{i}].model_name: unknown LoRA {name!r}")
     embs = _get(req, "embeddings", [])
