@@ -60,7 +60,10 @@ def check_base_url(url: str, field_name: str = "base_url") -> str:
     allowed = "an absolute http:// or https:// URL with a host, e.g. 'http://127.0.0.1:8000'"
     if not isinstance(url, str) or not url:
         raise InputError(field_name, url, allowed)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. 'http://[::1' (an unclosed IPv6 bracket)
+        raise InputError(field_name, url, allowed) from None
     try:
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
@@ -71,8 +74,8 @@ def check_base_url(url: str, field_name: str = "base_url") -> str:
         raise InputError(field_name, url, allowed + " without '?query' or '#fragment'")
     if parts.username or parts.password:
         raise InputError(field_name, "<url with credentials>", allowed + " without user:password@")
-    if any(c.isspace() for c in url):
-        raise InputError(field_name, url, allowed + " without spaces")
+    if any(c.isspace() for c in url) or not url.isprintable():
+        raise InputError(field_name, url, allowed + " without spaces or control characters")
     return url.rstrip("/")
 
 
@@ -353,6 +356,7 @@ class Transport:
         ``generation`` requests wait for the per-account gate first. ``idempotent`` defaults to
         True for GET/PUT/PATCH/DELETE/HEAD and False for POST.
         """
+        _check_outgoing(path, json, data, params)
         url = self.hosts.url(host, path)
         if idempotent is None:
             idempotent = method.upper() != "POST"
@@ -486,6 +490,7 @@ class Transport:
         """
         import aiohttp
 
+        _check_outgoing(path, json, None, params)
         url = self.hosts.url(host, path)
         headers = self._headers(auth, headers)
         gate = self.gate() if generation else None
@@ -561,6 +566,19 @@ class Transport:
             error_mapper=self._error_mapper,
         )
         return t
+
+
+def _check_outgoing(path: str, json: Any, data: Any, params: dict[str, Any] | None) -> None:
+    """Refuse, before anything is sent, what the wire cannot carry: NaN/Infinity or lone surrogates in a
+    JSON body, lone surrogates in a text body, a path or a query value (one check under every method)."""
+    from ._validate import check_wire_json, check_wire_text
+
+    check_wire_text(path, "URL path")
+    if json is not None:
+        check_wire_json(json)
+    check_wire_text(data, "request body")
+    for k, v in (params or {}).items():
+        check_wire_text(v, f"query parameter {k}")
 
 
 def _describe(exc: BaseException) -> str:

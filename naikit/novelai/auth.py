@@ -19,8 +19,9 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from .._validate import has_lone_surrogate
 from ..errors import CredentialsError, InputError
 
 __all__ = [
@@ -41,8 +42,13 @@ _ACCESS_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{64}$")
 
 
 def _norm_email(email: str, email_case: EmailCase) -> str:
-    if not isinstance(email, str) or "@" not in email or email.strip() != email or not email:
-        raise InputError("email", email, "an email address such as 'me@example.com' (no spaces)")
+    if (
+        not isinstance(email, str)
+        or "@" not in email
+        or email.strip() != email
+        or not email.isprintable()  # controls and lone surrogates (UTF-8 cannot hash them)
+    ):
+        raise InputError("email", email, "an email address such as 'me@example.com' (no spaces or controls)")
     if email_case == "lower":
         return email.lower()
     if email_case == "verbatim":
@@ -51,9 +57,9 @@ def _norm_email(email: str, email_case: EmailCase) -> str:
 
 
 def _check_password(password: str) -> None:
-    if not isinstance(password, str) or not password:
+    if not isinstance(password, str) or not password or has_lone_surrogate(password):
         # the value itself is never shown: it is a secret
-        raise InputError("password", "<hidden>", "a non-empty string")
+        raise InputError("password", "<hidden>", "a non-empty string without lone surrogates (U+D800-U+DFFF)")
 
 
 def argon_hash(email: str, password: str, size: int, domain: str) -> str:
@@ -110,6 +116,18 @@ def check_access_key(key: str, field: str = "access_key") -> str:
     return key
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _utc(seconds: float) -> str:
+    """Return ``seconds`` (unix time) as UTC text; a time no calendar holds (-1e300) as the number."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} s after 1970"
+
+
 @dataclass(frozen=True, repr=False)
 class Token:
     """A Bearer token: a login JWT (``ey…``) or a persistent API token (``pst-…``).
@@ -121,7 +139,8 @@ class Token:
 
     def __post_init__(self) -> None:
         v = self.value
-        if not isinstance(v, str) or not v or any(c.isspace() for c in v):
+        # a token travels in an HTTP header: printable ASCII only (no spaces, controls or lone surrogates)
+        if not isinstance(v, str) or not v or not v.isascii() or not v.isprintable() or " " in v:
             raise CredentialsError("token", "<hidden>", "a JWT ('ey…') or a persistent token ('pst-…')")
         if v.startswith("pst-"):
             if len(v) < 8:
@@ -153,7 +172,7 @@ class Token:
             return None
         try:
             payload = parts[1] + "=" * (-len(parts[1]) % 4)
-            claims = json.loads(base64.urlsafe_b64decode(payload))
+            claims = json.loads(base64.urlsafe_b64decode(payload), parse_constant=_no_constant)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
         return claims if isinstance(claims, dict) else None
@@ -164,7 +183,12 @@ class Token:
         if self.kind != "jwt":
             return None
         exp = (self._claims() or {}).get("exp")
-        return float(exp) if isinstance(exp, (int, float)) else None
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            return None
+        try:
+            return float(exp)
+        except OverflowError:  # an integer beyond float range: as good as "never" (or "long ago")
+            return float("inf") if exp > 0 else float("-inf")
 
     def check_not_expired(self, now: float | None = None) -> None:
         """Raise CredentialsError if this JWT has expired; returns None otherwise."""
@@ -172,7 +196,7 @@ class Token:
         if exp is not None and exp <= (time.time() if now is None else now):
             raise CredentialsError(
                 "token",
-                f"<jwt expired at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(exp))}>",
+                f"<jwt expired at {_utc(exp)}>",
                 "an unexpired token",
                 "Login tokens last 30 days: log in again, or use a persistent token ('pst-').",
             )

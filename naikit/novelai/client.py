@@ -37,6 +37,7 @@ from .account import (
     Subscription,
     UserAccountData,
     UserObject,
+    check_object_id,
 )
 from .auth import EmailCase, Token, access_key, check_access_key, hashed_email
 from .content import ContentAPI
@@ -47,19 +48,13 @@ from .voice import VoiceAPI
 
 __all__ = ["AsyncNovelAI", "NovelAI"]
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
 def _check_type(object_type: str) -> str:
-    if object_type not in OBJECT_TYPES:
+    if not isinstance(object_type, str) or object_type not in OBJECT_TYPES:
         raise InputError("object_type", object_type, "one of " + ", ".join(OBJECT_TYPES))
     return object_type
 
 
-def _check_id(object_id: str) -> str:
-    if not isinstance(object_id, str) or not _ID_RE.match(object_id):
-        raise InputError("object_id", object_id, "an object id: 1-64 characters of A-Z a-z 0-9 - _")
-    return object_id
+_check_id = check_object_id
 
 
 def _check_meta(meta: str) -> str:

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CredentialsError, InputError
+from .._validate import check_bool, check_text, check_wire_json
+from ..errors import CredentialsError, InputError, NotFound
+from .account import check_object_id
 from .crypto import (
     COMPRESSION_MARKER,
     NONCE_SIZE,
@@ -611,7 +613,7 @@ class ContentAPI:
 
     # -- objects ------------------------------------------------------------------------------------
     def _check_type(self, object_type: str) -> str:
-        if object_type not in _ALL_TYPES:
+        if not isinstance(object_type, str) or object_type not in _ALL_TYPES:
             raise InputError("object_type", object_type, "one of " + ", ".join(_ALL_TYPES))
         return object_type
 
@@ -627,6 +629,7 @@ class ContentAPI:
     async def content_item(self, object_type: str, object_id: str) -> ContentObject:
         """Return one object decrypted or decompressed (check ``.error``, or call ``.raise_for_error()``)."""
         self._check_type(object_type)
+        check_object_id(object_id)
         ks = await self.keystore() if object_type in ENCRYPTED_TYPES else None
         return decode_object(await self.get_object(object_type, object_id), ks)  # type: ignore[attr-defined]
 
@@ -640,7 +643,11 @@ class ContentAPI:
         only created with ``create_keystore=True``. The upload is verified before it is sent.
         """
         self._check_type(object_type)
-        json.dumps(data)  # refuses what is not JSON before anything is sent
+        # refuses what JSON cannot carry (NaN, Infinity, lone surrogates, objects) before anything is sent
+        check_wire_json(data, "data")
+        if meta is not None:
+            check_text(meta, "meta", allowed="a key name from the keystore (or None for a new key)", max_length=128)
+        check_bool(create_keystore, "create_keystore")
         key = None
         if object_type in ENCRYPTED_TYPES:
             ks = await self.keystore()
@@ -790,6 +797,7 @@ class ContentAPI:
 
     async def story_text(self, story: str | ContentObject) -> str:
         """Return the full text of a story, given its id, meta, title, or its story/storycontent object."""
+        _check_story(story)
         if isinstance(story, ContentObject) and story.type == "storycontent":
             return story_text_of(story.raise_for_error().data)
         ks = await self.keystore()
@@ -807,17 +815,18 @@ class ContentAPI:
                 match_c = [c for c in contents if story in (c.id, c.meta)]
                 if match_c:
                     return story_text_of(match_c[0].raise_for_error().data)
-                raise InputError("story", story, "the id, meta or title of one of the account's stories")
+                raise _no_story(story)
             target = match[0].raise_for_error().data.get("remoteStoryId")
         for c in contents:
             if c.id == target:
                 return story_text_of(c.raise_for_error().data)
-        raise InputError("story", story, "a story whose storycontent exists", f"No storycontent {target!r}.")
+        raise NotFound(404, f"story {story!r} has no storycontent {target!r}", hint="the story is incomplete")
 
     async def lorebook(self, story: str | ContentObject):
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""
         import pandas as pd
 
+        _check_story(story)
         ks = await self.keystore()
         contents = await self.content("storycontent", keystore=ks)
         stories = await self.content("stories", keystore=ks)
@@ -834,7 +843,7 @@ class ContentAPI:
             (c for c in contents if c.id == target or (isinstance(story, str) and story == c.id)), None
         )
         if content is None:
-            raise InputError("story", story, "the id, meta or title of one of the account's stories")
+            raise _no_story(story)
         entries = ((content.raise_for_error().data.get("lorebook") or {}).get("entries")) or []
         rows = [
             {
@@ -887,6 +896,24 @@ class ContentAPI:
         from .sanity import sanity_check
 
         return await sanity_check(self)
+
+
+def _check_story(story: Any) -> None:
+    """Refuse, before any request, what cannot name a story (the lookup by id, meta or title needs a list)."""
+    if isinstance(story, ContentObject):
+        if story.type not in ("stories", "storycontent"):
+            raise InputError("story", story, "a story or storycontent object (or its id, meta or title)")
+        return
+    check_text(story, "story", allowed="the id, meta or title of a story", empty=False)
+
+
+def _no_story(story: str) -> NotFound:
+    """Return the error for a story name that matches nothing in the account (found after listing)."""
+    return NotFound(
+        404,
+        f"no story with id, meta or title {story!r} in this account",
+        hint="list them with stories()",
+    )
 
 
 def _reloaded(stored: UserObject, payload: str, plaintext: bytes, encrypted: bool) -> ContentObject:

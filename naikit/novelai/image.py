@@ -48,6 +48,7 @@ class ImageAPI:
     _opus_cache: bool | None = None
 
     async def _is_opus(self, opus: bool | None) -> bool:
+        check_bool(opus, "opus", none=True)
         if opus is not None:
             return bool(opus)
         if self._opus_cache is None:
@@ -254,21 +255,34 @@ class ImageAPI:
         ``prompt`` is one prompt for all or one per preset. The whole batch is validated and priced first:
         with ``max_anlas`` below the summed estimate nothing is sent.
         """
+        if not isinstance(presets, (list, tuple)) or not presets:
+            raise InputError("presets", presets, "a non-empty list of ImagePreset")
+        if not isinstance(prompt, (str, list, tuple)):
+            raise InputError("prompt", prompt, "a prompt or a list of prompts (one per preset)")
         prompts = [prompt] * len(presets) if isinstance(prompt, str) else list(prompt)
         if len(prompts) != len(presets):
             raise InputError(
                 "prompt", f"{len(prompts)} prompts", f"one prompt or {len(presets)} (one per preset)"
             )
+        if vibes is not None and not isinstance(vibes, (list, tuple)):
+            raise InputError("vibes", vibes, "a list of Vibe objects, encodings or pictures (or None)")
+        if labels is not None and (
+            not isinstance(labels, (list, tuple)) or len(labels) != len(presets)
+            or not all(isinstance(x, str) for x in labels)
+        ):
+            raise InputError("labels", labels, f"{len(presets)} strings (one per preset) or None")
+        bodies = []
+        for pr, ps in zip(prompts, presets, strict=False):  # validated before anything is asked or sent
+            probe = [Vibe(encoding="AA==", image=v) for v in vibes or []] or None
+            if probe and isinstance(ps, im.ImagePreset) and im.model_spec(ps.model).generation == "v3":
+                probe = [Vibe(image=v) for v in vibes or []]
+            bodies.append(im.build_request(pr, ps, characters=characters, vibes=probe))
         is_opus = await self._is_opus(opus)
         total = 0
-        for pr, ps in zip(prompts, presets, strict=False):
-            probe = [Vibe(encoding="AA==", image=v) for v in vibes or []] or None
-            if probe and im.model_spec(ps.model).generation == "v3":
-                probe = [Vibe(image=v) for v in vibes or []]
-            body = im.build_request(pr, ps, characters=characters, vibes=probe)
+        for body in bodies:
             total += im.estimate_cost(body, opus=is_opus).total
         _check_budget(total, max_anlas, f"this batch of {len(presets)} generations")
-        labels = list(labels) if labels is not None else [""] * len(presets)
+        labels = list(labels) if labels is not None else [""] * len(presets)  # type: ignore[arg-type]
         tasks = [
             self._generate(pr, ps, "generate", characters=characters, vibes=vibes, opus=is_opus, label=lb)
             for pr, ps, lb in zip(prompts, presets, labels, strict=False)

@@ -369,6 +369,9 @@ class Preset:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Preset:
         """Return the preset stored in the ``.preset`` file at ``path``."""
+        from .._validate import check_path
+
+        check_path(path)
         with open(path, encoding="utf-8", newline="") as f:
             return cls.from_json(f.read())
 

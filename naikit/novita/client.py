@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport
+from .._validate import check_mapping
 from ..errors import CredentialsError, InputError, NaikitError
 from . import requests as rq
 from .errors import attach_task, map_error
@@ -249,7 +250,7 @@ class AsyncNovita:
         if not isinstance(endpoint, str) or not endpoint:
             raise InputError("endpoint", endpoint, "an endpoint such as 'txt2img' or '/v3/async/txt2img'")
         path = endpoint if endpoint.startswith("/") else f"/v3/async/{endpoint}"
-        data = await self._call("POST", path, json=dict(body), idempotent=False)
+        data = await self._call("POST", path, json=check_mapping(body, "body", none=False), idempotent=False)
         task_id = self._check(data, {"task_id": str}, f"POST {path}")["task_id"]
         self.task_ids.append(task_id)
         return Task(task_id, endpoint.rsplit("/", 1)[-1])
@@ -361,7 +362,7 @@ class AsyncNovita:
         webhooks; ``custom_storage`` = ``S3Storage(region, bucket, path)``. ``wait_options``: see
         :meth:`wait_for_task`.
         """
-        ex = dict(extra) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = check_mapping(extra, "extra", none=False) if extra is not None else rq.build_extra(response_image_type=response_image_type)
         if custom_storage is not None:
             ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
         body = rq.txt2img_request(
@@ -419,7 +420,7 @@ class AsyncNovita:
         ``controlnet_units``: ``[ControlNetUnit(model_name, image, strength, preprocessor)]``; the size
         defaults to the input image's (the official SDK silently uses 512x512).
         """
-        ex = dict(extra) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = check_mapping(extra, "extra", none=False) if extra is not None else rq.build_extra(response_image_type=response_image_type)
         if custom_storage is not None:
             ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
         body = rq.img2img_request(
@@ -463,9 +464,9 @@ class AsyncNovita:
         ``request_options`` passes the other fields of :func:`~naikit.novita.requests.inpainting_request`
         (negative_prompt, steps, strength, mask_blur, loras, ...).
         """
-        ex = dict(extra) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = check_mapping(extra, "extra", none=False) if extra is not None else rq.build_extra(response_image_type=response_image_type)
         body = rq.inpainting_request(
-            image, mask, prompt, model_name=model_name, extra=ex, **dict(request_options or {})
+            image, mask, prompt, model_name=model_name, extra=ex, **check_mapping(request_options, "request_options")
         )
         return await self._run("inpainting", body, wait, wait_options)
 
@@ -500,7 +501,7 @@ class AsyncNovita:
 
         ``video_options`` passes the fields of :func:`~naikit.novita.requests.img2video_request`.
         """
-        body = rq.img2video_request(image, **dict(video_options or {}))
+        body = rq.img2video_request(image, **check_mapping(video_options, "video_options"))
         wait_options.setdefault("timeout", 900.0)
         return await self._run("img2video", body, wait, wait_options)
 
@@ -517,7 +518,7 @@ class AsyncNovita:
 
         Unlike the official SDK, ``seed`` and ``closed_loop`` in ``video_options`` are really sent.
         """
-        body = rq.txt2video_request(prompts, model_name=model_name, **dict(video_options or {}))
+        body = rq.txt2video_request(prompts, model_name=model_name, **check_mapping(video_options, "video_options"))
         wait_options.setdefault("timeout", 900.0)
         return await self._run("txt2video", body, wait, wait_options)
 

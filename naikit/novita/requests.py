@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._validate import check_mapping
 from ..errors import InputError
 
 __all__ = [
@@ -519,7 +520,7 @@ def txt2img_request(
             )
     if restore_faces is not None:
         req["restore_faces"] = _bool("restore_faces", restore_faces)
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def _controlnet(units: Any) -> dict[str, Any] | None:
@@ -626,7 +627,7 @@ def img2img_request(
                 }
             )
         req["ip_adapters"] = ads
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def inpainting_request(
@@ -686,7 +687,7 @@ def inpainting_request(
     )
     req["inpainting_mask_invert"] = int(_bool("inpainting_mask_invert", inpainting_mask_invert))
     req["initial_noise_multiplier"] = _num("initial_noise_multiplier", initial_noise_multiplier, 0, 1.5)
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def upscale_request(
@@ -703,7 +704,7 @@ def upscale_request(
         "image_base64": b64,
         "scale_factor": _num("scale_factor", scale_factor, 1, 4, lo_open=True),
     }
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def img2video_request(
