@@ -203,3 +203,30 @@ def _walk(value: Any, where: str, depth: int) -> None:
             _walk(v, f"{where}[{i}]", depth + 1)
         return
     raise InputError(where, value, "a JSON value (str, number, bool, None, list or dict)")
+
+
+def check_wait_options(
+    *,
+    timeout: Any = 300.0,
+    interval: Any = 0.5,
+    max_interval: Any = 5.0,
+    growth: Any = 1.5,
+    callback: Any = None,
+    raise_on_failure: Any = True,
+    download: Any = True,
+    progress: Any = None,
+) -> None:
+    """Refuse polling options no wait can use (checked before a task is submitted); returns None."""
+    check_number(timeout, "timeout", allowed="a positive number of seconds")
+    if timeout <= 0:
+        raise InputError("timeout", timeout, "a positive number of seconds")
+    check_number(interval, "interval", allowed="a positive number of seconds")
+    check_number(max_interval, "max_interval", allowed="a number of seconds >= interval")
+    check_number(growth, "growth", lo=1, allowed="a factor >= 1")
+    if interval <= 0 or max_interval < interval:
+        raise InputError("interval", interval, "0 < interval <= max_interval and growth >= 1")
+    check_callable(callback, "callback")
+    check_bool(raise_on_failure, "raise_on_failure")
+    check_bool(download, "download")
+    if progress is not None and not isinstance(progress, bool) and not hasattr(progress, "update"):
+        raise InputError("progress", progress, "None, True, False or an object with update() and close()")

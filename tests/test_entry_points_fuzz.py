@@ -61,7 +61,7 @@ def _png() -> bytes:
 # Plausible values for parameters that have no default, so one bad value at a time reaches its own check.
 GOOD: dict[str, Any] = {
     "prompt": "a cat",
-    "prompts": ["a cat"],
+    "prompts": "a cat",
     "object_type": "stories",
     "object_id": "abc",
     "meta": "m",
@@ -102,6 +102,9 @@ GOOD: dict[str, Any] = {
 }
 # Calls that change the account for every later call, or wait by design: tried with bad values only.
 SKIP_GOOD = {"delete_account", "recover_account", "change_access_key", "set_keystore", "set_encryption_key"}
+# Calls that change whom the client is logged in as: each runs on a client of its own.
+OWN_CLIENT = {"login", "login_with_key", "login_with_token", "register", "recover_account", "change_access_key",
+              "unlock", "set_encryption_key"}
 SKIP = {"close"}
 
 
@@ -201,21 +204,30 @@ async def _fuzz_clients(server: sb.Sandbox, tally: Tally, tmp: str) -> None:
     from naikit.sandbox.novita_store import DEMO_KEY
 
     retry = RetryPolicy(attempts=1)
-    nai = AsyncNovelAI(base_url=server.url, sandbox=False, retry=retry)
-    await nai.login(sb.DEMO_EMAIL, sb.DEMO_PASSWORD)
-    nov = AsyncNovita(DEMO_KEY, base_url=server.url, sandbox=False, retry=retry)
+    clock = server.clock
 
-    async def noop_sleep(_s: float) -> None:
+    async def fake_sleep(seconds: float) -> None:  # polling waits move the sandbox's clock, not real time
+        clock.advance(seconds)
         await asyncio.sleep(0)
 
-    nov.poll_sleep = noop_sleep
+    def fresh_nai() -> AsyncNovelAI:
+        c = AsyncNovelAI(base_url=server.url, sandbox=False, retry=retry)
+        c.poll_clock, c.poll_sleep = clock.now, fake_sleep
+        return c
+
+    nai = fresh_nai()
+    await nai.login(sb.DEMO_EMAIL, sb.DEMO_PASSWORD)
+    nov = AsyncNovita(DEMO_KEY, base_url=server.url, sandbox=False, retry=retry)
+    nov.poll_clock, nov.poll_sleep = clock.now, fake_sleep
     try:
         for client in (nai, nov):
             for name, func in inspect.getmembers(type(client), callable):
                 if name.startswith("_") or name in SKIP or isinstance(inspect.getattr_static(type(client), name), property):
                     continue
-                bound = getattr(client, name)
                 for param, bad, args, kwargs in _calls(func, tmp, skip_good=name in SKIP_GOOD):
+                    own = client is nai and name in OWN_CLIENT
+                    target = fresh_nai() if own else client
+                    bound = getattr(target, name)
                     before = server.stats()["requests"]
                     exc: BaseException | None = None
                     try:
@@ -225,6 +237,9 @@ async def _fuzz_clients(server: sb.Sandbox, tally: Tally, tmp: str) -> None:
                         continue
                     except Exception as e:  # noqa: BLE001 - counting is the point
                         exc = e
+                    finally:
+                        if own:
+                            await target.close()
                     sent = server.stats()["requests"] - before
                     tally.add(f"{type(client).__name__}.{name}", param, bad, _classify(exc), sent, exc)
     finally:
@@ -308,7 +323,9 @@ def _fuzz_offline(tally: Tally, tmp: str) -> None:
 def run_all() -> Tally:
     """Run every fuzz pass against a fresh sandbox; return the tally."""
     tally = Tally()
-    with tempfile.TemporaryDirectory() as tmp, sb.start() as server:
+    from naikit.sandbox.clock import FakeClock
+
+    with tempfile.TemporaryDirectory() as tmp, sb.start(clock=FakeClock()) as server:
         _fuzz_offline(tally, tmp)
         asyncio.run(_fuzz_constructors(server, tally, tmp))
         asyncio.run(_fuzz_clients(server, tally, tmp))

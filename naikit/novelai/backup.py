@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._validate import check_path
 from ..errors import InputError, NaikitError
 from .account import OBJECT_TYPES, UserObject
 from .crypto import Keystore, UnsafeWrite, WrongKey
@@ -165,8 +164,6 @@ async def write_safety_backup(
 async def backup_account(client: Any, directory: str | Path | None = None) -> BackupInfo:
     """Download the keystore and every object of every type into ``directory`` (default: a new
     ``<backup_dir>/<UTC timestamp>/``); return a :class:`BackupInfo`. Only encrypted data is written."""
-    if directory is not None:
-        check_path(directory, "directory")
     keystore_raw = await client.keystore_raw()
     objects: list[UserObject] = []
     for t in OBJECT_TYPES:
@@ -174,9 +171,7 @@ async def backup_account(client: Any, directory: str | Path | None = None) -> Ba
     if directory is None:
         folder = _new_folder(client.backup_dir, _stamp())
     else:
-        folder = Path(check_path(directory, "directory")).expanduser()
-        if folder.exists() and not folder.is_dir():
-            raise InputError("directory", str(folder), "a new or empty folder", "It is a file.")
+        folder = Path(directory).expanduser()
         if folder.exists() and any(folder.iterdir()):
             raise InputError(
                 "directory", str(folder), "a new or empty folder", "A backup never overwrites files."
@@ -189,38 +184,28 @@ async def backup_account(client: Any, directory: str | Path | None = None) -> Ba
 def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
     """Return (manifest, keystore text or ``...`` if absent, objects) of a backup folder, after checking
     every file's SHA-256 against the manifest. Raises InputError for a folder that is not a backup."""
-    folder = Path(check_path(directory, "directory")).expanduser()
+    folder = Path(directory).expanduser()
     try:
         manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError):
         raise InputError("directory", str(folder), "a naikit backup folder (with manifest.json)") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if manifest.get("format") != FORMAT:
         raise InputError("directory", str(folder), f"a backup in format {FORMAT}")
-    files = manifest.get("files", {})
-    if not isinstance(files, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and k and "\x00" not in k for k, v in files.items()
-    ):
-        raise InputError("directory", str(folder), "a manifest whose 'files' maps file names to SHA-256 digests")
     keystore_raw: Any = ...
     objects: list[UserObject] = []
-    for name, digest in files.items():
+    for name, digest in manifest.get("files", {}).items():
         path = folder / name
         try:
             data = path.read_bytes()
-        except (OSError, ValueError):
+        except OSError:
             raise InputError("directory", str(folder), "a complete backup", f"{name} is missing.") from None
         if hashlib.sha256(data).hexdigest() != digest:
             raise InputError("directory", str(folder), "an intact backup", f"{name} was altered or damaged.")
-        try:
-            body = json.loads(data)
-            if name == "keystore.json":
-                keystore_raw = body.get("keystore")
-            else:
-                objects.append(UserObject.from_json(body))
-        except (ValueError, TypeError, KeyError, AttributeError):
-            raise InputError(
-                "directory", str(folder), "a backup whose files are NovelAI objects", f"{name} is not one."
-            ) from None
+        body = json.loads(data)
+        if name == "keystore.json":
+            keystore_raw = body.get("keystore")
+        else:
+            objects.append(UserObject.from_json(body))
     return manifest, keystore_raw, objects
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
+from .._validate import check_bool, check_text, check_wire_json
 from ..errors import (
     AccessKeyRejected,
     APIError,
@@ -374,8 +375,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
         ``send_email`` sends the hashed email (SHA-256) so that verification and recovery work.
         """
-        if not isinstance(recaptcha, str) or not recaptcha:
-            raise InputError("recaptcha", recaptcha, "the reCAPTCHA response token from the website")
+        check_text(recaptcha, "recaptcha", allowed="the reCAPTCHA response token from the website", empty=False)
+        check_bool(send_email, "send_email")
+        check_text(giftkey, "giftkey", allowed="a gift key", none=True, empty=False)
         key = access_key(email, password, email_case=self.email_case)
         self._secrets += [password, key]
         body: dict[str, Any] = {"recapcha": recaptcha, "key": key}
@@ -599,9 +601,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
     async def set_client_settings(self, settings: str | dict) -> bool:
         """Store the settings blob (a dict is sent as compact JSON text); return True."""
         if isinstance(settings, dict):
+            check_wire_json(settings, "settings")
             settings = json.dumps(settings, separators=(",", ":"), ensure_ascii=False)
-        if not isinstance(settings, str):
-            raise InputError("settings", settings, "a string or a dict")
+        check_text(settings, "settings", allowed="a string or a dict")
         await self._call(
             "PUT", "/user/clientsettings", data=settings.encode(), headers={"Content-Type": "text/plain"}
         )

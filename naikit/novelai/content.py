@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._validate import check_bool, check_text, check_wire_json
+from .._validate import check_bool, check_path, check_text, check_wire_json
 from ..errors import CredentialsError, InputError, NotFound
 from .account import check_object_id
 from .crypto import (
@@ -429,6 +429,10 @@ class ContentAPI:
 
         Needed when the client logged in with a token only (a token cannot decrypt anything).
         """
+        from .auth import _check_password, _norm_email
+
+        _norm_email(email, "verbatim")
+        _check_password(password)
         self._secrets.append(password)  # type: ignore[attr-defined]
         state = self._content_state()
         state["explicit"] = None
@@ -621,6 +625,8 @@ class ContentAPI:
         """Return every object of ``object_type`` decrypted (stories, storycontent, aimodules) or
         decompressed (presets, shelf). An object that fails has ``.error`` set; the others are returned."""
         self._check_type(object_type)
+        if keystore is not None and not isinstance(keystore, Keystore):
+            raise InputError("keystore", keystore, "a Keystore from keystore() or None")
         if object_type in ENCRYPTED_TYPES and keystore is None:
             keystore = await self.keystore()
         objs = await self.list_objects(object_type)  # type: ignore[attr-defined]
@@ -870,13 +876,16 @@ class ContentAPI:
     async def set_backup_dir(self, path: str | Path) -> Path:
         """Keep backups (full and before-overwrite) under ``path`` instead of ``~/.naikit/backups``;
         return the account's folder there."""
-        self._content_state()["backup"] = Path(path).expanduser()
+        self._content_state()["backup"] = Path(check_path(path)).expanduser()
         return self.backup_dir
 
     async def backup(self, directory: str | Path | None = None) -> BackupInfo:
         """Download the keystore (as the server has it, encrypted) and every object into a new folder;
         return what was written. Default folder: ``<backup_dir>/<UTC timestamp>/``."""
         from .backup import backup_account
+
+        if directory is not None:
+            check_path(directory, "directory")
 
         return await backup_account(self, directory)
 
@@ -889,6 +898,8 @@ class ContentAPI:
         """
         from .backup import restore_account
 
+        check_path(directory, "directory")
+        check_bool(overwrite, "overwrite")
         return await restore_account(self, directory, overwrite=overwrite)
 
     async def sanity_check(self) -> SanityReport:

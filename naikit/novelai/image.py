@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+from .._validate import check_bool, check_number
 from ..errors import InputError, ResponseShapeError
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
@@ -57,6 +58,10 @@ class ImageAPI:
         return self._opus_cache
 
     def _preset(self, preset: ImagePreset | None, model: str | None, changes: dict[str, Any]) -> ImagePreset:
+        if preset is not None and not isinstance(preset, ImagePreset):
+            raise InputError("preset", preset, "an ImagePreset (ImagePreset.default(model)) or None")
+        if model is not None and not isinstance(model, str):
+            raise InputError("model", model, "an image model name such as 'nai-diffusion-4-5-full'")
         if preset is None:
             preset = ImagePreset.default(model or "nai-diffusion-4-5-full")
         elif model is not None:
@@ -129,6 +134,8 @@ class ImageAPI:
     ) -> ImageResult:
         kw = dict(image=image, mask=mask, characters=characters, character_references=character_references,
                   resize=resize)  # fmt: skip
+        if vibes is not None and not isinstance(vibes, (list, tuple)):
+            raise InputError("vibes", vibes, "a list of Vibe objects, encodings or pictures (or None)")
         # Validate everything (vibes included) before encoding anything: encodes cost Anlas too.
         probe_vibes = [
             v if isinstance(v, Vibe) and v.encoding else Vibe(encoding="AA==", image=v) for v in vibes or []
@@ -363,6 +370,9 @@ class ImageAPI:
         spec = im.model_spec(model)
         if not isinstance(information_extracted, (int, float)) or not 0 < information_extracted <= 1:
             raise InputError("information_extracted", information_extracted, "a number in (0, 1]")
+        check_number(strength, "strength", lo=0, hi=1)
+        if cache is not None and not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))):
+            raise InputError("cache", cache, "a VibeCache (naikit.novelai.vibes.VibeCache) or None")
         png, _, _ = im.load_image(image, "image")
         import hashlib
 

@@ -330,6 +330,8 @@ class Preset:
 
     def __init__(self, data: dict[str, Any] | None = None, *, _source: str | None = None):
         object.__setattr__(self, "_observers", [])
+        if data is not None and not isinstance(data, dict):
+            raise InputError("preset", data, "a dict with presetVersion, name, model and parameters (or None)")
         data = _validate_file(copy.deepcopy(data) if data is not None else _blank("Untitled", "kayra-v1"))
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_source", _source)
@@ -355,7 +357,10 @@ class Preset:
         """
         source = None
         if isinstance(data, bytes):
-            data = data.decode("utf-8")
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError("preset", data, "the UTF-8 text of a .preset file", hint=str(exc)) from None
         if isinstance(data, str):
             source = data
             try:
@@ -372,8 +377,12 @@ class Preset:
         from .._validate import check_path
 
         check_path(path)
-        with open(path, encoding="utf-8", newline="") as f:
-            return cls.from_json(f.read())
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError("path", path, "a readable .preset file (UTF-8 JSON)", hint=str(exc)) from None
+        return cls.from_json(text)
 
     @classmethod
     def official(cls, model: str | TextModel, name: str | None = None) -> Preset:

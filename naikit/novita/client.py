@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport
-from .._validate import check_mapping
+from .._validate import check_bool, check_mapping, check_text, check_wait_options
 from ..errors import CredentialsError, InputError, NaikitError
 from . import requests as rq
 from .errors import attach_task, map_error
@@ -79,9 +79,10 @@ def _base_from_env() -> str | None:
 
 
 def _check_key(key: Any) -> str:
-    if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key):
+    # sent in a header: printable ASCII only (controls and lone surrogates cannot travel there)
+    if not isinstance(key, str) or not key.strip() or not key.isascii() or not key.isprintable() or " " in key:
         raise CredentialsError(
-            "api_key", "<hidden>" if isinstance(key, str) else key, "a Novita API key (no spaces)"
+            "api_key", "<hidden>" if isinstance(key, str) else key, "a Novita API key (printable ASCII, no spaces)"
         )
     return key
 
@@ -209,7 +210,10 @@ class AsyncNovita:
 
     # -- files on other hosts (S3 results, presigned uploads) ---------------------------------------
     def _file_transport(self, url: str) -> tuple[Transport, str]:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise InputError("url", url, "an absolute http(s) URL") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError("url", url, "an absolute http(s) URL")
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -225,6 +229,7 @@ class AsyncNovita:
 
     async def fetch_url(self, url: str) -> bytes:
         """Return the bytes at ``url`` (a result file), retrying 429/5xx/connection failures."""
+        check_text(url, "url", allowed="an absolute http(s) URL", empty=False)
         t, path = self._file_transport(url)
         resp = await t.request("GET", "api", path, auth=False)
         body = resp.body
@@ -280,6 +285,10 @@ class AsyncNovita:
         raises TaskFailed (``raise_on_failure=False`` returns it instead). Errors carry ``task_id``.
         """
         task_id = _task_id(task)
+        check_wait_options(
+            timeout=timeout, interval=interval, max_interval=max_interval, callback=callback,
+            raise_on_failure=raise_on_failure, download=download, progress=progress,
+        )  # fmt: skip
         result: TaskResult = await poll(
             lambda: self.task_result(task_id),
             task_id,
@@ -303,6 +312,8 @@ class AsyncNovita:
         Files stay aligned with their URLs: nothing is dropped. A file that cannot be fetched raises,
         with ``task_id`` and ``result`` attached (the URLs are valid for ``ttl`` seconds).
         """
+        if not isinstance(result, TaskResult):
+            raise InputError("result", result, "a TaskResult from task_result() or wait_for_task()")
         files = [f for f in result.files if f.data is None]
 
         async def one(f: MediaFile) -> None:
@@ -320,7 +331,9 @@ class AsyncNovita:
             raise InputError(
                 sorted(unknown)[0], wait_kw[sorted(unknown)[0]], "one of " + ", ".join(sorted(_WAIT_KEYS))
             )
-        task = await self.submit(endpoint, body)
+        check_bool(wait, "wait")
+        # a bad wait option found after submitting would leave a paid task nobody waits for
+        check_wait_options(**wait_kw)
         if not wait:
             return task
         return await self.wait_for_task(task, **wait_kw)
@@ -595,6 +608,7 @@ class AsyncNovita:
 
         ``max_pages`` stops early (the catalogue's ``next_cursor`` then says where to go on).
         """
+        check_text(query, "query", none=True, max_length=1024)
         if types is not None:
             rq._choice(
                 "types", types, ("checkpoint", "lora", "vae", "controlnet", "upscaler", "textualinversion")

@@ -769,7 +769,12 @@ def txt2video_request(
         raise InputError("prompts", prompts, "a string or a non-empty list of (prompt, frames)")
     items = []
     for i, p in enumerate(prompts):
-        text, n = (p.get("prompt"), p.get("frames")) if isinstance(p, Mapping) else p
+        if isinstance(p, Mapping):
+            text, n = p.get("prompt"), p.get("frames")
+        elif isinstance(p, (list, tuple)) and len(p) == 2:
+            text, n = p
+        else:
+            raise InputError(f"prompts[{i}]", p, "a (prompt, frames) pair or {'prompt': ..., 'frames': ...}")
         items.append(
             {
                 "prompt": _str(f"prompts[{i}].prompt", text, 1, 1024),
@@ -992,11 +997,11 @@ def training_request(
         )
     items: list[dict[str, Any]] = [{"assets_id": _str("assets_id", a)} for a in assets_ids]
     if kind == "style" or captions is not None:
-        if captions is None or isinstance(captions, str) or len(captions) != len(items):
+        if not isinstance(captions, (list, tuple)) or len(captions) != len(items):
             raise InputError(
                 "captions",
-                captions if captions is None else f"<{len(captions)} captions>",
-                f"one caption per image ({len(items)})",
+                f"<{len(captions)} captions>" if isinstance(captions, (list, tuple)) else captions,
+                f"a list of one caption per image ({len(items)})",
             )
         for i, (item, cap) in enumerate(zip(items, captions, strict=True)):
             item["caption"] = _str(f"captions[{i}]", cap, 1, 1024)
