@@ -157,6 +157,12 @@ def check_path(value: Any, field: str = "path") -> Any:
         raise InputError(field, value, "a file path (str or pathlib.Path)")
     if "\x00" in value_s or has_lone_surrogate(value_s):
         raise InputError(field, value, "a file path without NUL characters or lone surrogates")
+    try:
+        os.stat(os.path.expanduser(value_s))
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # may be made by the caller; the caller says whether it must exist
+    except OSError as exc:  # a name too long for the file system, a symlink loop
+        raise InputError(field, value, "a usable file path", exc.strerror or str(exc)) from None
     return value
 
 

@@ -652,7 +652,13 @@ class ContentAPI:
         # refuses what JSON cannot carry (NaN, Infinity, lone surrogates, objects) before anything is sent
         check_wire_json(data, "data")
         if meta is not None:
-            check_text(meta, "meta", allowed="a key name from the keystore (or None for a new key)", max_length=128)
+            check_text(
+                meta,
+                "meta",
+                allowed="a key name from the keystore (or None for a new key)",
+                max_length=128,
+                empty=object_type not in ENCRYPTED_TYPES,
+            )
         check_bool(create_keystore, "create_keystore")
         key = None
         if object_type in ENCRYPTED_TYPES:
@@ -738,6 +744,7 @@ class ContentAPI:
     async def stories(self, *, tokens: bool = True) -> ContentList:
         """Return the stories with their content joined: title, dates, tags, preview, words, tokens
         (with the story's model, Kayra's tokenizer if none is set), lorebook entries, format and errors."""
+        check_bool(tokens, "tokens")
         ks = await self.keystore()
         stories = await self.content("stories", keystore=ks)
         contents = await self.content("storycontent", keystore=ks)
@@ -779,6 +786,7 @@ class ContentAPI:
 
     async def story_contents(self, *, tokens: bool = False) -> ContentList:
         """Return the storycontent objects with format, model, characters, words, tokens, lorebook entries."""
+        check_bool(tokens, "tokens")
         contents = await self.content("storycontent")
         contents.rows = [_content_row(c, tokens) for c in contents]
         return contents

@@ -275,6 +275,8 @@ class Keystore:
         self.version = version
         self.nonce = nonce
         self.compressed = compressed
+        if extra is not None and not isinstance(extra, dict):
+            raise InputError("extra", extra, "a dict of the keystore's other fields (or None)")
         self.extra = dict(extra or {})
         self.source = source
         self.state = state

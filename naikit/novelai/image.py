@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from .._validate import check_bool, check_number
+from .._validate import check_bool, check_int, check_number
 from ..errors import InputError, ResponseShapeError
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
@@ -113,6 +113,7 @@ class ImageAPI:
         **kw: Any,
     ) -> CostEstimate:
         """Return the Anlas estimate of a generation (asks the subscription once to know about Opus)."""
+        check_int(uncached_vibes, "uncached_vibes", lo=0, hi=im.MAX_VIBES)
         body = im.build_request(prompt, preset, action, **kw)
         return im.estimate_cost(body, opus=await self._is_opus(opus), uncached_vibes=uncached_vibes)
 

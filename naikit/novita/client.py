@@ -334,6 +334,7 @@ class AsyncNovita:
         check_bool(wait, "wait")
         # a bad wait option found after submitting would leave a paid task nobody waits for
         check_wait_options(**wait_kw)
+        task = await self.submit(endpoint, body)
         if not wait:
             return task
         return await self.wait_for_task(task, **wait_kw)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._validate import check_mapping
+from .._validate import check_mapping, check_text
 from ..errors import InputError
 
 __all__ = [
@@ -186,13 +186,10 @@ def _range_text(kind: str, lo: Any, hi: Any) -> str:
 
 
 def _str(name: str, value: Any, lo: int = 1, hi: int | None = None) -> str:
+    allowed = f"a string of {lo} to {hi} characters" if hi else f"a string of at least {lo} characters"
     if not isinstance(value, str) or len(value) < lo or (hi is not None and len(value) > hi):
-        raise InputError(
-            name,
-            value,
-            f"a string of {lo} to {hi} characters" if hi else f"a string of at least {lo} characters",
-        )
-    return value
+        raise InputError(name, value, allowed)
+    return check_text(value, name, allowed=allowed)
 
 
 def _choice(name: str, value: Any, allowed: Sequence[Any], hint: str = "") -> Any:
