@@ -55,11 +55,15 @@ def check_text(
     if not isinstance(value, str):
         raise InputError(field, value, allowed)
     if has_lone_surrogate(value):
-        raise InputError(field, value, allowed + " without lone surrogates (U+D800-U+DFFF): UTF-8 cannot carry them")
+        raise InputError(
+            field, value, allowed + " without lone surrogates (U+D800-U+DFFF): UTF-8 cannot carry them"
+        )
     if not empty and not value.strip():
         raise InputError(field, value, "a non-blank string" if allowed == "a string" else allowed)
     if max_length is not None and len(value) > max_length:
-        raise InputError(field, value, f"{allowed} of at most {max_length} characters (this one has {len(value)})")
+        raise InputError(
+            field, value, f"{allowed} of at most {max_length} characters (this one has {len(value)})"
+        )
     return value
 
 
@@ -169,7 +173,9 @@ def check_path(value: Any, field: str = "path") -> Any:
 def check_wire_text(value: Any, field: str) -> Any:
     """Return ``value`` if it is bytes, or a string UTF-8 can carry; else raise InputError."""
     if isinstance(value, str) and has_lone_surrogate(value):
-        raise InputError(field, value, "text without lone surrogates (U+D800-U+DFFF): UTF-8 cannot carry them")
+        raise InputError(
+            field, value, "text without lone surrogates (U+D800-U+DFFF): UTF-8 cannot carry them"
+        )
     return value
 
 
@@ -194,7 +200,9 @@ def _walk(value: Any, where: str, depth: int) -> None:
         return
     if isinstance(value, str):
         if has_lone_surrogate(value):
-            raise InputError(where, value, "text without lone surrogates (U+D800-U+DFFF): UTF-8 cannot carry them")
+            raise InputError(
+                where, value, "text without lone surrogates (U+D800-U+DFFF): UTF-8 cannot carry them"
+            )
         return
     if isinstance(value, dict):
         for k, v in value.items():

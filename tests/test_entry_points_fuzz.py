@@ -103,8 +103,16 @@ GOOD: dict[str, Any] = {
 # Calls that change the account for every later call, or wait by design: tried with bad values only.
 SKIP_GOOD = {"delete_account", "recover_account", "change_access_key", "set_keystore", "set_encryption_key"}
 # Calls that change whom the client is logged in as: each runs on a client of its own.
-OWN_CLIENT = {"login", "login_with_key", "login_with_token", "register", "recover_account", "change_access_key",
-              "unlock", "set_encryption_key"}
+OWN_CLIENT = {
+    "login",
+    "login_with_key",
+    "login_with_token",
+    "register",
+    "recover_account",
+    "change_access_key",
+    "unlock",
+    "set_encryption_key",
+}
 SKIP = {"close"}
 
 
@@ -124,7 +132,9 @@ def _calls(func: Any, tmp: str, skip_good: bool = False) -> list[tuple[str, Any,
     """Return (param, bad value, args, kwargs) for every parameter of ``func`` and every bad value."""
     sig = inspect.signature(func)
     params = [
-        p for p in sig.parameters.values() if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        p
+        for p in sig.parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     out = []
     for target in params:
@@ -157,7 +167,9 @@ class Tally:
         self.outcomes: Counter[str] = Counter()
         self.defects: list[str] = []
 
-    def add(self, where: str, param: str, bad: Any, outcome: str, sent: int, exc: BaseException | None) -> None:
+    def add(
+        self, where: str, param: str, bad: Any, outcome: str, sent: int, exc: BaseException | None
+    ) -> None:
         self.outcomes[outcome] += 1
         label = f"{where}({param}={naikit.errors._short(bad)})"
         if outcome == "raw":
@@ -222,7 +234,11 @@ async def _fuzz_clients(server: sb.Sandbox, tally: Tally, tmp: str) -> None:
     try:
         for client in (nai, nov):
             for name, func in inspect.getmembers(type(client), callable):
-                if name.startswith("_") or name in SKIP or isinstance(inspect.getattr_static(type(client), name), property):
+                if (
+                    name.startswith("_")
+                    or name in SKIP
+                    or isinstance(inspect.getattr_static(type(client), name), property)
+                ):
                     continue
                 for param, bad, args, kwargs in _calls(func, tmp, skip_good=name in SKIP_GOOD):
                     own = client is nai and name in OWN_CLIENT
@@ -309,7 +325,7 @@ def _fuzz_offline(tally: Tally, tmp: str) -> None:
                     result.close()
             except Exception as e:  # noqa: BLE001
                 exc = e
-            for fd, copy in zip((0, 1, 2), saved):
+            for fd, copy in zip((0, 1, 2), saved, strict=True):
                 try:
                     os.fstat(fd)
                 except OSError:

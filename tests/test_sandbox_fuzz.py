@@ -41,7 +41,9 @@ FIELDS = [
 _chars = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
 _text = st.one_of(
     st.text(_chars, max_size=30),
-    st.sampled_from(["\ud800", "a\udfffb", "", " ", "\x00", "x" * 3000, "kayra-v1", "nai-diffusion-4-5-full"]),
+    st.sampled_from(
+        ["\ud800", "a\udfffb", "", " ", "\x00", "x" * 3000, "kayra-v1", "nai-diffusion-4-5-full"]
+    ),
 )
 _scalars = st.one_of(
     st.none(),
@@ -53,7 +55,10 @@ _scalars = st.one_of(
 )
 _json = st.recursive(
     _scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.sampled_from(FIELDS), _text), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(FIELDS), _text), inner, max_size=4),
+    ),
     max_leaves=12,
 )
 _bodies = st.one_of(
@@ -61,8 +66,18 @@ _bodies = st.one_of(
     _json.map(lambda v: json.dumps(v).encode()),
     st.sampled_from(
         [
-            b"", b"{", b"NaN", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1e400}', b'{"a": -1e400}',
-            b"\xff\xfe", b'{"\\ud800": 1}', b'"\\udfff"', b"[" * 5000 + b"]" * 5000, b'{"a": ' + b"9" * 5000 + b"}",
+            b"",
+            b"{",
+            b"NaN",
+            b'{"a": NaN}',
+            b'{"a": Infinity}',
+            b'{"a": 1e400}',
+            b'{"a": -1e400}',
+            b"\xff\xfe",
+            b'{"\\ud800": 1}',
+            b'"\\udfff"',
+            b"[" * 5000 + b"]" * 5000,
+            b'{"a": ' + b"9" * 5000 + b"}",
             b'{"input": "\\ud800", "model": "kayra-v1", "parameters": {}}',
             b'{"meta": "\\ud800", "data": "\\ud800"}',
         ]
@@ -71,14 +86,20 @@ _bodies = st.one_of(
 )
 _segments = st.one_of(
     st.sampled_from(["x", "abc", "stories", "presets", "..", "%ED%A0%80", "%00", "%FF", "a" * 300, "%2F"]),
-    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/?#%"), min_size=1, max_size=12),
+    st.text(
+        st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/?#%"),
+        min_size=1,
+        max_size=12,
+    ),
 )
 _queries = st.dictionaries(
-    st.sampled_from(["model", "prompt", "text", "voice", "seed", "opus", "version", "lang", "task_id", "kind", "to",
-                     "pagination.limit", "pagination.cursor", "filter.types", "filter.query", "width", "height"]),
+    st.sampled_from(
+        ["model", "prompt", "text", "voice", "seed", "opus", "version", "lang", "task_id", "kind", "to"]
+        + ["pagination.limit", "pagination.cursor", "filter.types", "filter.query", "width", "height"]
+    ),
     st.one_of(_text, st.sampled_from(["%ED%A0%80", "NaN", "1e400", "-1", "99999999999999999999"])),
     max_size=4,
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +111,9 @@ def server():
 @pytest.fixture(scope="module")
 def routes(server) -> list[tuple[str, str]]:
     assert server.app is not None
-    found = sorted({(r.method, r.resource.canonical) for r in server.app.router.routes() if r.method != "HEAD"})
+    found = sorted(
+        {(r.method, r.resource.canonical) for r in server.app.router.routes() if r.method != "HEAD"}
+    )
     return [r for r in found if r not in EXCLUDED]
 
 
@@ -117,7 +140,9 @@ class Poster:
         headers = {"Authorization": f"Bearer {auth}", "Content-Type": "application/json"}
         for attempt in range(2):
             try:
-                self.conn.request(method, target, body=body if method not in ("GET", "HEAD") else None, headers=headers)
+                self.conn.request(
+                    method, target, body=body if method not in ("GET", "HEAD") else None, headers=headers
+                )
                 resp = self.conn.getresponse()
                 resp.read()
                 break
@@ -168,7 +193,11 @@ def test_every_route_with_a_fixed_corpus(server, routes, token):
     max_examples=2000,
     deadline=None,
     derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 @given(data=st.data())
 def test_fuzzed_requests_never_get_a_5xx(server, routes, token, data):

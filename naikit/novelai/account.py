@@ -30,7 +30,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_object_id(object_id: Any, field: str = "object_id") -> str:
-    """Return ``object_id`` if it has the form of an object id (1-64 of A-Z a-z 0-9 - _); else raise InputError."""
+    """Return ``object_id`` if it is an object id (1-64 of A-Z a-z 0-9 - _); else raise InputError."""
     from ..errors import InputError
 
     if not isinstance(object_id, str) or not _ID_RE.match(object_id):

@@ -14,7 +14,6 @@ import base64
 import binascii
 import json
 import os
-import re
 from typing import Any
 
 from .. import _runner
@@ -48,6 +47,7 @@ from .text import TextAPI
 from .voice import VoiceAPI
 
 __all__ = ["AsyncNovelAI", "NovelAI"]
+
 
 def _check_type(object_type: str) -> str:
     if not isinstance(object_type, str) or object_type not in OBJECT_TYPES:
@@ -375,7 +375,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
 
         ``send_email`` sends the hashed email (SHA-256) so that verification and recovery work.
         """
-        check_text(recaptcha, "recaptcha", allowed="the reCAPTCHA response token from the website", empty=False)
+        check_text(
+            recaptcha, "recaptcha", allowed="the reCAPTCHA response token from the website", empty=False
+        )
         check_bool(send_email, "send_email")
         check_text(giftkey, "giftkey", allowed="a gift key", none=True, empty=False)
         key = access_key(email, password, email_case=self.email_case)

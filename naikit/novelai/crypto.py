@@ -270,7 +270,9 @@ class Keystore:
             not isinstance(keys, dict)
             or not all(isinstance(k, str) and isinstance(v, (bytes, bytearray)) for k, v in keys.items())
         ):
-            raise InputError("keys", "<not a dict of str -> bytes>" if keys else keys, "a dict of meta -> 32-byte key")
+            raise InputError(
+                "keys", "<not a dict of str -> bytes>" if keys else keys, "a dict of meta -> 32-byte key"
+            )
         self._keys: dict[str, bytes] = dict(keys or {})
         self.version = version
         self.nonce = nonce

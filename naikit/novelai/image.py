@@ -275,7 +275,8 @@ class ImageAPI:
         if vibes is not None and not isinstance(vibes, (list, tuple)):
             raise InputError("vibes", vibes, "a list of Vibe objects, encodings or pictures (or None)")
         if labels is not None and (
-            not isinstance(labels, (list, tuple)) or len(labels) != len(presets)
+            not isinstance(labels, (list, tuple))
+            or len(labels) != len(presets)
             or not all(isinstance(x, str) for x in labels)
         ):
             raise InputError("labels", labels, f"{len(presets)} strings (one per preset) or None")
@@ -372,7 +373,9 @@ class ImageAPI:
         if not isinstance(information_extracted, (int, float)) or not 0 < information_extracted <= 1:
             raise InputError("information_extracted", information_extracted, "a number in (0, 1]")
         check_number(strength, "strength", lo=0, hi=1)
-        if cache is not None and not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))):
+        if cache is not None and not (
+            callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))
+        ):
             raise InputError("cache", cache, "a VibeCache (naikit.novelai.vibes.VibeCache) or None")
         png, _, _ = im.load_image(image, "image")
         import hashlib

@@ -331,7 +331,9 @@ class Preset:
     def __init__(self, data: dict[str, Any] | None = None, *, _source: str | None = None):
         object.__setattr__(self, "_observers", [])
         if data is not None and not isinstance(data, dict):
-            raise InputError("preset", data, "a dict with presetVersion, name, model and parameters (or None)")
+            raise InputError(
+                "preset", data, "a dict with presetVersion, name, model and parameters (or None)"
+            )
         data = _validate_file(copy.deepcopy(data) if data is not None else _blank("Untitled", "kayra-v1"))
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_source", _source)

@@ -80,9 +80,17 @@ def _base_from_env() -> str | None:
 
 def _check_key(key: Any) -> str:
     # sent in a header: printable ASCII only (controls and lone surrogates cannot travel there)
-    if not isinstance(key, str) or not key.strip() or not key.isascii() or not key.isprintable() or " " in key:
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or not key.isascii()
+        or not key.isprintable()
+        or " " in key
+    ):
         raise CredentialsError(
-            "api_key", "<hidden>" if isinstance(key, str) else key, "a Novita API key (printable ASCII, no spaces)"
+            "api_key",
+            "<hidden>" if isinstance(key, str) else key,
+            "a Novita API key (printable ASCII, no spaces)",
         )
     return key
 
@@ -376,7 +384,11 @@ class AsyncNovita:
         webhooks; ``custom_storage`` = ``S3Storage(region, bucket, path)``. ``wait_options``: see
         :meth:`wait_for_task`.
         """
-        ex = check_mapping(extra, "extra", none=False) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = (
+            check_mapping(extra, "extra", none=False)
+            if extra is not None
+            else rq.build_extra(response_image_type=response_image_type)
+        )
         if custom_storage is not None:
             ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
         body = rq.txt2img_request(
@@ -434,7 +446,11 @@ class AsyncNovita:
         ``controlnet_units``: ``[ControlNetUnit(model_name, image, strength, preprocessor)]``; the size
         defaults to the input image's (the official SDK silently uses 512x512).
         """
-        ex = check_mapping(extra, "extra", none=False) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = (
+            check_mapping(extra, "extra", none=False)
+            if extra is not None
+            else rq.build_extra(response_image_type=response_image_type)
+        )
         if custom_storage is not None:
             ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
         body = rq.img2img_request(
@@ -478,9 +494,18 @@ class AsyncNovita:
         ``request_options`` passes the other fields of :func:`~naikit.novita.requests.inpainting_request`
         (negative_prompt, steps, strength, mask_blur, loras, ...).
         """
-        ex = check_mapping(extra, "extra", none=False) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = (
+            check_mapping(extra, "extra", none=False)
+            if extra is not None
+            else rq.build_extra(response_image_type=response_image_type)
+        )
         body = rq.inpainting_request(
-            image, mask, prompt, model_name=model_name, extra=ex, **check_mapping(request_options, "request_options")
+            image,
+            mask,
+            prompt,
+            model_name=model_name,
+            extra=ex,
+            **check_mapping(request_options, "request_options"),
         )
         return await self._run("inpainting", body, wait, wait_options)
 
@@ -532,7 +557,9 @@ class AsyncNovita:
 
         Unlike the official SDK, ``seed`` and ``closed_loop`` in ``video_options`` are really sent.
         """
-        body = rq.txt2video_request(prompts, model_name=model_name, **check_mapping(video_options, "video_options"))
+        body = rq.txt2video_request(
+            prompts, model_name=model_name, **check_mapping(video_options, "video_options")
+        )
         wait_options.setdefault("timeout", 900.0)
         return await self._run("txt2video", body, wait, wait_options)
 
