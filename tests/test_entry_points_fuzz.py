@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
+import json
 import math
 import os
 import sys
@@ -47,7 +48,7 @@ NEVER: list[Any] = [math.nan, math.inf, -math.inf, "\ud800", "a\udfffb", _Opaque
 ODD: list[Any] = [None, True, [], {}, 1e308, -1, 10**30, "", " ", "x" * 5000, b"\xff", "a\x00b", -1e300]
 BAD_VALUES: list[Any] = NEVER + ODD
 # Far above what any refusal or sandbox call takes; only a hang (a wait that never ends) reaches it.
-DEADLINE = float(os.environ.get("NAIKIT_FUZZ_DEADLINE", "20"))
+DEADLINE = float(os.environ.get("NAIKIT_FUZZ_DEADLINE", "90"))
 
 
 def _png() -> bytes:
@@ -366,3 +367,156 @@ if __name__ == "__main__":  # pragma: no cover
     for line in t.defects:
         print(line)
     sys.exit(1 if t.defects else 0)
+
+
+# ------------------------------------------------------------------- the cases the issue named, one by one
+
+
+@pytest.fixture(scope="module")
+def server():
+    with sb.start() as s:
+        yield s
+
+
+def _jwt(claims: str) -> str:
+    import base64
+
+    def part(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    header = part('{"alg":"HS256"}')
+    return f"{header}.{part(claims)}.{part('sig')}"
+
+
+def test_a_token_from_before_time_is_expired_not_an_overflow(server):
+    async def run() -> None:
+        nai = AsyncNovelAI(_jwt('{"exp": -1e300}'), base_url=server.url, sandbox=False)
+        before = server.stats()["requests"]
+        with pytest.raises(naikit.errors.CredentialsError, match="expired"):
+            await nai.subscription()
+        assert server.stats()["requests"] == before
+        await nai.close()
+
+    asyncio.run(run())
+
+
+def test_a_token_with_nan_expiry_is_refused_as_malformed():
+    with pytest.raises(naikit.errors.CredentialsError):
+        naikit.Token(_jwt('{"exp": NaN}'))
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[::1]:99999", "http://\ud800.x", "http://a\x00b"])
+def test_a_malformed_base_url_is_an_input_error(url):
+    with pytest.raises(InputError, match="base_url"):
+        AsyncNovelAI(base_url=url)
+    with pytest.raises(InputError, match="base_url"):
+        AsyncNovita("k", base_url=url)
+
+
+@pytest.mark.parametrize("path", [0, 1, 2, True, 3.5])
+def test_preset_load_refuses_a_number_and_leaves_the_descriptor_open(path):
+    with pytest.raises(InputError, match="path"):
+        naikit.Preset.load(path)
+    os.fstat(1)  # still open
+
+
+def test_bad_ids_are_refused_before_a_request(server):
+    async def run() -> None:
+        nai = AsyncNovelAI(base_url=server.url, sandbox=False)
+        await nai.login(sb.DEMO_EMAIL, sb.DEMO_PASSWORD)
+        before = server.stats()["requests"]
+        for call in (
+            lambda: nai.content_item("stories", "../x"),
+            lambda: nai.content_item("stories", None),
+            lambda: nai.story_text(None),
+            lambda: nai.story_text("\ud800"),
+            lambda: nai.lorebook(""),
+            lambda: nai.lorebook(["x"]),
+        ):
+            with pytest.raises(InputError):
+                await call()
+        assert server.stats()["requests"] == before
+        await nai.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"score": math.nan}, {"score": math.inf}, {"t": "\ud800"}, [1, -math.inf], {"x": {1, 2}}, {1: "a"}],
+)
+def test_non_json_content_is_refused_before_a_request(server, data):
+    async def run() -> None:
+        nai = AsyncNovelAI(base_url=server.url, sandbox=False)
+        await nai.login(sb.DEMO_EMAIL, sb.DEMO_PASSWORD)
+        before = server.stats()["requests"]
+        for t in ("stories", "presets"):
+            with pytest.raises(InputError, match="data"):
+                await nai.create_content(t, data)
+        assert server.stats()["requests"] == before
+        await nai.close()
+
+    asyncio.run(run())
+
+
+def test_novita_nan_in_a_body_is_refused_before_a_request(server):
+    from naikit.sandbox.novita_store import DEMO_KEY
+
+    async def run() -> None:
+        nov = AsyncNovita(DEMO_KEY, base_url=server.url, sandbox=False)
+        before = server.stats()["requests"]
+        with pytest.raises(InputError, match="strength"):
+            await nov.submit("img2img", {"request": {"strength": math.nan}})
+        with pytest.raises(InputError, match="extra"):
+            await nov.txt2img("a cat", model_name="m", extra={"x": math.inf}, wait=False)
+        with pytest.raises(InputError, match="extra"):
+            await nov.txt2img("a cat", model_name="m", extra=[1], wait=False)
+        assert server.stats()["requests"] == before
+        await nov.close()
+
+    asyncio.run(run())
+
+
+def test_image_lists_of_the_wrong_shape_are_input_errors(server):
+    async def run() -> None:
+        nai = AsyncNovelAI(base_url=server.url, sandbox=False)
+        await nai.login(sb.DEMO_EMAIL, sb.DEMO_PASSWORD)
+        before = server.stats()["requests"]
+        with pytest.raises(InputError, match="character_references"):
+            await nai.generate_image("a cat", character_references=[None])
+        with pytest.raises(InputError, match="presets"):
+            await nai.generate_images("a cat", None)
+        with pytest.raises(InputError, match="characters"):
+            await nai.generate_image("a cat", characters="a girl")
+        assert server.stats()["requests"] == before
+        await nai.close()
+
+    asyncio.run(run())
+
+
+def test_the_sandbox_answers_lone_surrogates_with_a_400_envelope(server):
+    import urllib.request
+
+    token = server.create_persistent_token()
+    for path, method, body in [
+        ("/user/objects/stories", "PUT", b'{"meta": "\\ud800", "data": "eA=="}'),
+        ("/user/objects/stories", "PUT", b'{"meta": "m", "data": "\\udc80"}'),
+        ("/ai/generate", "POST", b'{"input": "\\ud800", "model": "kayra-v1", "parameters": {}}'),
+        (
+            "/ai/generate-image",
+            "POST",
+            b'{"input": "a", "model": "nai-diffusion-3", "parameters": {"scale": NaN}}',
+        ),
+        ("/ai/module/train", "POST", b'{"data": "\\ud800", "name": "\\ud800", "lr": 1e400, "steps": 1}'),
+    ]:
+        req = urllib.request.Request(
+            server.url + path,
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=60)
+        assert err.value.code == 400, (path, body)
+        envelope = json.loads(err.value.read())
+        assert envelope["statusCode"] == 400 and envelope["message"]
