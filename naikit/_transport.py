@@ -99,6 +99,10 @@ class Hosts:
 
     def url(self, host: str, path: str) -> str:
         """Return the absolute URL of ``path`` on the host group ``host`` ("api", "image" or "text")."""
+        if host not in ("api", "image", "text"):
+            raise InputError("host", host, "'api', 'image' or 'text'")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise InputError("path", path, "a path starting with '/'")
         return getattr(self, host) + path
 
 

@@ -308,6 +308,37 @@ def _offline_targets() -> list[tuple[str, Any]]:
     return targets
 
 
+# How to make a plain instance of an exported class, to try its methods; classes not listed are made with no
+# arguments when they allow it.
+INSTANCES: dict[str, Any] = {
+    "BiasGroup": lambda: naikit.BiasGroup(1.0),
+    "Keystore": lambda: naikit.Keystore.new(),
+}
+# Methods that are not entry points for users: the retry policy's jitter draw (the transport's internals),
+# and methods that write files or register callbacks (tried by their own tests).
+SKIP_METHODS = {"RetryPolicy.delay", "Preset.save", "Preset.observe"}
+
+
+def _instance_targets() -> list[tuple[str, Any]]:
+    """Return (label, factory-bound method caller) for the public methods of every exported class."""
+    out: list[tuple[str, Any]] = []
+    for name in sorted(naikit._EXPORTS):
+        cls = getattr(naikit, name)
+        if not inspect.isclass(cls) or name in ("NovelAI", "AsyncNovelAI", "Novita", "AsyncNovita"):
+            continue
+        make = INSTANCES.get(name, cls)
+        try:
+            make()
+        except Exception:  # noqa: BLE001 - needs arguments: its constructor is fuzzed instead
+            continue
+        for attr, raw in vars(cls).items():
+            label = f"{name}.{attr}"
+            if attr.startswith("_") or label in SKIP_METHODS or not inspect.isfunction(raw):
+                continue
+            out.append((label, (make, attr, raw)))
+    return out
+
+
 def _fuzz_offline(tally: Tally, tmp: str) -> None:
     skip = {"xy_plot", "compare"}  # take a client and run generations: covered by their own tests
     saved = [os.dup(fd) for fd in (0, 1, 2)]  # an entry point taking an int as a file would close them
@@ -332,6 +363,14 @@ def _fuzz_offline(tally: Tally, tmp: str) -> None:
                 except OSError:
                     os.dup2(copy, fd)
                     tally.defects.append(f"{label}({param}={bad!r}) closed file descriptor {fd}")
+            tally.add(label, param, bad, _classify(exc), 0, exc)
+    for label, (make, attr, raw) in _instance_targets():
+        for param, bad, args, kwargs in _calls(raw, tmp):
+            exc = None
+            try:
+                getattr(make(), attr)(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001
+                exc = e
             tally.add(label, param, bad, _classify(exc), 0, exc)
     for copy in saved:
         os.close(copy)

@@ -432,7 +432,7 @@ class Keystore:
 
     def remove(self, meta: str) -> None:
         """Remove the key of ``meta``; returns None. (Uploading is refused while objects still use it.)"""
-        if meta not in self._keys:
+        if not isinstance(meta, str) or meta not in self._keys:
             raise InputError("meta", meta, "a meta in the keystore")
         del self._keys[meta]
 

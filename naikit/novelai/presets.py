@@ -489,11 +489,15 @@ class Preset:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the parameter ``key`` or ``default`` when the preset does not set it."""
+        if not isinstance(key, str):
+            raise InputError("key", key, "a parameter name such as 'temperature'")
         v = self._data["parameters"].get(key, default)
         return copy.deepcopy(v)
 
     def update(self, values: dict[str, Any] | None = None, **params: Any) -> Preset:
         """Set several parameters (checked together before any is applied); return self."""
+        if values is not None and not isinstance(values, dict):
+            raise InputError("values", values, "a dict of parameter name -> value (or None)")
         merged = {**(values or {}), **params}
         for k, v in merged.items():
             if k != "order":
@@ -768,7 +772,7 @@ def _model_of(value: str) -> TextModel:
 
 
 def _check_sampler(name: Any, where: str) -> str:
-    if name not in SAMPLER_IDS:
+    if not isinstance(name, str) or name not in SAMPLER_IDS:
         raise InputError(where, name, "a sampler: " + ", ".join(SAMPLERS))
     return name
 
