@@ -157,8 +157,11 @@ class Poster:
         return resp.status
 
 
+RAW_ESCAPES = {"%ED%A0%80", "%FF", "%00", "%2F"}
+
+
 def _quote(value: str) -> str:
-    if value.startswith("%"):
+    if value in RAW_ESCAPES:
         return value  # already percent-encoded bytes (invalid UTF-8 on purpose)
     return urllib.parse.quote(value.encode("utf-8", "surrogatepass"), safe="")
 
