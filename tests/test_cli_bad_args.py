@@ -29,6 +29,7 @@ def _run(args: list[str], tmp: Path, stdin: str = "") -> subprocess.CompletedPro
         text=True,
         errors="backslashreplace",
         env=env,
+        cwd=tmp,  # a command given an odd folder name writes it here, not in the checkout
         timeout=120,
     )
 

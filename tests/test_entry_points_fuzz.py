@@ -381,10 +381,21 @@ def run_all() -> Tally:
     tally = Tally()
     from naikit.sandbox.clock import FakeClock
 
+    here, backups = os.getcwd(), os.environ.get("NAIKIT_BACKUP_DIR")
     with tempfile.TemporaryDirectory() as tmp, sb.start(clock=FakeClock()) as server:
-        _fuzz_offline(tally, tmp)
-        asyncio.run(_fuzz_constructors(server, tally, tmp))
-        asyncio.run(_fuzz_clients(server, tally, tmp))
+        # whatever an entry point writes under a relative name, or as a backup, lands in tmp
+        os.chdir(tmp)
+        os.environ["NAIKIT_BACKUP_DIR"] = os.path.join(tmp, "backups")
+        try:
+            _fuzz_offline(tally, tmp)
+            asyncio.run(_fuzz_constructors(server, tally, tmp))
+            asyncio.run(_fuzz_clients(server, tally, tmp))
+        finally:
+            os.chdir(here)
+            if backups is None:
+                os.environ.pop("NAIKIT_BACKUP_DIR", None)
+            else:
+                os.environ["NAIKIT_BACKUP_DIR"] = backups
     return tally
 
 
