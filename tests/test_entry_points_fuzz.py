@@ -482,6 +482,7 @@ def test_bad_ids_are_refused_before_a_request(server):
             lambda: nai.story_text("\ud800"),
             lambda: nai.lorebook(""),
             lambda: nai.lorebook(["x"]),
+            lambda: nai.backup(__file__),  # a file where the backup folder belongs
         ):
             with pytest.raises(InputError):
                 await call()

@@ -894,6 +894,9 @@ class ContentAPI:
 
         if directory is not None:
             check_path(directory, "directory")
+            folder = Path(directory).expanduser()
+            if folder.exists() and not folder.is_dir():
+                raise InputError("directory", str(folder), "a new or empty folder", "It is a file.")
 
         return await backup_account(self, directory)
 
