@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._secret import Secret, reveal
 from .errors import (
     APIError,
     ConnectionDropped,
@@ -67,7 +68,10 @@ def check_base_url(url: str, field_name: str = "base_url") -> str:
     allowed = "an absolute http:// or https:// URL with a host, e.g. 'http://127.0.0.1:8000'"
     if not isinstance(url, str) or not url:
         raise InputError(field_name, url, allowed)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. 'http://[::1' (an unclosed IPv6 bracket)
+        raise InputError(field_name, url, allowed) from None
     try:
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
@@ -78,8 +82,8 @@ def check_base_url(url: str, field_name: str = "base_url") -> str:
         raise InputError(field_name, url, allowed + " without '?query' or '#fragment'")
     if parts.username or parts.password:
         raise InputError(field_name, "<url with credentials>", allowed + " without user:password@")
-    if any(c.isspace() for c in url):
-        raise InputError(field_name, url, allowed + " without spaces")
+    if any(c.isspace() for c in url) or not url.isprintable():
+        raise InputError(field_name, url, allowed + " without spaces or control characters")
     return url.rstrip("/")
 
 
@@ -103,6 +107,10 @@ class Hosts:
 
     def url(self, host: str, path: str) -> str:
         """Return the absolute URL of ``path`` on the host group ``host`` ("api", "image" or "text")."""
+        if host not in ("api", "image", "text"):
+            raise InputError("host", host, "'api', 'image' or 'text'")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise InputError("path", path, "a path starting with '/'")
         return getattr(self, host) + path
 
 
@@ -146,48 +154,6 @@ class Response:
         kind = type(self.body).__name__
         size = f"{len(self.body)} " if isinstance(self.body, (dict, list, str, bytes)) else ""
         return f"Response({self.status} {self.content_type} from {self.url}, body=<{kind} of {size}items>)"
-
-
-class Secret:
-    """Holds a secret string (token, access key, password, API key); repr and str show ``<hidden>``.
-
-    naikit keeps every secret in one of these from the moment it receives it, so frame locals, object
-    attributes and exception arguments that an error tracker or a verbose traceback records show
-    ``<hidden>``. :meth:`reveal` returns the value where it is needed (the wire, a key derivation).
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | Secret):
-        self._value = value._value if isinstance(value, Secret) else value
-
-    @classmethod
-    def wrap(cls, value: str | Secret | None) -> Secret | None:
-        """Return ``value`` as a Secret (None stays None; a Secret is returned as is)."""
-        if value is None or isinstance(value, Secret):
-            return value
-        return cls(value)
-
-    def reveal(self) -> str:
-        """Return the secret value itself."""
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        # pickling (a cache, a multiprocessing pool) would write the value in clear: refuse
-        raise TypeError("naikit secrets are not pickled; pass the value again where it is needed")
-
-
-def reveal(value: Any) -> Any:
-    """Return the value of a :class:`Secret`; anything else unchanged."""
-    return value.reveal() if isinstance(value, Secret) else value
 
 
 def _json_default(value: Any) -> Any:
@@ -411,6 +377,7 @@ class Transport:
         ``generation`` requests wait for the per-account gate first. ``idempotent`` defaults to
         True for GET/PUT/PATCH/DELETE/HEAD and False for POST.
         """
+        _check_outgoing(path, json, data, params)
         url = self.hosts.url(host, path)
         if idempotent is None:
             idempotent = method.upper() != "POST"
@@ -549,6 +516,7 @@ class Transport:
         """
         import aiohttp
 
+        _check_outgoing(path, json, None, params)
         url = self.hosts.url(host, path)
         headers = self._headers(auth, headers)
         gate = self.gate() if generation else None
@@ -629,6 +597,19 @@ class Transport:
             error_mapper=self._error_mapper,
         )
         return t
+
+
+def _check_outgoing(path: str, json: Any, data: Any, params: dict[str, Any] | None) -> None:
+    """Refuse, before anything is sent, what the wire cannot carry: NaN/Infinity or lone surrogates in a
+    JSON body, lone surrogates in a text body, a path or a query value (one check under every method)."""
+    from ._validate import check_wire_json, check_wire_text
+
+    check_wire_text(path, "URL path")
+    if json is not None:
+        check_wire_json(json)
+    check_wire_text(data, "request body")
+    for k, v in (params or {}).items():
+        check_wire_text(v, f"query parameter {k}")
 
 
 def _describe(exc: BaseException) -> str:

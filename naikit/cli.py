@@ -36,6 +36,26 @@ def _cmd_access_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port number 0-65535 (0 picks a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
+def _data_dir(text: str) -> str:
+    """argparse type: a folder for the sandbox's data (made if missing), not a file."""
+    if not text.strip() or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder name")
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    return text
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from . import sandbox
 
@@ -126,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the offline sandbox server in the foreground")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--data", default=None, help="directory for a persistent SQLite store")
+    p.add_argument("--port", type=_port, default=8765)
+    p.add_argument("--data", type=_data_dir, default=None, help="directory for a persistent SQLite store")
     p.add_argument("--faults", default=None, help="e.g. '429=0.2,500=0.1,drop=0.05,retry_after=1,seed=7'")
     p.add_argument(
         "--test-hooks",
@@ -146,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("lab", help="start the sandbox and JupyterLab on the notebooks")
-    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--port", type=_port, default=8888)
     p.add_argument("--no-browser", action="store_true")
-    p.add_argument("--data", default=None, help="keep the sandbox's data in this directory")
+    p.add_argument("--data", type=_data_dir, default=None, help="keep the sandbox's data in this directory")
     p.add_argument("--notebooks", default=None, help="folder to open (default: the repo's notebooks/)")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="after --: passed on to jupyter lab")
     p.set_defaults(func=_cmd_lab)
@@ -176,8 +196,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NaikitError as exc:
-        print(f"naikit: {exc}", file=sys.stderr)
+        print(f"naikit: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("naikit: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        # files and sockets: a busy port, a file where a folder belongs, no permission
+        print(f"naikit: {_os_error(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A command never ends in a traceback: one line says what failed; NAIKIT_DEBUG=1 shows the rest.
+        if os.environ.get("NAIKIT_DEBUG"):
+            raise
+        print(
+            f"naikit: {args.command} failed: {type(exc).__name__}: {_one_line(exc)} "
+            "(set NAIKIT_DEBUG=1 to see where)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the message of ``exc`` on one line (printable even with lone surrogates in it)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _os_error(exc: OSError) -> str:
+    """Return one line for an OSError: what, where and, for the usual cases, what to do."""
+    import errno
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno == errno.EADDRINUSE:
+        return f"the address is already in use{where}: stop what listens there or pick another --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on that address{where}: use --host 127.0.0.1 or an address of this machine"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"{exc.strerror or exc}{where}: a file is in the way of a folder"
+    return _one_line(exc) if not exc.strerror else f"{exc.strerror}{where}"
 
 
 if __name__ == "__main__":  # pragma: no cover

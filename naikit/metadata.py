@@ -212,7 +212,11 @@ def _open(image: Any) -> Any:
     if isinstance(image, (bytes, bytearray, memoryview)):
         src: Any = io.BytesIO(bytes(image))
     elif isinstance(image, (str, os.PathLike)):
-        if not Path(image).is_file():
+        try:
+            is_file = Path(image).is_file()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL in it
+            is_file = False
+        if not is_file:
             raise InputError("image", str(image), allowed, "No such file.")
         src = str(image)
     else:

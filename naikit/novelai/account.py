@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,16 @@ __all__ = [
 
 TIERS = {0: "Paper", 1: "Tablet", 2: "Scroll", 3: "Opus"}
 OBJECT_TYPES = ("stories", "storycontent", "presets", "aimodules", "shelf")
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_object_id(object_id: Any, field: str = "object_id") -> str:
+    """Return ``object_id`` if it is an object id (1-64 of A-Z a-z 0-9 - _); else raise InputError."""
+    from ..errors import InputError
+
+    if not isinstance(object_id, str) or not _ID_RE.match(object_id):
+        raise InputError(field, object_id, "an object id: 1-64 characters of A-Z a-z 0-9 - _")
+    return object_id
 
 
 def _ts(seconds: float | int | None) -> _dt.datetime | None:

@@ -19,9 +19,10 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .._transport import Secret, reveal
+from .._validate import has_lone_surrogate
 from ..errors import CredentialsError, InputError
 
 __all__ = [
@@ -49,19 +50,28 @@ def _shown_email(value: object) -> str:
     traits = ["no '@'" if "@" not in value else "an '@'"]
     if value != value.strip():
         traits.append("spaces around it")
+    if not value.isprintable():
+        traits.append("control characters")
     return f"<{len(value)} characters, {', '.join(traits)}>"
 
 
 def check_email(email: object) -> str:
-    """Return ``email`` if it looks like an address (an '@', no spaces around it), else raise InputError.
+    """Return ``email`` if it looks like an address (an '@', no spaces around it, no control characters or
+    lone surrogates, which UTF-8 cannot hash), else raise InputError.
 
     The error never shows the value: email and password swapped would print the password.
     """
-    if not isinstance(email, str) or "@" not in email or email.strip() != email or not email:
+    if (
+        not isinstance(email, str)
+        or "@" not in email
+        or email.strip() != email
+        or not email
+        or not email.isprintable()
+    ):
         raise InputError(
             "email",
             _shown_email(email),
-            "an email address such as 'me@example.com' (no spaces)",
+            "an email address such as 'me@example.com' (no spaces or controls)",
             "The value is not shown in case it is the password: check that email and password are not "
             "swapped.",
         )
@@ -79,9 +89,9 @@ def _norm_email(email: str, email_case: EmailCase) -> str:
 
 def _check_password(password: str | Secret) -> None:
     value = reveal(password)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or has_lone_surrogate(value):
         # the value itself is never shown: it is a secret
-        raise InputError("password", "<hidden>", "a non-empty string")
+        raise InputError("password", "<hidden>", "a non-empty string without lone surrogates (U+D800-U+DFFF)")
 
 
 def argon_hash(email: str, password: str | Secret, size: int, domain: str) -> str:
@@ -141,6 +151,18 @@ def check_access_key(key: str | Secret, field: str = "access_key") -> str | Secr
     return key
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _utc(seconds: float) -> str:
+    """Return ``seconds`` (unix time) as UTC text; a time no calendar holds (-1e300) as the number."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} s after 1970"
+
+
 @dataclass(frozen=True, repr=False)
 class Token:
     """A Bearer token: a login JWT (``ey…``) or a persistent API token (``pst-…``).
@@ -151,8 +173,15 @@ class Token:
     value: str
 
     def __post_init__(self) -> None:
-        # self.value, never a local copy: an error tracker records the locals of this frame
-        if not isinstance(self.value, str) or not self.value or any(c.isspace() for c in self.value):
+        # self.value, never a local copy: an error tracker records the locals of this frame.
+        # A token travels in an HTTP header: printable ASCII only (no spaces, controls or lone surrogates).
+        if (
+            not isinstance(self.value, str)
+            or not self.value
+            or not self.value.isascii()
+            or not self.value.isprintable()
+            or " " in self.value
+        ):
             raise CredentialsError("token", "<hidden>", "a JWT ('ey…') or a persistent token ('pst-…')")
         if self.value.startswith("pst-"):
             if len(self.value) < 8:
@@ -184,7 +213,7 @@ class Token:
             return None
         try:
             payload = parts[1] + "=" * (-len(parts[1]) % 4)
-            claims = json.loads(base64.urlsafe_b64decode(payload))
+            claims = json.loads(base64.urlsafe_b64decode(payload), parse_constant=_no_constant)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
         return claims if isinstance(claims, dict) else None
@@ -195,7 +224,12 @@ class Token:
         if self.kind != "jwt":
             return None
         exp = (self._claims() or {}).get("exp")
-        return float(exp) if isinstance(exp, (int, float)) else None
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            return None
+        try:
+            return float(exp)
+        except OverflowError:  # an integer beyond float range: as good as "never" (or "long ago")
+            return float("inf") if exp > 0 else float("-inf")
 
     def check_not_expired(self, now: float | None = None) -> None:
         """Raise CredentialsError if this JWT has expired; returns None otherwise."""
@@ -203,7 +237,7 @@ class Token:
         if exp is not None and exp <= (time.time() if now is None else now):
             raise CredentialsError(
                 "token",
-                f"<jwt expired at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(exp))}>",
+                f"<jwt expired at {_utc(exp)}>",
                 "an unexpired token",
                 "Login tokens last 30 days: log in again, or use a persistent token ('pst-').",
             )

@@ -14,11 +14,11 @@ import base64
 import binascii
 import json
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
+from .._validate import check_bool, check_text, check_wire_json
 from ..errors import (
     AccessKeyRejected,
     APIError,
@@ -40,6 +40,7 @@ from .account import (
     Subscription,
     UserAccountData,
     UserObject,
+    check_object_id,
 )
 from .auth import EmailCase, Token, access_key, check_access_key, check_email, hashed_email
 from .content import ContentAPI
@@ -51,19 +52,14 @@ from .voice import VoiceAPI
 
 __all__ = ["AsyncNovelAI", "NovelAI"]
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
 
 def _check_type(object_type: str) -> str:
-    if object_type not in OBJECT_TYPES:
+    if not isinstance(object_type, str) or object_type not in OBJECT_TYPES:
         raise InputError("object_type", object_type, "one of " + ", ".join(OBJECT_TYPES))
     return object_type
 
 
-def _check_id(object_id: str) -> str:
-    if not isinstance(object_id, str) or not _ID_RE.match(object_id):
-        raise InputError("object_id", object_id, "an object id: 1-64 characters of A-Z a-z 0-9 - _")
-    return object_id
+_check_id = check_object_id
 
 
 def _check_meta(meta: str) -> str:
@@ -387,8 +383,11 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         ``send_email`` sends the hashed email (SHA-256) so that verification and recovery work.
         """
         password = Secret(password)
-        if not isinstance(recaptcha, str) or not recaptcha:
-            raise InputError("recaptcha", recaptcha, "the reCAPTCHA response token from the website")
+        check_text(
+            recaptcha, "recaptcha", allowed="the reCAPTCHA response token from the website", empty=False
+        )
+        check_bool(send_email, "send_email")
+        check_text(giftkey, "giftkey", allowed="a gift key", none=True, empty=False)
         key = Secret(access_key(email, password, email_case=self.email_case))
         self._secrets += [password, key]
         body: dict[str, Any] = {"recapcha": recaptcha, "key": key}
@@ -717,9 +716,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         that): the website keeps all its settings there.
         """
         if isinstance(settings, dict):
+            check_wire_json(settings, "settings")
             settings = json.dumps(settings, separators=(",", ":"), ensure_ascii=False)
-        if not isinstance(settings, str):
-            raise InputError("settings", settings, "a string or a dict")
+        check_text(settings, "settings", allowed="a string or a dict")
         if backup:
             from .backup import write_safety_backup
 

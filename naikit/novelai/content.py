@@ -38,7 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, CredentialsError, EditConflict, InputError
+from .._validate import check_bool, check_path, check_text, check_wire_json
+from ..errors import Conflict, CredentialsError, EditConflict, InputError, NotFound
+from .account import check_object_id
 from .crypto import (
     COMPRESSION_MARKER,
     NONCE_SIZE,
@@ -434,7 +436,10 @@ class ContentAPI:
         Needed when the client logged in with a token only (a token cannot decrypt anything).
         """
         from .._transport import Secret
+        from .auth import _check_password, _norm_email
 
+        _norm_email(email, "verbatim")
+        _check_password(password)
         password = Secret(password)  # kept masked (see README, Security)
         self._secrets.append(password)  # type: ignore[attr-defined]
         state = self._content_state()
@@ -630,7 +635,7 @@ class ContentAPI:
 
     # -- objects ------------------------------------------------------------------------------------
     def _check_type(self, object_type: str) -> str:
-        if object_type not in _ALL_TYPES:
+        if not isinstance(object_type, str) or object_type not in _ALL_TYPES:
             raise InputError("object_type", object_type, "one of " + ", ".join(_ALL_TYPES))
         return object_type
 
@@ -638,6 +643,8 @@ class ContentAPI:
         """Return every object of ``object_type`` decrypted (stories, storycontent, aimodules) or
         decompressed (presets, shelf). An object that fails has ``.error`` set; the others are returned."""
         self._check_type(object_type)
+        if keystore is not None and not isinstance(keystore, Keystore):
+            raise InputError("keystore", keystore, "a Keystore from keystore() or None")
         if object_type in ENCRYPTED_TYPES and keystore is None:
             keystore = await self.keystore()
         objs = await self.list_objects(object_type)  # type: ignore[attr-defined]
@@ -646,6 +653,7 @@ class ContentAPI:
     async def content_item(self, object_type: str, object_id: str) -> ContentObject:
         """Return one object decrypted or decompressed (check ``.error``, or call ``.raise_for_error()``)."""
         self._check_type(object_type)
+        check_object_id(object_id)
         ks = await self.keystore() if object_type in ENCRYPTED_TYPES else None
         return decode_object(await self.get_object(object_type, object_id), ks)  # type: ignore[attr-defined]
 
@@ -659,7 +667,17 @@ class ContentAPI:
         only created with ``create_keystore=True``. The upload is verified before it is sent.
         """
         self._check_type(object_type)
-        json.dumps(data)  # refuses what is not JSON before anything is sent
+        # refuses what JSON cannot carry (NaN, Infinity, lone surrogates, objects) before anything is sent
+        check_wire_json(data, "data")
+        if meta is not None:
+            check_text(
+                meta,
+                "meta",
+                allowed="a key name from the keystore (or None for a new key)",
+                max_length=128,
+                empty=object_type not in ENCRYPTED_TYPES,
+            )
+        check_bool(create_keystore, "create_keystore")
         key = None
         if object_type in ENCRYPTED_TYPES:
             ks = await self.keystore()
@@ -813,6 +831,7 @@ class ContentAPI:
     async def stories(self, *, tokens: bool = True) -> ContentList:
         """Return the stories with their content joined: title, dates, tags, preview, words, tokens
         (with the story's model, Kayra's tokenizer if none is set), lorebook entries, format and errors."""
+        check_bool(tokens, "tokens")
         ks = await self.keystore()
         stories = await self.content("stories", keystore=ks)
         contents = await self.content("storycontent", keystore=ks)
@@ -854,6 +873,7 @@ class ContentAPI:
 
     async def story_contents(self, *, tokens: bool = False) -> ContentList:
         """Return the storycontent objects with format, model, characters, words, tokens, lorebook entries."""
+        check_bool(tokens, "tokens")
         contents = await self.content("storycontent")
         contents.rows = [_content_row(c, tokens) for c in contents]
         return contents
@@ -878,6 +898,7 @@ class ContentAPI:
 
     async def story_text(self, story: str | ContentObject) -> str:
         """Return the full text of a story, given its id, meta, title, or its story/storycontent object."""
+        _check_story(story)
         if isinstance(story, ContentObject) and story.type == "storycontent":
             return story_text_of(story.raise_for_error().data)
         ks = await self.keystore()
@@ -895,17 +916,18 @@ class ContentAPI:
                 match_c = [c for c in contents if story in (c.id, c.meta)]
                 if match_c:
                     return story_text_of(match_c[0].raise_for_error().data)
-                raise InputError("story", story, "the id, meta or title of one of the account's stories")
+                raise _no_story(story)
             target = match[0].raise_for_error().data.get("remoteStoryId")
         for c in contents:
             if c.id == target:
                 return story_text_of(c.raise_for_error().data)
-        raise InputError("story", story, "a story whose storycontent exists", f"No storycontent {target!r}.")
+        raise NotFound(404, f"story {story!r} has no storycontent {target!r}", hint="the story is incomplete")
 
     async def lorebook(self, story: str | ContentObject):
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""
         import pandas as pd
 
+        _check_story(story)
         ks = await self.keystore()
         contents = await self.content("storycontent", keystore=ks)
         stories = await self.content("stories", keystore=ks)
@@ -922,7 +944,7 @@ class ContentAPI:
             (c for c in contents if c.id == target or (isinstance(story, str) and story == c.id)), None
         )
         if content is None:
-            raise InputError("story", story, "the id, meta or title of one of the account's stories")
+            raise _no_story(story)
         entries = ((content.raise_for_error().data.get("lorebook") or {}).get("entries")) or []
         rows = [
             {
@@ -949,13 +971,19 @@ class ContentAPI:
     async def set_backup_dir(self, path: str | Path) -> Path:
         """Keep backups (full and before-overwrite) under ``path`` instead of ``~/.naikit/backups``;
         return the account's folder there."""
-        self._content_state()["backup"] = Path(path).expanduser()
+        self._content_state()["backup"] = Path(check_path(path)).expanduser()
         return self.backup_dir
 
     async def backup(self, directory: str | Path | None = None) -> BackupInfo:
         """Download the keystore (as the server has it, encrypted) and every object into a new folder;
         return what was written. Default folder: ``<backup_dir>/<UTC timestamp>/``."""
         from .backup import backup_account
+
+        if directory is not None:
+            check_path(directory, "directory")
+            folder = Path(directory).expanduser()
+            if folder.exists() and not folder.is_dir():
+                raise InputError("directory", str(folder), "a new or empty folder", "It is a file.")
 
         return await backup_account(self, directory)
 
@@ -972,6 +1000,9 @@ class ContentAPI:
         """
         from .backup import restore_account
 
+        check_path(directory, "directory")
+        check_bool(overwrite, "overwrite")
+        check_bool(skip_corrupt, "skip_corrupt")
         return await restore_account(self, directory, overwrite=overwrite, skip_corrupt=skip_corrupt)
 
     async def sanity_check(self) -> SanityReport:
@@ -979,6 +1010,24 @@ class ContentAPI:
         from .sanity import sanity_check
 
         return await sanity_check(self)
+
+
+def _check_story(story: Any) -> None:
+    """Refuse, before any request, what cannot name a story (the lookup by id, meta or title needs a list)."""
+    if isinstance(story, ContentObject):
+        if story.type not in ("stories", "storycontent"):
+            raise InputError("story", story, "a story or storycontent object (or its id, meta or title)")
+        return
+    check_text(story, "story", allowed="the id, meta or title of a story", empty=False)
+
+
+def _no_story(story: str) -> NotFound:
+    """Return the error for a story name that matches nothing in the account (found after listing)."""
+    return NotFound(
+        404,
+        f"no story with id, meta or title {story!r} in this account",
+        hint="list them with stories()",
+    )
 
 
 def _reloaded(stored: UserObject, payload: str, plaintext: bytes, encrypted: bool) -> ContentObject:

@@ -239,6 +239,12 @@ def decompress_payload(data: str) -> Payload:
 # ------------------------------------------------------------------------------------------------ keystore
 
 
+def _bad_keystore(raw: Any, problem: str) -> InputError:
+    """Return the error for keystore text that cannot be read (an InputError, so also a ValueError)."""
+    shown = f"<{len(raw)} characters>" if isinstance(raw, (str, bytes)) else raw
+    return InputError("keystore", shown, "base64 of the keystore JSON {version, nonce[24], sdata}", problem)
+
+
 class Keystore:
     """The account's decrypted keystore: one 32-byte key per ``meta``.
 
@@ -260,10 +266,19 @@ class Keystore:
         source: str | None = None,
         state: str = "ok",
     ):
+        if keys is not None and (
+            not isinstance(keys, dict)
+            or not all(isinstance(k, str) and isinstance(v, (bytes, bytearray)) for k, v in keys.items())
+        ):
+            raise InputError(
+                "keys", "<not a dict of str -> bytes>" if keys else keys, "a dict of meta -> 32-byte key"
+            )
         self._keys: dict[str, bytes] = dict(keys or {})
         self.version = version
         self.nonce = nonce
         self.compressed = compressed
+        if extra is not None and not isinstance(extra, dict):
+            raise InputError("extra", extra, "a dict of the keystore's other fields (or None)")
         self.extra = dict(extra or {})
         self.source = source
         self.state = state
@@ -279,33 +294,35 @@ class Keystore:
     def parse(cls, raw: str) -> dict[str, Any]:
         """Return the outer JSON ``{version, nonce, sdata}`` of a keystore's base64 text (no decryption).
 
-        Raises ValueError naming what is malformed.
+        Raises InputError (a ValueError) naming what is malformed.
         """
+        if not isinstance(raw, (str, bytes)):
+            raise _bad_keystore(raw, "base64 text")
         try:
             doc = json.loads(_b64decode(raw))
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise ValueError("the keystore is not base64 of JSON") from None
+            raise _bad_keystore(raw, "the keystore is not base64 of JSON") from None
         if not isinstance(doc, dict):
-            raise ValueError("the keystore JSON is not an object")
+            raise _bad_keystore(raw, "the keystore JSON is not an object")
         nonce, sdata = doc.get("nonce"), doc.get("sdata")
         if not isinstance(doc.get("version"), int):
-            raise ValueError("the keystore has no integer 'version'")
+            raise _bad_keystore(raw, "the keystore has no integer 'version'")
         if isinstance(nonce, str):  # novelai-api writes an empty store's nonce as the text of a list
             try:
                 nonce = json.loads(nonce)
             except ValueError:
-                raise ValueError("the keystore 'nonce' is not a list of 24 bytes") from None
+                raise _bad_keystore(raw, "the keystore 'nonce' is not a list of 24 bytes") from None
         if (
             not isinstance(nonce, list)
             or len(nonce) != NONCE_SIZE
             or not all(isinstance(b, int) and 0 <= b < 256 for b in nonce)
         ):
-            raise ValueError("the keystore 'nonce' is not a list of 24 bytes")
+            raise _bad_keystore(raw, "the keystore 'nonce' is not a list of 24 bytes")
         if not (
             sdata == ""
             or (isinstance(sdata, list) and all(isinstance(b, int) and 0 <= b < 256 for b in sdata))
         ):
-            raise ValueError("the keystore 'sdata' is not a list of bytes")
+            raise _bad_keystore(raw, "the keystore 'sdata' is not a list of bytes")
         return {
             "version": doc["version"],
             "nonce": bytes(nonce),
@@ -415,7 +432,7 @@ class Keystore:
 
     def remove(self, meta: str) -> None:
         """Remove the key of ``meta``; returns None. (Uploading is refused while objects still use it.)"""
-        if meta not in self._keys:
+        if not isinstance(meta, str) or meta not in self._keys:
             raise InputError("meta", meta, "a meta in the keystore")
         del self._keys[meta]
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+from .._validate import check_bool, check_int, check_number
 from ..errors import InputError, ResponseShapeError
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
@@ -48,6 +49,7 @@ class ImageAPI:
     _opus_cache: bool | None = None
 
     async def _is_opus(self, opus: bool | None) -> bool:
+        check_bool(opus, "opus", none=True)
         if opus is not None:
             return bool(opus)
         if self._opus_cache is None:
@@ -56,6 +58,10 @@ class ImageAPI:
         return self._opus_cache
 
     def _preset(self, preset: ImagePreset | None, model: str | None, changes: dict[str, Any]) -> ImagePreset:
+        if preset is not None and not isinstance(preset, ImagePreset):
+            raise InputError("preset", preset, "an ImagePreset (ImagePreset.default(model)) or None")
+        if model is not None and not isinstance(model, str):
+            raise InputError("model", model, "an image model name such as 'nai-diffusion-4-5-full'")
         if preset is None:
             preset = ImagePreset.default(model or "nai-diffusion-4-5-full")
         elif model is not None:
@@ -107,6 +113,7 @@ class ImageAPI:
         **kw: Any,
     ) -> CostEstimate:
         """Return the Anlas estimate of a generation (asks the subscription once to know about Opus)."""
+        check_int(uncached_vibes, "uncached_vibes", lo=0, hi=im.MAX_VIBES)
         body = im.build_request(prompt, preset, action, **kw)
         return im.estimate_cost(body, opus=await self._is_opus(opus), uncached_vibes=uncached_vibes)
 
@@ -128,6 +135,8 @@ class ImageAPI:
     ) -> ImageResult:
         kw = dict(image=image, mask=mask, characters=characters, character_references=character_references,
                   resize=resize)  # fmt: skip
+        if vibes is not None and not isinstance(vibes, (list, tuple)):
+            raise InputError("vibes", vibes, "a list of Vibe objects, encodings or pictures (or None)")
         # Validate everything (vibes included) before encoding anything: encodes cost Anlas too.
         probe_vibes = [
             v if isinstance(v, Vibe) and v.encoding else Vibe(encoding="AA==", image=v) for v in vibes or []
@@ -263,21 +272,35 @@ class ImageAPI:
         ``prompt`` is one prompt for all or one per preset. The whole batch is validated and priced first:
         with ``max_anlas`` below the summed estimate nothing is sent.
         """
+        if not isinstance(presets, (list, tuple)) or not presets:
+            raise InputError("presets", presets, "a non-empty list of ImagePreset")
+        if not isinstance(prompt, (str, list, tuple)):
+            raise InputError("prompt", prompt, "a prompt or a list of prompts (one per preset)")
         prompts = [prompt] * len(presets) if isinstance(prompt, str) else list(prompt)
         if len(prompts) != len(presets):
             raise InputError(
                 "prompt", f"{len(prompts)} prompts", f"one prompt or {len(presets)} (one per preset)"
             )
+        if vibes is not None and not isinstance(vibes, (list, tuple)):
+            raise InputError("vibes", vibes, "a list of Vibe objects, encodings or pictures (or None)")
+        if labels is not None and (
+            not isinstance(labels, (list, tuple))
+            or len(labels) != len(presets)
+            or not all(isinstance(x, str) for x in labels)
+        ):
+            raise InputError("labels", labels, f"{len(presets)} strings (one per preset) or None")
+        bodies = []
+        for pr, ps in zip(prompts, presets, strict=False):  # validated before anything is asked or sent
+            probe = [Vibe(encoding="AA==", image=v) for v in vibes or []] or None
+            if probe and isinstance(ps, im.ImagePreset) and im.model_spec(ps.model).generation == "v3":
+                probe = [Vibe(image=v) for v in vibes or []]
+            bodies.append(im.build_request(pr, ps, characters=characters, vibes=probe))
         is_opus = await self._is_opus(opus)
         total = 0
-        for pr, ps in zip(prompts, presets, strict=False):
-            probe = [Vibe(encoding="AA==", image=v) for v in vibes or []] or None
-            if probe and im.model_spec(ps.model).generation == "v3":
-                probe = [Vibe(image=v) for v in vibes or []]
-            body = im.build_request(pr, ps, characters=characters, vibes=probe)
+        for body in bodies:
             total += im.estimate_cost(body, opus=is_opus).total
         _check_budget(total, max_anlas, f"this batch of {len(presets)} generations")
-        labels = list(labels) if labels is not None else [""] * len(presets)
+        labels = list(labels) if labels is not None else [""] * len(presets)  # type: ignore[arg-type]
         tasks = [
             self._generate(pr, ps, "generate", characters=characters, vibes=vibes, opus=is_opus, label=lb)
             for pr, ps, lb in zip(prompts, presets, labels, strict=False)
@@ -356,6 +379,11 @@ class ImageAPI:
         spec = im.model_spec(model)
         if not isinstance(information_extracted, (int, float)) or not 0 < information_extracted <= 1:
             raise InputError("information_extracted", information_extracted, "a number in (0, 1]")
+        check_number(strength, "strength", lo=0, hi=1)
+        if cache is not None and not (
+            callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))
+        ):
+            raise InputError("cache", cache, "a VibeCache (naikit.novelai.vibes.VibeCache) or None")
         png, _, _ = im.load_image(image, "image")
         import hashlib
 

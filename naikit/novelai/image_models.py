@@ -461,6 +461,15 @@ def _num(
         raise InputError(name, value, f"{what} from {lo:g} to {hi:g}")
 
 
+def _as_items(value: Any, field_name: str, allowed: str) -> list[Any]:
+    """Return ``value`` (None, a list or a tuple) as a list; anything else is refused naming the field."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise InputError(field_name, value, allowed + " (or None)")
+    return list(value)
+
+
 def validate_request(
     preset: ImagePreset,
     action: str = "generate",
@@ -536,7 +545,7 @@ def validate_request(
         if spec.inpaint_value is None:
             raise InputError("model", spec.value, "a model with an inpainting variant (V1, V3, V4, V4.5, V5)")
         _num("inpaint_strength", preset.inpaint_strength, 0.01, 1, none_ok=True)
-    chars = characters or []
+    chars = _as_items(characters, "characters", "a list of Character")
     if chars:
         if not spec.is_v4_plus:
             raise InputError(
@@ -550,7 +559,7 @@ def validate_request(
                 raise InputError(f"characters[{i}]", c, "a Character(prompt, uc='', position=None)")
             if c.position is not None:
                 grid_position(c.position, f"characters[{i}].position")
-    vs = vibes or []
+    vs = _as_items(vibes, "vibes", "a list of Vibe objects, encodings or pictures")
     if vs:
         if g in ("v1", "v2", "v5"):
             raise InputError("vibes", f"{len(vs)} vibe(s)", "vibe transfer on V3, V4 or V4.5 only")
@@ -570,7 +579,7 @@ def validate_request(
                     "an encoding from /ai/encode-vibe on V4+ (nai.encode_vibe(image) or a .naiv4vibe file)",
                     "Sending the raw picture would silently apply no vibe.",
                 )
-    refs = character_references or []
+    refs = _as_items(character_references, "character_references", "a list of CharacterReference")
     if refs:
         if g != "v4.5":
             raise InputError(
@@ -579,6 +588,8 @@ def validate_request(
         if vs:
             raise InputError("character_references", f"{len(refs)} reference(s)", "no vibes at the same time")
         for i, r in enumerate(refs):
+            if not isinstance(r, CharacterReference):
+                raise InputError(f"character_references[{i}]", r, "a CharacterReference(image, ...)")
             _num(f"character_references[{i}].strength", r.strength, 0, 1)
             _num(f"character_references[{i}].fidelity", r.fidelity, 0, 1)
             if r.kind not in ("character&style", "character", "style"):

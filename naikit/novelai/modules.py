@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._validate import check_text, has_lone_surrogate
 from ..errors import InputError
 
 __all__ = ["ModulesAPI", "Module", "ModuleList", "AI_MODULE", "loss_svg", "MAX_DATASET_BYTES"]
@@ -224,12 +225,13 @@ class ModulesAPI:
             data = "\n\n".join(data)
         if not isinstance(data, str) or not data.strip():
             raise InputError("data", data if not isinstance(data, str) else "''", "a non-empty text dataset")
+        check_text(data, "data", allowed="a text dataset")
         size = len(data.encode("utf-8"))
         if size > MAX_DATASET_BYTES:
             raise InputError("data", f"<{size / 1e6:.1f} MB of text>", "at most 10 MB of text")
-        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        if not isinstance(name, str) or not 1 <= len(name) <= 64 or has_lone_surrogate(name):
             raise InputError("name", name, "a name of 1 to 64 characters")
-        if not isinstance(description, str) or len(description) > 256:
+        if not isinstance(description, str) or len(description) > 256 or has_lone_surrogate(description):
             raise InputError("description", description, "a description of at most 256 characters")
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 1:
             raise InputError("lr", lr, "a learning rate above 0 and at most 1")

@@ -392,6 +392,10 @@ class Preset:
 
     def __init__(self, data: dict[str, Any] | None = None, *, _source: str | None = None):
         object.__setattr__(self, "_observers", [])
+        if data is not None and not isinstance(data, dict):
+            raise InputError(
+                "preset", data, "a dict with presetVersion, name, model and parameters (or None)"
+            )
         data = _validate_file(copy.deepcopy(data) if data is not None else _blank("Untitled", "kayra-v1"))
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_source", _source)
@@ -417,7 +421,10 @@ class Preset:
         """
         source = None
         if isinstance(data, bytes):
-            data = data.decode("utf-8")
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError("preset", data, "the UTF-8 text of a .preset file", hint=str(exc)) from None
         if isinstance(data, str):
             source = data
             try:
@@ -431,8 +438,15 @@ class Preset:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Preset:
         """Return the preset stored in the ``.preset`` file at ``path``."""
-        with open(path, encoding="utf-8", newline="") as f:
-            return cls.from_json(f.read())
+        from .._validate import check_path
+
+        check_path(path)
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError("path", path, "a readable .preset file (UTF-8 JSON)", hint=str(exc)) from None
+        return cls.from_json(text)
 
     @classmethod
     def official(cls, model: str | TextModel, name: str | None = None) -> Preset:
@@ -540,11 +554,15 @@ class Preset:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the parameter ``key`` or ``default`` when the preset does not set it."""
+        if not isinstance(key, str):
+            raise InputError("key", key, "a parameter name such as 'temperature'")
         v = self._data["parameters"].get(key, default)
         return copy.deepcopy(v)
 
     def update(self, values: dict[str, Any] | None = None, **params: Any) -> Preset:
         """Set several parameters (checked together before any is applied); return self."""
+        if values is not None and not isinstance(values, dict):
+            raise InputError("values", values, "a dict of parameter name -> value (or None)")
         merged = {**(values or {}), **params}
         for k, v in merged.items():
             if k != "order":
@@ -869,7 +887,7 @@ def _check_oa_order(items: list[dict[str, Any]], model: str, where: str) -> None
 
 
 def _check_sampler(name: Any, where: str) -> str:
-    if name not in SAMPLER_IDS:
+    if not isinstance(name, str) or name not in SAMPLER_IDS:
         raise InputError(where, name, "a sampler: " + ", ".join(SAMPLERS))
     return name
 

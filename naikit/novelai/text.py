@@ -107,6 +107,8 @@ def prepare_request(
         raise InputError("prompt", prompt, "a non-empty prompt")
     if not isinstance(truncate, bool):
         raise InputError("truncate", truncate, "True or False")
+    if not isinstance(use_string, bool):
+        raise InputError("use_string", use_string, "True or False")
     limit = context_tokens if context_tokens is not None else m.context.opus
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
         raise InputError("context_tokens", limit, "an int >= 2")

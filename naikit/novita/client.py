@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .. import _runner
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
+from .._validate import check_bool, check_mapping, check_text, check_wait_options
 from ..errors import CredentialsError, InputError, NaikitError
 from . import requests as rq
 from ._blocking import BlockingMethods
@@ -83,13 +84,22 @@ def _check_key(key: Any) -> Secret:
     key = Secret.wrap(key) if isinstance(key, (str, Secret)) else key
     if not isinstance(key, Secret) or not _plausible_key(key.reveal()):
         raise CredentialsError(
-            "api_key", key if isinstance(key, Secret) else type(key).__name__, "a Novita API key (no spaces)"
+            "api_key",
+            key if isinstance(key, Secret) else type(key).__name__,
+            "a Novita API key (printable ASCII, no spaces)",
         )
     return key
 
 
 def _plausible_key(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip()) and not any(c.isspace() for c in value)
+    # sent in a header: printable ASCII only (controls and lone surrogates cannot travel there)
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and value.isascii()
+        and value.isprintable()
+        and not any(c.isspace() for c in value)
+    )
 
 
 class AsyncNovita:
@@ -215,7 +225,10 @@ class AsyncNovita:
 
     # -- files on other hosts (S3 results, presigned uploads) ---------------------------------------
     def _file_transport(self, url: str) -> tuple[Transport, str]:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise InputError("url", url, "an absolute http(s) URL") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError("url", url, "an absolute http(s) URL")
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -231,6 +244,7 @@ class AsyncNovita:
 
     async def fetch_url(self, url: str) -> bytes:
         """Return the bytes at ``url`` (a result file), retrying 429/5xx/connection failures."""
+        check_text(url, "url", allowed="an absolute http(s) URL", empty=False)
         t, path = self._file_transport(url)
         resp = await t.request("GET", "api", path, auth=False)
         body = resp.body
@@ -256,7 +270,7 @@ class AsyncNovita:
         if not isinstance(endpoint, str) or not endpoint:
             raise InputError("endpoint", endpoint, "an endpoint such as 'txt2img' or '/v3/async/txt2img'")
         path = endpoint if endpoint.startswith("/") else f"/v3/async/{endpoint}"
-        data = await self._call("POST", path, json=dict(body), idempotent=False)
+        data = await self._call("POST", path, json=check_mapping(body, "body", none=False), idempotent=False)
         task_id = self._check(data, {"task_id": str}, f"POST {path}")["task_id"]
         self.task_ids.append(task_id)
         return Task(task_id, endpoint.rsplit("/", 1)[-1])
@@ -286,6 +300,10 @@ class AsyncNovita:
         raises TaskFailed (``raise_on_failure=False`` returns it instead). Errors carry ``task_id``.
         """
         task_id = _task_id(task)
+        check_wait_options(
+            timeout=timeout, interval=interval, max_interval=max_interval, callback=callback,
+            raise_on_failure=raise_on_failure, download=download, progress=progress,
+        )  # fmt: skip
         result: TaskResult = await poll(
             lambda: self.task_result(task_id),
             task_id,
@@ -309,6 +327,8 @@ class AsyncNovita:
         Files stay aligned with their URLs: nothing is dropped. A file that cannot be fetched raises,
         with ``task_id`` and ``result`` attached (the URLs are valid for ``ttl`` seconds).
         """
+        if not isinstance(result, TaskResult):
+            raise InputError("result", result, "a TaskResult from task_result() or wait_for_task()")
         files = [f for f in result.files if f.data is None]
 
         async def one(f: MediaFile) -> None:
@@ -326,6 +346,9 @@ class AsyncNovita:
             raise InputError(
                 sorted(unknown)[0], wait_kw[sorted(unknown)[0]], "one of " + ", ".join(sorted(_WAIT_KEYS))
             )
+        check_bool(wait, "wait")
+        # a bad wait option found after submitting would leave a paid task nobody waits for
+        check_wait_options(**wait_kw)
         task = await self.submit(endpoint, body)
         if not wait:
             return task
@@ -368,7 +391,11 @@ class AsyncNovita:
         webhooks; ``custom_storage`` = ``S3Storage(region, bucket, path)``. ``wait_options``: see
         :meth:`wait_for_task`.
         """
-        ex = dict(extra) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = (
+            check_mapping(extra, "extra", none=False)
+            if extra is not None
+            else rq.build_extra(response_image_type=response_image_type)
+        )
         if custom_storage is not None:
             ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
         body = rq.txt2img_request(
@@ -426,7 +453,11 @@ class AsyncNovita:
         ``controlnet_units``: ``[ControlNetUnit(model_name, image, strength, preprocessor)]``; the size
         defaults to the input image's (the official SDK silently uses 512x512).
         """
-        ex = dict(extra) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = (
+            check_mapping(extra, "extra", none=False)
+            if extra is not None
+            else rq.build_extra(response_image_type=response_image_type)
+        )
         if custom_storage is not None:
             ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
         body = rq.img2img_request(
@@ -470,9 +501,18 @@ class AsyncNovita:
         ``request_options`` passes the other fields of :func:`~naikit.novita.requests.inpainting_request`
         (negative_prompt, steps, strength, mask_blur, loras, ...).
         """
-        ex = dict(extra) if extra is not None else rq.build_extra(response_image_type=response_image_type)
+        ex = (
+            check_mapping(extra, "extra", none=False)
+            if extra is not None
+            else rq.build_extra(response_image_type=response_image_type)
+        )
         body = rq.inpainting_request(
-            image, mask, prompt, model_name=model_name, extra=ex, **dict(request_options or {})
+            image,
+            mask,
+            prompt,
+            model_name=model_name,
+            extra=ex,
+            **check_mapping(request_options, "request_options"),
         )
         return await self._run("inpainting", body, wait, wait_options)
 
@@ -507,7 +547,7 @@ class AsyncNovita:
 
         ``video_options`` passes the fields of :func:`~naikit.novita.requests.img2video_request`.
         """
-        body = rq.img2video_request(image, **dict(video_options or {}))
+        body = rq.img2video_request(image, **check_mapping(video_options, "video_options"))
         wait_options.setdefault("timeout", 900.0)
         return await self._run("img2video", body, wait, wait_options)
 
@@ -524,7 +564,9 @@ class AsyncNovita:
 
         Unlike the official SDK, ``seed`` and ``closed_loop`` in ``video_options`` are really sent.
         """
-        body = rq.txt2video_request(prompts, model_name=model_name, **dict(video_options or {}))
+        body = rq.txt2video_request(
+            prompts, model_name=model_name, **check_mapping(video_options, "video_options")
+        )
         wait_options.setdefault("timeout", 900.0)
         return await self._run("txt2video", body, wait, wait_options)
 
@@ -601,6 +643,7 @@ class AsyncNovita:
 
         ``max_pages`` stops early (the catalogue's ``next_cursor`` then says where to go on).
         """
+        check_text(query, "query", none=True, max_length=1024)
         if types is not None:
             rq._choice(
                 "types", types, ("checkpoint", "lora", "vae", "controlnet", "upscaler", "textualinversion")

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._validate import check_mapping, check_text
 from ..errors import InputError
 
 __all__ = [
@@ -185,13 +186,10 @@ def _range_text(kind: str, lo: Any, hi: Any) -> str:
 
 
 def _str(name: str, value: Any, lo: int = 1, hi: int | None = None) -> str:
+    allowed = f"a string of {lo} to {hi} characters" if hi else f"a string of at least {lo} characters"
     if not isinstance(value, str) or len(value) < lo or (hi is not None and len(value) > hi):
-        raise InputError(
-            name,
-            value,
-            f"a string of {lo} to {hi} characters" if hi else f"a string of at least {lo} characters",
-        )
-    return value
+        raise InputError(name, value, allowed)
+    return check_text(value, name, allowed=allowed)
 
 
 def _choice(name: str, value: Any, allowed: Sequence[Any], hint: str = "") -> Any:
@@ -519,7 +517,7 @@ def txt2img_request(
             )
     if restore_faces is not None:
         req["restore_faces"] = _bool("restore_faces", restore_faces)
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def _controlnet(units: Any) -> dict[str, Any] | None:
@@ -626,7 +624,7 @@ def img2img_request(
                 }
             )
         req["ip_adapters"] = ads
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def inpainting_request(
@@ -686,7 +684,7 @@ def inpainting_request(
     )
     req["inpainting_mask_invert"] = int(_bool("inpainting_mask_invert", inpainting_mask_invert))
     req["initial_noise_multiplier"] = _num("initial_noise_multiplier", initial_noise_multiplier, 0, 1.5)
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def upscale_request(
@@ -703,7 +701,7 @@ def upscale_request(
         "image_base64": b64,
         "scale_factor": _num("scale_factor", scale_factor, 1, 4, lo_open=True),
     }
-    return {"extra": dict(extra or build_extra()), "request": req}
+    return {"extra": check_mapping(extra, "extra") or build_extra(), "request": req}
 
 
 def img2video_request(
@@ -768,7 +766,12 @@ def txt2video_request(
         raise InputError("prompts", prompts, "a string or a non-empty list of (prompt, frames)")
     items = []
     for i, p in enumerate(prompts):
-        text, n = (p.get("prompt"), p.get("frames")) if isinstance(p, Mapping) else p
+        if isinstance(p, Mapping):
+            text, n = p.get("prompt"), p.get("frames")
+        elif isinstance(p, (list, tuple)) and len(p) == 2:
+            text, n = p
+        else:
+            raise InputError(f"prompts[{i}]", p, "a (prompt, frames) pair or {'prompt': ..., 'frames': ...}")
         items.append(
             {
                 "prompt": _str(f"prompts[{i}].prompt", text, 1, 1024),
@@ -991,11 +994,11 @@ def training_request(
         )
     items: list[dict[str, Any]] = [{"assets_id": _str("assets_id", a)} for a in assets_ids]
     if kind == "style" or captions is not None:
-        if captions is None or isinstance(captions, str) or len(captions) != len(items):
+        if not isinstance(captions, (list, tuple)) or len(captions) != len(items):
             raise InputError(
                 "captions",
-                captions if captions is None else f"<{len(captions)} captions>",
-                f"one caption per image ({len(items)})",
+                f"<{len(captions)} captions>" if isinstance(captions, (list, tuple)) else captions,
+                f"a list of one caption per image ({len(items)})",
             )
         for i, (item, cap) in enumerate(zip(items, captions, strict=True)):
             item["caption"] = _str(f"captions[{i}]", cap, 1, 1024)

@@ -390,12 +390,17 @@ async def poll(
     problems) are retried until the budget is spent. A failed job raises TaskFailed unless
     ``raise_on_failure`` is False. Every error raised carries ``task_id``.
     """
-    from ..errors import InputError
+    from .._validate import check_wait_options
 
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-        raise InputError("timeout", timeout, "a positive number of seconds")
-    if not (isinstance(interval, (int, float)) and interval > 0 and max_interval >= interval and growth >= 1):
-        raise InputError("interval", interval, "0 < interval <= max_interval and growth >= 1")
+    check_wait_options(
+        timeout=timeout,
+        interval=interval,
+        max_interval=max_interval,
+        growth=growth,
+        callback=callback,
+        raise_on_failure=raise_on_failure,
+        progress=progress,
+    )
     reporter = _make_reporter(progress, task_id, what)
     deadline = now() + timeout
     delay = interval

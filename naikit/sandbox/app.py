@@ -29,6 +29,7 @@ import hmac
 import importlib
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -52,7 +53,9 @@ __all__ = [
     "empty_response",
     "error_response",
     "json_body",
+    "parse_json",
     "read_body",
+    "request_text",
     "field",
     "seed_demo_account",
     "demo_access_keys",
@@ -201,13 +204,69 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         # decode, then drop the bytes before parsing: a 60 MB story then needs two copies at a time, not three
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        del raw
-        body = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "request body is not valid JSON") from None
+    del raw
+    body = parse_json(text)
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Return ``raw`` parsed as strict JSON, as NovelAI's server (JSON.parse, then validation) would take it.
+
+    Raises ApiError 400 for what it refuses: invalid JSON or UTF-8, NaN/Infinity, numbers beyond a double
+    (1e400), text holding lone surrogates (``"\\ud800"``: not a character any field can store), nesting
+    deeper than any request has.
+    """
+    try:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    problem = _json_problem(body, "", 0)
+    if problem:
+        raise ApiError(400, problem)
+    return body
+
+
+def _json_problem(value: Any, where: str, depth: int) -> str | None:
+    """Return why a parsed JSON value cannot be accepted (or None): see :func:`parse_json`."""
+    if depth > 100:
+        return "request body is nested too deeply"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where or 'value'} must be a finite number"
+    if isinstance(value, str):
+        return f"{where or 'value'} must be valid Unicode text" if _has_surrogate(value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _has_surrogate(k):
+                return "object keys must be valid Unicode text"
+            problem = _json_problem(v, k, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for v in value:
+            problem = _json_problem(v, where, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def request_text(raw: bytes) -> str:
+    """Return a request body as UTF-8 text; raise ApiError 400 when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "request body must be UTF-8 text") from None
 
 
 _TYPE_NAMES = {
@@ -260,6 +319,14 @@ def field(
     return value
 
 
+_INVALID = {
+    "UnicodeEncodeError": "text must be valid Unicode (no lone surrogates)",
+    "UnicodeDecodeError": "text must be UTF-8",
+    "OverflowError": "a number is out of range",
+    "RecursionError": "nested too deeply",
+}
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Turn every failure into NovelAI's JSON error envelope."""
@@ -285,6 +352,11 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(exc.status, message, headers)
     except StoreConflict as exc:
         return error_response(409, f"{exc.what.capitalize()} already in use")
+    except (UnicodeError, OverflowError, RecursionError) as exc:
+        # Only client input reaches these (text UTF-8 cannot carry, numbers beyond range, absurd nesting):
+        # NovelAI answers such input with a validation error, never a server error.
+        log.info("sandbox refused input on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return error_response(400, "invalid input: " + _INVALID.get(type(exc).__name__, "bad value"))
     except Exception:
         # method and path only: bodies and headers can carry keys and tokens
         log.exception("sandbox handler failed on %s %s", request.method, request.path)

@@ -30,7 +30,7 @@ from aiohttp import web
 from ..novita import requests as rq
 from . import novita_media as media
 from . import novita_store as ns
-from .app import STATE, json_response, read_body
+from .app import STATE, ApiError, json_response, parse_json, read_body
 from .store import Store, secret_hash
 
 __all__ = ["routes", "NovitaError"]
@@ -89,9 +89,9 @@ def _auth(request: web.Request) -> dict[str, Any]:
 async def _body(request: web.Request) -> dict[str, Any]:
     raw = await read_body(request)
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
-        raise _bad("request body is not valid JSON") from None
+        body = parse_json(raw) if raw.strip() else None
+    except ApiError as exc:  # invalid JSON, NaN, lone surrogates: Novita's envelope, same reasons
+        raise _bad(exc.message) from None
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object")
     return body
