@@ -254,7 +254,7 @@ def test_v3_vibes_and_v5_vibe_refused_server_side(nai, srv):
 )
 def test_sandbox_charges_the_hand_worked_cost(nai, model, steps, n, smea, dyn, anlas):
     preset = ImagePreset.default(model).replace(
-        width=832, height=1216, steps=steps, n_samples=n, smea=smea, smea_dyn=dyn, uncond_scale=1.0, seed=3
+        width=832, height=1216, steps=steps, n_samples=n, smea=smea, smea_dyn=dyn, auto_smea=False, seed=3
     )
     before = nai.subscription().anlas
     nai.generate_image("cat", preset)
