@@ -465,7 +465,10 @@ class _Spanned:
         i = 0
         while i < len(text):
             j = i + 1
-            while j < len(text) and (unicodedata.combining(text[j]) or 0x1160 <= ord(text[j]) <= 0x11FF):
+            # A cluster takes the marks that follow (combining class > 0) and the starters that can
+            # compose with what precedes them (Hangul jamo, U+09BE after U+09C7, ...): NFC joins those too.
+            joins = _nfc_joiners()
+            while j < len(text) and (unicodedata.combining(text[j]) or text[j] in joins):
                 j += 1
             new = unicodedata.normalize("NFC", text[i:j])
             s, e = self._span(i, j)
@@ -484,6 +487,33 @@ class _Spanned:
         if a == 0 and b == len(self.text):
             return self
         return _Spanned(self.text[a:b], self.starts[a:b], self.ends[a:b])
+
+
+_NFC_JOINERS: frozenset[str] | None = None
+
+
+def _nfc_joiners() -> frozenset[str]:
+    """Return the characters of combining class 0 that NFC may compose with the character before them.
+
+    These are the second halves of canonical compositions whose second character is a starter
+    (Unicode's NFC_Quick_Check=Maybe starters), read from ``unicodedata`` once, plus the Hangul medial
+    and final jamo (Hangul syllables compose algorithmically, without decomposition entries).
+    """
+    global _NFC_JOINERS
+    if _NFC_JOINERS is None:
+        found = {chr(cp) for cp in range(0x1160, 0x1200)}
+        for cp in range(sys.maxunicode + 1):
+            d = unicodedata.decomposition(chr(cp))
+            if not d or d.startswith("<"):
+                continue
+            parts = d.split()
+            if len(parts) != 2:
+                continue
+            a, b = (chr(int(x, 16)) for x in parts)
+            if not unicodedata.combining(b) and unicodedata.normalize("NFC", a + b) == chr(cp):
+                found.add(b)
+        _NFC_JOINERS = frozenset(found)
+    return _NFC_JOINERS
 
 
 def _ftfy_entity(m: re.Match[str]) -> str:

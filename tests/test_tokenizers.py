@@ -666,3 +666,45 @@ def test_cli_errors_return_2(capsys):
     args = _cli("tokenize", "nope", "x")
     assert args.func(args) == 2
     assert "model='nope'" in capsys.readouterr().err
+
+
+def _starter_composition_pairs() -> list[tuple[str, str, str]]:
+    """Every (a, b, composed) where NFC turns a + b into the one character ``composed`` and b has class 0.
+
+    Read from the Unicode data (canonical two-character decompositions) and the Hangul syllable
+    arithmetic (L + V -> LV, LV + T -> LVT), independently of naikit's tokenizer.
+    """
+    pairs = []
+    for cp in range(sys.maxunicode + 1):
+        d = unicodedata.decomposition(chr(cp))
+        if not d or d.startswith("<") or len(d.split()) != 2:
+            continue
+        a, b = (chr(int(x, 16)) for x in d.split())
+        if unicodedata.combining(b) == 0 and unicodedata.normalize("NFC", a + b) == chr(cp):
+            pairs.append((a, b, chr(cp)))
+    for lead in range(19):
+        for vowel in range(21):
+            lv = 0xAC00 + (lead * 21 + vowel) * 28
+            pairs.append((chr(0x1100 + lead), chr(0x1161 + vowel), chr(lv)))
+            for tail in range(1, 28):
+                pairs.append((chr(lv), chr(0x11A7 + tail), chr(lv + tail)))
+    return pairs
+
+
+def test_clip_composes_every_pair_whose_second_character_is_a_starter():
+    # "\u09c7\u09be" is U+09CB after NFC (ftfy's last step in OpenAI's tokenizer): the two characters
+    # must tokenize exactly like the one, with every token's span covering both.
+    pairs = _starter_composition_pairs()
+    assert len(pairs) > 11000 and ("\u09c7", "\u09be", "\u09cb") in pairs
+    assert nt.encode("\u09c7\u09be", "v3") == nt.encode("\u09cb", "v3")
+    wrong = []
+    for a, b, composed in pairs:
+        assert unicodedata.combining(b) == 0 and len(composed) == 1
+        for before, after in (("", ""), ("x", "y "), ("a ", "\u0301")):
+            text = before + a + b + after
+            expected = nt.encode(unicodedata.normalize("NFC", text), "v3")
+            if nt.encode(text, "v3") != expected:
+                wrong.append(text)
+    assert not wrong, [f"{ord(t[0]):04X}..." for t in wrong[:10]]
+    t = nt.tokenize("x \u09c7\u09be", "v3")
+    assert {t.offsets[i] for i in range(len(t)) if t.starts[i] >= 2} == {(2, 4)}
