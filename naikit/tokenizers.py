@@ -20,7 +20,7 @@ nerdstash_v1   Clio                                ``sentencepiece``
 nerdstash_v2   Kayra                               ``sentencepiece``
 llama3         Erato                               HF ``tokenizers``
 clip           image models V1-V3                  this module (pure Python BPE)
-t5             image models V4+                    unavailable (no redistributable data)
+t5             image models V4+                    ``sentencepiece`` (T5 v1.1, EOS appended)
 =============  ==================================  ======================================
 
 Where naikit differs from ``novelai-api`` 0.34.1 on purpose (each case has a test):
@@ -114,19 +114,23 @@ _FILES: dict[str, str] = {
     "nerdstash_v1": "nerdstash_v1.model.gz",
     "nerdstash_v2": "nerdstash_v2.model.gz",
     "clip": "bpe_simple_vocab_16e6.txt.gz",
+    "t5": "t5_spiece.model.gz",
 }
 
 
 class TokenizerUnavailable(NaikitError, LookupError):
-    """The tokenizer for this model is not shipped, so no token count can be given."""
+    """The tokenizer for this model is not shipped, so no token count can be given.
+
+    Every tokenizer NovelAI uses is shipped today (T5 since naikit carries Google's T5 v1.1 model);
+    the error stays for data files a trimmed install may leave out.
+    """
 
     def __init__(self, model: str, tokenizer: str):
         self.model = model
         self.tokenizer = tokenizer
         super().__init__(
-            f"no {tokenizer} tokenizer is available for {model}: NovelAI's V4+ image prompts use a T5 "
-            "tokenizer whose data no redistributable package ships, so naikit reports the count as "
-            "unavailable rather than guess it"
+            f"no {tokenizer} tokenizer is available for {model}: its data file is not installed, so "
+            "naikit reports the count as unavailable rather than guess it"
         )
 
 
@@ -331,6 +335,72 @@ class _SPBackend(_Backend):
                 got = self._sp.id_to_piece(token_id).replace("\u2581", " ").encode("utf-8")
             self._bytes[token_id] = got
         return got
+
+
+# --- T5 -------------------------------------------------------------------------------------------
+
+# What the website removes from a V4+ prompt before it counts T5 tokens: brackets and braces
+# (emphasis) and the number of a weight group ("1.5::" and the closing "::").
+_T5_STRIP = re.compile(r"[\[\]{}]|-?\d*\.?\d*::")
+
+
+class _T5Backend(_Backend):
+    """Google's T5 v1.1 SentencePiece model (32,000 pieces), as NovelAI counts V4+ image prompts.
+
+    Like the website's counter it drops ``[]{}`` and weight syntax (``1.5::``, ``::``) first and ends
+    every encoding with ``</s>`` (id 1), the token that NovelAI's 512-token limit includes.
+    """
+
+    name = "t5"
+    EOS = 1
+
+    def __init__(self) -> None:
+        import sentencepiece  # heavy: only when a model that needs it is used
+
+        self._sp = sentencepiece.SentencePieceProcessor(model_proto=gzip.decompress(_data(_FILES["t5"])))
+        self.vocab_size = self._sp.get_piece_size()
+        self.special_ids = frozenset((0, self.EOS, 2))  # <pad>, </s>, <unk>
+
+    def tokenize_spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Return ids (ending with ``</s>``) and, per id, the span of ``text`` it came from.
+
+        SentencePiece never joins across whitespace, so each word is encoded alone (checked against
+        the whole encoding) and its pieces share the word's characters in order.
+        """
+        s = _Spanned.of(text).sub(_T5_STRIP, lambda m: "")
+        whole = self._sp.encode(s.text)
+        ids: list[int] = []
+        spans: list[tuple[int, int]] = []
+        for m in re.finditer(r"\S+", s.text):
+            a, end = m.span()
+            word = self._sp.encode(m.group())
+            for k, tid in enumerate(word):
+                n = len(self._sp.id_to_piece(tid).lstrip("\u2581"))
+                b = end if k == len(word) - 1 else min(end, a + max(n, 0))
+                spans.append(s._span(a, b))
+                a = b
+            ids += word
+        if ids != whole:  # whitespace the normaliser made (NFKC): spread the tokens over the text
+            ids = whole
+            spans = [(0, len(text))] * len(whole)
+        ids.append(self.EOS)
+        spans.append((len(text), len(text)))
+        return ids, spans
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenize_spans(text)[0]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return b"".join(self.token_bytes(i) for i in ids).decode("utf-8", "replace")
+
+    def pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self._sp.id_to_piece(i) for i in ids]
+
+    def token_bytes(self, token_id: int) -> bytes:
+        piece = self._sp.id_to_piece(token_id)
+        if token_id in self.special_ids:
+            return piece.encode("utf-8")
+        return piece.replace("\u2581", " ").encode("utf-8")
 
 
 # --- CLIP -----------------------------------------------------------------------------------------
@@ -720,8 +790,6 @@ def _backend(tokenizer: str, label: str) -> _Backend:
     got = _BACKENDS.get(tokenizer)
     if got is not None:
         return got
-    if tokenizer == "t5":
-        raise TokenizerUnavailable(label, "t5")
     with _LOCK:
         got = _BACKENDS.get(tokenizer)
         if got is None:
@@ -729,6 +797,8 @@ def _backend(tokenizer: str, label: str) -> _Backend:
                 got = _SPBackend(tokenizer)
             elif tokenizer == "clip":
                 got = _ClipBackend()
+            elif tokenizer == "t5":
+                got = _T5Backend()
             else:
                 got = _HFBackend(tokenizer)
             _BACKENDS[tokenizer] = got
@@ -940,18 +1010,21 @@ def tokenize(
 
     ``bos=True`` starts an Erato (llama3) prompt with ``<|begin_of_text|>`` (128000); other tokenizers
     have no prompt BOS and ignore it. ``tier`` picks the context size shown for text models.
-    Raises InputError for an unknown model and TokenizerUnavailable for T5 (V4+ image prompts).
+    Raises InputError for an unknown model. T5 (V4+ image prompts) ends with ``</s>`` and drops
+    ``[]{}`` and weight syntax first, as NovelAI's counter does.
     """
     target = _resolve(model)
     text = _check_text(text, target.tokenizer)
     backend = _backend(target.tokenizer, target.label)
     limit, chunk, limit_from = _limits(target, tier)
-    if isinstance(backend, _ClipBackend):
+    if isinstance(backend, (_ClipBackend, _T5Backend)):
         ids, spans = backend.tokenize_spans(text)
         texts = [backend.token_bytes(i).decode("utf-8", "backslashreplace").replace("</w>", "") for i in ids]
         starts = [a for a, _ in spans]
         ends = [b for _, b in spans]
-        exact = True
+        # T5 drops brackets and weights and normalises (NFKC), so its spans are exact only when the
+        # pieces spell the text itself.
+        exact = not isinstance(backend, _T5Backend) or "".join(texts[:-1]).lstrip() == text
     else:
         ids = backend.encode(text)
         starts, ends, texts, exact = _offsets(backend, text, ids)
@@ -1033,8 +1106,9 @@ def tokenization_from_ids(
 def count(text: str, model: str | TextModel | ImageModel, *, bos: bool = False) -> int:
     """Return how many tokens ``text`` takes for ``model``.
 
-    Raises TokenizerUnavailable for T5 (V4+ image prompts): naikit reports no count rather than a
-    wrong one. :func:`budget` and :func:`count_table` show "unavailable" instead of raising.
+    For V4+ image models (T5) the count includes the closing ``</s>``, as the website's 512-token
+    limit does. Raises TokenizerUnavailable if a tokenizer's data file is missing; :func:`budget` and
+    :func:`count_table` show "unavailable" instead of raising.
     """
     return len(encode(text, model, bos=bos))
 
@@ -1058,7 +1132,7 @@ class TokenBudget:
 
     model: str
     tokenizer: str
-    #: None when the tokenizer is unavailable (T5).
+    #: None when the tokenizer's data file is unavailable.
     count: int | None
     limit: int | None
     tier: str | None = None
@@ -1067,7 +1141,7 @@ class TokenBudget:
 
     @property
     def available(self) -> bool:
-        """Return whether a count could be made (False for T5)."""
+        """Return whether a count could be made (False when the tokenizer is unavailable)."""
         return self.count is not None
 
     @property
@@ -1109,7 +1183,7 @@ def budget(
 ) -> TokenBudget:
     """Return a :class:`TokenBudget`: the count of ``text`` for ``model`` against its limit for ``tier``.
 
-    Unlike :func:`count`, a T5 model gives ``count=None`` and status "unavailable" instead of raising.
+    Unlike :func:`count`, a missing tokenizer gives ``count=None`` and status "unavailable", not an error.
     """
     target = _resolve(model)
     limit, chunk, _ = _limits(target, tier)
@@ -1126,7 +1200,7 @@ def count_table(
 ) -> pd.DataFrame:
     """Return a DataFrame with one row per model: model, tokenizer, tokens, limit, status.
 
-    ``tokens`` holds the count, or the string "unavailable" for T5 (never a guessed number).
+    ``tokens`` holds the count, or the string "unavailable" when a tokenizer is missing (never a guess).
     """
     import pandas as pd
 
