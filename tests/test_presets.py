@@ -276,15 +276,18 @@ def test_new_preset_and_frames():
 def test_global_settings_tables():
     gs = GlobalSettings()
     sizes = {m: len(gs.bracket_bans(m)) for m in ("euterpe", "krake", "clio", "kayra", "erato", "genji")}
-    assert sizes == {"euterpe": 150, "krake": 301, "clio": 19, "kayra": 19, "erato": 7, "genji": 0}
-    assert [85, 85] in gs.bracket_bans("kayra") and [16067] in gs.bracket_bans("erato")
+    # the website's tables (its bundle): Erato has 10 bracket bans plus one always-on ban
+    assert sizes == {"euterpe": 150, "krake": 301, "clio": 19, "kayra": 19, "erato": 10, "genji": 114}
+    assert [85, 85] in gs.bracket_bans("kayra") and gs.always_bans("erato") == [[16067]]
+    assert len(gs.bracket_bans("erato", "静かな夜だった。")) == 12 and gs.bracket_bans("inline") == []
     genji = gs.to_parameters("genji")
     assert len(genji["bad_words_ids"]) == 114
     assert gs.whitelist("euterpe") == [] and len(gs.whitelist("kayra")) > 60
     assert LLAMA3_BOS not in gs.whitelist("erato")
-    dink = GlobalSettings(bias_dinkus_asterism=True).to_parameters("kayra")["logit_bias_exp"]
-    assert [e["bias"] for e in dink] == [-0.08, -0.08]
-    assert GlobalSettings(bias_dinkus_asterism=True).to_parameters("erato")["logit_bias_exp"] == []
+    dink = GlobalSettings().to_parameters("kayra")["logit_bias_exp"]  # "default bias" is on by default
+    assert [(e["sequence"], e["bias"]) for e in dink] == [([23], -0.08), ([21], -0.08)]
+    assert "logit_bias_exp" not in GlobalSettings().to_parameters("erato")
+    assert "logit_bias_exp" not in GlobalSettings(bias_dinkus_asterism=False).to_parameters("kayra")
     assert "num_logprobs" not in GlobalSettings(num_logprobs=-1).to_parameters("kayra")
     with pytest.raises(InputError, match="num_logprobs"):
         GlobalSettings(num_logprobs=99)
