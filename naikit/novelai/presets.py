@@ -6,15 +6,18 @@ knows every parameter with its type and allowed range, and keeps the sampler ord
 ``naikit/data/presets`` (see its NOTICE); ``name=None`` gives the model's default.
 
 :func:`build_parameters` turns a preset, :class:`GlobalSettings`, bans (:class:`BanList`), biases
-(:class:`BiasGroup`), stop sequences and a module into the request's ``parameters``; :func:`build_request`
-adds ``input`` and ``model``. Where naikit sends something other than ``novelai-api`` 0.34.1 on purpose,
-each case has a test:
+(:class:`BiasGroup`), stop sequences and a module into the request's ``parameters`` exactly as
+novelai.net builds them (its January 2026 code: bans, default bias, whitelist, sampler support, rescales;
+tests/test_site_text.py checks every official preset); :func:`build_request` adds ``input``, ``model``
+and ``use_new_shared_trial``. Where naikit differs from ``novelai-api`` 0.34.1 (each case has a test):
 
 * parameters of disabled samplers are never sent (novelai-api keeps ``tail_free_sampling``, ``cfg_scale``,
   ``cfg_uc``, ``mirostat_*`` and ``math1_*`` of disabled samplers because of name mismatches);
 * Erato's stop sequences, bias phrases, bans and rep-pen whitelist do not start with BOS (128000) — only the
   prompt does;
-* the rep-pen whitelist is sent sorted (novelai-api sends it in ``set`` order).
+* the rep-pen whitelist is sent only when the preset asks for it, in the site's order.
+
+naikit's own deliberate differences from the website are listed in the README.
 
 Everything a user gives is checked before a request is built; bad values raise InputError naming the
 key, the value and what is allowed.
