@@ -1214,11 +1214,11 @@ def build_parameters(
                 params.pop(key, None)
             if "order" in params:
                 params["order"] = [i for i in params["order"] if i != ids[name]]
-    params.update(checked)
     global_params = gs.to_parameters(m, default_whitelist=default_wl)
     site_bans = global_params.pop("bad_words_ids", [])
     default_bias = global_params.pop("logit_bias_exp", [])
     params.update(global_params)
+    params.update(checked)  # the call's own values last, as the site's parameter overrides
     if use_string:
         params["use_string"] = True
     if m.value in _RESCALED and "repetition_penalty" in params:
