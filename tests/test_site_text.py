@@ -289,6 +289,9 @@ def test_settings_switched_off_leave_out_what_the_site_leaves_out():
     assert "bad_words_ids" not in params and "logit_bias_exp" not in params and "num_logprobs" not in params
     # naikit's one default that differs: 10 logprobs
     assert build_request("Hi", preset)["parameters"]["num_logprobs"] == 10
+    # a call's own values win over the settings, as the site's parameter overrides do
+    over = build_request("Hi", preset, num_logprobs=30, generate_until_sentence=False)["parameters"]
+    assert over["num_logprobs"] == 30 and over["generate_until_sentence"] is False
 
 
 def test_whitelist_only_when_the_preset_asks():
