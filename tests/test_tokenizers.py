@@ -514,6 +514,9 @@ def test_t5_budgets_are_numbers():
     df = nt.count_table("1girl, solo", ["v3", "v4"])
     assert df["tokens"].tolist() == [4, b.count]
     assert nt.budget("cat " * 600, "v4.5").status == "over"
+    for m in ("v4", "v4-curated", "v4.5", "v4.5-curated", "v5"):  # every V4+ model counts with T5
+        got = nt.budget("1girl, {{solo}}, 1.2::smile::", m)
+        assert got.tokenizer == "t5" and got.count == len(nt.encode("1girl, solo, smile", m)) == 7
 
 
 def test_missing_tokenizer_data_is_reported_as_unavailable(monkeypatch):
