@@ -131,17 +131,17 @@ def novelai_fields(
             source = _SOURCES.get(model_spec(model).generation, model)
         except InputError:
             source = model
+    # V4 and later write "NovelAI generated image" and "Generation_time"; V1-V3 images
+    # "AI generated image" and "Generation time".
+    v4_on = model is not None and source.startswith("NovelAI Diffusion")
     out = {
-        "Title": "NovelAI generated image",
+        "Title": "NovelAI generated image" if v4_on else "AI generated image",
         "Description": prompt,
         "Software": "NovelAI",
         "Source": source,
     }
     if generation_time is not None:
-        key = "Generation time"
-        if model is not None and source.startswith("NovelAI Diffusion"):
-            key = _GENERATION_TIME_V4  # V4, V4.5 and V5 images
-        out[key] = repr(float(generation_time))
+        out[_GENERATION_TIME_V4 if v4_on else "Generation time"] = repr(float(generation_time))
     out["Comment"] = json.dumps(comment, ensure_ascii=False, separators=(", ", ": "))
     return out
 

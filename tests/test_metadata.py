@@ -199,6 +199,8 @@ def test_generation_time_key_follows_the_model():
     assert v45["Generation_time"] == "1.25" and "Generation time" not in v45
     assert v3["Generation time"] == "1.25" and "Generation_time" not in v3
     assert v45["Source"] == "NovelAI Diffusion V4.5 4BDE2A90"
+    # titles as real images carry them: V4+ "NovelAI generated image", V1-V3 "AI generated image"
+    assert v45["Title"] == "NovelAI generated image" and v3["Title"] == "AI generated image"
 
 
 def _rgb_stealth(size, payload_text: str, compressed: bool) -> bytes:
