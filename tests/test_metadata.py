@@ -9,6 +9,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from naikit.errors import InputError
 from naikit.metadata import embed, novelai_fields, read_metadata, read_stealth
@@ -254,3 +256,32 @@ def test_rgb_stealth_with_novelai_json_and_alpha_plain_text():
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     assert read_stealth(buf.getvalue()) == {"parameters": "plain words"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    magic=st.sampled_from([b"stealth_pngcomp", b"stealth_pnginfo", b"stealth_rgbcomp", b"stealth_rgbinfo"]),
+    nbits=st.integers(0, 2**32 - 1),
+    body=st.binary(max_size=150),  # 19 + 150 bytes fit in 48x48 low bits
+    rgb=st.booleans(),
+)
+def test_stealth_reader_never_raises_on_damaged_payloads(magic, nbits, body, rgb):
+    """A valid magic followed by any length and bytes gives fields or None, never an exception."""
+    from PIL import Image
+
+    payload = magic + nbits.to_bytes(4, "big") + body
+    bits = [(byte >> (7 - i)) & 1 for byte in payload for i in range(8)]
+    size = (48, 48)
+    im = Image.new("RGBA", size, (7, 8, 9, 255))
+    px = im.load()
+    per = 3 if rgb else 1
+    bits += [0] * (-len(bits) % per)
+    for k in range(0, len(bits), per):
+        x, y = divmod(k // per, size[1])
+        r, g, b, a = px[x, y]
+        if rgb:
+            px[x, y] = ((r & 0xFE) | bits[k], (g & 0xFE) | bits[k + 1], (b & 0xFE) | bits[k + 2], a)
+        else:
+            px[x, y] = (r, g, b, (a & 0xFE) | bits[k])
+    got = read_stealth(im if not rgb else im.convert("RGB"))
+    assert got is None or all(isinstance(k, str) and isinstance(v, str) for k, v in got.items())
