@@ -1,12 +1,17 @@
 """NovelAI PNG metadata: read and write both forms NovelAI uses.
 
 * **tEXt chunks**: ``Title``, ``Description`` (the prompt), ``Software``, ``Source`` (the model),
-  ``Generation time`` and ``Comment`` (JSON of the generation parameters).
+  ``Generation time`` (V4 and later write ``Generation_time``) and ``Comment`` (JSON of the generation
+  parameters, some 44 keys on a V4.5 image). Every text chunk and every Comment key is kept as read.
 * **stealth pnginfo** in the alpha channel: the least significant bit of each pixel's alpha, read column
   by column (x outer, y inner), packed most significant bit first into bytes. The bytes are the magic
   ``stealth_pngcomp`` (gzip) or ``stealth_pnginfo`` (plain), a 32-bit big-endian length *in bits*, and
   then the UTF-8 JSON of the same fields (``Comment`` as a JSON string). It survives tools that drop
   text chunks (but not JPEG conversion or an alpha flattening).
+* **A1111's stealth variants** (the stealth-pnginfo extension), read too: the RGB modes
+  ``stealth_rgbinfo`` / ``stealth_rgbcomp`` keep three bits per pixel (the low bits of R, G and B, in
+  that order, same pixel order), and a payload that is plain text rather than JSON (A1111's
+  ``parameters`` string) comes back as the field ``parameters``.
 
 ``read_metadata(path_or_image)`` tries the text chunks and the alpha channel and returns an
 :class:`ImageMetadata` (None when neither is there). ``embed(image, fields)`` returns PNG bytes with both.
@@ -36,7 +41,12 @@ __all__ = [
 ]
 
 MAGIC = {"stealth_pngcomp": True, "stealth_pnginfo": False}
-TEXT_KEYS = ("Title", "Description", "Software", "Source", "Generation time", "Comment")
+#: A1111's RGB variants: three bits per pixel from the low bits of R, G and B.
+RGB_MAGIC = {"stealth_rgbcomp": True, "stealth_rgbinfo": False}
+#: The text chunks NovelAI writes; a PNG with none of them (and no stealth copy) has no NovelAI metadata.
+TEXT_KEYS = ("Title", "Description", "Software", "Source", "Generation time", "Generation_time", "Comment")
+#: Models from V4 on write the generation time under this key (with an underscore).
+_GENERATION_TIME_V4 = "Generation_time"
 
 # Model -> the "Source" string NovelAI writes (hash suffixes as seen on the website's images).
 _SOURCES = {
@@ -121,14 +131,17 @@ def novelai_fields(
             source = _SOURCES.get(model_spec(model).generation, model)
         except InputError:
             source = model
+    # V4 and later write "NovelAI generated image" and "Generation_time"; V1-V3 images
+    # "AI generated image" and "Generation time".
+    v4_on = model is not None and source.startswith("NovelAI Diffusion")
     out = {
-        "Title": "NovelAI generated image",
+        "Title": "NovelAI generated image" if v4_on else "AI generated image",
         "Description": prompt,
         "Software": "NovelAI",
         "Source": source,
     }
     if generation_time is not None:
-        out["Generation time"] = f"{generation_time:.3f}"
+        out[_GENERATION_TIME_V4 if v4_on else "Generation time"] = repr(float(generation_time))
     out["Comment"] = json.dumps(comment, ensure_ascii=False, separators=(", ", ": "))
     return out
 
@@ -143,21 +156,21 @@ def _alpha_bits(pil: Any) -> Any:
     return alpha.T.reshape(-1) & 1
 
 
-def read_stealth(image: Any) -> dict[str, str] | None:
-    """Return the fields hidden in the alpha channel's low bits, or None when there are none."""
+def _rgb_bits(pil: Any) -> Any:
     import numpy as np
 
-    pil = _open(image)
-    if pil.mode != "RGBA":
-        if "A" not in pil.getbands():
-            return None
-        pil = pil.convert("RGBA")
-    bits = _alpha_bits(pil)
+    rgb = np.asarray(pil.convert("RGB"), dtype=np.uint8)  # h, w, 3
+    return rgb.transpose(1, 0, 2).reshape(-1) & 1  # x outer, y inner, then R, G, B
+
+
+def _payload(bits: Any, magics: dict[str, bool]) -> dict[str, str] | None:
+    import numpy as np
+
     head = 15 * 8
     if bits.size < head + 32:
         return None
     magic = np.packbits(bits[:head]).tobytes().decode("latin-1")
-    if magic not in MAGIC:
+    if magic not in magics:
         return None
     nbits = int.from_bytes(np.packbits(bits[head : head + 32]).tobytes(), "big")
     start = head + 32
@@ -165,14 +178,35 @@ def read_stealth(image: Any) -> dict[str, str] | None:
         return None
     payload = np.packbits(bits[start : start + nbits]).tobytes()
     try:
-        if MAGIC[magic]:
+        if magics[magic]:
             payload = gzip.decompress(payload)
-        data = json.loads(payload.decode("utf-8"))
+        text = payload.decode("utf-8")
     except (OSError, EOFError, ValueError, UnicodeDecodeError):
         return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
-        return None
+        # A1111 hides its plain "parameters" text, not JSON.
+        return {"parameters": text}
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+def read_stealth(image: Any) -> dict[str, str] | None:
+    """Return the fields hidden in the low bits (alpha, else RGB), or None when there are none.
+
+    JSON payloads give their fields (non-string values as JSON text); a plain-text payload (A1111)
+    gives ``{"parameters": text}``.
+    """
+    pil = _open(image)
+    if "A" in pil.getbands():
+        found = _payload(_alpha_bits(pil if pil.mode == "RGBA" else pil.convert("RGBA")), MAGIC)
+        if found is not None:
+            return found
+    if pil.mode not in ("RGB", "RGBA"):
+        return None
+    return _payload(_rgb_bits(pil), RGB_MAGIC)
 
 
 def write_stealth(image: Any, fields: dict[str, str], *, compressed: bool = True) -> Any:
@@ -235,11 +269,10 @@ def read_metadata(image: Any) -> ImageMetadata | None:
     The text chunks are read first; the alpha-channel copy fills in when they were stripped.
     """
     pil = _open(image)
-    text = {
-        k: v
-        for k, v in (getattr(pil, "text", None) or pil.info).items()
-        if k in TEXT_KEYS and isinstance(v, str)
-    }
+    # every text chunk is kept (A1111's "parameters", newer keys); NovelAI's own decide that it is one
+    text = {k: v for k, v in (getattr(pil, "text", None) or pil.info).items() if isinstance(v, str)}
+    if not any(k in TEXT_KEYS for k in text):
+        text = {}
     stealth = read_stealth(pil)
     if not text and not stealth:
         return None

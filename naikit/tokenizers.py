@@ -20,7 +20,7 @@ nerdstash_v1   Clio                                ``sentencepiece``
 nerdstash_v2   Kayra                               ``sentencepiece``
 llama3         Erato                               HF ``tokenizers``
 clip           image models V1-V3                  this module (pure Python BPE)
-t5             image models V4+                    unavailable (no redistributable data)
+t5             image models V4+                    ``sentencepiece`` (T5 v1.1, EOS appended)
 =============  ==================================  ======================================
 
 Where naikit differs from ``novelai-api`` 0.34.1 on purpose (each case has a test):
@@ -115,11 +115,16 @@ _FILES: dict[str, str] = {
     "nerdstash_v1": "nerdstash_v1.model.gz",
     "nerdstash_v2": "nerdstash_v2.model.gz",
     "clip": "bpe_simple_vocab_16e6.txt.gz",
+    "t5": "t5_spiece.model.gz",
 }
 
 
 class TokenizerUnavailable(NaikitError, LookupError):
-    """The tokenizer for this model is not shipped, so no token count can be given."""
+    """The tokenizer for this model is not shipped, so no token count can be given.
+
+    Every tokenizer NovelAI uses is shipped today (T5 since naikit carries Google's T5 v1.1 model);
+    the error stays for data files a trimmed install may leave out.
+    """
 
     def __init__(self, model: str, tokenizer: str):
         self.model = model
@@ -134,9 +139,8 @@ class TokenizerUnavailable(NaikitError, LookupError):
             )
         else:
             why = (
-                f"no {tokenizer} tokenizer is available for {model}: NovelAI's V4+ image prompts use a T5 "
-                "tokenizer whose data no redistributable package ships, so naikit reports the count as "
-                "unavailable rather than guess it"
+                f"no {tokenizer} tokenizer is available for {model}: its data file is not installed, so "
+                "naikit reports the count as unavailable rather than guess it"
             )
         super().__init__(why)
 
@@ -344,6 +348,72 @@ class _SPBackend(_Backend):
         return got
 
 
+# --- T5 -------------------------------------------------------------------------------------------
+
+# What the website removes from a V4+ prompt before it counts T5 tokens: brackets and braces
+# (emphasis) and the number of a weight group ("1.5::" and the closing "::").
+_T5_STRIP = re.compile(r"[\[\]{}]|-?\d*\.?\d*::")
+
+
+class _T5Backend(_Backend):
+    """Google's T5 v1.1 SentencePiece model (32,000 pieces), as NovelAI counts V4+ image prompts.
+
+    Like the website's counter it drops ``[]{}`` and weight syntax (``1.5::``, ``::``) first and ends
+    every encoding with ``</s>`` (id 1), the token that NovelAI's 512-token limit includes.
+    """
+
+    name = "t5"
+    EOS = 1
+
+    def __init__(self) -> None:
+        import sentencepiece  # heavy: only when a model that needs it is used
+
+        self._sp = sentencepiece.SentencePieceProcessor(model_proto=gzip.decompress(_data(_FILES["t5"])))
+        self.vocab_size = self._sp.get_piece_size()
+        self.special_ids = frozenset((0, self.EOS, 2))  # <pad>, </s>, <unk>
+
+    def tokenize_spans(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Return ids (ending with ``</s>``) and, per id, the span of ``text`` it came from.
+
+        SentencePiece never joins across whitespace, so each word is encoded alone (checked against
+        the whole encoding) and its pieces share the word's characters in order.
+        """
+        s = _Spanned.of(text).sub(_T5_STRIP, lambda m: "")
+        whole = self._sp.encode(s.text)
+        ids: list[int] = []
+        spans: list[tuple[int, int]] = []
+        for m in re.finditer(r"\S+", s.text):
+            a, end = m.span()
+            word = self._sp.encode(m.group())
+            for k, tid in enumerate(word):
+                n = len(self._sp.id_to_piece(tid).lstrip("\u2581"))
+                b = end if k == len(word) - 1 else min(end, a + max(n, 0))
+                spans.append(s._span(a, b))
+                a = b
+            ids += word
+        if ids != whole:  # whitespace the normaliser made (NFKC): spread the tokens over the text
+            ids = whole
+            spans = [(0, len(text))] * len(whole)
+        ids.append(self.EOS)
+        spans.append((len(text), len(text)))
+        return ids, spans
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenize_spans(text)[0]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return b"".join(self.token_bytes(i) for i in ids).decode("utf-8", "replace")
+
+    def pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self._sp.id_to_piece(i) for i in ids]
+
+    def token_bytes(self, token_id: int) -> bytes:
+        piece = self._sp.id_to_piece(token_id)
+        if token_id in self.special_ids:
+            return piece.encode("utf-8")
+        return piece.replace("\u2581", " ").encode("utf-8")
+
+
 # --- CLIP -----------------------------------------------------------------------------------------
 
 # Unicode White_Space (what the reference's regex-module ``\s`` matches) plus the C0 separators that
@@ -476,7 +546,10 @@ class _Spanned:
         i = 0
         while i < len(text):
             j = i + 1
-            while j < len(text) and (unicodedata.combining(text[j]) or 0x1160 <= ord(text[j]) <= 0x11FF):
+            # A cluster takes the marks that follow (combining class > 0) and the starters that can
+            # compose with what precedes them (Hangul jamo, U+09BE after U+09C7, ...): NFC joins those too.
+            joins = _nfc_joiners()
+            while j < len(text) and (unicodedata.combining(text[j]) or text[j] in joins):
                 j += 1
             new = unicodedata.normalize("NFC", text[i:j])
             s, e = self._span(i, j)
@@ -495,6 +568,33 @@ class _Spanned:
         if a == 0 and b == len(self.text):
             return self
         return _Spanned(self.text[a:b], self.starts[a:b], self.ends[a:b])
+
+
+_NFC_JOINERS: frozenset[str] | None = None
+
+
+def _nfc_joiners() -> frozenset[str]:
+    """Return the characters of combining class 0 that NFC may compose with the character before them.
+
+    These are the second halves of canonical compositions whose second character is a starter
+    (Unicode's NFC_Quick_Check=Maybe starters), read from ``unicodedata`` once, plus the Hangul medial
+    and final jamo (Hangul syllables compose algorithmically, without decomposition entries).
+    """
+    global _NFC_JOINERS
+    if _NFC_JOINERS is None:
+        found = {chr(cp) for cp in range(0x1160, 0x1200)}
+        for cp in range(sys.maxunicode + 1):
+            d = unicodedata.decomposition(chr(cp))
+            if not d or d.startswith("<"):
+                continue
+            parts = d.split()
+            if len(parts) != 2:
+                continue
+            a, b = (chr(int(x, 16)) for x in parts)
+            if not unicodedata.combining(b) and unicodedata.normalize("NFC", a + b) == chr(cp):
+                found.add(b)
+        _NFC_JOINERS = frozenset(found)
+    return _NFC_JOINERS
 
 
 def _ftfy_entity(m: re.Match[str]) -> str:
@@ -701,7 +801,7 @@ def _backend(tokenizer: str, label: str) -> _Backend:
     got = _BACKENDS.get(tokenizer)
     if got is not None:
         return got
-    if tokenizer in ("t5", "glm4"):
+    if tokenizer == "glm4":
         raise TokenizerUnavailable(label, tokenizer)
     with _LOCK:
         got = _BACKENDS.get(tokenizer)
@@ -710,6 +810,8 @@ def _backend(tokenizer: str, label: str) -> _Backend:
                 got = _SPBackend(tokenizer)
             elif tokenizer == "clip":
                 got = _ClipBackend()
+            elif tokenizer == "t5":
+                got = _T5Backend()
             else:
                 got = _HFBackend(tokenizer)
             _BACKENDS[tokenizer] = got
@@ -921,18 +1023,21 @@ def tokenize(
 
     ``bos=True`` starts an Erato (llama3) prompt with ``<|begin_of_text|>`` (128000); other tokenizers
     have no prompt BOS and ignore it. ``tier`` picks the context size shown for text models.
-    Raises InputError for an unknown model and TokenizerUnavailable for T5 (V4+ image prompts).
+    Raises InputError for an unknown model. T5 (V4+ image prompts) ends with ``</s>`` and drops
+    ``[]{}`` and weight syntax first, as NovelAI's counter does.
     """
     target = _resolve(model)
     text = _check_text(text, target.tokenizer)
     backend = _backend(target.tokenizer, target.label)
     limit, chunk, limit_from = _limits(target, tier)
-    if isinstance(backend, _ClipBackend):
+    if isinstance(backend, (_ClipBackend, _T5Backend)):
         ids, spans = backend.tokenize_spans(text)
         texts = [backend.token_bytes(i).decode("utf-8", "backslashreplace").replace("</w>", "") for i in ids]
         starts = [a for a, _ in spans]
         ends = [b for _, b in spans]
-        exact = True
+        # T5 drops brackets and weights and normalises (NFKC), so its spans are exact only when the
+        # pieces spell the text itself.
+        exact = not isinstance(backend, _T5Backend) or "".join(texts[:-1]).lstrip() == text
     else:
         ids = backend.encode(text)
         starts, ends, texts, exact = _offsets(backend, text, ids)
@@ -1014,8 +1119,9 @@ def tokenization_from_ids(
 def count(text: str, model: str | TextModel | ImageModel, *, bos: bool = False) -> int:
     """Return how many tokens ``text`` takes for ``model``.
 
-    Raises TokenizerUnavailable for T5 (V4+ image prompts): naikit reports no count rather than a
-    wrong one. :func:`budget` and :func:`count_table` show "unavailable" instead of raising.
+    For V4+ image models (T5) the count includes the closing ``</s>``, as the website's 512-token
+    limit does. Raises TokenizerUnavailable if a tokenizer's data file is missing; :func:`budget` and
+    :func:`count_table` show "unavailable" instead of raising.
     """
     return len(encode(text, model, bos=bos))
 
@@ -1039,7 +1145,7 @@ class TokenBudget:
 
     model: str
     tokenizer: str
-    #: None when the tokenizer is unavailable (T5).
+    #: None when the tokenizer's data file is unavailable.
     count: int | None
     limit: int | None
     tier: str | None = None
@@ -1048,7 +1154,7 @@ class TokenBudget:
 
     @property
     def available(self) -> bool:
-        """Return whether a count could be made (False for T5)."""
+        """Return whether a count could be made (False when the tokenizer is unavailable)."""
         return self.count is not None
 
     @property
@@ -1098,9 +1204,9 @@ def budget(
 ) -> TokenBudget:
     """Return a :class:`TokenBudget`: the count of ``text`` for ``model`` against its limit for ``tier``.
 
-    Unlike :func:`count`, a model without a local tokenizer gives ``count=None`` and status "unavailable"
-    instead of raising: T5 always; GLM-4.6 / Xialong unless ``client`` (a sync ``NovelAI``) is given, whose
-    ``count_tokens`` asks the server's token-count endpoint (one request per distinct text).
+    Unlike :func:`count`, a missing tokenizer gives ``count=None`` and status "unavailable", not an error:
+    GLM-4.6 / Xialong unless ``client`` (a sync ``NovelAI``) is given, whose ``count_tokens`` asks the
+    server's token-count endpoint (one request per distinct text).
     """
     target = _resolve(model)
     limit, chunk, _ = _limits(target, tier)
@@ -1127,8 +1233,8 @@ def count_table(
 ) -> pd.DataFrame:
     """Return a DataFrame with one row per model: model, tokenizer, tokens, limit, status.
 
-    ``tokens`` holds the count, or the string "unavailable" for T5, and for GLM-4.6 / Xialong when no
-    ``client`` is given to ask the server's token-count endpoint (never a guessed number).
+    ``tokens`` holds the count, or the string "unavailable" when a tokenizer is missing (never a guess):
+    GLM-4.6 / Xialong when no ``client`` is given to ask the server's token-count endpoint.
     """
     import pandas as pd
 

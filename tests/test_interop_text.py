@@ -1,24 +1,25 @@
 """naikit's text requests against `novelai-api` 0.34.1 (throwaway venv), and that client on the sandbox.
 
 1. For every official preset and a fixed prompt (plain, and with bans, biases, stop sequences and other
-   global settings), the body naikit builds equals the one novelai-api sends, except for the named
-   differences where novelai-api is wrong; each difference has its own test showing it.
+   global settings), naikit's input and model equal novelai-api's and its parameters equal what the
+   website builds (test_site_text.site_parameters, written from the site's bundle); novelai-api differs
+   from the website only in the keys named in NOVELAI_API_DIFFERS, the main ones with their own test.
 2. novelai-api pointed at `naikit serve` generates and streams with its own Kayra and Erato presets.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 
 import pytest
 from refclients import run_script
 from served import naikit_serve
+from test_site_text import site_parameters
 
 from naikit.novelai.presets import SAMPLER_KEYS, BanList, BiasGroup, GlobalSettings, Preset, build_request
 from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD
-from naikit.tokenizers import LLAMA3_BOS, b64_to_tokens, decode
+from naikit.tokenizers import LLAMA3_BOS, b64_to_tokens, decode, encode
 
 pytestmark = pytest.mark.interop
 
@@ -72,14 +73,16 @@ def ref_bodies() -> tuple[dict, ...]:
     return tuple(json.loads(run_script("novelai-api", REF_BODIES, PROMPT)))
 
 
+def _extras(entry: dict) -> bool:
+    return entry["variant"] == "extras"
+
+
 def naikit_body(entry: dict) -> dict:
     p = Preset.official(entry["model"], entry["preset"])
     kw: dict = {}
-    if entry["variant"] == "extras":
+    if _extras(entry):
         kw = dict(
-            global_settings=GlobalSettings(
-                bias_dinkus_asterism=True, num_logprobs=5, generate_until_sentence=True
-            ),
+            global_settings=GlobalSettings(num_logprobs=5),
             bans=BanList(" dragon", [1, 2]),
             biases=[BiasGroup(0.5, " castle", [5, 6], ensure_sequence_finish=True)],
             stop_sequences=["\n", [7, 8]],
@@ -89,43 +92,38 @@ def naikit_body(entry: dict) -> dict:
     return build_request(PROMPT, p, **kw)
 
 
+def site_body_parameters(entry: dict) -> dict:
+    """What novelai.net sends for the same inputs (test_site_text.site_parameters, from its bundle)."""
+    model = entry["model"]
+    preset = json.loads(Preset.official(model, entry["preset"]).to_json())
+    bans: list = []
+    groups: list = []
+    stops: list = []
+    if _extras(entry):
+        preset["parameters"]["max_length"] = 33
+        bans = [encode(" dragon", model), [1, 2]]
+        groups = [{"bias": 0.5, "sequences": [encode(" castle", model), [5, 6]], "esf": True, "once": False}]
+        stops = [encode("\n", model), [7, 8]]
+    params = site_parameters(preset, model, PROMPT, bans, groups, stops)
+    # naikit's named difference: it asks for logprobs by default (10; here 5 as asked)
+    params["num_logprobs"] = 5 if _extras(entry) else 10
+    return params
+
+
 def _strip_bos(seq: list[int]) -> list[int]:
     return seq[1:] if seq and seq[0] == LLAMA3_BOS else seq
 
 
-def normalise_ref(entry: dict) -> dict:
-    """novelai-api's parameters with the named differences taken out (each is tested below)."""
-    params = copy.deepcopy(entry["body"]["parameters"])
-    enabled = set(Preset.official(entry["model"], entry["preset"]).enabled_samplers)
-    for sampler, keys in SAMPLER_KEYS.items():  # difference 1: parameters of disabled samplers
-        if sampler not in enabled:
-            for k in keys:
-                params.pop(k, None)
-    if entry["model"] == "llama-3-erato-v1":  # difference 2: BOS in Erato's sequences
-        for k in ("bad_words_ids", "stop_sequences"):
-            if k in params:
-                params[k] = [_strip_bos(s) for s in params[k]]
-        if "logit_bias_exp" in params:
-            params["logit_bias_exp"] = [
-                {**e, "sequence": _strip_bos(e["sequence"])} for e in params["logit_bias_exp"]
-            ]
-        params["repetition_penalty_whitelist"] = [
-            t for t in params["repetition_penalty_whitelist"] if t != LLAMA3_BOS
-        ]
-    params["repetition_penalty_whitelist"] = sorted(params["repetition_penalty_whitelist"])  # 3: set order
-    return params
-
-
-def test_every_official_preset_same_body_as_novelai_api():
+def test_every_official_preset_same_body_as_the_website():
     entries = ref_bodies()
     assert len(entries) == 2 * 47
     for entry in entries:
         mine = naikit_body(entry)
         where = (entry["model"], entry["preset"], entry["variant"])
+        # input and model as novelai-api sends them, parameters as the website builds them
         assert mine["input"] == entry["body"]["input"], where
         assert mine["model"] == entry["body"]["model"], where
-        assert mine["parameters"] == normalise_ref(entry), where
-        # the same host as novelai-api (text host for Kayra and Erato, api host otherwise)
+        assert mine["parameters"] == site_body_parameters(entry), where
         from naikit.novelai.models import text_model
 
         host = (
@@ -136,17 +134,56 @@ def test_every_official_preset_same_body_as_novelai_api():
         assert entry["base"] == host and entry["endpoint"] == "/ai/generate"
 
 
+# Where novelai-api 0.34.1 differs from the website (naikit follows the website). Each key maps to why.
+NOVELAI_API_DIFFERS = {
+    "tail_free_sampling": "kept for disabled samplers",
+    "cfg_scale": "kept for disabled samplers (the site never sends CFG)",
+    "cfg_uc": "kept for disabled samplers (the site never sends CFG)",
+    "mirostat_tau": "kept for disabled samplers",
+    "mirostat_lr": "kept for disabled samplers",
+    "math1_temp": "kept for disabled samplers",
+    "math1_quad": "kept for disabled samplers",
+    "math1_quad_entropy_scale": "kept for disabled samplers",
+    "top_g": "sent (the site never sends Top-G)",
+    "min_p": "kept for disabled samplers",
+    "order": "keeps the CFG and Top-G ids",
+    "repetition_penalty_whitelist": "always sent, in set order, Erato's with BOS",
+    "bad_words_ids": "Erato's with BOS, 7 bans instead of 11; Genji-JP's always",
+    "stop_sequences": "Erato's with BOS",
+    "logit_bias_exp": "Erato's with BOS; no default bias unless asked; no Genji biases",
+    "generate_until_sentence": "off by default",
+    "num_logprobs": "its own default",
+    "prefix": "the module given, where the site sends vanilla",
+    "bracket_ban": "only sent when on",
+    "repetition_penalty": "not rescaled for Genji",
+    "eos_token_id": "sent from the Inline preset",
+}
+
+
+def test_novelai_api_differs_from_the_website_only_where_named():
+    seen: set[str] = set()
+    for entry in ref_bodies():
+        ref = entry["body"]["parameters"]
+        site = site_body_parameters(entry)
+        for key in set(ref) | set(site):
+            if ref.get(key) != site.get(key):
+                assert key in NOVELAI_API_DIFFERS, (key, entry["model"], entry["preset"], entry["variant"])
+                seen.add(key)
+    assert {"repetition_penalty_whitelist", "bad_words_ids", "generate_until_sentence"} <= seen
+
+
 def test_difference_disabled_sampler_parameters():
-    """novelai-api keeps tail_free_sampling, cfg_* and mirostat_* of disabled samplers; naikit drops them."""
+    """novelai-api keeps tail_free_sampling, cfg_* and mirostat_* of disabled samplers; the site doesn't."""
     seen = set()
     for entry in ref_bodies():
         p = Preset.official(entry["model"], entry["preset"])
+        site = site_body_parameters(entry)
         mine = naikit_body(entry)["parameters"]
         for sampler, keys in SAMPLER_KEYS.items():
             if sampler in p.enabled_samplers:
                 continue
             for k in keys:
-                assert k not in mine
+                assert k not in site and k not in mine
                 if k in entry["body"]["parameters"]:
                     seen.add(k)
     assert {"tail_free_sampling", "cfg_scale", "cfg_uc", "mirostat_tau", "mirostat_lr"} <= seen
@@ -154,14 +191,19 @@ def test_difference_disabled_sampler_parameters():
 
 def test_difference_erato_bos_in_sequences():
     """novelai-api starts Erato's stop sequences, bans, bias phrases and whitelist with BOS (128000)."""
-    entry = next(e for e in ref_bodies() if e["model"] == "llama-3-erato-v1" and e["variant"] == "extras")
+    entry = next(e for e in ref_bodies() if e["model"] == "llama-3-erato-v1" and _extras(e))
     ref = entry["body"]["parameters"]
     mine = naikit_body(entry)["parameters"]
-    assert ref["stop_sequences"][0] == [LLAMA3_BOS, 198] and mine["stop_sequences"][0] == [198]
+    newline = encode("\n", "erato")
+    assert ref["stop_sequences"][0] == [LLAMA3_BOS, *newline] and mine["stop_sequences"][0] == newline
     assert LLAMA3_BOS in ref["repetition_penalty_whitelist"]
-    assert LLAMA3_BOS not in mine["repetition_penalty_whitelist"]
-    assert ref["logit_bias_exp"][0]["sequence"][0] == LLAMA3_BOS
-    assert mine["logit_bias_exp"][0]["sequence"][0] != LLAMA3_BOS
+    assert LLAMA3_BOS not in mine.get("repetition_penalty_whitelist", [])
+    castle = encode(" castle", "erato")
+    assert ref["logit_bias_exp"][0]["sequence"] == [LLAMA3_BOS, *castle]
+    assert mine["logit_bias_exp"][0]["sequence"] == castle
+    # Erato's bans: the site's always-on [16067], yours, then its 10 bracket bans
+    assert mine["bad_words_ids"][:3] == [[16067], encode(" dragon", "erato"), [1, 2]]
+    assert len(mine["bad_words_ids"]) == 13
     # the prompt itself does start with BOS in both
     assert b64_to_tokens(entry["body"]["input"], "erato")[0] == LLAMA3_BOS
 

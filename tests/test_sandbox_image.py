@@ -316,3 +316,27 @@ def test_v5_generate_img2img_inpaint_and_stream_through_the_client(nai):
     assert inp.request["model"] == "nai-diffusion-5-full-inpainting" and len(inp.images) == 1
     events = list(nai.generate_image_stream("fox", model="v5-curated", seed=14, **size))
     assert events[-1].is_final and events[-1].image.startswith(b"\x89PNG")
+def test_sandbox_png_looks_like_a_real_v45_image(nai):
+    """The sandbox's PNG passes the reader checks a real V4.5 image passes (tests/test_metadata.py)."""
+    from test_metadata import V45_COMMENT, V45_TEXT, independent_read
+
+    from naikit.metadata import read_metadata
+
+    preset = ImagePreset.default("v4.5").replace(seed=11, width=512, height=768, steps=10)
+    png = nai.generate_image("1girl, cherry blossoms", preset)[0].png
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(png))
+    assert im.mode == "RGBA" and list(im.text) == list(V45_TEXT)  # same chunks, same order
+    assert im.text["Source"] == "NovelAI Diffusion V4.5 4BDE2A90" and im.text["Software"] == "NovelAI"
+    assert float(im.text["Generation_time"]) > 0
+    meta = read_metadata(png)
+    assert meta.found_in == "text+stealth" and independent_read(png) == dict(im.text)
+    # every key a real (non-streamed) V4.5 comment has, in the same order, with the same value types
+    real = [k for k in V45_COMMENT if k != "stream"]
+    assert list(meta.parameters) == real
+    for k in real:
+        assert type(meta.parameters[k]) is type(V45_COMMENT[k]) or V45_COMMENT[k] is None, k
+    assert meta.parameters["request_type"] == "PromptGenerateRequest"
+    assert meta.parameters["uncond_scale"] == 0.0
+    assert len(base64.b64decode(meta.parameters["signed_hash"])) == 64 and meta.seed == 11

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from naikit import sandbox
-from naikit.novelai.presets import Preset, build_request
+from naikit.novelai.presets import GlobalSettings, Preset, build_request
 from naikit.sandbox import textgen
 from naikit.tokenizers import b64_to_tokens, decode, encode
 
@@ -50,6 +50,8 @@ def gen(sb, token, body, query=""):
 
 
 def body_for(model="kayra-v1", preset=None, prompt=PROMPT, **kw):
+    # exact lengths: "continue to sentence end" (on by default, as on the website) is switched off here
+    kw.setdefault("global_settings", GlobalSettings(generate_until_sentence=False))
     return build_request(prompt, Preset.official(model, preset), **kw)
 
 

@@ -12,7 +12,7 @@ from naikit import errors, sandbox
 from naikit._transport import Hosts, RetryPolicy
 from naikit.novelai.client import AsyncNovelAI, NovelAI
 from naikit.novelai.generation import Generation
-from naikit.novelai.presets import BiasGroup, Preset
+from naikit.novelai.presets import BiasGroup, GlobalSettings, Preset
 from naikit.tokenizers import encode, token_bytes
 
 DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
@@ -38,9 +38,15 @@ def _dead() -> str:
 
 
 def test_generate_result(nai):
-    g = nai.generate(PROMPT, "Carefree", model="kayra", max_length=15, seed=1)
+    # "continue to sentence end" is on by default (as on the website) and may run past max_length
+    exact = GlobalSettings(generate_until_sentence=False)
+    g = nai.generate(PROMPT, "Carefree", model="kayra", max_length=15, seed=1, global_settings=exact)
     assert isinstance(g, Generation) and g.model == "kayra-v1" and g.preset == "Carefree"
     assert 1 <= len(g.tokens) <= 15 and g.text.startswith(" ")
+    assert g.parameters["generate_until_sentence"] is False
+    assert nai.generate(PROMPT, "Carefree", model="kayra", max_length=15, seed=1).parameters[
+        "generate_until_sentence"
+    ]
     assert (
         g.parameters["max_length"] == 15
         and g.parameters["order"] == Preset.official("kayra").to_parameters()["order"]

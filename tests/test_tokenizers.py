@@ -481,16 +481,53 @@ def test_limits():
         nt.context_limit("gpt2")
 
 
-def test_t5_is_unavailable_never_a_number():
-    with pytest.raises(nt.TokenizerUnavailable, match="unavailable"):
-        nt.count("1girl, solo", "v4.5")
-    with pytest.raises(nt.TokenizerUnavailable):
-        nt.tokenize("1girl", "nai-diffusion-4-full")
+def test_t5_ids_match_published_vectors():
+    # Hand-checked against the ids printed in bghira/nai-t5-wrapper docs/tokenizers.md for
+    # google/t5-v1_1-small ("Today is a fine ... on which to walk my ... in the park." ->
+    # 1960, 19, 3, 9, 1399, ..., 30, 84, 12, 1482, 82, ..., 16, 8, 2447, 5, 1): every encoding ends with
+    # </s> (1), as NovelAI's counter and novelai-python's encode(add_special_tokens=True) do.
+    assert nt.encode("Today is a fine", "v4.5") == [1960, 19, 3, 9, 1399, 1]
+    assert nt.encode("on which to walk my", "v4") == [30, 84, 12, 1482, 82, 1]
+    assert nt.encode("in the park.", "nai-diffusion-4-5-full") == [16, 8, 2447, 5, 1]
+    assert nt.encode("", "v4") == [1]  # the website counts an empty prompt as one token too
+    assert nt.decode([1960, 19, 3, 9, 1399], "v4") == " Today is a fine"
+    assert nt.tokenizer_for("v4.5") == "t5" and nt.tokenizer_for("v3") == "clip"
+
+
+def test_t5_drops_emphasis_and_weights_like_the_website():
+    # The website's T5 counter removes [ ] { } and "-?digits.digits::" before tokenizing.
+    plain = nt.encode("masterpiece, blue eyes, cat", "v4")
+    assert nt.encode("{{masterpiece}}, 1.5::blue eyes::, [cat]", "v4") == plain
+    assert nt.encode("-2::masterpiece::, blue eyes, cat", "v4") == plain
+    t = nt.tokenize("{{masterpiece}}, [cat]", "v4")
+    assert [t.text[a:b] for a, b in t.offsets] == ["masterpiece", ",", "cat", ""]
+    assert t.pieces[-1] == "</s>" and t.special[-1] and not t.exact_offsets
+    t = nt.tokenize("1girl, solo", "v4")
+    assert t.exact_offsets and [t.text[a:b] for a, b in t.offsets][:-1] == ["1", "girl", ",", "solo"]
+
+
+def test_t5_budgets_are_numbers():
     b = nt.budget("1girl, solo", "v4")
-    assert b.count is None and b.status == "unavailable" and b.fits is None and b.limit == 512
-    assert "unavailable" in str(b)
+    assert (b.count, b.limit, b.status, b.fits) == (nt.count("1girl, solo", "v4"), 512, "fits", True)
+    assert b.count == len(nt.encode("1girl, solo", "v4")) and b.available
+    assert str(b) == f"nai-diffusion-4-full: {b.count} tokens, limit 512: fits"
     df = nt.count_table("1girl, solo", ["v3", "v4"])
-    assert df["tokens"].tolist() == [4, "unavailable"]
+    assert df["tokens"].tolist() == [4, b.count]
+    assert nt.budget("cat " * 600, "v4.5").status == "over"
+    for m in ("v4", "v4-curated", "v4.5", "v4.5-curated", "v5"):  # every V4+ model counts with T5
+        got = nt.budget("1girl, {{solo}}, 1.2::smile::", m)
+        assert got.tokenizer == "t5" and got.count == len(nt.encode("1girl, solo, smile", m)) == 7
+
+
+def test_missing_tokenizer_data_is_reported_as_unavailable(monkeypatch):
+    def missing(tokenizer, label):
+        raise nt.TokenizerUnavailable(label, tokenizer)
+
+    monkeypatch.setattr(nt, "_backend", missing)
+    with pytest.raises(nt.TokenizerUnavailable, match="unavailable"):
+        nt.count("1girl", "v4")
+    b = nt.budget("1girl", "v4")
+    assert b.count is None and b.status == "unavailable" and b.fits is None and "unavailable" in str(b)
 
 
 def test_bad_text_and_ids():
@@ -608,6 +645,9 @@ def test_shipped_files_are_the_novelai_api_files():
         "llama3.json.gz": "en9OSCZckriFACznNIHyaf9jYPZOuQ2Giu1kJEnl-fQ",
         "nerdstash_v1.model.gz": "V4-g7U1tvuQ18h1_enQVBtCc3ZPM4kEAir9yVAfL20E",
         "nerdstash_v2.model.gz": "AFrWgLEPGr1Aa9sMqcal2D_B9uCoVb3RlCwc6rH7R6s",
+        # Google's T5 spiece.model (sha256 d60acb12...ea86, the Hugging Face LFS id of t5-base and
+        # t5-v1_1 spiece.model), pinned in the folder's NOTICE
+        "t5_spiece.model.gz": "1grLEoz3t_JTbo84pbGKBVNcnhTHo1WQQnDhWwlF6oY",
     }
     folder = ROOT / "naikit" / "data" / "tokenizers"
     for name, digest in expected.items():
@@ -621,6 +661,10 @@ def test_shipped_files_are_the_novelai_api_files():
     notice = (folder / "NOTICE").read_text("utf-8")
     for name in [*expected, "bpe_simple_vocab_16e6.txt.gz", "Llama 3 Community License", "GPL", "T5"]:
         assert name.split(".gz")[0] in notice, name
+    for digest in expected.values():
+        assert digest in notice
+    llama = (folder / "LICENSE-Llama-3.txt").read_text("utf-8")
+    assert "META LLAMA 3 COMMUNITY LICENSE AGREEMENT" in llama and "LICENSE-Llama-3.txt" in notice
 
 
 # --------------------------------------------------------------------------------------------------
@@ -666,3 +710,45 @@ def test_cli_errors_return_2(capsys):
     args = _cli("tokenize", "nope", "x")
     assert args.func(args) == 2
     assert "model='nope'" in capsys.readouterr().err
+
+
+def _starter_composition_pairs() -> list[tuple[str, str, str]]:
+    """Every (a, b, composed) where NFC turns a + b into the one character ``composed`` and b has class 0.
+
+    Read from the Unicode data (canonical two-character decompositions) and the Hangul syllable
+    arithmetic (L + V -> LV, LV + T -> LVT), independently of naikit's tokenizer.
+    """
+    pairs = []
+    for cp in range(sys.maxunicode + 1):
+        d = unicodedata.decomposition(chr(cp))
+        if not d or d.startswith("<") or len(d.split()) != 2:
+            continue
+        a, b = (chr(int(x, 16)) for x in d.split())
+        if unicodedata.combining(b) == 0 and unicodedata.normalize("NFC", a + b) == chr(cp):
+            pairs.append((a, b, chr(cp)))
+    for lead in range(19):
+        for vowel in range(21):
+            lv = 0xAC00 + (lead * 21 + vowel) * 28
+            pairs.append((chr(0x1100 + lead), chr(0x1161 + vowel), chr(lv)))
+            for tail in range(1, 28):
+                pairs.append((chr(lv), chr(0x11A7 + tail), chr(lv + tail)))
+    return pairs
+
+
+def test_clip_composes_every_pair_whose_second_character_is_a_starter():
+    # "\u09c7\u09be" is U+09CB after NFC (ftfy's last step in OpenAI's tokenizer): the two characters
+    # must tokenize exactly like the one, with every token's span covering both.
+    pairs = _starter_composition_pairs()
+    assert len(pairs) > 11000 and ("\u09c7", "\u09be", "\u09cb") in pairs
+    assert nt.encode("\u09c7\u09be", "v3") == nt.encode("\u09cb", "v3")
+    wrong = []
+    for a, b, composed in pairs:
+        assert unicodedata.combining(b) == 0 and len(composed) == 1
+        for before, after in (("", ""), ("x", "y "), ("a ", "\u0301")):
+            text = before + a + b + after
+            expected = nt.encode(unicodedata.normalize("NFC", text), "v3")
+            if nt.encode(text, "v3") != expected:
+                wrong.append(text)
+    assert not wrong, [f"{ord(t[0]):04X}..." for t in wrong[:10]]
+    t = nt.tokenize("x \u09c7\u09be", "v3")
+    assert {t.offsets[i] for i in range(len(t)) if t.starts[i] >= 2} == {(2, 4)}

@@ -137,7 +137,9 @@ def test_empty_text():
 
 
 def test_compare_and_summary_include_unavailable_t5():
-    toks = [nt.tokenize(SAMPLE, m) for m in ("kayra", "erato", "v3")] + [nt.budget(SAMPLE, "v4")]
+    # a budget without a count stands for a tokenizer whose data file is missing
+    toks = [nt.tokenize(SAMPLE, m) for m in ("kayra", "erato", "v3")]
+    toks.append(nt.TokenBudget("nai-diffusion-4-full", "t5", None, 512))
     html = H.compare_html(toks)
     assert "repeat(4,minmax(0,1fr))" in html
     assert "unavailable: no t5 tokenizer is shipped" in html
@@ -267,12 +269,14 @@ def test_inspector_state():
     w = token_inspector(SAMPLE, ["kayra", "erato", "v3", "v4"])
     assert isinstance(w, TokenInspector)
     assert w.models == ["kayra-v1", "llama-3-erato-v1", "nai-diffusion-3", "nai-diffusion-4-full"]
-    assert w.counts["kayra-v1"] == nt.count(SAMPLE, "kayra") and w.counts["nai-diffusion-4-full"] is None
+    assert w.counts["kayra-v1"] == nt.count(SAMPLE, "kayra")
+    assert w.counts["nai-diffusion-4-full"] == nt.count(SAMPLE, "v4")  # T5 is shipped: a number
     assert w.pages == 1 and w.page == 1 and w.prev_button.disabled and w.next_button.disabled
-    assert "unavailable" in w.summary.value and "kayra-v1" in w.html
+    assert "unavailable" not in w.summary.value and "kayra-v1" in w.html
     assert repr(w) == (
         f"TokenInspector(kayra-v1: {w.counts['kayra-v1']}, llama-3-erato-v1: {w.counts['llama-3-erato-v1']}, "
-        f"nai-diffusion-3: {w.counts['nai-diffusion-3']}, nai-diffusion-4-full: unavailable; page 1/1)"
+        f"nai-diffusion-3: {w.counts['nai-diffusion-3']}, "
+        f"nai-diffusion-4-full: {w.counts['nai-diffusion-4-full']}; page 1/1)"
     )
     assert repr(w) == repr(token_inspector(SAMPLE, ["kayra", "erato", "v3", "v4"]))
 

@@ -6,15 +6,18 @@ knows every parameter with its type and allowed range, and keeps the sampler ord
 ``naikit/data/presets`` (see its NOTICE); ``name=None`` gives the model's default.
 
 :func:`build_parameters` turns a preset, :class:`GlobalSettings`, bans (:class:`BanList`), biases
-(:class:`BiasGroup`), stop sequences and a module into the request's ``parameters``; :func:`build_request`
-adds ``input`` and ``model``. Where naikit sends something other than ``novelai-api`` 0.34.1 on purpose,
-each case has a test:
+(:class:`BiasGroup`), stop sequences and a module into the request's ``parameters`` exactly as
+novelai.net builds them (its January 2026 code: bans, default bias, whitelist, sampler support, rescales;
+tests/test_site_text.py checks every official preset); :func:`build_request` adds ``input``, ``model``
+and ``use_new_shared_trial``. Where naikit differs from ``novelai-api`` 0.34.1 (each case has a test):
 
 * parameters of disabled samplers are never sent (novelai-api keeps ``tail_free_sampling``, ``cfg_scale``,
   ``cfg_uc``, ``mirostat_*`` and ``math1_*`` of disabled samplers because of name mismatches);
 * Erato's stop sequences, bias phrases, bans and rep-pen whitelist do not start with BOS (128000) — only the
   prompt does;
-* the rep-pen whitelist is sent sorted (novelai-api sends it in ``set`` order).
+* the rep-pen whitelist is sent only when the preset asks for it, in the site's order.
+
+naikit's own deliberate differences from the website are listed in the README.
 
 Everything a user gives is checked before a request is built; bad values raise InputError naming the
 key, the value and what is allowed.
@@ -26,6 +29,7 @@ import copy
 import json
 import math
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -983,22 +987,65 @@ def _tokenizer(model: TextModel) -> str:
     return model.tokenizer
 
 
+# How novelai.net prepares a text request (its January 2026 bundle), per model. The site groups models by
+# tokenizer family for its token tables: Genji-JP has its own, Krake the Pile's, the Inline model none.
+_SITE_FAMILY: dict[str, str] = {
+    "6B-v4": "gpt2",
+    "euterpe-v2": "gpt2",
+    "genji-python-6b": "gpt2",
+    "hypebot": "gpt2",
+    "genji-jp-6b-v2": "genji",
+    "krake-v2": "pile",
+    "infillmodel": "inline",
+    "clio-v1": "nerdstash",
+    "kayra-v1": "nerdstash",
+    "llama-3-erato-v1": "llama3",
+}
+#: Models whose repetition penalty the site rescales to the old scale (1 + (p - 1) * 0.525 / 7).
+_RESCALED = frozenset({"6B-v4", "euterpe-v2", "genji-python-6b", "genji-jp-6b-v2"})
+#: Models that take a module ``prefix``; every other model is sent "vanilla".
+_PREFIX_MODELS = frozenset({"6B-v4", "euterpe-v2", "krake-v2", "clio-v1", "kayra-v1"})
+#: Models whose preset may turn the default rep-pen whitelist on.
+_WHITELIST_MODELS = frozenset({"clio-v1", "kayra-v1", "llama-3-erato-v1"})
+#: Models the site sends phrase biases (and its default bias) for.
+_NO_BIAS_MODELS = frozenset({"infillmodel"})
+#: Samplers the site sends per model; the parameters of the others are dropped. CFG and Top-G are never
+#: sent (the site's capability checks are off for them).
+_SITE_SAMPLERS: dict[str, frozenset[str]] = {
+    "cfg": frozenset(),
+    "top_g": frozenset(),
+    "mirostat": frozenset({"clio-v1", "kayra-v1", "llama-3-erato-v1"}),
+    "math1": frozenset({"kayra-v1", "llama-3-erato-v1"}),
+    "min_p": frozenset({"kayra-v1", "llama-3-erato-v1"}),
+}
+_JAPANESE = re.compile("[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\uff00-\uff9f\u4e00-\u9faf\u3400-\u4dbf]")
+
+
+def _mostly_japanese(text: str) -> bool:
+    """Return whether more than 30% of ``text``'s characters are Japanese (the site's test)."""
+    n = len(_JAPANESE.findall(text))
+    return bool(n) and n / len(text) > 0.3
+
+
 @dataclass
 class GlobalSettings:
     """Account-wide generation settings that NovelAI's site adds to every request (spec §5.4).
 
-    ``ban_brackets`` bans the model's bracket tokens, ``bias_dinkus_asterism`` slightly lowers "***" and
-    "⁂", ``rep_pen_whitelist`` exempts punctuation, digits and common function words from the
-    repetition penalty (nerdstash and llama3 models), ``num_logprobs`` asks for that many alternatives
-    per token (-1: none).
+    Defaults are the website's: ``generate_until_sentence`` ("continue to sentence end") on,
+    ``ban_brackets`` on, ``bias_dinkus_asterism`` ("default bias": slightly lowers "***" and "⁂") on,
+    the rep-pen whitelist only when the preset asks for it. ``rep_pen_whitelist=True`` turns the
+    whitelist on for every preset of a model that has one. ``num_logprobs`` asks for that many
+    alternatives per token (-1: none); naikit asks for 10 by default where the site asks for none,
+    because its comparisons and displays use them. ``ban_ambiguous_genji_tokens`` keeps Genji-JP's
+    bracket list (the site sends it with the other bracket bans).
     """
 
-    generate_until_sentence: bool = False
+    generate_until_sentence: bool = True
     num_logprobs: int = 10
     ban_brackets: bool = True
-    bias_dinkus_asterism: bool = False
+    bias_dinkus_asterism: bool = True
     ban_ambiguous_genji_tokens: bool = True
-    rep_pen_whitelist: bool = True
+    rep_pen_whitelist: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -1012,48 +1059,79 @@ class GlobalSettings:
                 raise InputError(name, getattr(self, name), "True or False")
         check_parameter("num_logprobs", self.num_logprobs)
 
-    def bracket_bans(self, model: str | TextModel) -> list[list[int]]:
-        """Return the bracket ban sequences of ``model``'s tokenizer."""
-        return [list(s) for s in _global_data()["bracket_bans"][_tokenizer(text_model(model))]]
+    def bracket_bans(self, model: str | TextModel, context: str = "") -> list[list[int]]:
+        """Return the bracket ban sequences the site sends for ``model`` (more for a Japanese ``context``)."""
+        fam = _SITE_FAMILY.get(text_model(model).value, "")
+        data = _global_data()
+        if fam == "genji" and not self.ban_ambiguous_genji_tokens:
+            return []
+        out = [list(x) for x in data["bracket_bans"].get(fam, [])]
+        if context and _mostly_japanese(context):
+            out += [list(x) for x in data["japanese_bracket_bans"].get(fam, [])]
+        return out
+
+    def always_bans(self, model: str | TextModel) -> list[list[int]]:
+        """Return the bans the site sends for ``model`` whatever the settings (Erato: one token)."""
+        fam = _SITE_FAMILY.get(text_model(model).value, "")
+        return [list(x) for x in _global_data()["always_bans"].get(fam, [])]
 
     def whitelist(self, model: str | TextModel) -> list[int]:
-        """Return the default rep-pen whitelist of ``model`` as sorted token ids (no BOS)."""
+        """Return the default rep-pen whitelist of ``model`` as the site sends it.
+
+        The site encodes each of its strings (no BOS) and keeps those that are one token, in its order.
+        Models without a whitelist give [].
+        """
         from ..tokenizers import encode
 
         m = text_model(model)
-        words = _global_data()["rep_pen_whitelist_strings"][_tokenizer(m)]
-        return sorted({t for w in words for t in encode(w, m.value)})
+        if m.value not in _WHITELIST_MODELS:
+            return []
+        ids: list[int] = []
+        for word in _global_data()["rep_pen_whitelist_strings"][_tokenizer(m)]:
+            toks = encode(word, m.value)
+            if len(toks) == 1:
+                ids.append(toks[0])
+        return ids
+
+    def default_biases(self, model: str | TextModel) -> list[dict[str, Any]]:
+        """Return the site's default ("***", "⁂") bias entries for ``model`` ([] when switched off)."""
+        m = text_model(model)
+        found = _global_data()["default_bias"].get(_SITE_FAMILY.get(m.value, ""))
+        if not self.bias_dinkus_asterism or found is None or m.value in _NO_BIAS_MODELS:
+            return []
+        return [
+            {
+                "sequence": list(seq),
+                "bias": found["bias"],
+                "ensure_sequence_finish": False,
+                "generate_once": False,
+            }
+            for seq in found["sequences"]
+        ]
 
     def to_parameters(self, model: str | TextModel, *, default_whitelist: bool = False) -> dict[str, Any]:
         """Return the parameters these settings add for ``model`` (before bans and biases of the call).
 
         ``default_whitelist`` (a preset's ``repetition_penalty_default_whitelist``) turns the whitelist
-        on even when ``rep_pen_whitelist`` is off.
+        on as ``rep_pen_whitelist`` does.
         """
         m = text_model(model)
-        tok = _tokenizer(m)
         out: dict[str, Any] = {
             "generate_until_sentence": self.generate_until_sentence,
-            "num_logprobs": self.num_logprobs,
-            "bad_words_ids": [],
-            "logit_bias_exp": [],
-            "repetition_penalty_whitelist": [],
-            "return_full_text": False,
-            "use_string": False,
             "use_cache": False,
+            "use_string": False,
+            "return_full_text": False,
+            "bracket_ban": self.ban_brackets,
         }
-        if self.num_logprobs == -1:
-            del out["num_logprobs"]
-        if self.ban_brackets:
-            out["bad_words_ids"].extend(self.bracket_bans(m))
-            out["bracket_ban"] = True
-        if self.ban_ambiguous_genji_tokens and tok == "gpt2-genji":
-            out["bad_words_ids"].extend(list(s) for s in _global_data()["genji_ambiguous_bans"])
-        if self.bias_dinkus_asterism:
-            dinkus = _global_data()["dinkus_asterism"].get(tok)
-            if dinkus is not None:
-                out["logit_bias_exp"].extend(BiasGroup(dinkus["bias"], *dinkus["phrases"]).entries(m))
-        if self.rep_pen_whitelist or default_whitelist:
+        if self.num_logprobs != -1:
+            out["num_logprobs"] = self.num_logprobs
+        bans = self.always_bans(m) + (self.bracket_bans(m) if self.ban_brackets else [])
+        if bans:
+            out["bad_words_ids"] = bans
+        biases = self.default_biases(m)
+        if biases:
+            out["logit_bias_exp"] = biases
+        if (self.rep_pen_whitelist or default_whitelist) and m.value in _WHITELIST_MODELS:
             out["repetition_penalty_whitelist"] = self.whitelist(m)
         return out
 
@@ -1208,6 +1286,27 @@ def _as_list(value: Any, cls: type, where: str) -> list[Any]:
     raise InputError(where, value, f"a {cls.__name__} or a list of them")
 
 
+def _merge_biases(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return ``entries`` with equal sequences merged as the site does: mean bias, flags or-ed."""
+    merged: list[dict[str, Any]] = []
+    counts: list[int] = []
+    for e in entries:
+        for k, m in enumerate(merged):
+            if m["sequence"] == e["sequence"]:
+                m["bias"] += e["bias"]
+                m["ensure_sequence_finish"] = m["ensure_sequence_finish"] or e["ensure_sequence_finish"]
+                m["generate_once"] = m["generate_once"] or e["generate_once"]
+                counts[k] += 1
+                break
+        else:
+            merged.append(dict(e))
+            counts.append(1)
+    for m, n in zip(merged, counts, strict=True):
+        if n > 1:
+            m["bias"] = m["bias"] / n
+    return merged
+
+
 def build_parameters(
     preset: Preset,
     model: str | TextModel | None = None,
@@ -1218,14 +1317,18 @@ def build_parameters(
     stop_sequences: Sequence[str | Sequence[int]] | None = None,
     module: str | None = None,
     use_string: bool = False,
+    context: str = "",
     **overrides: Any,
 ) -> dict[str, Any]:
     """Return the request ``parameters`` for ``preset`` on ``model`` (the preset's model when None).
 
-    Order of precedence as NovelAI's site and novelai-api: whitelist, preset, global settings, then
-    ``overrides`` (any parameter, checked). Then the Sigurd/Euterpe rep-pen rescale, ``prefix``, bans,
-    biases and stop sequences. Raises InputError for a preset of another model, a module the model lacks,
-    or any bad value.
+    Built as novelai.net builds them: the preset's parameters (disabled samplers and the samplers the
+    site does not send for the model dropped), then ``overrides`` (any parameter, checked); bans in the
+    site's order (always-on, yours, bracket bans, Erato's extra bracket bans for a mostly Japanese
+    ``context``); biases (yours, equal sequences merged, then the default "***"/"⁂" bias; negated for
+    Genji-JP); the rep-pen whitelist when the preset asks for it; the old rep-pen scale for Sigurd,
+    Euterpe and Genji; ``prefix`` "vanilla" for models without modules. Raises InputError for a preset
+    of another model, a module the model lacks, or any bad value.
     """
     if not isinstance(preset, Preset):
         raise InputError("preset", preset, "a Preset (Preset.official(model, name) or Preset.load(path))")
@@ -1239,42 +1342,64 @@ def build_parameters(
         raise InputError("global_settings", gs, "a GlobalSettings")
     if not isinstance(use_string, bool):
         raise InputError("use_string", use_string, "True or False")
+    if not isinstance(context, str):
+        raise InputError("context", context, "the prompt text (str)")
     checked = {k: check_parameter(k, v) for k, v in overrides.items() if k != "order"}
     if "order" in overrides:
         preset = preset.copy()
         preset.set_order(overrides.pop("order"))
     prefix = check_module(module, m)
 
-    preset_params = preset.to_parameters(m)
+    params = preset.to_parameters(m)
+    params.pop("eos_token_id", None)  # the site never sends a preset's eos_token_id (Inline's preset has one)
     default_wl = bool(preset.get("repetition_penalty_default_whitelist", False))
+    ids = {n: SAMPLER_IDS[n] for n in SAMPLERS}
+    for name, models in _SITE_SAMPLERS.items():
+        if m.value not in models:
+            for key in SAMPLER_KEYS[name]:
+                params.pop(key, None)
+            if "order" in params:
+                params["order"] = [i for i in params["order"] if i != ids[name]]
     global_params = gs.to_parameters(m, default_whitelist=default_wl)
-    whitelist = sorted(
-        set(global_params.pop("repetition_penalty_whitelist", []))
-        | set(preset_params.pop("repetition_penalty_whitelist", []))
-    )
-    params: dict[str, Any] = {"repetition_penalty_whitelist": whitelist}
-    params.update(preset_params)
+    site_bans = global_params.pop("bad_words_ids", [])
+    default_bias = global_params.pop("logit_bias_exp", [])
     params.update(global_params)
-    params.update(checked)
+    params.update(checked)  # the call's own values last, as the site's parameter overrides
     if use_string:
         params["use_string"] = True
-    if m.value in ("6B-v4", "euterpe-v2") and "repetition_penalty" in params:
-        # Sigurd and Euterpe take the penalty on the old scale: NovelAI's site rescales the slider value.
+    if m.value in _RESCALED and "repetition_penalty" in params:
+        # Sigurd, Euterpe and Genji take the penalty on the old scale: NovelAI's site rescales the value.
         params["repetition_penalty"] = 1 + 0.525 * (params["repetition_penalty"] - 1) / 7
-    params["prefix"] = prefix
-    for b in _as_list(bans, BanList, "bans"):
-        params.setdefault("bad_words_ids", []).extend(b.entries(m))
-    for g in _as_list(biases, BiasGroup, "biases"):
-        params.setdefault("logit_bias_exp", []).extend(g.entries(m))
-    for key in ("bad_words_ids", "logit_bias_exp"):
-        if key in params and not params[key]:
-            del params[key]
+    params["prefix"] = prefix if m.value in _PREFIX_MODELS else "vanilla"
+    always = gs.always_bans(m)
+    user_bans = [seq for b in _as_list(bans, BanList, "bans") for seq in b.entries(m)]
+    bad = always + user_bans + site_bans[len(always) :]
+    if gs.ban_brackets and context:
+        bad += [s for s in gs.bracket_bans(m, context) if s not in gs.bracket_bans(m)]
+    if bad:
+        params["bad_words_ids"] = bad
+    entries = [e for g in _as_list(biases, BiasGroup, "biases") for e in g.entries(m)]
+    entries = _merge_biases(entries) if m.value not in _NO_BIAS_MODELS else []
+    fam = _SITE_FAMILY.get(m.value, "")
+    entries += [dict(e) for e in _global_data()["always_biases"].get(fam, [])]
+    entries += [e for e in default_bias if all(x["sequence"] != e["sequence"] for x in entries)]
+    if m.value == "genji-jp-6b-v2":
+        for e in entries:
+            e["bias"] = -e["bias"]
+    if entries:
+        params["logit_bias_exp"] = entries
     if stop_sequences is not None:
         if isinstance(stop_sequences, (str, bytes)) or not isinstance(stop_sequences, (list, tuple)):
             raise InputError("stop_sequences", stop_sequences, "a list of strings or token-id lists")
-        params["stop_sequences"] = [
-            _sequence(s, m, f"stop_sequences[{i}]") for i, s in enumerate(stop_sequences)
-        ]
+        stops = [_sequence(s, m, f"stop_sequences[{i}]") for i, s in enumerate(stop_sequences)]
+        if stops:
+            params["stop_sequences"] = stops
+    # What the site leaves out when a sampler's value switches it off.
+    if params.get("top_k", 0) < 0:
+        del params["top_k"]
+    for key in ("top_p", "tail_free_sampling"):
+        if key in params and not 0 < params[key] <= 1:
+            del params[key]
     lo, hi = params.get("min_length", 0), params.get("max_length", 2048)
     if lo > hi:
         raise InputError("min_length", lo, f"at most max_length ({hi})")
@@ -1295,6 +1420,8 @@ def build_request(
     from ..tokenizers import encode, tokens_to_b64
 
     m = text_model(model) if model is not None else preset.text_model
+    if isinstance(prompt, str):
+        kwargs.setdefault("context", prompt)
     params = build_parameters(preset, m, **kwargs)
     if params.get("use_string"):
         if not isinstance(prompt, str):
@@ -1308,4 +1435,5 @@ def build_request(
         else:
             raise InputError("prompt", prompt, "a string or a list of token ids")
         data = tokens_to_b64(ids, m.value)
-    return {"input": data, "model": m.value, "parameters": params}
+    # The site marks every text request for the shared free-trial pool; the API ignores it otherwise.
+    return {"input": data, "model": m.value, "use_new_shared_trial": True, "parameters": params}

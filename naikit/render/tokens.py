@@ -262,7 +262,7 @@ def compare_html(
     """Return the HTML of one page of several tokenizations of the same text, side by side.
 
     ``toks`` may hold a :class:`~naikit.tokenizers.TokenBudget` with ``count=None`` for a model whose
-    tokenizer is unavailable (T5); its column says so instead of showing tokens.
+    tokenizer data file is missing; its column says so instead of showing tokens.
     """
     if not toks:
         raise InputError("toks", toks, "at least one Tokenization")

@@ -247,13 +247,106 @@ _COMMENT_KEYS = (
     "v4_negative_prompt", "strength", "noise",
 )  # fmt: skip
 
+# The Comment of a V4/V4.5/V5 image, key by key in the order real images carry them (public readers that
+# model real V4.5 comments list these 44 keys), with the value the service writes when the request left it
+# out. "prompt", "seed", "uc", "request_type" and "signed_hash" are filled per image.
+_V4_COMMENT: tuple[tuple[str, Any], ...] = (
+    ("prompt", None),
+    ("steps", 28),
+    ("height", 1216),
+    ("width", 832),
+    ("scale", 5.0),
+    ("uncond_scale", 0.0),
+    ("cfg_rescale", 0.0),
+    ("seed", 0),
+    ("n_samples", 1),
+    ("noise_schedule", "karras"),
+    ("legacy_v3_extend", False),
+    ("reference_information_extracted_multiple", []),
+    ("reference_strength_multiple", []),
+    (
+        "extra_passthrough_testing",
+        {
+            "prompt": None,
+            "uc": None,
+            "hide_debug_overlay": False,
+            "r": 0.0,
+            "eta": 1.0,
+            "negative_momentum": 0.0,
+            "director_reference_images": None,
+            "director_reference_descriptions": None,
+            "director_reference_information_extracted": None,
+            "director_reference_strengths": None,
+            "director_reference_secondary_strengths": None,
+        },
+    ),
+    ("v4_prompt", None),
+    ("v4_negative_prompt", None),
+    ("director_reference_strengths", None),
+    ("director_reference_descriptions", None),
+    ("director_reference_information_extracted", None),
+    ("director_reference_secondary_strengths", None),
+    ("sampler", "k_euler_ancestral"),
+    ("controlnet_strength", 1.0),
+    ("controlnet_model", None),
+    ("dynamic_thresholding", False),
+    ("dynamic_thresholding_percentile", 0.999),
+    ("dynamic_thresholding_mimic_scale", 10.0),
+    ("sm", False),
+    ("sm_dyn", False),
+    ("skip_cfg_above_sigma", None),
+    ("skip_cfg_below_sigma", 0.0),
+    ("lora_unet_weights", None),
+    ("lora_clip_weights", None),
+    ("deliberate_euler_ancestral_bug", False),
+    ("prefer_brownian", True),
+    ("cfg_sched_eligibility", "enable_for_post_summer_samplers"),
+    ("explike_fine_detail", False),
+    ("minimize_sigma_inf", False),
+    ("uncond_per_vibe", True),
+    ("wonky_vibe_correlation", True),
+    ("version", 1),
+    ("uc", ""),
+    ("request_type", ""),
+    ("signed_hash", ""),
+)
+_REQUEST_TYPES = {
+    "generate": "PromptGenerateRequest",
+    "img2img": "Img2ImgRequest",
+    "infill": "NativeInfillingRequest",
+}
+
+
+def _signed_hash(comment: dict[str, Any]) -> str:
+    """Return a stand-in for NovelAI's signature (64 bytes, base64), fixed for the same parameters."""
+    import base64
+    import hashlib
+    import json
+
+    digest = hashlib.sha512(json.dumps(comment, sort_keys=True).encode("utf-8")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
 
 def _fields(job: _Job, seed: int) -> dict[str, str]:
-    comment = {k: job.params[k] for k in _COMMENT_KEYS if k in job.params}
-    comment["seed"] = seed
-    comment["uc"] = job.params.get("negative_prompt", "")
-    comment["request_type"] = {"generate": "PromptGenerateRequest", "img2img": "Img2ImgRequest",
-                               "infill": "NativeInfillingRequest"}[job.action]  # fmt: skip
+    if "v4_prompt" in job.params:
+        comment = {}
+        for key, default in _V4_COMMENT:
+            value = job.params.get(key, default)
+            comment[key] = float(value) if isinstance(default, float) and isinstance(value, int) else value
+        comment["prompt"] = job.prompt
+        comment["uncond_scale"] = 0.0  # the service writes 0 whatever the request sent
+        comment["seed"] = seed
+        comment["uc"] = job.params.get("negative_prompt", "")
+        comment["request_type"] = _REQUEST_TYPES[job.action]
+        if job.action != "generate":
+            comment["strength"] = job.params.get("strength", 0.7)
+            comment["noise"] = job.params.get("noise", 0.0)
+        comment["signed_hash"] = _signed_hash(comment)
+    else:
+        comment = {k: job.params[k] for k in _COMMENT_KEYS if k in job.params}
+        comment["seed"] = seed
+        comment["uc"] = job.params.get("negative_prompt", "")
+        comment["request_type"] = _REQUEST_TYPES[job.action]
     # deterministic stand-in for the time the service reports
     gen_time = round(
         0.05 * job.params["steps"] * job.params["width"] * job.params["height"] / (832 * 1216), 3
