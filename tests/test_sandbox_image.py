@@ -316,6 +316,8 @@ def test_v5_generate_img2img_inpaint_and_stream_through_the_client(nai):
     assert inp.request["model"] == "nai-diffusion-5-full-inpainting" and len(inp.images) == 1
     events = list(nai.generate_image_stream("fox", model="v5-curated", seed=14, **size))
     assert events[-1].is_final and events[-1].image.startswith(b"\x89PNG")
+
+
 def test_sandbox_png_looks_like_a_real_v45_image(nai):
     """The sandbox's PNG passes the reader checks a real V4.5 image passes (tests/test_metadata.py)."""
     from test_metadata import V45_COMMENT, V45_TEXT, independent_read
