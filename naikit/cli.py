@@ -1,5 +1,5 @@
-"""The ``naikit`` command: credentials helpers, the sandbox server, JupyterLab on the notebooks, and
-the subcommands each area registers (tokenizers, content, ...)."""
+"""The ``naikit`` command: NovelAI credentials, the offline sandbox server, JupyterLab on the notebooks,
+tokenizers and account backups."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import getpass
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +35,65 @@ def _cmd_access_token(args: argparse.Namespace) -> int:
         token = nai.login(args.email, _password(args.password))
         print(token.value)
     return 0
+
+
+def _email(text: str) -> str:
+    """argparse type: one email address (one '@' with something on each side, no spaces, commas or
+    semicolons). The value is not echoed: a swapped email and password would print the password."""
+    local, at, domain = text.partition("@")
+    bad = [f"{text.count('@')} '@'"] if text.count("@") != 1 else []
+    bad += [f"a {name}" for ch, name in ((",", "comma"), (";", "semicolon"), (" ", "space")) if ch in text]
+    if not text.isprintable():
+        bad.append("control characters")
+    if not bad and (not local or not domain):
+        bad.append("nothing before or after the '@'")
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"not one email address ({len(text)} characters with {', '.join(bad)}; the value is not shown "
+            "in case it is the password): expected one address such as me@example.com"
+        )
+    return text
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that states each option's default (when it has one worth saying and the help does not)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or default in (None, False, argparse.SUPPRESS)
+            or "default" in text.lower()
+        ):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+# Python spellings in library messages and the option that says the same on the command line.
+_CLI_TERMS = ((re.compile(r"email_case\s*=\s*['\"]?(lower|verbatim)['\"]?"), r"--email-case \1"),)
+
+
+def _cli_terms(text: str) -> str:
+    """Return ``text`` with Python keyword hints (``email_case='verbatim'``) put as the options that say
+    the same (``--email-case verbatim``)."""
+    for pattern, repl in _CLI_TERMS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def _port_free(port: int) -> bool:
+    """Return whether 127.0.0.1:``port`` can be listened on now (0 always can)."""
+    import socket
+
+    if port == 0:
+        return True
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _port(text: str) -> int:
@@ -81,6 +141,13 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         print("naikit lab needs JupyterLab: pip install 'naikit[lab]'", file=sys.stderr)
         return 2
     notebooks = args.notebooks or _default_notebooks()
+    if not _port_free(args.port):
+        # Checked before starting anything: JupyterLab would otherwise print a page of log lines.
+        print(
+            f"naikit: port {args.port} is already in use: stop what listens there or pick another --port",
+            file=sys.stderr,
+        )
+        return 1
     with sandbox.start(data_dir=args.data) as server:
         # The kernels find the sandbox and the demo account through the environment, so every notebook
         # shares one server (and its data) instead of starting its own.
@@ -128,25 +195,45 @@ def _default_notebooks() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``naikit`` command with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="naikit", description=__doc__)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="naikit",
+        description="NovelAI credentials, the offline sandbox server, JupyterLab on the notebooks, "
+        "tokenizers and account backups.",
+        epilog="Run `naikit COMMAND --help` for a command's options. Without NAI_TOKEN (or NAI_USERNAME and "
+        "NAI_PASSWORD) in the environment, commands that need an account use the offline sandbox.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"naikit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     p = sub.add_parser("access-key", help="print the 64-character access key for EMAIL and PASSWORD")
-    p.add_argument("email")
+    p.add_argument("email", type=_email, help="the account's email address")
     p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
-    p.add_argument("--email-case", choices=["lower", "verbatim"], default="lower")
+    p.add_argument(
+        "--email-case",
+        choices=["lower", "verbatim"],
+        default="lower",
+        help="'lower' hashes the email lower-cased, as the website does; 'verbatim' as typed",
+    )
     p.set_defaults(func=_cmd_access_key)
 
     p = sub.add_parser("access-token", help="log in and print the access token")
-    p.add_argument("email")
+    p.add_argument("email", type=_email, help="the account's email address")
     p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
-    p.add_argument("--email-case", choices=["lower", "verbatim"], default="lower")
+    p.add_argument(
+        "--email-case",
+        choices=["lower", "verbatim"],
+        default="lower",
+        help="'lower' hashes the email lower-cased, as the website does; 'verbatim' as typed",
+    )
     p.add_argument("--base-url", default=None, help="one URL for all hosts (e.g. a `naikit serve` sandbox)")
     p.set_defaults(func=_cmd_access_token)
 
     p = sub.add_parser("serve", help="run the offline sandbox server in the foreground")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=_port, default=8765, help="TCP port (0 picks a free one)")
     p.add_argument("--data", type=_data_dir, default=None, help="directory for a persistent SQLite store")
     p.add_argument("--faults", default=None, help="e.g. '429=0.2,500=0.1,drop=0.05,retry_after=1,seed=7'")
     p.add_argument(
@@ -166,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("lab", help="start the sandbox and JupyterLab on the notebooks")
-    p.add_argument("--port", type=_port, default=8888)
-    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--port", type=_port, default=8888, help="JupyterLab's TCP port")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.add_argument("--data", type=_data_dir, default=None, help="keep the sandbox's data in this directory")
     p.add_argument("--notebooks", default=None, help="folder to open (default: the repo's notebooks/)")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="after --: passed on to jupyter lab")
@@ -181,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register_cli(sub)
+    for command in sub.choices.values():
+        # every option's help says its default, also for the commands the areas register
+        command.formatter_class = _HelpFormatter
+        for action in command._actions:
+            if action.dest == "email" and action.type is None:
+                action.type = _email  # one check of email addresses for every command that takes one
     return parser
 
 
@@ -196,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NaikitError as exc:
-        print(f"naikit: {_one_line(exc)}", file=sys.stderr)
+        print(f"naikit: {_cli_terms(_one_line(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("naikit: interrupted", file=sys.stderr)

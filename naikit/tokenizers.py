@@ -1339,14 +1339,34 @@ def _cli_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ids_warnings(ids: list[int], model: str) -> list[str]:
+    """Return warnings for ids that decode but do not look like text of ``model`` (wrong token width,
+    special tokens inside the text)."""
+    out: list[str] = []
+    width = token_width(model)
+    if width == 2 and len(ids) >= 2 and len(ids) % 2 == 0 and not any(ids[1::2]) and any(ids[0::2]):
+        out.append(
+            "every second id is 0, as when 4-byte Erato tokens are read as 2-byte ones: "
+            "try `naikit decode llama-3-erato-v1 ...`"
+        )
+    tok = tokenization_from_ids(ids, model)
+    inner = [f"{i}:{tok.pieces[i]}" for i, sp in enumerate(tok.special) if sp and i > 0]
+    if inner:
+        shown = ", ".join(inner[:5]) + (f" and {len(inner) - 5} more" if len(inner) > 5 else "")
+        out.append(
+            f"special tokens inside the text (position:piece {shown}): were these ids made for {model}?"
+        )
+    return out
+
+
 def _cli_decode(args: argparse.Namespace) -> int:
     b64 = sys.stdin.read().strip() if args.b64 == "-" else args.b64
     try:
         ids = b64_to_tokens(b64, args.model)
-        if args.ids:
-            print(ids)
-        else:
-            print(decode(ids, args.model))
+        text = decode(ids, args.model)
+        for warning in _ids_warnings(ids, args.model):
+            print(f"naikit decode: warning: {warning}", file=sys.stderr)
+        print(ids if args.ids else text)
     except (InputError, TokenizerUnavailable) as e:
         print(f"naikit decode: {e}", file=sys.stderr)
         return 2
