@@ -884,6 +884,7 @@ class Tokenization:
         self.limit_from = limit_from
         #: CLIP chunk length (75) for V1-V3 image prompts.
         self.chunk = chunk
+        self._labels: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -915,16 +916,32 @@ class Tokenization:
         """Return the number of tokens."""
         return len(self.ids)
 
+    @property
+    def labels(self) -> list[str]:
+        """Return each token's own text as a reader wants it: the characters its bytes spell (``' night'``
+        rather than the byte-level piece ``'Ġnight'``), with bytes that are only part of a character shown
+        marked, as ``⟨e5 a4⟩``. Special tokens show their piece (``<|endoftext|>``)."""
+        if self._labels is None:
+            backend = _backend(self.tokenizer, self.model)
+            self._labels = [
+                self.pieces[k] if tid in self.special_ids else readable_bytes(backend.token_bytes(tid))
+                for k, tid in enumerate(self.ids)
+            ]
+            if isinstance(backend, _ClipBackend):
+                self._labels = [t.replace("</w>", " ") for t in self._labels]
+        return self._labels
+
     def to_frame(self) -> pd.DataFrame:
-        """Return a DataFrame with one row per token: index, id, piece, text, start, end."""
+        """Return a DataFrame with one row per token: index, id, text (its readable own text, partial
+        UTF-8 as marked bytes ``⟨e5 a4⟩``), piece (the vocabulary entry), start, end."""
         import pandas as pd
 
         return pd.DataFrame(
             {
                 "index": range(len(self.ids)),
                 "id": self.ids,
+                "text": self.labels,
                 "piece": self.pieces,
-                "text": self.texts,
                 "start": self.starts,
                 "end": self.ends,
             }
@@ -938,6 +955,20 @@ class Tokenization:
         from .render.tokens import tokenization_html
 
         return tokenization_html(self)
+
+
+def _marked_bytes(err: UnicodeError) -> tuple[str, int]:
+    bad = err.object[err.start : err.end]  # type: ignore[attr-defined]
+    return "⟨" + " ".join(f"{b:02x}" for b in bad) + "⟩", err.end  # type: ignore[attr-defined]
+
+
+codecs.register_error("naikit.marked_bytes", _marked_bytes)
+
+
+def readable_bytes(raw: bytes) -> str:
+    """Return the UTF-8 text of ``raw`` with bytes that do not make a whole character shown as ``⟨e5 a4⟩``
+    (one mark per run), so a token holding half of a CJK character or an emoji reads as what it is."""
+    return raw.decode("utf-8", "naikit.marked_bytes")
 
 
 def _own_text(raw: bytes) -> str:
@@ -1334,8 +1365,13 @@ def _cli_tokenize(args: argparse.Namespace) -> int:
     if args.b64:
         print("b64:", tokens_to_b64(tok.ids, args.model), file=out)
     width = max([len(str(i)) for i in tok.ids] + [2])
-    for i, (tid, piece, t) in enumerate(zip(tok.ids, tok.pieces, tok.texts, strict=False)):
-        print(f"{i:>5}  {tid:>{width}}  {piece!r:<24} {t!r}", file=out)
+    labels = tok.labels
+    text_w = min(24, max([len(repr(t)) for t in labels] + [4]))
+    print(f"{'#':>5}  {'id':>{width}}  {'text':<{text_w}}  piece", file=out)
+    for i, (tid, piece, t) in enumerate(zip(tok.ids, tok.pieces, labels, strict=False)):
+        # the text reads as what the token spells; the vocabulary piece follows when it says more
+        shown_piece = "" if piece in (t, t.replace(" ", "▁")) else piece
+        print(f"{i:>5}  {tid:>{width}}  {t!r:<{text_w}}  {shown_piece}".rstrip(), file=out)
     return 0
 
 

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,7 +82,8 @@ def test_hover_titles_give_index_id_piece_and_offsets():
     html = H.tokenization_html(tok)
     titles = re.findall(r'title="([^"]*)"', html)
     assert "#0 · id 13071 · &#x27;Hello&#x27; · chars 0–5" in titles
-    assert "#1 · id 1190 · &#x27;▁world&#x27; · chars 5–11" in titles
+    # the token's readable text, not the vocabulary piece '▁world'
+    assert "#1 · id 1190 · &#x27; world&#x27; · chars 5–11" in titles
 
 
 def test_colours_depend_on_id_and_position_only():
@@ -141,7 +143,10 @@ def test_compare_and_summary_include_unavailable_t5():
     toks = [nt.tokenize(SAMPLE, m) for m in ("kayra", "erato", "v3")]
     toks.append(nt.TokenBudget("nai-diffusion-4-full", "t5", None, 512))
     html = H.compare_html(toks)
-    assert "repeat(4,minmax(0,1fr))" in html
+    # columns wrap to new rows rather than shrink below a readable width
+    assert (
+        html.count('<div class="nk-head"><b>') == 4 and "repeat(auto-fit,minmax(min(100%,300px),1fr))" in html
+    )
     assert "unavailable: no t5 tokenizer is shipped" in html
     summary = H.summary_html(toks, tier="opus")
     assert summary.count("<tr>") == 5 and "limit (opus)" in summary
@@ -355,3 +360,99 @@ def test_widgets_package_is_lazy():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------------------------------
+# Readable tokens, one box per token, typing with a debounce, traitlets
+
+
+def test_byte_level_pieces_read_as_text_and_partial_utf8_as_marked_bytes():
+    tok = nt.tokenize(" night — 夜", "erato")
+    assert tok.pieces[:2] == ["Ġnight", "ĠâĢĶ"]  # the vocabulary entries, unreadable as they are
+    assert tok.labels[:2] == [" night", " —"]
+    # 夜 is E5 A4 9C: Erato splits it over two tokens, each a part of the character
+    assert tok.labels[2:] == [" ⟨e5 a4⟩", "⟨9c⟩"]
+    frame = tok.to_frame()
+    assert list(frame.columns) == ["index", "id", "text", "piece", "start", "end"]
+    assert list(frame["text"]) == tok.labels
+    assert nt.readable_bytes(b"ok\xf0\x9f") == "ok⟨f0 9f⟩"
+    assert nt.readable_bytes("🙂".encode()) == "🙂"
+
+
+def test_cli_tokenize_shows_readable_text(capsys: pytest.CaptureFixture[str]):
+    from naikit.cli import main
+
+    assert main(["tokenize", "erato", " night — 夜"]) == 0
+    out = capsys.readouterr().out
+    assert "' night'" in out and "' —'" in out and "' ⟨e5 a4⟩'" in out and "'⟨9c⟩'" in out
+    assert "\\x" not in out
+
+
+def test_no_token_box_can_break_across_lines():
+    html = H.tokenization_html(nt.tokenize("The lamp flickered.\nNext line", "kayra"))
+    css = re.search(r"\.nk-tok \.nk-t\{([^}]*)\}", html).group(1)
+    assert "white-space:pre" in css and "display:inline-block" in css
+    assert "break-all" not in html
+    # a token holding a line break shows ↵ inside its box and breaks after the box, not inside it
+    for box in re.findall(r'<span class="nk-t[^"]*"[^>]*>(.*?)</span>(?=<span class="nk-t|\n|$)', html):
+        assert "\n" not in box
+    assert "↵</span></span>\n" in html
+
+
+class _Clock:
+    """A driven clock for Debouncer: call_later records, advance() fires what is due."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[list[Any]] = []
+
+    def call_later(self, delay: float, fn: Any) -> Any:
+        timer = [self.now + delay, fn, False]
+        self.timers.append(timer)
+
+        class Handle:
+            def cancel(self) -> None:
+                timer[2] = True
+
+        return Handle()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for timer in list(self.timers):
+            if not timer[2] and timer[0] <= self.now:
+                timer[2] = True
+                timer[1]()
+
+
+def test_typing_updates_after_a_pause():
+    clock = _Clock()
+    w = TokenInspector("Hello", ["kayra"], debounce=0.3, call_later=clock.call_later)
+    assert w.text_area.continuous_update  # every key stroke reaches Python
+    before = w.counts["kayra-v1"]
+    for typed in ("Hello ", "Hello w", "Hello wo", "Hello world"):
+        w.text_area.value = typed
+        clock.advance(0.1)  # typing: shorter pauses than the debounce
+    assert w.pending and w.text == "Hello" and w.counts["kayra-v1"] == before
+    clock.advance(0.3)
+    assert not w.pending and w.text == "Hello world"
+    assert w.counts["kayra-v1"] == nt.count("Hello world", "kayra")
+    fired = [t for t in clock.timers if t[2]]
+    assert len(fired) == 4  # three cancelled, one ran
+
+
+def test_inspector_state_is_traitlets():
+    import ipywidgets as widgets
+
+    w = token_inspector("Hello", ["kayra"])
+    seen: list[Any] = []
+    w.observe(lambda change: seen.append((change["name"], change["new"])), names=["text", "models", "page"])
+    w.text = "Hello there"
+    w.models = ["erato", "kayra"]
+    assert ("text", "Hello there") in seen and ("models", ["llama-3-erato-v1", "kayra-v1"]) in seen
+    source = widgets.Text("linked")
+    link = widgets.link((source, "value"), (w, "text"))
+    source.value = "Linked text"
+    assert w.text == "Linked text" and w.counts["kayra-v1"] == nt.count("Linked text", "kayra")
+    link.unlink()
+    with pytest.raises(InputError):
+        w.models = ["no-such-model"]

@@ -43,8 +43,9 @@ _MAX_TITLE_TOKENS = 8
 
 _CSS = """<style>
 .nk-tok{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;line-height:1.9}
-.nk-tok .nk-text{white-space:pre-wrap;word-break:break-all}
-.nk-tok .nk-t{border-radius:3px;padding:1px 0;color:#111}
+.nk-tok .nk-text{white-space:pre-wrap;overflow-wrap:anywhere}
+.nk-tok .nk-t{border-radius:3px;padding:1px 0;color:#111;white-space:pre;display:inline-block;max-width:100%;
+overflow:hidden;text-overflow:ellipsis;vertical-align:top;line-height:1.5;margin:1px 0}
 .nk-tok .nk-multi{outline:1px dashed #777}
 .nk-tok .nk-sp{background:#333!important;color:#fff;padding:1px 3px}
 .nk-tok .nk-ws{color:#888}
@@ -54,7 +55,7 @@ _CSS = """<style>
 padding:0 4px;margin:0 2px}
 .nk-tok .nk-chunk{background:#2471a3}
 .nk-tok .nk-head{font-family:system-ui,sans-serif;font-size:12px;color:#444;margin:2px 0}
-.nk-tok .nk-grid{display:grid;gap:12px}
+.nk-tok .nk-grid{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(min(100%,300px),1fr))}
 .nk-tok table{border-collapse:collapse;font-family:system-ui,sans-serif;font-size:12px}
 .nk-tok td,.nk-tok th{border:1px solid #ddd;padding:2px 8px;text-align:left}
 .nk-tok .nk-over{color:#c0392b;font-weight:bold}
@@ -79,14 +80,19 @@ def _dom_id(prefix: str, *parts: Any) -> str:
     return f"{prefix}-{h}"
 
 
-def _show(text: str) -> str:
-    """Escape ``text`` for HTML with whitespace made visible (marker spans) and long runs elided."""
+def _show(text: str, *, breaks: bool = True) -> str:
+    """Escape ``text`` for HTML with whitespace made visible (marker spans) and long runs elided.
+
+    With ``breaks=False`` line breaks are only marked (↵), for a token's box that must stay on one line;
+    the caller puts the break itself after the box (:func:`_breaks_after`)."""
     if len(text) > _MAX_RUN:
         text = text[: _MAX_RUN - 40] + f"\u2026(+{len(text) - _MAX_RUN + 20} chars)\u2026" + text[-20:]
     out: list[str] = []
     plain: list[str] = []
     for ch in text:
         vis = _VISIBLE.get(ch)
+        if not breaks and vis is not None:
+            vis = vis.rstrip("\n")
         if vis is None and ch.isspace():
             vis = "␣"
         if vis is None:
@@ -99,6 +105,11 @@ def _show(text: str) -> str:
     if plain:
         out.append(escape("".join(plain)))
     return "".join(out)
+
+
+def _breaks_after(text: str) -> str:
+    """Return the line breaks of a token's text, to put after its one-line box."""
+    return "\n" * text.count("\n")
 
 
 def _plural(n: int, word: str) -> str:
@@ -151,11 +162,12 @@ def _boundaries(tok: Tokenization) -> tuple[dict[int, list[str]], int, int]:
 
 def _title(tok: Tokenization, idxs: list[int]) -> str:
     lines = []
+    labels = tok.labels
     for i in idxs[:_MAX_TITLE_TOKENS]:
         special = " · special" if tok.ids[i] in tok.special_ids else ""
+        # the token's readable text (' night', not the byte-level piece 'Ġnight'); pieces are in to_frame()
         lines.append(
-            f"#{i} · id {tok.ids[i]} · {_short(tok.pieces[i])!r} · "
-            f"chars {tok.starts[i]}–{tok.ends[i]}{special}"
+            f"#{i} · id {tok.ids[i]} · {_short(labels[i])!r} · chars {tok.starts[i]}–{tok.ends[i]}{special}"
         )
     if len(idxs) > _MAX_TITLE_TOKENS:
         lines.append(f"… {len(idxs) - _MAX_TITLE_TOKENS} more tokens")
@@ -199,9 +211,10 @@ def _body(tok: Tokenization, page: int, page_chars: int) -> tuple[str, int, int]
         if i < lo or i >= hi:
             classes.append("nk-out")
         shown = text[a:group_end] if group_end > a else tok.pieces[i]
+        # one box per token on one line: a token that holds a line break shows ↵ and breaks after its box
         out.append(
             f'<span class="{" ".join(classes)}" style="background:{_colour(ids[i], i)}" '
-            f'title="{_title(tok, idxs)}">{_show(shown)}</span>'
+            f'title="{_title(tok, idxs)}">{_show(shown, breaks=False)}</span>{_breaks_after(shown)}'
         )
         cursor = max(cursor, group_end)
         i = j
@@ -279,10 +292,8 @@ def compare_html(
         "nk-cmp", [(getattr(t, "model", ""), len(getattr(t, "ids", ()))) for t in toks], page
     )
     pager = f'<div class="nk-head">page {page + 1} of {pages}</div>' if pages > 1 else ""
-    return (
-        f'{_CSS}<div class="nk-tok" id="{escape(did)}">{pager}<div class="nk-grid" '
-        f'style="grid-template-columns:repeat({len(cols)},minmax(0,1fr))">{"".join(cols)}</div></div>'
-    )
+    grid = f'<div class="nk-grid">{"".join(cols)}</div>'
+    return f'{_CSS}<div class="nk-tok" id="{escape(did)}">{pager}{grid}</div>'
 
 
 def summary_html(toks: Sequence[Tokenization | TokenBudget], *, tier: str | None = None) -> str:

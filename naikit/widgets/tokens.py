@@ -12,10 +12,12 @@ from plain Python, which is how the tests drive them. The HTML comes from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 
 from ..errors import InputError
 from ..novelai.models import IMAGE_MODELS, TEXT_MODELS, tier_name
@@ -31,7 +33,7 @@ from ..render.tokens import (
 )
 from ..tokenizers import TokenBudget, Tokenization, TokenizerUnavailable, budget, canonical_name, tokenize
 
-__all__ = ["TokenInspector", "LogprobView", "token_inspector", "logprob_view"]
+__all__ = ["Debouncer", "TokenInspector", "LogprobView", "token_inspector", "logprob_view"]
 
 DEFAULT_MODELS = ("kayra", "erato", "clio", "krake", "euterpe")
 # Above this many characters the text is not put in an editable text area (the browser would carry it
@@ -45,8 +47,71 @@ def _model_options() -> list[tuple[str, str]]:
     return text + image
 
 
+class Debouncer:
+    """Run ``fn`` once, ``delay`` seconds after the last of a burst of calls (typing, say).
+
+    ``call_later(delay, fn)`` schedules and returns a handle with ``cancel()``; by default it is the
+    running asyncio loop's (a Jupyter kernel has one), and with no running loop ``fn`` runs at once. Tests
+    pass their own ``call_later`` to drive the clock.
+    """
+
+    def __init__(
+        self,
+        delay: float,
+        fn: Callable[[], None],
+        call_later: Callable[[float, Callable[[], None]], Any] | None = None,
+    ):
+        self.delay = float(delay)
+        self._fn = fn
+        self._call_later = call_later
+        self._pending: Any = None
+
+    @property
+    def pending(self) -> bool:
+        """Return whether a call is waiting to run."""
+        return self._pending is not None
+
+    def __call__(self) -> None:
+        self.cancel()
+        call_later = self._call_later
+        if call_later is None and self.delay > 0:
+            try:
+                call_later = asyncio.get_running_loop().call_later
+            except RuntimeError:
+                call_later = None
+        if call_later is None or self.delay <= 0:
+            self._fn()
+            return
+        self._pending = call_later(self.delay, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._fn()
+
+    def cancel(self) -> None:
+        """Drop the waiting call, if any."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    def flush(self) -> None:
+        """Run the waiting call now, if any."""
+        if self._pending is not None:
+            self.cancel()
+            self._fn()
+
+
 class TokenInspector(widgets.VBox):
-    """Side-by-side tokenization of one text for several models, paged, with counts against limits."""
+    """Side-by-side tokenization of one text for several models, paged, with counts against limits.
+
+    ``text``, ``models``, ``tier`` and ``page`` are traitlets: ``observe`` them, or ``link`` them to other
+    widgets. Typing in the text area re-tokenizes ``debounce`` seconds after the last key stroke.
+    """
+
+    text = traitlets.Unicode("", help="the text being inspected")
+    models = traitlets.List(traitlets.Unicode(), help="the models shown, as API values")
+    tier = traitlets.Unicode("opus", help="the subscription tier whose context sizes are shown")
+    page = traitlets.Int(1, help="the page shown, counting from 1")
 
     def __init__(
         self,
@@ -57,6 +122,8 @@ class TokenInspector(widgets.VBox):
         page_chars: int = DEFAULT_PAGE_CHARS,
         bos: bool = False,
         editable: bool | None = None,
+        debounce: float = 0.3,
+        call_later: Callable[[float, Callable[[], None]], Any] | None = None,
     ):
         if not isinstance(text, str):
             raise InputError("text", text, "a str")
@@ -66,33 +133,35 @@ class TokenInspector(widgets.VBox):
             raise InputError("models", models, "at least one model name")
         if not isinstance(page_chars, int) or page_chars < 100:
             raise InputError("page_chars", page_chars, "an int of at least 100")
-        self._tier = tier_name(tier)
+        self._ready = False
         self._page_chars = page_chars
         self._bos = bos
-        self._text = text
         self.results: list[Tokenization | TokenBudget] = []
         # validate names now, so a typo fails here and not on the first redraw
-        self._models = [canonical_name(m) for m in models]
+        names = [canonical_name(m) for m in models]
+        tier = tier_name(tier)
 
         options = _model_options()
         known = {v for _, v in options}
-        for m in self._models:
+        for m in names:
             if m not in known:
                 options.append((m, m))
         self.model_select = widgets.SelectMultiple(
-            options=options, value=tuple(self._models), rows=min(8, len(options)), description="models"
+            options=options, value=tuple(names), rows=min(8, len(options)), description="models"
         )
         self.tier_select = widgets.Dropdown(
-            options=["tablet", "scroll", "opus"], value=self._tier, description="tier"
+            options=["tablet", "scroll", "opus"], value=tier, description="tier"
         )
         self.editable = len(text) <= _EDITABLE_MAX if editable is None else editable
+        # continuous_update: every key stroke reaches Python, which waits for a pause (the debouncer)
         self.text_area = widgets.Textarea(
             value=text if self.editable else "",
             placeholder="Type or paste text to tokenize",
-            continuous_update=False,
+            continuous_update=True,
             layout=widgets.Layout(width="100%", height="90px"),
             disabled=not self.editable,
         )
+        self._typing = Debouncer(debounce, self._typed, call_later)
         self.summary = widgets.HTML()
         self.prev_button = widgets.Button(
             description="◀", layout=widgets.Layout(width="40px"), tooltip="previous page"
@@ -109,61 +178,72 @@ class TokenInspector(widgets.VBox):
 
         self.prev_button.on_click(lambda _: self.show_page(self.page - 1))
         self.next_button.on_click(lambda _: self.show_page(self.page + 1))
-        self.page_slider.observe(self._on_page, names="value")
-        self.text_area.observe(self._on_text, names="value")
-        self.model_select.observe(self._on_models, names="value")
-        self.tier_select.observe(self._on_tier, names="value")
+        self.page_slider.observe(self._on_page_slider, names="value")
+        self.text_area.observe(lambda _: self._typing(), names="value")
+        self.model_select.observe(self._on_model_select, names="value")
+        self.tier_select.observe(self._on_tier_select, names="value")
 
         controls = [widgets.HBox([self.model_select, self.tier_select])]
         if self.editable:
             controls.append(self.text_area)
         super().__init__(children=[*controls, self.summary, self.pager, self.body])
+        with self.hold_trait_notifications():
+            self.text = text
+            self.models = names
+            self.tier = tier
+        self._ready = True
         self._retokenize()
 
     # -- state
 
-    @property
-    def text(self) -> str:
-        """The text being inspected."""
-        return self._text
-
-    @text.setter
-    def text(self, value: str) -> None:
-        if not isinstance(value, str):
-            raise InputError("text", value, "a str")
-        self._text = value
-        if self.editable and self.text_area.value != value:
-            self.text_area.value = value  # observer re-tokenizes
-        else:
-            self._retokenize()
-
-    @property
-    def models(self) -> list[str]:
-        """The models shown, as API values."""
-        return list(self._models)
-
-    @models.setter
-    def models(self, value: Sequence[str]) -> None:
+    @traitlets.validate("models")
+    def _check_models(self, proposal: dict[str, Any]) -> list[str]:
+        value = proposal["value"]
         names = [canonical_name(m) for m in ([value] if isinstance(value, str) else value)]
         if not names:
             raise InputError("models", value, "at least one model name")
-        self._models = names
+        return names
+
+    @traitlets.validate("tier")
+    def _check_tier(self, proposal: dict[str, Any]) -> str:
+        return tier_name(proposal["value"])
+
+    @traitlets.validate("page")
+    def _check_page(self, proposal: dict[str, Any]) -> int:
+        return min(max(1, int(proposal["value"])), self.page_slider.max)
+
+    @traitlets.observe("text")
+    def _on_text(self, change: dict[str, Any]) -> None:
+        if self.editable and self.text_area.value != change["new"]:
+            self.text_area.value = change["new"]
+            self._typing.cancel()  # set from Python: no need to wait for a pause
+        if self._ready:
+            self._retokenize()
+
+    @traitlets.observe("models")
+    def _on_models(self, change: dict[str, Any]) -> None:
+        names = change["new"]
         missing = [m for m in names if m not in {v for _, v in self.model_select.options}]
         if missing:
             self.model_select.options = [*self.model_select.options, *((m, m) for m in missing)]
         if tuple(self.model_select.value) != tuple(names):
             self.model_select.value = tuple(names)
-        self._retokenize()
+        if self._ready:
+            self._retokenize()
 
-    @property
-    def tier(self) -> str:
-        """The subscription tier whose context sizes are shown."""
-        return self._tier
+    @traitlets.observe("tier")
+    def _on_tier(self, change: dict[str, Any]) -> None:
+        if self.tier_select.value != change["new"]:
+            self.tier_select.value = change["new"]
+        if self._ready:
+            self._retokenize()
 
-    @property
-    def page(self) -> int:
-        """The page shown, counting from 1."""
-        return self.page_slider.value
+    @traitlets.observe("page")
+    def _on_page(self, change: dict[str, Any]) -> None:
+        if self.page_slider.value != change["new"]:
+            self.page_slider.value = change["new"]
+        if self._ready:
+            self._draw()
 
     @property
     def pages(self) -> int:
@@ -180,47 +260,48 @@ class TokenInspector(widgets.VBox):
         """The HTML of the page shown."""
         return self.body.value
 
+    @property
+    def pending(self) -> bool:
+        """Whether typed text waits for a pause before it is tokenized."""
+        return self._typing.pending
+
     def show_page(self, page: int) -> None:
         """Show ``page`` (counting from 1; clamped to the pages there are)."""
-        self.page_slider.value = min(max(1, int(page)), self.pages)
-        self._draw()
+        self.page = page
 
     # -- events
 
-    def _on_page(self, change: dict[str, Any]) -> None:
-        self._draw()
+    def _on_page_slider(self, change: dict[str, Any]) -> None:
+        self.page = change["new"]
 
-    def _on_text(self, change: dict[str, Any]) -> None:
-        self._text = change["new"]
-        self._retokenize()
+    def _typed(self) -> None:
+        self.text = self.text_area.value
 
-    def _on_models(self, change: dict[str, Any]) -> None:
-        if change["new"] and list(change["new"]) != self._models:
-            self._models = list(change["new"])
-            self._retokenize()
+    def _on_model_select(self, change: dict[str, Any]) -> None:
+        if change["new"] and list(change["new"]) != self.models:
+            self.models = list(change["new"])
 
-    def _on_tier(self, change: dict[str, Any]) -> None:
-        self._tier = change["new"]
-        self._retokenize()
+    def _on_tier_select(self, change: dict[str, Any]) -> None:
+        self.tier = change["new"]
 
     def _retokenize(self) -> None:
         results: list[Tokenization | TokenBudget] = []
-        for m in self._models:
+        for m in self.models:
             try:
-                results.append(tokenize(self._text, m, bos=self._bos, tier=self._tier))
+                results.append(tokenize(self.text, m, bos=self._bos, tier=self.tier))
             except TokenizerUnavailable:
-                results.append(budget(self._text, m, self._tier))
+                results.append(budget(self.text, m, self.tier))
         self.results = results
-        self.summary.value = summary_html(results, tier=self._tier)
+        self.summary.value = summary_html(results, tier=self.tier)
         pages = page_count(results, self._page_chars)
-        with self.hold_trait_notifications():
-            self.page_slider.max = pages
-            if self.page_slider.value > pages:
-                self.page_slider.value = pages
-        self._draw()
+        self.page_slider.max = pages
+        if self.page > pages:
+            self.page = pages  # redraws
+        else:
+            self._draw()
 
     def _draw(self) -> None:
-        page = self.page_slider.value
+        page = self.page
         self.body.value = compare_html(self.results, page=page - 1, page_chars=self._page_chars)
         self.page_label.value = f"of {self.pages}"
         self.prev_button.disabled = page <= 1
@@ -285,16 +366,18 @@ def token_inspector(
     page_chars: int = DEFAULT_PAGE_CHARS,
     bos: bool = False,
     editable: bool | None = None,
+    debounce: float = 0.3,
 ) -> TokenInspector:
     """Return a :class:`TokenInspector` widget showing ``text`` tokenized for each of ``models``.
 
     ``tier`` picks the context sizes (tablet/scroll/opus); ``page_chars`` is the page size in
     characters; ``bos`` starts Erato's tokens with ``<|begin_of_text|>``; ``editable`` adds a text area
-    (default: only for texts up to 20,000 characters).
+    (default: only for texts up to 20,000 characters); typing re-tokenizes ``debounce`` seconds after
+    the last key stroke.
     """
     return TokenInspector(
         text, [models] if isinstance(models, str) else models, tier=tier, page_chars=page_chars, bos=bos,
-        editable=editable,
+        editable=editable, debounce=debounce,
     )  # fmt: skip
 
 
