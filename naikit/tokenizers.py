@@ -932,16 +932,16 @@ class Tokenization:
         return self._labels
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a DataFrame with one row per token: index, id, text (its readable own text, partial
-        UTF-8 as marked bytes ``⟨e5 a4⟩``), piece (the vocabulary entry), start, end."""
+        """Return a DataFrame with one row per token: index, id, piece (the vocabulary entry), text (the
+        token's readable own text, partial UTF-8 as marked bytes ``⟨e5 a4⟩``), start, end."""
         import pandas as pd
 
         return pd.DataFrame(
             {
                 "index": range(len(self.ids)),
                 "id": self.ids,
-                "text": self.labels,
                 "piece": self.pieces,
+                "text": self.labels,
                 "start": self.starts,
                 "end": self.ends,
             }
@@ -1369,9 +1369,8 @@ def _cli_tokenize(args: argparse.Namespace) -> int:
     text_w = min(24, max([len(repr(t)) for t in labels] + [4]))
     print(f"{'#':>5}  {'id':>{width}}  {'text':<{text_w}}  piece", file=out)
     for i, (tid, piece, t) in enumerate(zip(tok.ids, tok.pieces, labels, strict=False)):
-        # the text reads as what the token spells; the vocabulary piece follows when it says more
-        shown_piece = "" if piece in (t, t.replace(" ", "▁")) else piece
-        print(f"{i:>5}  {tid:>{width}}  {t!r:<{text_w}}  {shown_piece}".rstrip(), file=out)
+        # the text reads as what the token spells; the vocabulary piece follows
+        print(f"{i:>5}  {tid:>{width}}  {t!r:<{text_w}}  {piece!r}", file=out)
     return 0
 
 

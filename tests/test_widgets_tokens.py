@@ -373,7 +373,7 @@ def test_byte_level_pieces_read_as_text_and_partial_utf8_as_marked_bytes():
     # 夜 is E5 A4 9C: Erato splits it over two tokens, each a part of the character
     assert tok.labels[2:] == [" ⟨e5 a4⟩", "⟨9c⟩"]
     frame = tok.to_frame()
-    assert list(frame.columns) == ["index", "id", "text", "piece", "start", "end"]
+    assert list(frame.columns) == ["index", "id", "piece", "text", "start", "end"]
     assert list(frame["text"]) == tok.labels
     assert nt.readable_bytes(b"ok\xf0\x9f") == "ok⟨f0 9f⟩"
     assert nt.readable_bytes("🙂".encode()) == "🙂"
