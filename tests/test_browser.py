@@ -182,6 +182,29 @@ def test_token_inspector_shows_spans(lab, browser):
     assert widget_spans.count() > 20, "the inspector widget draws one span per token"
     title = widget_spans.first.get_attribute("title")
     assert title and "id" in title, "hovering a token shows its id"
+    # no token's box spans two lines: one client rectangle each, no taller than one line of text
+    split = page.evaluate(
+        """() => [...document.querySelectorAll('.jupyter-widgets .nk-t')].filter(e => {
+             const r = e.getClientRects(); if (r.length !== 1) return true;
+             const lh = parseFloat(getComputedStyle(e).lineHeight) || 20;
+             return r[0].height > 1.6 * lh; }).map(e => e.textContent)"""
+    )
+    assert split == [], f"tokens broken across lines: {split[:5]}"
+    # typing changes the counts while the caret stays in the box (no blur needed)
+    area = page.locator(".jupyter-widgets textarea").first
+    area.scroll_into_view_if_needed()
+    summary = page.locator(".jupyter-widgets .nk-tok table").first
+    before = summary.inner_text()
+    area.click()
+    area.press("End")
+    page.keyboard.type(" and a few more words typed by hand", delay=30)
+    page.wait_for_function(
+        "(b) => { const t = document.querySelector('.jupyter-widgets .nk-tok table');"
+        " return t && t.innerText !== b; }",
+        arg=before,
+        timeout=30_000,
+    )
+    assert page.evaluate("() => document.activeElement && document.activeElement.tagName") == "TEXTAREA"
     page.locator(".jp-OutputArea-output:has(.jupyter-widgets .nk-t)").first.screenshot(
         path=str(ARTIFACTS / "token_inspector.png")
     )
