@@ -259,6 +259,19 @@ def test_preset_editor_slider_changes_the_preset_in_the_kernel(lab, browser):
     after = int(kernel_print(page, 'print("MAXLEN2", mine["max_length"])', "MAXLEN2"))
     assert after == before + 3, (before, after)
     slider.screenshot(path=str(ARTIFACTS / "preset_editor_slider.png"))
+    # "Load official" loads into the user's preset: the editor and `mine` stay one object
+    official = page.locator(".widget-dropdown:has(label:text-is('Official')) select").first
+    shown = official.locator("option:checked").inner_text().replace("\xa0", " ")
+    assert shown == "Golden Arrow, warmer (being edited)"  # the dropdown names the preset edited
+    official.select_option("Wilder")
+    page.locator(".widget-button:text-is('Load official')").first.click()
+    page.wait_for_timeout(500)
+    handle.focus()
+    handle.press("ArrowRight")
+    page.wait_for_timeout(500)
+    got = kernel_print(page, 'print("BOUND", editor.preset is mine, mine.name, mine["max_length"])', "BOUND")
+    wilder = kernel_print(page, 'print("WILDER", Preset.official("erato", "Wilder")["max_length"])', "WILDER")
+    assert got == f"True Wilder {int(wilder) + 1}", (got, wilder)
     page.locator(".jp-OutputArea-output:has(.widget-slider)").first.screenshot(
         path=str(ARTIFACTS / "preset_editor.png")
     )

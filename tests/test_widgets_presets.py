@@ -160,3 +160,59 @@ def test_raising_temperature_or_top_k_widens_the_output(nai):
     hot = _distinct(ed)
     assert greedy == 1 and wider > greedy
     assert hot > cold
+
+
+def test_load_official_keeps_editing_the_users_preset():
+    mine = Preset.official("kayra", "Carefree")
+    ed = PresetEditor(mine)
+    other = next(n for n in Preset.official_names("kayra") if n != "Carefree")
+    ed.official.value = other
+    ed.load_official.click()
+    assert ed.preset is mine, "the editor still edits the user's object"
+    assert mine.name == other and mine == Preset.official("kayra", other)
+    ed.controls["max_length"].value = 77
+    assert mine["max_length"] == 77
+    # another model's preset, loaded in place as well; the same through the method, which returns it
+    ed.model.value = "llama-3-erato-v1"
+    assert ed.use_official("Wilder") is mine and mine.model == "llama-3-erato-v1" and mine.name == "Wilder"
+    assert ed.official.value == "Wilder"
+
+
+def test_official_dropdown_shows_the_preset_being_edited():
+    mine = Preset.new("kayra-v1", name="My own")
+    ed = PresetEditor(mine)
+    assert ed.official.value == "My own (being edited)"
+    ed.load_official.click()  # nothing official picked: refused, the preset unchanged
+    assert "pick one first" in ed.status.value and mine.name == "My own"
+    official = Preset.official("kayra", "Carefree")
+    ed2 = PresetEditor(official)
+    assert ed2.official.value == "Carefree"
+    official.name = "Carefree, tuned"
+    assert ed2.official.value == "Carefree, tuned (being edited)"
+    ed2.model.value = "llama-3-erato-v1"  # browsing another model's presets still names yours first
+    assert (
+        ed2.official.options[0] == "Carefree, tuned (being edited)" and "Golden Arrow" in ed2.official.options
+    )
+
+
+def test_save_file_writes_outside_the_notebook_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    cwd = tmp_path / "notebooks"
+    cwd.mkdir()
+    monkeypatch.setenv("NAIKIT_OUTPUT_DIR", str(out))
+    monkeypatch.chdir(cwd)
+    ed = PresetEditor(Preset.official("kayra", "Carefree"))
+    ed.save_file.click()  # no name: the preset's own
+    assert (out / "presets" / "Carefree.preset").is_file()
+    ed.path.value = "tuned.preset"
+    ed.save_file.click()
+    assert (out / "presets" / "tuned.preset").is_file() and str(
+        out / "presets" / "tuned.preset"
+    ) in ed.status.value
+    assert list(cwd.iterdir()) == [], "nothing lands next to the notebook"
+    absolute = tmp_path / "elsewhere" / "abs.preset"
+    assert ed.save(str(absolute)) == absolute and absolute.is_file()
+    ed2 = PresetEditor()
+    ed2.path.value = "tuned.preset"  # loading finds it where Save file put it
+    ed2.load_file.click()
+    assert ed2.preset.name == "Carefree"

@@ -481,6 +481,17 @@ class Preset:
             p.name = name
         return p
 
+    def assign(self, other: Preset) -> Preset:
+        """Make this preset a copy of ``other`` (name, model, parameters, order) in place, keeping this
+        object and its observers (an editor bound to it stays bound); return self."""
+        if not isinstance(other, Preset):
+            raise InputError("other", other, "a Preset")
+        object.__setattr__(self, "_data", copy.deepcopy(other._data))
+        object.__setattr__(self, "_source", other._source)
+        object.__setattr__(self, "_snapshot", other._snapshot)
+        self._changed("preset", self)
+        return self
+
     # -- identity ----------------------------------------------------------------------------------
     @property
     def name(self) -> str:

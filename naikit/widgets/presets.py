@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -21,6 +22,7 @@ import ipywidgets as widgets
 from ..errors import InputError, NaikitError
 from ..novelai.models import OA_MODELS, TEXT_MODELS, text_model
 from ..novelai.presets import OA_SAMPLERS, PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset, is_oa_model
+from .files import output_folder, output_path
 
 __all__ = ["PresetEditor", "preset_editor"]
 
@@ -106,7 +108,12 @@ class PresetEditor(widgets.VBox):
         )
         self.official = widgets.Dropdown(description="Official")
         self.load_official = widgets.Button(description="Load official")
-        self.path = widgets.Text(description="File", placeholder="my.preset", layout=_LAYOUT)
+        self.path = widgets.Text(
+            description="File",
+            placeholder=f"my.preset (in {output_folder('presets')})",
+            tooltip="a relative name is saved in the output folder, not next to the notebook",
+            layout=_LAYOUT,
+        )
         self.load_file = widgets.Button(description="Load file")
         self.save_file = widgets.Button(description="Save file")
         self.status = widgets.HTML()
@@ -157,14 +164,24 @@ class PresetEditor(widgets.VBox):
         self._updating = True
         try:
             self.model.value = preset.model
-            self.official.options = Preset.official_names(preset.model)
-            # show which official preset this is (or the first one, ready to load)
-            names = self.official.options
-            self.official.value = preset.name if preset.name in names else (names[0] if names else None)
+            self._show_official()
             self.name.value = preset.name
         finally:
             self._updating = False
         self._build()
+
+    def _show_official(self, model: str | None = None) -> None:
+        """Show the preset being edited in the Official dropdown: its name when it is an official one of
+        the model shown, else a first entry naming it, so the dropdown never claims another preset."""
+        model = model or self._preset.model
+        names = Preset.official_names(model)
+        mine = self._preset.name
+        if model == self._preset.model and mine in names:
+            self.official.options = names
+            self.official.value = mine
+        else:
+            self.official.options = [_yours(mine), *names]
+            self.official.value = _yours(mine)
 
     def _build(self) -> None:
         p = self._preset
@@ -288,8 +305,11 @@ class PresetEditor(widgets.VBox):
 
     def _on_model(self, change: dict[str, Any]) -> None:
         if not self._updating:
-            self.official.options = Preset.official_names(change["new"])
-            self.official.value = self.official.options[0] if self.official.options else None
+            self._updating = True
+            try:
+                self._show_official(change["new"])
+            finally:
+                self._updating = False
 
     def _on_preset_change(self, key: str, value: Any) -> None:
         self._updating = True
@@ -307,25 +327,65 @@ class PresetEditor(widgets.VBox):
                 self.body.children = rest[: i + 1] + rows + rest[i + 1 :]
             elif key == "name":
                 self.name.value = value
+                self._show_official(self.model.value)
             elif key in self.controls and value is not None:
                 _show_value(self.controls[key], value)
         finally:
             self._updating = False
 
     # -- actions -------------------------------------------------------------------------------------
+    def use_official(self, name: str | None = None, model: str | None = None) -> Preset:
+        """Copy the official preset ``name`` of ``model`` (default: the dropdowns' choice) into the preset
+        being edited (the same object: your variable sees the change); return that preset."""
+        name = self.official.value if name is None else name
+        if not name or name.endswith(_YOURS):
+            raise InputError("official", name, f"an official preset of {self.model.value}: pick one first")
+        self._replace(Preset.official(model or self.model.value, name))
+        self.status.value = f"loaded {escape(self._preset.name)} into your preset"
+        return self._preset
+
+    def use_file(self, path: str | None = None) -> Preset:
+        """Copy the ``.preset`` file at ``path`` (default: the File box) into the preset being edited
+        (the same object); return that preset."""
+        path = self.path.value if path is None else path
+        if not str(path).strip():
+            raise InputError("path", path, "a .preset file name")
+        # a name given relative is looked for where Save file writes, then in the working directory
+        found = output_path(path, "presets")
+        if not found.exists() and Path(path).expanduser().exists():
+            found = Path(path).expanduser()
+        self._replace(Preset.load(found))
+        self.status.value = f"loaded {escape(str(found))} into your preset"
+        return self._preset
+
+    def _replace(self, new: Preset) -> None:
+        self._preset.assign(new)  # in place: the user's variable and this editor stay one object
+        self.set_preset(self._preset)
+
     def _do_load_official(self) -> None:
-        self.set_preset(Preset.official(self.model.value, self.official.value))
-        self.status.value = f"loaded {escape(self._preset.name)}"
+        self.use_official()
 
     def _do_load_file(self) -> None:
-        self.set_preset(Preset.load(self.path.value))
-        self.status.value = f"loaded {escape(self.path.value)}"
+        self.use_file()
+
+    def save(self, path: str | None = None) -> Path:
+        """Save the preset being edited as a ``.preset`` file; return the path written.
+
+        ``path`` (default: the File box) is used as given when absolute; a relative name, or none (then
+        the preset's name), lands in ``output_folder('presets')``, never next to the notebook.
+        """
+        path = self.path.value if path is None else path
+        name = str(path).strip() or _file_name(self._preset.name)
+        target = output_path(name, "presets")
+        if not target.suffix:
+            target = target.with_suffix(".preset")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._preset.save(target)
+        self.status.value = f"saved {escape(str(target))}"
+        return target
 
     def _do_save_file(self) -> None:
-        if not self.path.value:
-            raise InputError("path", "", "a file name to save to")
-        self._preset.save(self.path.value)
-        self.status.value = f"saved {escape(self.path.value)}"
+        self.save()
 
     def generate(self, seed: int | None = None, **params: Any) -> Any:
         """Generate from the prompt box with the edited preset; show and return the Generation."""
@@ -343,6 +403,20 @@ class PresetEditor(widgets.VBox):
         self.last_generation = g
         self.output.value = g._repr_html_()
         return g
+
+
+_YOURS = " (being edited)"
+
+
+def _yours(name: str) -> str:
+    """Return the Official dropdown's entry for a preset that is not an official one."""
+    return f"{name}{_YOURS}"
+
+
+def _file_name(name: str) -> str:
+    """Return a file name for a preset called ``name`` (letters, digits, ``-_ .`` kept)."""
+    keep = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in name).strip(" .")
+    return (keep or "preset") + ".preset"
 
 
 def preset_editor(preset: Preset | None = None, *, client: Any = None, prompt: str = "") -> PresetEditor:
