@@ -224,6 +224,23 @@ def test_image_grid_shows_images(lab, browser):
     page.locator(".jp-OutputArea-output:has(.jupyter-widgets img)").first.screenshot(
         path=str(ARTIFACTS / "image_grid.png")
     )
+    # a click on the thumbnail itself enlarges it, at no more than its natural size; close closes it
+    big = page.locator(".jupyter-widgets img.naikit-enlarged").first
+    assert not big.is_visible()
+    page.locator(".naikit-thumb-button").first.click()
+    big.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.naikit-enlarged'); return i && i.naturalWidth > 0; }",
+        timeout=30_000,
+    )
+    shown, natural = page.evaluate(
+        "() => { const i = document.querySelector('img.naikit-enlarged');"
+        " return [i.getBoundingClientRect().width, i.naturalWidth]; }"
+    )
+    assert 0 < shown <= natural + 0.5, (shown, natural)
+    big.screenshot(path=str(ARTIFACTS / "image_grid_enlarged.png"))
+    page.locator(".widget-button:has-text('close')").first.click()
+    big.wait_for(state="hidden", timeout=30_000)
     page.close()
 
 

@@ -32,9 +32,9 @@ def test_grid_state_select_enlarge_save(tmp_path):
     g.select(0, 2)
     assert g.selected == [0, 2]
     g.enlarge_buttons[1].click()
-    assert g.enlarged == 1 and g.big.value == items[1].png and g.big.layout.display == ""
+    assert g.enlarged == 1 and g.big.value == items[1].png and g.big_box.layout.display == ""
     g.enlarge(None)
-    assert g.enlarged is None and g.big.layout.display == "none"
+    assert g.enlarged is None and g.big_box.layout.display == "none"
     g.folder.value = str(tmp_path)
     g.save_button.click()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image_100_0.png", "image_102_2.png"]
@@ -45,6 +45,42 @@ def test_grid_state_select_enlarge_save(tmp_path):
         image_grid(items, fmt="gif")
     with pytest.raises(InputError):
         g.enlarge(7)
+
+
+def test_click_thumbnail_enlarges_at_natural_size_and_close_closes():
+    items = [_gen(i, scale=4.0 + i) for i in range(2)]
+    g = image_grid(items, thumb_size=128)
+    g.thumb_buttons[1].click()  # the thumbnail itself (a transparent button over the picture)
+    assert g.enlarged == 1 and g.big_box.layout.display == ""
+    assert g.big.width == "832"  # the picture's own width: never upscaled past 100%
+    assert g.big.layout.max_width == "100%" and g.big.layout.height == "auto"
+    assert g.thumb_buttons[1].layout.grid_area == "cell"  # over the thumbnail, not beside it
+    g.close_button.click()
+    assert (
+        g.enlarged is None
+        and g.big_box.layout.display == "none"
+        and g.payload_bytes == sum(map(len, g.thumbs))
+    )
+
+
+def test_grid_saves_outside_the_notebook_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    cwd = tmp_path / "notebooks"
+    cwd.mkdir()
+    monkeypatch.setenv("NAIKIT_OUTPUT_DIR", str(out))
+    monkeypatch.chdir(cwd)
+    g = image_grid([_gen(i, scale=4.0 + i) for i in range(2)], thumb_size=64)
+    assert g.folder.value == str(out / "images")
+    g.save_button.click()
+    assert g.status.value == "select pictures first"
+    g.select(1)
+    g.save_button.click()
+    assert [p.name for p in (out / "images").iterdir()] == ["image_101_1.png"]
+    assert str(out / "images") in g.status.value
+    g.folder.value = "run-2"  # relative: inside the output folder
+    g.save_button.click()
+    assert (out / "images" / "run-2" / "image_101_1.png").is_file()
+    assert list(cwd.iterdir()) == [], "nothing lands next to the notebook"
 
 
 def test_grid_html_is_pure_and_escaped():

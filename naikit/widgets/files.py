@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["output_folder", "output_path"]
+__all__ = ["output_folder", "output_path", "shown_path"]
 
 
 def output_folder(kind: str = "") -> Path:
@@ -36,3 +36,12 @@ def output_path(path: str | os.PathLike[str] | None, kind: str) -> Path:
         return output_folder(kind)
     p = Path(text).expanduser()
     return p if p.is_absolute() else output_folder(kind) / p
+
+
+def shown_path(path: Path) -> str:
+    """Return ``path`` for display, with the home folder as ``~`` (a notebook that stores it does not
+    carry the user's name)."""
+    try:
+        return "~/" + path.relative_to(Path.home()).as_posix()
+    except ValueError:
+        return str(path)

@@ -18,6 +18,7 @@ import ipywidgets as widgets
 
 from ..errors import InputError
 from ..novelai.images_result import GeneratedImage
+from .files import output_folder, output_path, shown_path
 
 __all__ = ["ImageGrid", "image_grid", "varying_keys", "make_thumbnail", "StreamPreview", "stream_preview"]
 
@@ -110,24 +111,60 @@ class ImageGrid(widgets.VBox):
             widgets.Button(description="enlarge", icon="search-plus", layout=widgets.Layout(width="96px"))
             for _ in self.items
         ]
+        # The thumbnail itself is clickable: a transparent button lies over it in the same grid cell
+        # (plain ipywidgets, no JavaScript of our own).
+        self.thumb_buttons = [
+            widgets.Button(
+                description="",
+                tooltip="click to enlarge",
+                layout=widgets.Layout(grid_area="cell", width="100%", height="100%", margin="0"),
+                style=widgets.ButtonStyle(button_color="transparent"),
+            )
+            for _ in self.items
+        ]
         tiles = []
         for i, (t, cap) in enumerate(zip(self.thumbs, self.captions, strict=False)):
-            img = widgets.Image(value=t, format=fmt, layout=widgets.Layout(max_width=f"{thumb_size}px"))
+            img = widgets.Image(
+                value=t, format=fmt, layout=widgets.Layout(max_width=f"{thumb_size}px", grid_area="cell")
+            )
             self.enlarge_buttons[i].on_click(lambda _b, i=i: self.enlarge(i))
-            tiles.append(widgets.VBox([img, widgets.HTML(f"<small>{_esc(cap)}</small>"),
+            self.thumb_buttons[i].on_click(lambda _b, i=i: self.enlarge(i))
+            self.thumb_buttons[i].add_class("naikit-thumb-button")
+            cell = widgets.GridBox(
+                [img, self.thumb_buttons[i]],
+                layout=widgets.Layout(grid_template_areas='"cell"', width="fit-content"),
+            )
+            tiles.append(widgets.VBox([cell, widgets.HTML(f"<small>{_esc(cap)}</small>"),
                                        widgets.HBox([self.checks[i], self.enlarge_buttons[i]])]))  # fmt: skip
         self.grid = widgets.GridBox(
             tiles, layout=widgets.Layout(grid_template_columns=f"repeat({columns}, {thumb_size + 16}px)")
         )
-        self.big = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="100%"))
+        # shown at its own size: never wider than the picture (no upscaling), narrower when the page is
+        self.big = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", height="auto", object_fit="contain")
+        )
+        self.big.add_class("naikit-enlarged")
         self.big_caption = widgets.HTML("")
-        self.folder = widgets.Text(value="naikit-images", description="folder")
+        self.close_button = widgets.Button(
+            description="close", icon="times", tooltip="close the enlarged picture"
+        )
+        self.close_button.on_click(lambda _b: self.enlarge(None))
+        self.big_box = widgets.VBox(
+            [widgets.HBox([self.big_caption, self.close_button]), self.big],
+            layout=widgets.Layout(display="none"),
+        )
+        self.folder = widgets.Text(
+            value=shown_path(output_folder("images")),
+            description="folder",
+            tooltip="a relative folder is taken inside the output folder, not next to the notebook",
+            layout=widgets.Layout(width="420px"),
+        )
         self.save_button = widgets.Button(description="save selected", icon="save")
         self.status = widgets.HTML("")
         self.save_button.on_click(lambda _b: self._save_clicked())
         self.enlarged: int | None = None
         bar = widgets.HBox([self.folder, self.save_button, self.status])
-        super().__init__([self.grid, bar, self.big_caption, self.big])
+        super().__init__([self.grid, bar, self.big_box])
 
     @property
     def selected(self) -> list[int]:
@@ -143,20 +180,28 @@ class ImageGrid(widgets.VBox):
         """Show picture ``index`` at full size below the grid (None hides it); returns None."""
         if index is None:
             self.enlarged = None
-            self.big.layout.display = "none"
+            self.big_box.layout.display = "none"
             self.big.value = b""
+            self.big.width = ""
             self.big_caption.value = ""
             return
         if not 0 <= index < len(self.items):
             raise InputError("index", index, f"0 to {len(self.items) - 1}")
         self.enlarged = index
-        self.big.value = self.items[index].png
-        self.big.layout.display = ""
+        item = self.items[index]
+        self.big.value = item.png
+        width = _png_width(item.png)
+        self.big.width = str(width) if width else ""  # its natural width; max-width shrinks it to fit
+        self.big_box.layout.display = ""
         self.big_caption.value = f"<b>{_esc(self.captions[index])}</b>"
 
     def save_selected(self, folder: str | Path | None = None, *, overwrite: bool = False) -> list[Path]:
-        """Save the selected pictures (PNG with metadata) into ``folder``; return the paths written."""
-        target = Path(folder if folder is not None else self.folder.value)
+        """Save the selected pictures (PNG with metadata) into ``folder``; return the paths written.
+
+        ``folder`` (default: the folder box) is used as given when absolute; a relative one is taken
+        inside ``naikit.widgets.files.output_folder('images')``, never next to the notebook.
+        """
+        target = output_path(folder if folder is not None else self.folder.value, "images")
         return [self.items[i].save(target / f"image_{self.items[i].seed}_{i}.png", overwrite=overwrite)
                 for i in self.selected]  # fmt: skip
 
@@ -166,12 +211,20 @@ class ImageGrid(widgets.VBox):
         except (InputError, OSError) as exc:
             self.status.value = f"<span style='color:#b00'>{_esc(str(exc))}</span>"
             return
-        self.status.value = f"saved {len(paths)} picture(s)"
+        where = _esc(shown_path(paths[0].parent)) if paths else ""
+        self.status.value = f"saved {len(paths)} picture(s) in {where}" if paths else "select pictures first"
 
     @property
     def payload_bytes(self) -> int:
         """Return the bytes of image data the grid sends to the browser (thumbnails + enlarged picture)."""
         return sum(len(t) for t in self.thumbs) + len(self.big.value or b"")
+
+
+def _png_width(png: bytes) -> int:
+    """Return the width in the PNG header (0 when the bytes are not a PNG)."""
+    if png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR":
+        return int.from_bytes(png[16:20], "big")
+    return 0
 
 
 def _esc(text: str) -> str:

@@ -22,7 +22,7 @@ import ipywidgets as widgets
 from ..errors import InputError, NaikitError
 from ..novelai.models import OA_MODELS, TEXT_MODELS, text_model
 from ..novelai.presets import OA_SAMPLERS, PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset, is_oa_model
-from .files import output_folder, output_path
+from .files import output_folder, output_path, shown_path
 
 __all__ = ["PresetEditor", "preset_editor"]
 
@@ -110,7 +110,7 @@ class PresetEditor(widgets.VBox):
         self.load_official = widgets.Button(description="Load official")
         self.path = widgets.Text(
             description="File",
-            placeholder=f"my.preset (in {output_folder('presets')})",
+            placeholder=f"my.preset (in {shown_path(output_folder('presets'))})",
             tooltip="a relative name is saved in the output folder, not next to the notebook",
             layout=_LAYOUT,
         )
@@ -381,7 +381,7 @@ class PresetEditor(widgets.VBox):
             target = target.with_suffix(".preset")
         target.parent.mkdir(parents=True, exist_ok=True)
         self._preset.save(target)
-        self.status.value = f"saved {escape(str(target))}"
+        self.status.value = f"saved {escape(shown_path(target))}"
         return target
 
     def _do_save_file(self) -> None:
