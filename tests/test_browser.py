@@ -318,6 +318,29 @@ def test_training_dashboard_renders(lab, browser):
     page.locator(".jp-OutputArea-output:has(table.naikit-training)").first.screenshot(
         path=str(ARTIFACTS / "training_dashboard.png")
     )
+    # every job ended: Stop is disabled; the chart has axes
+    stop = page.locator(
+        ".jp-OutputArea-output:has(table.naikit-training) .widget-button:has-text('Stop')"
+    ).first
+    assert stop.is_disabled()
+    assert page.locator(".jupyter-widgets svg.naikit-chart text:text-is('step')").count() >= 1
+    # a second job with the same name: the two rows and bars are told apart
+    page.evaluate(
+        _RUN_CODE,
+        'twin = nai.train_module(stories, name="harbour tales", steps=100)\n'
+        "dash2 = training_dashboard(nai, None, interval=0.5)\ndash2",
+    )
+    twins = page.locator(".jp-OutputArea-output .widget-hprogress label:has-text('harbour tales ·')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-OutputArea-output table.naikit-training').length >= 2",
+        timeout=60_000,
+    )
+    twins.nth(1).wait_for(timeout=60_000)
+    labels = {t.replace("\xa0", " ") for t in twins.all_inner_texts()}
+    assert len(labels) >= 2, labels
+    page.locator(".jp-OutputArea-output:has(table.naikit-training)").last.screenshot(
+        path=str(ARTIFACTS / "training_dashboard_twins.png")
+    )
     page.close()
 
 

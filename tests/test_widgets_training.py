@@ -155,3 +155,85 @@ def test_constructor_checks():
         TrainingDashboard(None, None)
     with pytest.raises(errors.InputError):
         TrainingDashboard(object(), interval=0, start=False)
+
+
+def test_loss_chart_has_axes_steps_and_values():
+    from naikit.render.charts import line_chart_svg, nice_ticks
+
+    assert nice_ticks(0, 100) == [0, 20, 40, 60, 80, 100]
+    assert nice_ticks(1, 500) == [100, 200, 300, 400, 500]
+    assert nice_ticks(1.2, 2.0) == [1.2, 1.4, 1.6, 1.8, 2.0]
+    svg = line_chart_svg([2.0, 1.5, 1.2], total=10, title="<m>")
+    assert svg == line_chart_svg([2.0, 1.5, 1.2], total=10, title="<m>")  # pure
+    assert "&lt;m&gt;" in svg and "<m>" not in svg
+    assert ">step</text>" in svg and ">loss</text>" in svg  # axis labels
+    assert ">10</text>" in svg and ">4</text>" in svg  # x ticks: round steps up to the planned total
+    assert ">1.2</text>" in svg and ">2</text>" in svg  # y ticks at round loss values
+    assert "step 3: 1.2</text>" in svg  # the last value marked
+    assert "no loss yet" in line_chart_svg([])
+
+
+def test_same_named_jobs_are_told_apart():
+    from naikit.widgets.training import job_labels
+
+    jobs = [
+        JobState("NovelAI module", "aaaaaaaa-1111", "my module", "training", 40.0),
+        JobState("NovelAI module", "bbbbbbbb-2222", "my module", "ready", 100.0, finished=True),
+        JobState("Novita style", "cccccccc-3333", "other", "RUNNING", 10.0),
+        JobState("Novita style", "dddddddd-4444", "", "RUNNING", 10.0),
+    ]
+    assert job_labels(jobs) == ["my module · aaaaaaaa", "my module · bbbbbbbb", "other", "dddddddd-4444"]
+    html = dashboard_html(jobs)
+    assert "my module · aaaaaaaa" in html and "my module · bbbbbbbb" in html and "40 %" in html
+
+
+def test_bars_show_percent_and_steps_novita_rows_carry_steps_stop_disables(env):
+    sb, clock, nai, nv = env
+    a = nai.train_module("some text " * 50, name="twin", steps=100)
+    b = nai.train_module("other text " * 50, name="twin", steps=100)
+    style = nv.train_style("styled", "v1-5-pruned-emaonly", [png()], ["a caption"], max_train_steps=1000)
+    dash = training_dashboard(nai, nv, trainings=[(style.task_id, "style", 1000)], interval=1, start=False)
+    dash.refresh()
+    clock.advance(0.5)
+    dash.refresh()
+    descriptions = {dash.bars[f"nai:{m.id}"].description for m in (a, b)}
+    assert descriptions == {f"twin · {a.id[:8]}", f"twin · {b.id[:8]}"}
+    nv_key = f"novita:{style.task_id}"
+    job = dash.jobs[nv_key]
+    assert job.steps == 1000 and job.steps_done == round(1000 * (job.progress or 0) / 100)
+    label = dash.bar_labels[nv_key].value
+    assert label.endswith(f"{job.steps_done}/1000 steps") and (
+        job.finished or f"{job.progress:.0f} %" in label
+    )
+    assert dash.stop_button.disabled  # not refreshing in the background: nothing to stop
+    for _ in range(60):
+        if dash.done:
+            break
+        clock.advance(0.5)
+        dash.refresh()
+    assert dash.done and dash.stop_button.disabled
+    assert dash.jobs[nv_key].steps_done == 1000
+    assert "<svg" in dash.curves.value and ">step</text>" in dash.curves.value
+
+
+def test_stop_button_enabled_while_refreshing_then_disabled(env):
+    sb, clock, _, _ = env
+
+    async def main():
+        async with AsyncNovelAI(base_url=sb.url, **DEMO) as nai:
+            await nai.train_module("text", name="short", steps=100)
+            dash = TrainingDashboard(nai, None, interval=1)
+            seen: list[bool] = []
+
+            async def fake_sleep(s):
+                seen.append(dash.stop_button.disabled)
+                clock.advance(s)
+                await asyncio.sleep(0)
+
+            dash.sleep = fake_sleep
+            await dash.wait()
+            return dash, seen
+
+    dash, seen = asyncio.run(main())
+    assert seen and not any(seen), "Stop is usable while the dashboard refreshes"
+    assert dash.done and dash.stop_button.disabled

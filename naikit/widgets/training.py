@@ -23,9 +23,17 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import InputError, NaikitError
-from ..novelai.modules import Module, loss_svg
+from ..novelai.modules import Module
+from ..render.charts import line_chart_svg
 
-__all__ = ["TrainingDashboard", "training_dashboard", "JobState", "dashboard_html", "curves_html"]
+__all__ = [
+    "TrainingDashboard",
+    "training_dashboard",
+    "JobState",
+    "dashboard_html",
+    "curves_html",
+    "job_labels",
+]
 
 COLUMNS = [
     "source",
@@ -75,38 +83,53 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def job_labels(jobs: Iterable[JobState]) -> list[str]:
+    """Return a label per job: its name, followed by the start of its id when another job has the same
+    name (two runs called "my module" stay apart), or the id when it has no name."""
+    jobs = list(jobs)
+    counts: dict[str, int] = {}
+    for j in jobs:
+        counts[j.name] = counts.get(j.name, 0) + 1
+    return [(f"{j.name} · {j.id[:8]}" if counts[j.name] > 1 else j.name) if j.name else j.id for j in jobs]
+
+
 def dashboard_html(jobs: Iterable[JobState]) -> str:
     """Return the dashboard's table as HTML (pure: same jobs, same text; every value escaped)."""
+    jobs = list(jobs)
     head = "".join(
-        f"<th>{c}</th>" for c in ("source", "name", "status", "progress %", "steps", "ETA s", "model")
+        f"<th>{c}</th>" for c in ("source", "name", "id", "status", "progress", "steps", "ETA s", "model")
     )
     body = ""
-    for j in jobs:
+    for j, label in zip(jobs, job_labels(jobs), strict=True):
         steps = f"{_fmt(j.steps_done)}/{_fmt(j.steps)}" if j.steps else _fmt(j.steps_done)
         colour = "#c0392b" if j.failed else "#1e8449" if j.finished else "#2471a3"
         status = html.escape(j.status) + (f" ({html.escape(j.error)})" if j.error else "")
         cells = [
             html.escape(j.source),
-            html.escape(j.name or j.id),
+            html.escape(label),
+            f"<code title='{html.escape(j.id, quote=True)}'>{html.escape(j.id[:8])}</code>",
             f"<span style='color:{colour}'>{status}</span>",
-            _fmt(j.progress),
+            "" if j.progress is None else f"{j.progress:.0f} %",
             steps,
             _fmt(j.eta_s),
             html.escape(j.model),
         ]
         body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-    return f"<table class='naikit-training'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    style = "<style>.naikit-training td,.naikit-training th{padding:2px 10px;text-align:left}</style>"
+    return (
+        f"{style}<table class='naikit-training'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def curves_html(jobs: Iterable[JobState]) -> str:
-    """Return a loss curve (inline SVG) per job that has a loss history; empty when none has."""
+    """Return a loss chart (inline SVG with axes: steps across, loss up) per job that has a loss history;
+    empty when none has."""
     parts = []
-    for j in jobs:
+    jobs = list(jobs)
+    for j, label in zip(jobs, job_labels(jobs), strict=True):
         if j.loss:
-            parts.append(
-                f"<figure style='display:inline-block;margin:4px'>{loss_svg(j.loss, total=j.steps)}"
-                f"<figcaption>{html.escape(j.name or j.id)}</figcaption></figure>"
-            )
+            chart = line_chart_svg(j.loss, total=j.steps, title=label, x_label="step", y_label="loss")
+            parts.append(f"<figure style='display:inline-block;margin:4px'>{chart}</figure>")
     return "<div class='naikit-loss-curves'>" + "".join(parts) + "</div>" if parts else ""
 
 
@@ -126,6 +149,7 @@ class TrainingDashboard(widgets.VBox):
         trainings: str | Iterable[Any] | None = "all",
         interval: float = 2.0,
         start: bool = True,
+        novita_steps: dict[str, int] | None = None,
     ):
         if nai is None and novita is None:
             raise InputError("nai", None, "a NovelAI client, a Novita client, or both")
@@ -138,9 +162,12 @@ class TrainingDashboard(widgets.VBox):
         self.interval = float(interval)
         self.jobs: dict[str, JobState] = {}
         self.bars: dict[str, widgets.IntProgress] = {}
+        #: the text beside each bar: its percentage (or final status) and steps
+        self.bar_labels: dict[str, widgets.Label] = {}
         self.refreshes = 0
         self.last_error = ""
         self._rate: dict[str, tuple[float, int]] = {}
+        self._novita_steps: dict[str, int] = dict(novita_steps or {})
         self._task: asyncio.Task[None] | None = None
         # Replaceable so tests can run a whole training on a fake clock.
         self.clock: Callable[[], float] = time.monotonic
@@ -238,6 +265,8 @@ class TrainingDashboard(widgets.VBox):
         else:
             for t in spec:
                 if isinstance(t, tuple):
+                    if len(t) == 3:  # (task_id, kind, steps): Novita's status does not report steps
+                        self._novita_steps[t[0]] = t[2]
                     wanted.append((t[0], t[1], ""))
                 else:
                     endpoint = getattr(t, "endpoint", "")
@@ -258,14 +287,17 @@ class TrainingDashboard(widgets.VBox):
                 continue
             st = await self._novita.training_status(task_id, kind)
             model = f"{st.model_name} ({st.models[0]['model_status']})" if st.models else ""
+            # Novita reports a percentage only: the steps come from the request when it is known
+            steps = self._novita_steps.get(task_id)
+            done = None if steps is None or st.progress is None else round(steps * st.progress / 100)
             self.jobs[key] = JobState(
                 f"Novita {kind}",
                 task_id,
                 name or (old.name if old else ""),
                 st.status,
                 st.progress,
-                None,
-                None,
+                done,
+                steps,
                 0.0 if st.finished else st.eta,
                 st.finished,
                 st.failed,
@@ -295,22 +327,28 @@ class TrainingDashboard(widgets.VBox):
 
     def _render(self) -> None:
         jobs = list(self.jobs.values())
+        labels = dict(zip(self.jobs, job_labels(jobs), strict=True))
         for key, job in self.jobs.items():
             bar = self.bars.get(key)
             if bar is None:
-                name = job.name or job.id
                 bar = self.bars[key] = widgets.IntProgress(
                     min=0,
                     max=100,
-                    description=name[:28],
-                    tooltip=name,
                     # wide enough for the job's name, so two jobs with a common prefix stay apart
-                    style={"description_width": "200px"},
-                    layout=widgets.Layout(width="480px"),
+                    style={"description_width": "220px"},
+                    layout=widgets.Layout(width="500px"),
                 )
-                self.bar_box.children = (*self.bar_box.children, bar)
+                self.bar_labels[key] = widgets.Label(layout=widgets.Layout(width="140px"))
+                self.bar_box.children = (*self.bar_box.children, widgets.HBox([bar, self.bar_labels[key]]))
+            # same-named jobs get the start of their id, set on every render since a twin may come later
+            label = labels[key]
+            bar.description = label if len(label) <= 32 else label[:31] + "…"
+            bar.tooltip = f"{label} ({job.id})"
             bar.value = int(job.progress or 0)
             bar.bar_style = "danger" if job.failed else "success" if job.finished else "info"
+            pct = "" if job.progress is None else f"{job.progress:.0f} %"
+            steps = f" · {job.steps_done}/{job.steps} steps" if job.steps else ""
+            self.bar_labels[key].value = (job.status if job.finished else pct) + steps
         self.table.value = dashboard_html(jobs)
         self.curves.value = curves_html(jobs)
         running = sum(not j.finished for j in jobs)
@@ -318,6 +356,8 @@ class TrainingDashboard(widgets.VBox):
         if not self.running and not self.done and self.refreshes:
             state = f"{running} running, not refreshing (press Refresh)"
         error = f" — last refresh failed: {html.escape(self.last_error)}" if self.last_error else ""
+        # nothing left to stop once every job has ended or the refreshing has stopped
+        self.stop_button.disabled = self.done or not self.running
         self.summary.value = f"<b>Training jobs</b>: {len(jobs)} ({state}){error}"
 
     async def run(self) -> None:
@@ -381,12 +421,16 @@ def training_dashboard(
     trainings: str | Iterable[Any] | None = "all",
     interval: float = 2.0,
     start: bool = True,
+    novita_steps: dict[str, int] | None = None,
 ) -> TrainingDashboard:
     """Return a live :class:`TrainingDashboard` of NovelAI modules and/or Novita trainings.
 
     ``modules`` / ``trainings``: ``"all"`` (every job of the account), a list (module ids or Modules;
-    Tasks from ``train_subject``/``train_style`` or ``(task_id, kind)``), or None to leave one out.
+    Tasks from ``train_subject``/``train_style``, ``(task_id, kind)`` or ``(task_id, kind, steps)``), or
+    None to leave one out. ``novita_steps`` maps Novita task ids to their ``max_train_steps`` (Novita's
+    status reports a percentage only), so their rows show steps too.
     """
     return TrainingDashboard(
-        nai, novita, modules=modules, trainings=trainings, interval=interval, start=start
-    )
+        nai, novita, modules=modules, trainings=trainings, interval=interval, start=start,
+        novita_steps=novita_steps,
+    )  # fmt: skip
