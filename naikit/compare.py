@@ -151,7 +151,7 @@ def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
         body.append(f"<tr><th>seed {seed}</th>{''.join(cells)}</tr>")
     css = (
         "<style>.nk-cmpv table{border-collapse:collapse;font:13px system-ui}"
-        ".nk-cmpv td,.nk-cmpv th{border:1px solid #ddd;padding:4px 8px;vertical-align:top}"
+        ".nk-cmpv td,.nk-cmpv th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}"
         ".nk-cmpv .nk-text{white-space:pre-wrap}.nk-cmpv mark.nk-diff{background:#ffe58a}"
         ".nk-cmpv .nk-m{color:#666;font-size:11px;margin-top:4px}</style>"
     )

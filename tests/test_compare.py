@@ -146,3 +146,45 @@ def test_acompare_async(sb):
 
     res = asyncio.run(main())
     assert len(res.generations) == 1 and "1 presets x 1 seeds" in repr(res)
+
+
+def test_widget_highlights_against_a_chosen_base_and_formats_the_summary(nai):
+    import re
+
+    import ipywidgets as widgets
+
+    from naikit.render.compare import diff_html, summary_table_html
+    from naikit.widgets.compare import compare_widget
+
+    assert diff_html("the red fox", "the brown fox") == 'the <mark class="nk-diff">red</mark> fox'
+    assert diff_html("<b> x", "<b> y") == '&lt;b&gt; <mark class="nk-diff">x</mark>'
+    c = compare(PROMPT, ["Golden Arrow", "Wilder", "Dragonfruit"], seeds=[0], client=nai, max_length=8)
+    w = compare_widget(c)
+    assert w.base == "Golden Arrow" and "Golden Arrow (base)" in w.html.value
+    texts = {p: c.generations[(p, 0)].text for p in c.presets}
+    w.base = "Wilder"
+    assert w.base_select.value == "Wilder" and "Wilder (base)" in w.html.value
+    # the base's own text is never highlighted; the others are compared with it, not with each other
+    cells = re.findall(r"<td( class=\"nk-base\")?><div class=\"nk-text\">(.*?)</div>", w.html.value, re.S)
+    by_preset = dict(zip(c.presets, cells, strict=True))
+    assert by_preset["Wilder"][0] and "nk-diff" not in by_preset["Wilder"][1]
+    assert by_preset["Dragonfruit"][1] == diff_html(texts["Dragonfruit"], texts["Wilder"])
+    assert "text-align:left" in w.html.value  # prose reads left-aligned, also in JupyterLab's tables
+    seen = []
+    w.observe(lambda ch: seen.append(ch["new"]), names="view")
+    source = widgets.ToggleButtons(options=["side by side", "summary"])
+    link = widgets.link((source, "value"), (w, "view"))
+    source.value = "summary"
+    assert seen[-1] == "summary" and w.toggle.value == "summary"
+    link.unlink()
+    html = w.html.value
+    assert html == summary_table_html(c)
+    # one header row naming the columns (no empty row for the index name), presets as row headers
+    assert html.count("<tr>") == 1 + len(c.presets) and "<th>preset</th>" in html
+    tokens = c.summary()["tokens"]
+    for name, n in tokens.items():
+        shown = f"{int(n):,}" if float(n).is_integer() else f"{n:.3f}"
+        assert re.search(rf"<th>{re.escape(name)}</th><td class=\"nk-num\">{re.escape(shown)}</td>", html)
+    assert ".0<" not in html  # integers shown as integers
+    with pytest.raises(errors.InputError):
+        w.base = "Not compared"

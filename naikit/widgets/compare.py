@@ -1,55 +1,83 @@
 """Side-by-side comparison widget for :func:`naikit.compare.compare` results.
 
 ``compare_widget(comparison)`` returns an ipywidgets ``VBox``: a toggle between the side-by-side texts
-(words that differ from the first preset highlighted) and the per-preset summary table. Its state
-(``.view``, ``.html.value``) can be read and set from plain Python.
+(the words that differ from one chosen base preset highlighted) and the per-preset summary table. ``view``
+and ``base`` are traitlets: set them from Python, ``observe`` or ``link`` them. The HTML comes from
+``naikit.render.compare``.
 """
 
 from __future__ import annotations
 
-import ipywidgets as widgets
+from typing import Any
 
-from ..compare import Comparison, comparison_html
+import ipywidgets as widgets
+import traitlets
+
+from ..compare import Comparison
 from ..errors import InputError
+from ..render.compare import side_by_side_html, summary_table_html
 
 __all__ = ["CompareWidget", "compare_widget"]
+
+_VIEWS = ("side by side", "summary")
 
 
 class CompareWidget(widgets.VBox):
     """Side-by-side texts or the summary table of one :class:`~naikit.compare.Comparison`."""
 
-    def __repr__(self) -> str:
-        return f"CompareWidget({len(self.comparison.generations)} generations, view={self.toggle.value!r})"
+    view = traitlets.Unicode("side by side", help="the view shown: 'side by side' or 'summary'")
+    base = traitlets.Unicode("", help="the preset the other texts are compared with")
 
-    def __init__(self, comparison: Comparison):
+    def __repr__(self) -> str:
+        return f"CompareWidget({len(self.comparison.generations)} generations, view={self.view!r})"
+
+    def __init__(self, comparison: Comparison, *, base: str | None = None):
         if not isinstance(comparison, Comparison):
             raise InputError("comparison", comparison, "a Comparison (the result of naikit.compare.compare)")
         self.comparison = comparison
-        self.toggle = widgets.ToggleButtons(options=["side by side", "summary"], value="side by side")
+        self._ready = False
+        self.toggle = widgets.ToggleButtons(options=list(_VIEWS), value="side by side")
+        self.base_select = widgets.Dropdown(
+            options=list(comparison.presets), description="compare with", style={"description_width": "auto"}
+        )
         self.html = widgets.HTML()
-        self.toggle.observe(lambda _change: self._draw(), names="value")
-        super().__init__([self.toggle, self.html])
+        self.toggle.observe(lambda change: setattr(self, "view", change["new"]), names="value")
+        self.base_select.observe(lambda change: setattr(self, "base", change["new"]), names="value")
+        super().__init__([widgets.HBox([self.toggle, self.base_select]), self.html])
+        self.base = comparison.presets[0] if base is None else base
+        self._ready = True
         self._draw()
 
-    @property
-    def view(self) -> str:
-        """Return the view shown: "side by side" or "summary"."""
-        return self.toggle.value
+    @traitlets.validate("view")
+    def _check_view(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in _VIEWS:
+            raise InputError("view", proposal["value"], "'side by side' or 'summary'")
+        return proposal["value"]
 
-    @view.setter
-    def view(self, value: str) -> None:
-        if value not in self.toggle.options:
-            raise InputError("view", value, "'side by side' or 'summary'")
-        self.toggle.value = value
+    @traitlets.validate("base")
+    def _check_base(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in self.comparison.presets:
+            raise InputError("base", proposal["value"], f"one of {', '.join(self.comparison.presets)}")
+        return proposal["value"]
+
+    @traitlets.observe("view", "base")
+    def _changed(self, change: dict[str, Any]) -> None:
+        self.toggle.value = self.view
+        if self.base:
+            self.base_select.value = self.base
+        if self._ready:
+            self._draw()
 
     def _draw(self) -> None:
-        if self.toggle.value == "summary":
-            table = self.comparison.summary().drop(columns=["time_s"])
-            self.html.value = table.to_html(float_format=lambda x: f"{x:.3f}")
+        summary = self.view == "summary"
+        self.base_select.layout.visibility = "hidden" if summary else "visible"
+        if summary:
+            self.html.value = summary_table_html(self.comparison)
         else:
-            self.html.value = comparison_html(self.comparison)
+            self.html.value = side_by_side_html(self.comparison, base=self.base)
 
 
-def compare_widget(comparison: Comparison) -> CompareWidget:
-    """Return a widget showing ``comparison`` side by side (and its summary on a toggle)."""
-    return CompareWidget(comparison)
+def compare_widget(comparison: Comparison, *, base: str | None = None) -> CompareWidget:
+    """Return a widget showing ``comparison`` side by side (and its summary on a toggle); the words that
+    differ from ``base``'s text (default: the first preset) are highlighted."""
+    return CompareWidget(comparison, base=base)
