@@ -341,3 +341,24 @@ def test_embedded_sandbox_default_and_env(fresh_env, capsys, sb):
     with Novita(sandbox=False) as none:
         with pytest.raises(errors.CredentialsError):
             none.user_info()
+
+
+def test_progress_true_in_a_terminal_is_a_tqdm_text_bar(sb, clock):
+    import io
+
+    from naikit.novita.tasks import TqdmProgress, _make_reporter
+
+    assert isinstance(_make_reporter(True, "t", "txt2img"), TqdmProgress)  # no kernel here: a terminal
+    out = io.StringIO()
+
+    async def main():
+        async with AsyncNovita(KEY, base_url=sb.url, retry=FAST) as nv:
+            drive(nv, clock)
+            bar = TqdmProgress("pending", "txt2img", file=out)
+            res = await nv.txt2img("x", model_name=MODEL, progress=bar)
+            return res, bar
+
+    res, bar = asyncio.run(main())
+    assert res.succeeded and bar.value == 100 and bar.bar.n == 100
+    text = out.getvalue()
+    assert "txt2img" in text and "100%" in text and "SUCCEED" in text

@@ -165,3 +165,23 @@ def test_stream_preview_refuses_other_things():
         stream_preview().show(b"png bytes")
     with _pytest.raises(InputError, match="size"):
         stream_preview(size=5)
+
+
+def test_grid_selection_and_enlarged_are_traitlets():
+    import ipywidgets as widgets
+
+    g = image_grid([_gen(i, scale=4.0 + i) for i in range(3)], thumb_size=64)
+    seen = []
+    g.observe(lambda ch: seen.append((ch["name"], ch["new"])), names=["selection", "enlarged"])
+    g.checks[2].value = True  # a click on "select"
+    g.checks[0].value = True
+    assert g.selection == [0, 2] == g.selected and ("selection", [0, 2]) in seen
+    g.selection = [1]
+    assert [c.value for c in g.checks] == [False, True, False]
+    slider = widgets.IntSlider(min=0, max=2)
+    link = widgets.link((slider, "value"), (g, "enlarged"))
+    slider.value = 2
+    assert g.enlarged == 2 and g.big_box.layout.display == "" and ("enlarged", 2) in seen
+    link.unlink()
+    with pytest.raises(InputError):
+        g.selection = [5]

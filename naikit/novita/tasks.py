@@ -30,6 +30,7 @@ __all__ = [
     "TaskResult",
     "MediaFile",
     "ProgressBar",
+    "TqdmProgress",
     "poll",
     "short_status",
     "TASK_STATUS",
@@ -331,6 +332,37 @@ class ProgressBar:
             self.label.value = text
 
 
+class TqdmProgress:
+    """A progress bar for one task through ``tqdm.auto``: a text bar in a terminal, tqdm's widget in a
+    notebook. The same ``update``/``close`` as :class:`ProgressBar`; ``file`` defaults to stderr."""
+
+    def __init__(self, task_id: str, what: str = "task", *, file: Any = None):
+        from tqdm.auto import tqdm
+
+        self.task_id = task_id
+        self.bar = tqdm(total=100, desc=what, unit="%", file=file, leave=True, dynamic_ncols=True)
+        self.value = 0
+
+    def update(self, status: Any) -> None:
+        """Show ``status`` (its progress and state); returns None."""
+        progress = getattr(status, "progress", None)
+        if progress is not None:
+            value = int(max(0, min(100, progress)))
+            if value > self.value:
+                self.bar.update(value - self.value)
+                self.value = value
+        self.bar.set_postfix_str(str(getattr(status, "status", "")), refresh=True)
+
+    def close(self, ok: bool, text: str = "") -> None:
+        """Finish the bar (filled when ``ok``) with ``text`` beside it; returns None."""
+        if ok and self.value < 100:
+            self.bar.update(100 - self.value)
+            self.value = 100
+        if text:
+            self.bar.set_postfix_str(text, refresh=False)
+        self.bar.close()
+
+
 def _in_notebook() -> bool:
     import sys
 
@@ -352,7 +384,8 @@ def _make_reporter(progress: Any, task_id: str, what: str) -> Any:
         return None
     if progress is True:
         try:
-            return ProgressBar(task_id, what)
+            # a notebook gets the widget; a terminal (a script, IPython in a shell) tqdm's text bar
+            return ProgressBar(task_id, what) if _in_notebook() else TqdmProgress(task_id, what)
         except ImportError:
             return None
     if hasattr(progress, "update"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 
 from ..errors import InputError
 from ..novelai.images_result import GeneratedImage
@@ -63,7 +64,14 @@ def _thumbnails(items: Sequence[GeneratedImage], size: int, fmt: str, quality: i
 
 
 class ImageGrid(widgets.VBox):
-    """A grid of thumbnails with captions, per-picture select and enlarge buttons, and a save bar."""
+    """A grid of thumbnails with captions, per-picture select and enlarge buttons, and a save bar.
+
+    ``selection`` (the selected indices) and ``enlarged`` (the index shown large, or None) are traitlets:
+    set them, ``observe`` them or ``link`` them to other widgets.
+    """
+
+    selection = traitlets.List(traitlets.Int(), help="indices of the selected pictures, in order")
+    enlarged = traitlets.Int(None, allow_none=True, help="the picture shown large, or None")
 
     def __repr__(self) -> str:
         return f"ImageGrid({len(self.items)} images)"
@@ -162,9 +170,39 @@ class ImageGrid(widgets.VBox):
         self.save_button = widgets.Button(description="save selected", icon="save")
         self.status = widgets.HTML("")
         self.save_button.on_click(lambda _b: self._save_clicked())
-        self.enlarged: int | None = None
         bar = widgets.HBox([self.folder, self.save_button, self.status])
         super().__init__([self.grid, bar, self.big_box])
+        for check in self.checks:
+            check.observe(lambda _c: self._checks_changed(), names="value")
+
+    def _checks_changed(self) -> None:
+        self.selection = [i for i, c in enumerate(self.checks) if c.value]
+
+    @traitlets.validate("selection")
+    def _check_selection(self, proposal: dict[str, Any]) -> list[int]:
+        value = sorted(set(proposal["value"]))
+        bad = [i for i in value if not 0 <= i < len(self.items)]
+        if bad:
+            raise InputError("selection", bad, f"indices from 0 to {len(self.items) - 1}")
+        return value
+
+    @traitlets.observe("selection")
+    def _selection_changed(self, change: dict[str, Any]) -> None:
+        chosen = set(change["new"])
+        for i, check in enumerate(self.checks):
+            if check.value != (i in chosen):
+                check.value = i in chosen
+
+    @traitlets.validate("enlarged")
+    def _check_enlarged(self, proposal: dict[str, Any]) -> int | None:
+        index = proposal["value"]
+        if index is not None and not 0 <= index < len(self.items):
+            raise InputError("index", index, f"0 to {len(self.items) - 1}")
+        return index
+
+    @traitlets.observe("enlarged")
+    def _enlarged_changed(self, change: dict[str, Any]) -> None:
+        self._show_big(change["new"])
 
     @property
     def selected(self) -> list[int]:
@@ -178,16 +216,15 @@ class ImageGrid(widgets.VBox):
 
     def enlarge(self, index: int | None) -> None:
         """Show picture ``index`` at full size below the grid (None hides it); returns None."""
+        self.enlarged = index
+
+    def _show_big(self, index: int | None) -> None:
         if index is None:
-            self.enlarged = None
             self.big_box.layout.display = "none"
             self.big.value = b""
             self.big.width = ""
             self.big_caption.value = ""
             return
-        if not 0 <= index < len(self.items):
-            raise InputError("index", index, f"0 to {len(self.items) - 1}")
-        self.enlarged = index
         item = self.items[index]
         self.big.value = item.png
         width = _png_width(item.png)
