@@ -16,13 +16,14 @@ import traitlets
 from ..compare import Comparison
 from ..errors import InputError
 from ..render.compare import side_by_side_html, summary_table_html
+from .snapshot import Snapshot
 
 __all__ = ["CompareWidget", "compare_widget"]
 
 _VIEWS = ("side by side", "summary")
 
 
-class CompareWidget(widgets.VBox):
+class CompareWidget(Snapshot, widgets.VBox):
     """Side-by-side texts or the summary table of one :class:`~naikit.compare.Comparison`."""
 
     view = traitlets.Unicode("side by side", help="the view shown: 'side by side' or 'summary'")
@@ -67,6 +68,10 @@ class CompareWidget(widgets.VBox):
             self.base_select.value = self.base
         if self._ready:
             self._draw()
+
+    def snapshot_html(self) -> str:
+        """Return the view shown, as static HTML."""
+        return self.html.value
 
     def _draw(self) -> None:
         summary = self.view == "summary"

@@ -18,13 +18,14 @@ from ..errors import InputError
 from ..explain import SamplerExplanation, explain_step, explanation_html
 from ..novelai.generation import Generation
 from ..novelai.presets import Preset
+from .snapshot import Snapshot
 
 __all__ = ["ExplainWidget", "explain_widget"]
 
 _VIEWS = ("chart", "table")
 
 
-class ExplainWidget(widgets.VBox):
+class ExplainWidget(Snapshot, widgets.VBox):
     """Sampler explainer for every step of one :class:`~naikit.novelai.generation.Generation`."""
 
     def __repr__(self) -> str:
@@ -64,6 +65,10 @@ class ExplainWidget(widgets.VBox):
         self.view.observe(lambda _c: self._draw(), names="value")
         super().__init__([widgets.HBox([self.position, self.view]), self.text, self.html])
         self._draw()
+
+    def snapshot_html(self) -> str:
+        """Return the text and the view shown, as static HTML."""
+        return self.text.value + self.html.value
 
     def _draw(self) -> None:
         pos = self.position.value

@@ -20,6 +20,7 @@ import traitlets
 from ..errors import InputError
 from ..novelai.images_result import GeneratedImage
 from .files import output_folder, output_path, shown_path
+from .snapshot import Snapshot
 
 __all__ = ["ImageGrid", "image_grid", "varying_keys", "make_thumbnail", "StreamPreview", "stream_preview"]
 
@@ -63,7 +64,7 @@ def _thumbnails(items: Sequence[GeneratedImage], size: int, fmt: str, quality: i
         return list(pool.map(lambda g: make_thumbnail(g, size, fmt, quality), items))
 
 
-class ImageGrid(widgets.VBox):
+class ImageGrid(Snapshot, widgets.VBox):
     """A grid of thumbnails with captions, per-picture select and enlarge buttons, and a save bar.
 
     ``selection`` (the selected indices) and ``enlarged`` (the index shown large, or None) are traitlets:
@@ -203,6 +204,12 @@ class ImageGrid(widgets.VBox):
     @traitlets.observe("enlarged")
     def _enlarged_changed(self, change: dict[str, Any]) -> None:
         self._show_big(change["new"])
+
+    def snapshot_html(self) -> str:
+        """Return the thumbnails and captions as static HTML (the same thumbnails the grid sends)."""
+        from ..render.images import grid_html
+
+        return grid_html(self.thumbs, self.captions)
 
     @property
     def selected(self) -> list[int]:

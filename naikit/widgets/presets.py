@@ -23,6 +23,7 @@ from ..errors import InputError, NaikitError
 from ..novelai.models import OA_MODELS, TEXT_MODELS, text_model
 from ..novelai.presets import OA_SAMPLERS, PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset, is_oa_model
 from .files import output_folder, output_path, shown_path
+from .snapshot import Snapshot
 
 __all__ = ["PresetEditor", "preset_editor"]
 
@@ -89,7 +90,7 @@ _DEFAULTS = {
 }  # fmt: skip
 
 
-class PresetEditor(widgets.VBox):
+class PresetEditor(Snapshot, widgets.VBox):
     """Edit a :class:`Preset` in a notebook; ``.preset`` is the object being edited (kept in sync)."""
 
     def __init__(self, preset: Preset | None = None, *, client: Any = None, prompt: str = ""):
@@ -143,6 +144,10 @@ class PresetEditor(widgets.VBox):
         run = widgets.VBox([self.prompt, widgets.HBox([self.seed, self.generate_button]), self.output])
         super().__init__([top, self.status, self.body, run])
         self.set_preset(preset if preset is not None else Preset.official("kayra"))
+
+    def snapshot_html(self) -> str:
+        """Return the preset being edited as its static table."""
+        return self._preset._repr_html_()
 
     def __repr__(self) -> str:
         return f"PresetEditor(preset={self._preset.name!r}, model={self._preset.model!r})"

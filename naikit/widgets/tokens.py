@@ -32,6 +32,7 @@ from ..render.tokens import (
     summary_html,
 )
 from ..tokenizers import TokenBudget, Tokenization, TokenizerUnavailable, budget, canonical_name, tokenize
+from .snapshot import Snapshot
 
 __all__ = ["Debouncer", "TokenInspector", "LogprobView", "token_inspector", "logprob_view"]
 
@@ -101,7 +102,7 @@ class Debouncer:
             self._fn()
 
 
-class TokenInspector(widgets.VBox):
+class TokenInspector(Snapshot, widgets.VBox):
     """Side-by-side tokenization of one text for several models, paged, with counts against limits.
 
     ``text``, ``models``, ``tier`` and ``page`` are traitlets: ``observe`` them, or ``link`` them to other
@@ -307,12 +308,16 @@ class TokenInspector(widgets.VBox):
         self.prev_button.disabled = page <= 1
         self.next_button.disabled = page >= self.pages
 
+    def snapshot_html(self) -> str:
+        """Return the counts table and the page shown, as static HTML."""
+        return self.summary.value + self.body.value
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{m}: {'unavailable' if n is None else n}" for m, n in self.counts.items())
         return f"TokenInspector({counts}; page {self.page}/{self.pages})"
 
 
-class LogprobView(widgets.VBox):
+class LogprobView(Snapshot, widgets.VBox):
     """A generation coloured by token probability, with a per-token table of alternatives."""
 
     def __init__(self, logprobs: Sequence[Any], model: str, *, by: str = "before"):
@@ -345,6 +350,10 @@ class LogprobView(widgets.VBox):
     def select(self, index: int) -> None:
         """Show the alternatives of token ``index`` in the table below the text."""
         self.token_slider.value = min(max(0, int(index)), self.token_slider.max)
+
+    def snapshot_html(self) -> str:
+        """Return the coloured generation and the table of the token selected, as static HTML."""
+        return self.body.value + self.detail.value
 
     def _draw(self) -> None:
         self.body.value = logprobs_html(self.steps, self.model, by=self.colour_by.value)

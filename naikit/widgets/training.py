@@ -25,6 +25,7 @@ import ipywidgets as widgets
 from ..errors import InputError, NaikitError
 from ..novelai.modules import Module
 from ..render.charts import line_chart_svg
+from .snapshot import Snapshot
 
 __all__ = [
     "TrainingDashboard",
@@ -137,7 +138,7 @@ def _async_client(client: Any) -> Any:
     return getattr(client, "_async", client)
 
 
-class TrainingDashboard(widgets.VBox):
+class TrainingDashboard(Snapshot, widgets.VBox):
     """Live view of training jobs; see the module docstring. ``jobs`` maps a key to its :class:`JobState`."""
 
     def __init__(
@@ -191,6 +192,10 @@ class TrainingDashboard(widgets.VBox):
         )
         if start:
             self.start()
+
+    def snapshot_html(self) -> str:
+        """Return the summary line, the table and the loss charts, as static HTML."""
+        return self.summary.value + self.table.value + self.curves.value
 
     def __repr__(self) -> str:
         running = sum(not j.finished for j in self.jobs.values())
