@@ -351,3 +351,23 @@ def test_other_notebooks_run_clean(lab, browser, name):
     assert_clean(page, name)
     assert page.locator(".jp-OutputArea-output").count() > 5
     page.close()
+
+
+@pytest.mark.parametrize("name", ["04_tokenization.ipynb", "07_training_dashboard.ipynb"])
+def test_notebook_opened_unexecuted_shows_widgets_not_text(lab, browser, name):
+    url, _ = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/lab/tree/{name}?reset")
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_timeout(3000)  # stored outputs and widget state are drawn without running anything
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"unexecuted_{Path(name).stem}.png"), full_page=True)
+    text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
+    assert not re.search(r"\b(TokenInspector|TrainingDashboard|PresetEditor)\(", text), (
+        "a widget shown as text"
+    )
+    assert "Error displaying widget" not in text
+    drawn = page.locator(".jp-OutputArea-output .nk-t, .jp-OutputArea-output table.naikit-training")
+    assert drawn.count() > 0, "the widget (or its static snapshot) is drawn"
+    page.close()
