@@ -8,6 +8,8 @@ offline sandbox, so every notebook runs without an account.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -84,3 +86,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """This package's module type: importing a submodule named like a function the package exports
+    (``naikit.compare``, imported by ``naikit.widgets`` too) does not replace that function with the module,
+    so ``naikit.compare(...)`` works whatever was imported first. The module stays in ``sys.modules``."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

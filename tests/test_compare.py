@@ -188,3 +188,18 @@ def test_widget_highlights_against_a_chosen_base_and_formats_the_summary(nai):
     assert ".0<" not in html  # integers shown as integers
     with pytest.raises(errors.InputError):
         w.base = "Not compared"
+
+
+def test_naikit_compare_stays_the_function_after_the_widget_import():
+    # importing the widget imports the naikit.compare module; the package's compare() must survive it
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import naikit\nfrom naikit.widgets import compare_widget\nimport naikit.compare\n"
+        "from naikit.compare import Comparison\nprint(callable(naikit.compare), Comparison.__name__)"
+    )
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.stdout.strip() == "True Comparison", out.stderr
