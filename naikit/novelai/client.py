@@ -514,6 +514,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         password turns up), which needs this client to be logged in; a client that is not is refused unless
         ``backup=False``.
         """
+        check_bool(backup, "backup")
         recovery_token, new_password = Secret(recovery_token), Secret(new_password)
         if not isinstance(reveal(recovery_token), str) or len(reveal(recovery_token)) < 16:
             raise InputError(
@@ -546,6 +547,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The whole account (keystore and every object, still encrypted) is first downloaded to a local
         backup under :attr:`backup_dir` (``backup=False`` skips that).
         """
+        check_bool(backup, "backup")
         if confirm is not True:
             raise InputError("confirm", confirm, "True", "Deleting an account cannot be undone.")
         if backup:
@@ -597,6 +599,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         local backup first (``backup=False`` skips that); ``change_index`` is sent as ``changeIndex`` so
         the server refuses (409) if the keystore changed since that index.
         """
+        check_bool(check, "check")
+        check_bool(backup, "backup")
         _check_keystore_b64(keystore)
         if check:
             from .crypto import Keystore
@@ -666,6 +670,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         you last read) is sent as ``changeIndex``: the server then refuses (409 Conflict) if another client
         saved in between; without it, a concurrent edit is silently overwritten.
         """
+        check_bool(backup, "backup")
         _check_type(object_type)
         _check_id(object_id)
         _check_meta(meta)
@@ -689,6 +694,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The server's copy is first written to a local backup under :attr:`backup_dir` (``backup=False``
         skips that), so a deleted story can be put back with ``restore``.
         """
+        check_bool(backup, "backup")
         _check_type(object_type)
         _check_id(object_id)
         if backup:
@@ -715,6 +721,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The current blob is first kept in a local backup (``clientsettings.json``; ``backup=False`` skips
         that): the website keeps all its settings there.
         """
+        check_bool(backup, "backup")
         if isinstance(settings, dict):
             check_wire_json(settings, "settings")
             settings = json.dumps(settings, separators=(",", ":"), ensure_ascii=False)

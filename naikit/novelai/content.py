@@ -543,6 +543,8 @@ class ContentAPI:
         you read it. ``force=True`` skips only the drop checks. The server's current keystore is backed up
         locally first (``backup=False`` skips that).
         """
+        check_bool(force, "force")
+        check_bool(backup, "backup")
         if not isinstance(keystore, Keystore):
             raise InputError("keystore", keystore, "a Keystore (from nai.keystore())")
         key = self._account_key(keystore)
@@ -729,6 +731,8 @@ class ContentAPI:
         server that does not refuse. Either way :class:`~naikit.errors.EditConflict` is raised and both
         versions are kept in local backup folders (``.yours`` and ``.theirs``).
         """
+        check_bool(backup, "backup")
+        check_bool(force, "force")
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")
         if item.error is not None:
@@ -823,6 +827,7 @@ class ContentAPI:
 
     async def delete_content(self, item: ContentObject, *, backup: bool = True) -> UserObject:
         """Delete an object after backing up the server's copy locally; return the deleted object."""
+        check_bool(backup, "backup")
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")
         return await self.delete_object(item.type, item.id, backup=backup)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validate import check_text, has_lone_surrogate
+from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
 
 __all__ = ["ModulesAPI", "Module", "ModuleList", "AI_MODULE", "loss_svg", "MAX_DATASET_BYTES"]
@@ -269,6 +269,7 @@ class ModulesAPI:
         The module as the server describes it is first kept in a local backup (``modules/<id>.json`` under
         ``backup_dir``; ``backup=False`` skips that). The server has no call to upload it again.
         """
+        check_bool(backup, "backup")
         _check_module_id(module_id)
         if backup:
             from .backup import write_safety_backup
