@@ -19,10 +19,12 @@ import gzip
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._decode import decoding, json_or, open_image
 from .errors import InputError
 
 __all__ = [
@@ -144,15 +146,17 @@ def _alpha_bits(pil: Any) -> Any:
 
 
 def read_stealth(image: Any) -> dict[str, str] | None:
-    """Return the fields hidden in the alpha channel's low bits, or None when there are none."""
+    """Return the fields hidden in the alpha channel's low bits, or None when there are none (or they are
+    damaged: a bad length, gzip or JSON). Raises InputError when the image itself cannot be read."""
     import numpy as np
 
     pil = _open(image)
-    if pil.mode != "RGBA":
-        if "A" not in pil.getbands():
-            return None
-        pil = pil.convert("RGBA")
-    bits = _alpha_bits(pil)
+    with decoding(_unreadable):
+        if pil.mode != "RGBA":
+            if "A" not in pil.getbands():
+                return None
+            pil = pil.convert("RGBA")
+        bits = _alpha_bits(pil)
     head = 15 * 8
     if bits.size < head + 32:
         return None
@@ -164,12 +168,9 @@ def read_stealth(image: Any) -> dict[str, str] | None:
     if nbits <= 0 or nbits % 8 or start + nbits > bits.size:
         return None
     payload = np.packbits(bits[start : start + nbits]).tobytes()
-    try:
-        if MAGIC[magic]:
-            payload = gzip.decompress(payload)
-        data = json.loads(payload.decode("utf-8"))
-    except (OSError, EOFError, ValueError, UnicodeDecodeError):
-        return None
+    if MAGIC[magic]:
+        payload = _gunzip(payload)
+    data = json_or(payload) if payload is not None else None
     if not isinstance(data, dict):
         return None
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
@@ -204,25 +205,38 @@ def write_stealth(image: Any, fields: dict[str, str], *, compressed: bool = True
 
 
 def _open(image: Any) -> Any:
-    from PIL import Image, UnidentifiedImageError
-
     if hasattr(image, "getchannel") and hasattr(image, "mode"):
         return image
     allowed = "a PIL image, PNG bytes or a path to a PNG"
     if isinstance(image, (bytes, bytearray, memoryview)):
-        src: Any = io.BytesIO(bytes(image))
+        raw = bytes(image)
     elif isinstance(image, (str, os.PathLike)):
         if not Path(image).is_file():
             raise InputError("image", str(image), allowed, "No such file.")
-        src = str(image)
+        with decoding(_unreadable):
+            raw = Path(image).read_bytes()
     else:
         raise InputError("image", type(image).__name__, allowed)
+    return open_image(raw, _unreadable)
+
+
+def _unreadable(reason: str) -> InputError:
+    allowed = "a PIL image, PNG bytes or a path to a PNG"
+    return InputError("image", "<unreadable>", allowed, f"It is not a readable image ({reason}).")
+
+
+#: Largest stealth payload inflated (its JSON); a bigger one is treated as damaged, not read into memory.
+_MAX_STEALTH = 8 << 20
+
+
+def _gunzip(data: bytes) -> bytes | None:
+    """Return the gzip member in ``data`` inflated, or None when it is damaged or inflates past the limit."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        pil = Image.open(src)
-        pil.load()
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise InputError("image", "<unreadable>", allowed, "The data is not a readable image.") from None
-    return pil
+        out = d.decompress(data, _MAX_STEALTH)
+    except zlib.error:
+        return None
+    return out if d.eof and not d.unconsumed_tail else None
 
 
 def read_metadata(image: Any) -> ImageMetadata | None:
@@ -231,11 +245,9 @@ def read_metadata(image: Any) -> ImageMetadata | None:
     The text chunks are read first; the alpha-channel copy fills in when they were stripped.
     """
     pil = _open(image)
-    text = {
-        k: v
-        for k, v in (getattr(pil, "text", None) or pil.info).items()
-        if k in TEXT_KEYS and isinstance(v, str)
-    }
+    with decoding(_unreadable):  # PIL reads the text chunks here (zTXt inflates)
+        chunks = getattr(pil, "text", None) or pil.info
+    text = {k: v for k, v in chunks.items() if k in TEXT_KEYS and isinstance(v, str)}
     stealth = read_stealth(pil)
     if not text and not stealth:
         return None
@@ -244,11 +256,8 @@ def read_metadata(image: Any) -> ImageMetadata | None:
     where = "text+stealth" if text and stealth else "text" if text else "stealth"
     params: dict[str, Any] = {}
     if "Comment" in merged:
-        try:
-            parsed = json.loads(merged["Comment"])
-            params = parsed if isinstance(parsed, dict) else {}
-        except ValueError:
-            params = {}
+        parsed = json_or(merged["Comment"])
+        params = parsed if isinstance(parsed, dict) else {}
     return ImageMetadata(merged, params, where)
 
 

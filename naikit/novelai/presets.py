@@ -33,6 +33,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .._decode import MAX_DEPTH, depth_exceeds, load_json
 from ..errors import InputError
 from ..sampling import SAMPLER_NAMES
 from .models import TEXT_MODELS, TextModel, text_model
@@ -263,7 +264,7 @@ def check_parameter(key: str, value: Any, where: str | None = None) -> Any:
             if not value.is_integer():
                 raise InputError(name, value, spec.allowed())
             value = int(value)
-    elif not math.isfinite(value):
+    elif isinstance(value, float) and not math.isfinite(value):
         raise InputError(name, value, spec.allowed())
     lo, hi = spec.lo, spec.hi
     if lo is not None and (value < lo or (spec.lo_open and value == lo)):
@@ -354,23 +355,35 @@ class Preset:
         ``presetVersion`` newer than naikit knows.
         """
         source = None
-        if isinstance(data, bytes):
-            data = data.decode("utf-8")
-        if isinstance(data, str):
-            source = data
+        if isinstance(data, (bytes, bytearray)):
             try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise InputError("preset", data, "the JSON text of a .preset file", hint=str(exc)) from None
+                data = bytes(data).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError("preset", data, "UTF-8 text of a .preset file", hint=str(exc)) from None
+        if isinstance(data, str):
+            source = text = data
+            allowed = "the JSON text of a .preset file"
+            data = load_json(text, lambda reason: InputError("preset", text, allowed, hint=reason))
+        elif isinstance(data, dict) and depth_exceeds(data):
+            raise InputError("preset", data, f"a JSON object nesting at most {MAX_DEPTH} levels")
         if not isinstance(data, dict):
             raise InputError("preset", data, "a JSON object with presetVersion, name, model and parameters")
         return cls(data, _source=source)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Preset:
-        """Return the preset stored in the ``.preset`` file at ``path``."""
-        with open(path, encoding="utf-8", newline="") as f:
-            return cls.from_json(f.read())
+        """Return the preset stored in the ``.preset`` file at ``path``.
+
+        Raises InputError when ``path`` is not a path, the file cannot be read, or it is not a preset.
+        """
+        if not isinstance(path, (str, os.PathLike)):  # an int would open (and later close) a descriptor
+            raise InputError("path", path, "the path of a .preset file (str or pathlib.Path)")
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            raise InputError("path", str(path), "a readable .preset file", hint=str(exc)) from None
+        return cls.from_json(raw)
 
     @classmethod
     def official(cls, model: str | TextModel, name: str | None = None) -> Preset:
@@ -754,7 +767,7 @@ def _model_of(value: str) -> TextModel:
 
 
 def _check_sampler(name: Any, where: str) -> str:
-    if name not in SAMPLER_IDS:
+    if not isinstance(name, str) or name not in SAMPLER_IDS:
         raise InputError(where, name, "a sampler: " + ", ".join(SAMPLERS))
     return name
 
