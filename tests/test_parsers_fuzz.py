@@ -177,7 +177,7 @@ def mutated_json(seeds: list[Any]) -> st.SearchStrategy[Any]:
             return random_json(random.Random(seed))
         return mutate_json(seeds[i], seed)
 
-    return st.builds(build, st.integers(0, len(seeds) - 1), SEED)
+    return st.tuples(st.integers(0, len(seeds) - 1), SEED).map(lambda args: build(*args))
 
 
 def mutated_bytes(seeds: list[bytes], max_ops: int = 4) -> st.SearchStrategy[bytes]:
@@ -188,7 +188,7 @@ def mutated_bytes(seeds: list[bytes], max_ops: int = 4) -> st.SearchStrategy[byt
             return random.Random(seed).randbytes(seed % 97)
         return mutate_bytes(seeds[i], seed, max_ops)
 
-    return st.builds(build, st.integers(0, len(seeds) - 1), SEED)
+    return st.tuples(st.integers(0, len(seeds) - 1), SEED).map(lambda args: build(*args))
 
 
 def text_of(seeds: list[Any]) -> st.SearchStrategy[str]:
@@ -202,7 +202,7 @@ def text_of(seeds: list[Any]) -> st.SearchStrategy[str]:
             return json.dumps(random_json(random.Random(seed)))
         return json.dumps(mutate_json(seeds[i], seed))
 
-    return st.builds(build, st.integers(0, len(seeds) - 1), SEED)
+    return st.tuples(st.integers(0, len(seeds) - 1), SEED).map(lambda args: build(*args))
 
 
 DEEP = ["[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000, "[" * 100000]

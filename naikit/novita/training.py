@@ -288,7 +288,9 @@ class UserInfo:
         features, trial = d.get("allow_features"), d.get("free_trial")
         credit = finite(d.get("credit_balance"))
         return cls(
-            allow_features=tuple(features) if isinstance(features, list) else (),
+            allow_features=tuple(f for f in features if isinstance(f, str))
+            if isinstance(features, list)
+            else (),
             credit_balance=int(credit) if credit is not None else 0,
             free_trial=dict(trial) if isinstance(trial, dict) else {},
             raw=d,

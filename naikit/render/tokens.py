@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from .._decode import finite
 from ..errors import InputError
 from ..tokenizers import TokenBudget, Tokenization, token_bytes, tokenization_from_ids
 
@@ -375,7 +376,8 @@ def _candidate(e: Any, model: str, where: str) -> Candidate:
 
 def _is_logprob(v: Any) -> bool:
     # a natural log of a probability: <= 0 (a hair above allows float rounding; -inf is probability 0)
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and -math.inf <= v <= 1e-3
+    f = finite(v)
+    return (f is not None and f <= 1e-3) or (isinstance(v, float) and v == -math.inf)
 
 
 def parse_logprobs(logprobs: Sequence[Any], model: str) -> list[LogprobStep]:
