@@ -15,12 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import time
 from dataclasses import dataclass
 from typing import Literal
 
+from .._decode import finite, json_or
 from ..errors import CredentialsError, InputError
 
 __all__ = [
@@ -152,10 +152,10 @@ class Token:
         if len(parts) != 3:
             return None
         try:
-            payload = parts[1] + "=" * (-len(parts[1]) % 4)
-            claims = json.loads(base64.urlsafe_b64decode(payload))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        except (ValueError, binascii.Error):
             return None
+        claims = json_or(payload)  # None when it is not JSON (or nests absurdly deep)
         return claims if isinstance(claims, dict) else None
 
     @property
@@ -163,8 +163,7 @@ class Token:
         """Return the JWT's ``exp`` (unix seconds), or None for persistent tokens or JWTs without one."""
         if self.kind != "jwt":
             return None
-        exp = (self._claims() or {}).get("exp")
-        return float(exp) if isinstance(exp, (int, float)) else None
+        return finite((self._claims() or {}).get("exp"))  # None for NaN, 1e400, text
 
     def check_not_expired(self, now: float | None = None) -> None:
         """Raise CredentialsError if this JWT has expired; returns None otherwise."""
@@ -172,7 +171,7 @@ class Token:
         if exp is not None and exp <= (time.time() if now is None else now):
             raise CredentialsError(
                 "token",
-                f"<jwt expired at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(exp))}>",
+                f"<jwt expired at {_utc(exp)}>",
                 "an unexpired token",
                 "Login tokens last 30 days: log in again, or use a persistent token ('pst-').",
             )
@@ -181,3 +180,11 @@ class Token:
         return f"Token(kind={self.kind!r}, value=<hidden>)"
 
     __str__ = __repr__
+
+
+def _utc(seconds: float) -> str:
+    """Return unix ``seconds`` as UTC text; a time beyond what the platform can show as a number."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} s after 1970"

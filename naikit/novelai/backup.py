@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._decode import load_json
 from ..errors import InputError, NaikitError
 from .account import OBJECT_TYPES, UserObject
 from .crypto import Keystore, UnsafeWrite, WrongKey
@@ -185,15 +186,27 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
     """Return (manifest, keystore text or ``...`` if absent, objects) of a backup folder, after checking
     every file's SHA-256 against the manifest. Raises InputError for a folder that is not a backup."""
     folder = Path(directory).expanduser()
+    allowed = "a naikit backup folder (with manifest.json)"
+
+    def bad(reason: str) -> InputError:
+        return InputError("directory", str(folder), allowed, reason)
+
     try:
-        manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        raise InputError("directory", str(folder), "a naikit backup folder (with manifest.json)") from None
-    if manifest.get("format") != FORMAT:
+        manifest = load_json(
+            (folder / MANIFEST).read_bytes(), lambda r: bad(f"Its manifest is not JSON: {r}.")
+        )
+    except OSError as exc:
+        raise bad(f"Its manifest cannot be read ({type(exc).__name__}).") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError("directory", str(folder), f"a backup in format {FORMAT}")
+    files = manifest.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(d, str) for d in files.values()):
+        raise bad("Its manifest's 'files' is not an object of file name -> SHA-256.")
     keystore_raw: Any = ...
     objects: list[UserObject] = []
-    for name, digest in manifest.get("files", {}).items():
+    for name, digest in files.items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:  # never read outside the folder
+            raise bad(f"Its manifest names {name!r}, not a file of the folder.")
         path = folder / name
         try:
             data = path.read_bytes()
@@ -201,7 +214,9 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
             raise InputError("directory", str(folder), "a complete backup", f"{name} is missing.") from None
         if hashlib.sha256(data).hexdigest() != digest:
             raise InputError("directory", str(folder), "an intact backup", f"{name} was altered or damaged.")
-        body = json.loads(data)
+        body = load_json(data, lambda r, name=name: bad(f"{name} is not JSON: {r}."))
+        if not isinstance(body, dict):
+            raise bad(f"{name} is not a JSON object.")
         if name == "keystore.json":
             keystore_raw = body.get("keystore")
         else:
