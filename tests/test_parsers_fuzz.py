@@ -670,6 +670,70 @@ def test_novita_json(body):
                 total("novita_json", out.rows)
 
 
+# -- login tokens and backup folders ----------------------------------------------------------------------
+
+
+def _jwt(claims_text: str) -> str:
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return (
+        "ey"
+        + part(b'{"alg":"HS256"}')[2:]
+        + "."
+        + part(claims_text.encode("utf-8", "surrogatepass"))
+        + ".sig"
+    )
+
+
+@given(text_of([{"id": "x", "nc": "y", "iat": 1700000000, "exp": 1702592000}]))
+@example('{"exp": -1e300}')
+@example('{"exp": 1e400}')
+def test_token_claims(claims):
+    """A login JWT's claims (exp: NaN, -1e300, 10**400, text, deep nesting)."""
+    from naikit.novelai.auth import Token
+
+    token = total("token", Token, _jwt(claims))
+    if isinstance(token, Token):
+        total("token", lambda: token.expires_at)
+        total("token", token.check_not_expired, 1_700_000_000.0)
+        total("token", repr, token)
+
+
+def _backup_folder() -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    from naikit.novelai.account import UserObject
+    from naikit.novelai.backup import _write_folder
+
+    folder = Path(tempfile.mkdtemp(prefix="naikit-fuzz-backup-"))
+    raw = {"id": "obj1", "type": "presets", "meta": "m", "data": "AAAA", "lastUpdatedAt": 1, "changeIndex": 2}
+    obj = UserObject.from_json(raw)
+    manifest = _write_folder(folder, "fuzz", KEYSTORES[0], [obj], full=True)
+    return folder, manifest, raw
+
+
+BACKUP, BACKUP_MANIFEST, BACKUP_OBJECT = _backup_folder()
+
+
+@given(text_of([BACKUP_MANIFEST]) | text_of([BACKUP_OBJECT]).map(lambda t: ("object", t)))
+def test_backup_folder(change):
+    """A backup folder whose manifest, or one object file (its digest kept right), was mutated."""
+    import hashlib
+
+    from naikit.novelai.backup import MANIFEST, read_backup
+
+    manifest = copy.deepcopy(BACKUP_MANIFEST)
+    name = next(n for n in manifest["files"] if n.startswith("objects/"))
+    if isinstance(change, tuple):
+        data = change[1].encode("utf-8", "surrogateescape")
+        (BACKUP / name).write_bytes(data)
+        manifest["files"][name] = hashlib.sha256(data).hexdigest()
+        (BACKUP / MANIFEST).write_text(json.dumps(manifest))
+    else:
+        (BACKUP / name).write_text(json.dumps(BACKUP_OBJECT, ensure_ascii=False, indent=1))
+        (BACKUP / MANIFEST).write_bytes(change.encode("utf-8", "surrogateescape"))
+    total("backup", read_backup, BACKUP)
+
+
 # -- deep JSON everywhere JSON arrives --------------------------------------------------------------------
 
 
