@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._decode import json_or
 from ._secret import Secret, reveal
 from .errors import (
     APIError,
@@ -626,6 +627,9 @@ def _reason(status: int) -> str:
         return f"HTTP {status}"
 
 
+_NOT_JSON = object()
+
+
 async def _read_body(resp: aiohttp.ClientResponse) -> Any:
     """Return the body parsed by content type: JSON → object, text → str, anything else → bytes."""
     raw = await resp.read()
@@ -633,10 +637,8 @@ async def _read_body(resp: aiohttp.ClientResponse) -> Any:
     if ctype == "application/json" or ctype.endswith("+json"):
         if not raw:
             return None
-        try:
-            return _json.loads(raw)
-        except ValueError:
-            return raw.decode("utf-8", "replace")
+        value = json_or(raw, _NOT_JSON)  # deep or malformed JSON: the text, for the error checks to report
+        return raw.decode("utf-8", "replace") if value is _NOT_JSON else value
     if ctype.startswith("text/"):
         return raw.decode(resp.charset or "utf-8", "replace")
     return raw

@@ -9,6 +9,8 @@
     ├── ContentError                       user content could not be read or written safely
     │   ├── WrongKey                       the keystore/object does not decrypt with the keys tried
     │   ├── CorruptObject                  one object failed to decrypt, inflate or parse
+    │   ├── CorruptData (also ValueError)  malformed stored data: payload, keystore, story document
+    │   │   └── DocumentError              a msgpackr story document (naikit.novelai.document)
     │   └── UnsafeWrite (also InputError)  an upload refused before sending: it would lose content
     │       └── EditConflict               another client saved the same object at the same time
     ├── TransportError                     no usable HTTP answer (connection refused/dropped, timeout)
@@ -43,6 +45,7 @@ __all__ = [
     "ContentError",
     "WrongKey",
     "CorruptObject",
+    "CorruptData",
     "UnsafeWrite",
     "EditConflict",
     "TransportError",
@@ -139,6 +142,19 @@ class CorruptObject(ContentError):
         self.stage = stage
         self.reason = reason
         super().__init__(f"{object_type} {object_id!r} (meta {meta!r}) failed at {stage}: {reason}")
+
+
+class CorruptData(ContentError, ValueError):
+    """Stored data is malformed: an object payload, the keystore or a story document.
+
+    ``stage`` names the layer that failed ("base64", "length", "decrypt", "inflate", "keystore",
+    "document"); ``reason`` says what was wrong there.
+    """
+
+    def __init__(self, stage: str, reason: str):
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{stage}: {reason}")
 
 
 class UnsafeWrite(ContentError, InputError):

@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .. import _runner
+from .._decode import json_or
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
 from .._validate import check_bool, check_text, check_wire_json
 from ..errors import (
@@ -90,9 +91,12 @@ def _check_keystore_b64(keystore: str) -> str:
             "Uploading an empty keystore would make every encrypted story unreadable; refused.",
         )
     try:
-        doc = json.loads(base64.b64decode(keystore, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InputError("keystore", keystore, allowed, "It does not decode as base64 JSON.") from None
+        raw = base64.b64decode(keystore, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    doc = json_or(raw) if raw else None
+    if doc is None:
+        raise InputError("keystore", keystore, allowed, "It does not decode as base64 JSON.")
     nonce = doc.get("nonce") if isinstance(doc, dict) else None
     if (
         not isinstance(doc, dict)
@@ -709,10 +713,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         """Return the web app's settings blob: parsed JSON when it is JSON, else the text."""
         data = await self._call("GET", "/user/clientsettings")
         if isinstance(data, str):
-            try:
-                return json.loads(data)
-            except ValueError:
-                return data
+            return json_or(data, data)
         return data
 
     async def set_client_settings(self, settings: str | dict, *, backup: bool = True) -> bool:

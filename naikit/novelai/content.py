@@ -38,12 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._decode import load_json
 from .._validate import check_bool, check_path, check_text, check_wire_json
 from ..errors import Conflict, CredentialsError, EditConflict, InputError, NotFound
 from .account import check_object_id
 from .crypto import (
     COMPRESSION_MARKER,
     NONCE_SIZE,
+    CorruptData,
     CorruptObject,
     Keystore,
     Payload,
@@ -55,7 +57,7 @@ from .crypto import (
     dumps_compact,
     encrypt_payload,
 )
-from .document import Document, DocumentError, decode_document
+from .document import Document, decode_document
 
 if TYPE_CHECKING:
     from .account import UserObject
@@ -69,6 +71,7 @@ __all__ = [
     "ENCRYPTED_TYPES",
     "COMPRESSED_TYPES",
     "story_text_of",
+    "lorebook_rows",
     "decode_object",
 ]
 
@@ -155,18 +158,17 @@ def decode_object(obj: UserObject, keystore: Keystore | None) -> ContentObject:
             payload = decompress_payload(obj.data)
     except InputError as exc:  # a key of the wrong size
         return fail("key", str(exc))
-    except ValueError as exc:
-        stage, _, reason = str(exc).partition(": ")
-        return fail(stage, reason or stage)
+    except CorruptData as exc:
+        return fail(exc.stage, exc.reason)
     out.payload = payload
     try:
         text = payload.plaintext.decode("utf-8")
     except UnicodeDecodeError as exc:
         return fail("utf-8", str(exc))
     try:
-        out.data = json.loads(text)
-    except ValueError as exc:
-        return fail("json", str(exc))
+        out.data = load_json(text, lambda reason: CorruptData("json", reason))
+    except CorruptData as exc:
+        return fail("json", exc.reason)
     out._snapshot = dumps_compact(out.data)
     return out
 
@@ -202,40 +204,85 @@ def _verify(object_type: str, data: str, key: bytes | None, expected: bytes) -> 
 
 
 def _datablock_text(story: dict) -> str:
-    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text."""
+    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text.
+
+    Raises CorruptData (stage "storycontent") when a block on the chain is not an object, its indices are
+    not integers or its fragment's data is not text.
+    """
     blocks = story.get("datablocks") or []
     fragments = story.get("fragments") or []
+    blocks = blocks if isinstance(blocks, list) else []
+    fragments = fragments if isinstance(fragments, list) else []
     cur = story.get("currentBlock")
-    if not blocks or not isinstance(cur, int) or not 0 <= cur < len(blocks):
-        return "".join(f.get("data", "") for f in fragments if isinstance(f, dict))
+    if not blocks or not _is_index(cur, blocks):
+        return "".join(f["data"] for f in fragments if isinstance(f, dict) and isinstance(f.get("data"), str))
     path, seen, i = [], set(), cur
-    while isinstance(i, int) and 0 <= i < len(blocks) and i not in seen:
+    while _is_index(i, blocks) and i not in seen:
         seen.add(i)
-        path.append(blocks[i])
+        if not isinstance(blocks[i], dict):
+            raise CorruptData("storycontent", f"datablocks[{i}] is not an object")
+        path.append((i, blocks[i]))
         i = blocks[i].get("prevBlock", -1)
     text = ""
-    for block in reversed(path):
+    for i, block in reversed(path):
         frag = block.get("dataFragment")
         if not isinstance(frag, dict):
             idx = block.get("fragmentIndex")
-            frag = fragments[idx] if isinstance(idx, int) and 0 <= idx < len(fragments) else {}
+            frag = fragments[idx] if _is_index(idx, fragments) else {}
         data = frag.get("data", "") if isinstance(frag, dict) else ""
         start = block.get("startIndex", len(text))
         end = block.get("endIndex", start)
-        start = min(max(int(start), 0), len(text))
-        end = min(max(int(end), start), len(text))
+        if not isinstance(data, str) or not _is_int(start) or not _is_int(end):
+            raise CorruptData("storycontent", f"datablocks[{i}] has non-text data or non-integer indices")
+        start = min(max(start, 0), len(text))
+        end = min(max(end, start), len(text))
         text = text[:start] + data + text[end:]
     return text
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_index(value: Any, items: list) -> bool:
+    return _is_int(value) and 0 <= value < len(items)
+
+
 def story_text_of(content: dict) -> str:
     """Return the full text of a storycontent's data: its ``document`` decoded (newer stories) or its
-    datablocks replayed up to the current block (older ones)."""
+    datablocks replayed up to the current block (older ones).
+
+    Raises CorruptData (DocumentError for the document) when the data cannot give a text.
+    """
+    if not isinstance(content, dict):
+        raise CorruptData("storycontent", f"the storycontent is {type(content).__name__}, not an object")
     doc = content.get("document")
     if isinstance(doc, str) and doc:
         return decode_document(doc).text
     story = content.get("story")
     return _datablock_text(story) if isinstance(story, dict) else ""
+
+
+def lorebook_rows(content: dict) -> list[dict[str, Any]]:
+    """Return one row (name, keys, enabled, category, text) per lorebook entry of a storycontent's data;
+    entries that are not objects are skipped, keys that are not text left out."""
+    lore = content.get("lorebook") if isinstance(content, dict) else None
+    entries = lore.get("entries") if isinstance(lore, dict) else None
+    rows = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict):
+            continue
+        keys = e.get("keys")
+        rows.append(
+            {
+                "name": e.get("displayName"),
+                "keys": [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else [],
+                "enabled": e.get("enabled", True),
+                "category": e.get("category"),
+                "text": e.get("text"),
+            }
+        )
+    return rows
 
 
 def _counts(text: str | None, model: str | None, tokens: bool) -> tuple[int | None, int | None]:
@@ -334,11 +381,10 @@ def _content_row(item: ContentObject, tokens: bool) -> dict:
     if item.ok:
         try:
             text = story_text_of(d)
-        except DocumentError as exc:
-            err = f"document: {exc}"
+        except CorruptData as exc:  # a DocumentError too
+            err = str(exc)
     settings = d.get("settings") if isinstance(d.get("settings"), dict) else {}
     model = settings.get("model") or None
-    lore = d.get("lorebook") if isinstance(d.get("lorebook"), dict) else {}
     words, n_tokens = _counts(text, model or "kayra-v1", tokens)
     return {
         "id": item.id,
@@ -348,7 +394,7 @@ def _content_row(item: ContentObject, tokens: bool) -> dict:
         "characters": None if text is None else len(text),
         "words": words,
         "tokens": n_tokens,
-        "lorebook_entries": len(lore.get("entries") or []) if lore else 0,
+        "lorebook_entries": len(lorebook_rows(d)),
         "change_index": item.change_index,
         "error": str(item.error) if item.error else err,
     }
@@ -858,7 +904,7 @@ class ContentAPI:
                     "meta": s.meta,
                     "title": d.get("title"),
                     "description": d.get("description"),
-                    "tags": list(d.get("tags") or []),
+                    "tags": list(d["tags"]) if isinstance(d.get("tags"), list) else [],
                     "favorite": d.get("favorite"),
                     "created_at": _ts_ms(d.get("createdAt")),
                     "last_updated_at": _ts_ms(d.get("lastUpdatedAt")),
@@ -950,18 +996,7 @@ class ContentAPI:
         )
         if content is None:
             raise _no_story(story)
-        entries = ((content.raise_for_error().data.get("lorebook") or {}).get("entries")) or []
-        rows = [
-            {
-                "name": e.get("displayName"),
-                "keys": list(e.get("keys") or []),
-                "enabled": e.get("enabled", True),
-                "category": e.get("category"),
-                "text": e.get("text"),
-            }
-            for e in entries
-            if isinstance(e, dict)
-        ]
+        rows = lorebook_rows(content.raise_for_error().data)
         return pd.DataFrame(rows, columns=["name", "keys", "enabled", "category", "text"])
 
     # -- backups and checks -------------------------------------------------------------------------

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+from .._decode import decoding, load_json
 from .._validate import check_bool, check_int, check_number
-from ..errors import InputError, ResponseShapeError
+from ..errors import APIError, InputError, ResponseShapeError
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
 
-__all__ = ["ImageAPI", "BudgetExceeded", "msgpack_frames"]
+__all__ = ["ImageAPI", "BudgetExceeded", "decode_stream_frame", "decode_stream_sse", "msgpack_frames"]
 
 
 class BudgetExceeded(InputError):
@@ -158,9 +158,9 @@ class ImageAPI:
             # The V5 website generates only through the msgpack stream; keep the finals, in sample order.
             body["parameters"]["stream"] = "msgpack"
             finals: dict[int, bytes] = {}
-            async for d in msgpack_frames(self._stream_chunks(body)):
-                if d.get("event_type") == "final":
-                    finals[int(d.get("samp_ix", len(finals)))] = bytes(d.get("image") or b"")
+            async for ev in msgpack_frames(self._stream_chunks(body)):
+                if ev.is_final:
+                    finals[ev.sample] = ev.image
             files = [(f"image_{i}.png", finals[i]) for i in sorted(finals)]
         else:
             data = await self._call(  # type: ignore[attr-defined]
@@ -340,11 +340,10 @@ class ImageAPI:
                 events, buf = parse_sse(buf + chunk.decode("utf-8", "replace"))
                 for ev in events:
                     if "data" in ev:
-                        d = json.loads(ev["data"])
-                        yield _event(d, base64.b64decode(d.get("image", "")))
+                        yield decode_stream_sse(ev["data"])
             return
-        async for d in msgpack_frames(chunks):
-            yield _event(d, d.get("image") or b"")
+        async for event in msgpack_frames(chunks):
+            yield event
 
     def _stream_chunks(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
         """Post a generation to the stream endpoint: V5 as the website does (one multipart ``request`` part),
@@ -495,28 +494,13 @@ class ImageAPI:
         return pd.DataFrame(data["tags"], columns=["tag", "count", "confidence"])
 
 
-def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
-    return StreamEvent(
-        str(d.get("event_type")),
-        int(d.get("samp_ix", 0)),
-        int(d.get("step_ix", -1) if d.get("step_ix") is not None else -1),
-        d.get("sigma"),
-        bytes(image),
-        d.get("gen_id"),
-    )
+_IMAGE_STREAM = "POST /ai/generate-image-stream"
 
 
-_STREAM_PATH = "/ai/generate-image-stream"
-_STREAM = "POST " + _STREAM_PATH
-
-
-async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """Yield the msgpack maps of an image stream: frames of a 4-byte big-endian length and a msgpack map,
-    read across chunk boundaries. An ``error`` event raises APIError; bad data raises ResponseShapeError."""
-    import msgpack
-
-    from ..errors import APIError
-
+async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
+    """Yield the events of a msgpack image stream: frames of a 4-byte big-endian length and a msgpack map,
+    read across chunk boundaries. An ``error`` event raises APIError; bad data and a stream that ends inside
+    a frame raise ResponseShapeError."""
     raw = b""
     async for chunk in chunks:
         raw += chunk
@@ -524,21 +508,59 @@ async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str
             n = int.from_bytes(raw[:4], "big")
             if len(raw) < 4 + n:
                 break
-            try:
-                d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
-            except (ValueError, msgpack.UnpackException, TypeError, RecursionError):
-                raise ResponseShapeError(_STREAM, "frame", "is not msgpack") from None
-            raw = raw[4 + n :]
-            if not isinstance(d, dict):
-                raise ResponseShapeError(_STREAM, "frame", "is not a map")
-            if d.get("event_type") == "error":
-                raise APIError(500, str(d.get("message", "generation failed")), url=_STREAM_PATH)
-            if not isinstance(d.get("image", b""), (bytes, bytearray)):
-                raise ResponseShapeError(_STREAM, "image", "is not binary")
-            for key in ("samp_ix", "step_ix"):
-                v = d.get(key)
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-                    raise ResponseShapeError(_STREAM, key, "is not a whole number >= 0")
-            yield d
+            frame, raw = raw[4 : 4 + n], raw[4 + n :]
+            yield decode_stream_frame(frame)
     if raw:
-        raise ResponseShapeError(_STREAM, "stream", "ends inside a frame")
+        raise ResponseShapeError(_IMAGE_STREAM, "stream", "ends inside a frame")
+
+
+def decode_stream_frame(frame: bytes) -> StreamEvent:
+    """Return the :class:`StreamEvent` in one msgpack frame of the image stream (the bytes after its length).
+
+    Raises the APIError of an ``error`` event, and ResponseShapeError when the frame is not msgpack or the
+    event's fields have the wrong types.
+    """
+    import msgpack
+
+    with decoding(lambda reason: ResponseShapeError(_IMAGE_STREAM, "frame", f"is not msgpack ({reason})")):
+        d = msgpack.unpackb(frame, raw=False)
+    return _event(d, "image", lambda image: image if isinstance(image, bytes) else None)
+
+
+def decode_stream_sse(data: str) -> StreamEvent:
+    """Return the :class:`StreamEvent` in the ``data:`` of one server-sent event of the image stream (its
+    picture in base64). Raises like :func:`decode_stream_frame`."""
+    d = load_json(data, lambda reason: ResponseShapeError(_IMAGE_STREAM, "data", f"is not JSON ({reason})"))
+
+    def picture(image: Any) -> bytes | None:
+        try:
+            return base64.b64decode(image, validate=True) if isinstance(image, str) else None
+        except ValueError:  # binascii.Error, or characters outside ASCII
+            return None
+
+    return _event(d, "image", picture)
+
+
+def _event(d: Any, key: str, picture: Any) -> StreamEvent:
+    """Return the StreamEvent of a decoded event object; ``picture`` turns its image field into bytes."""
+    if not isinstance(d, dict):
+        raise ResponseShapeError(_IMAGE_STREAM, "event", f"should be an object but is {type(d).__name__}")
+    if d.get("event_type") == "error":
+        raise APIError(500, str(d.get("message", "generation failed")), url=_IMAGE_STREAM)
+
+    def field(name: str, ok: bool, expected: str) -> None:
+        if not ok:
+            raise ResponseShapeError(_IMAGE_STREAM, name, f"should be {expected} but is {d.get(name)!r:.40}")
+
+    samp, step, sigma = d.get("samp_ix", 0), d.get("step_ix"), d.get("sigma")
+    field("event_type", isinstance(d.get("event_type"), str), "a string")
+    field("samp_ix", _is_int(samp), "an integer")
+    field("step_ix", step is None or _is_int(step), "an integer")
+    field("sigma", sigma is None or (_is_int(sigma) or isinstance(sigma, float)), "a number")
+    image = picture(d[key]) if d.get(key) else b""
+    field(key, image is not None, "the picture's bytes")
+    return StreamEvent(d["event_type"], samp, -1 if step is None else step, sigma, image, d.get("gen_id"))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

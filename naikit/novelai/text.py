@@ -14,17 +14,25 @@ model, and the prompt's length against the context (``truncate=True`` cuts it fr
 from __future__ import annotations
 
 import codecs
-import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..errors import InputError, ResponseShapeError
+from .._decode import json_or, load_json
+from ..errors import InputError, ResponseShapeError, api_error
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
 from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
 
-__all__ = ["TextAPI", "DEFAULT_TEXT_MODEL", "SEED_PARAM", "resolve_preset", "prepare_request"]
+__all__ = [
+    "TextAPI",
+    "DEFAULT_TEXT_MODEL",
+    "SEED_PARAM",
+    "resolve_preset",
+    "prepare_request",
+    "TextStreamEvent",
+    "decode_stream_event",
+]
 
 #: The model used when neither a model nor a Preset object says which.
 DEFAULT_TEXT_MODEL = "llama-3-erato-v1"
@@ -286,7 +294,7 @@ class TextAPI:
         )
         query = _check_seed(seed)
         await self._ensure_ready()  # type: ignore[attr-defined]
-        from ..tokenizers import b64_to_tokens, token_bytes
+        from ..tokenizers import token_bytes
 
         t0 = time.perf_counter()
         first: float | None = None
@@ -305,49 +313,39 @@ class TextAPI:
                 break
             buffer += sse_decoder.decode(chunk)
             events, buffer = parse_sse(buffer)
-            if not events and buffer.lstrip().startswith("{") and _is_json(buffer):
+            whole = json_or(buffer) if not events and buffer.lstrip().startswith("{") else None
+            if isinstance(whole, dict):
                 # a server that answered the stream endpoint with one JSON body
-                data = json.loads(buffer)
+                data = self._check(whole, _OUTPUT_SHAPE, _STREAM)  # type: ignore[attr-defined]
                 gen = _generation(data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0})
                 yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
                 return
             for ev in events:
                 if "data" not in ev:
                     continue
-                try:
-                    data = json.loads(ev["data"])
-                except ValueError:
-                    raise ResponseShapeError("POST /ai/generate-stream", "data", "is not JSON") from None
-                if isinstance(data, dict) and "error" in data:
-                    from ..errors import api_error
-
-                    raise api_error(
-                        int(data.get("statusCode", 500)), str(data.get("message") or data["error"])
-                    )
-                if self.validate and (not isinstance(data, dict) or not isinstance(data.get("token"), str)):  # type: ignore[attr-defined]
-                    raise ResponseShapeError(
-                        "POST /ai/generate-stream", "token", "is missing or not a string"
-                    )
+                valid = self.validate  # type: ignore[attr-defined]
+                valid = self.validate  # type: ignore[attr-defined]
+                event = decode_stream_event(ev["data"], m.value, use_string=use_string, validate=valid)
                 now = time.perf_counter() - t0
                 first = now if first is None else first
-                final = bool(data.get("final"))
-                if use_string:
+                final = event.final
+                if event.ids is None:
                     tok_id = None
-                    piece = data["token"]
+                    piece = event.token
                 else:
-                    ids = b64_to_tokens(data["token"], m.value)
+                    ids = event.ids
                     tokens.extend(ids)
                     tok_id = ids[0] if len(ids) == 1 else None
                     piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
                 text_parts.append(piece)
-                if data.get("logprobs"):
-                    logprobs.append(data["logprobs"])
-                ptr = int(data.get("ptr", len(text_parts) - 1))
+                if event.logprobs:
+                    logprobs.append(event.logprobs)
+                ptr = event.ptr if event.ptr is not None else len(text_parts) - 1
                 if final:
                     done = True
-                    pending.append(StreamToken(ptr, tok_id, piece, True, data.get("logprobs"), now))
+                    pending.append(StreamToken(ptr, tok_id, piece, True, event.logprobs, now))
                     break
-                yield StreamToken(ptr, tok_id, piece, False, data.get("logprobs"), now)
+                yield StreamToken(ptr, tok_id, piece, False, event.logprobs, now)
         total = time.perf_counter() - t0
         text = "".join(text_parts) + (text_decoder.decode(b"", final=True) if not use_string else "")
         if use_string and not tokens:
@@ -372,12 +370,57 @@ class TextAPI:
         yield StreamToken(last.ptr, last.token, last.text, True, last.logprobs, last.elapsed, gen)
 
 
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+class TextStreamEvent(NamedTuple):
+    """One decoded ``data:`` payload of ``/ai/generate-stream``.
+
+    ``token`` is as sent (base64 token ids, or text with ``use_string``); ``ids`` the decoded ids (None with
+    ``use_string``); ``ptr`` the server's position (None when it sent none); ``logprobs`` this token's entry.
+    """
+
+    token: str
+    ids: list[int] | None
+    ptr: int | None
+    final: bool
+    logprobs: dict[str, Any] | None
+
+
+_STREAM = "POST /ai/generate-stream"
+
+
+def decode_stream_event(raw: str, model: str, *, use_string: bool, validate: bool = True) -> TextStreamEvent:
+    """Return the :class:`TextStreamEvent` in one ``data:`` payload of ``/ai/generate-stream``.
+
+    Raises the APIError of an error event (its ``statusCode`` when that is an HTTP error status, else 500)
+    and ResponseShapeError when the payload is not JSON or has no text ``token``, its token is not base64
+    token ids of ``model``, or (``validate``) its ``ptr`` is not an integer or its ``logprobs`` not an
+    object. Without ``validate`` a wrong ``ptr`` or ``logprobs`` is dropped instead.
+    """
+    data = load_json(raw, lambda reason: ResponseShapeError(_STREAM, "data", f"is not JSON ({reason})"))
+    if isinstance(data, dict) and "error" in data:
+        status = data.get("statusCode")
+        ok = isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
+        raise api_error(status if ok else 500, str(data.get("message") or data["error"]), url=_STREAM)
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        raise ResponseShapeError(_STREAM, "token", "is missing or not a string")
+    token = data["token"]
+    ids = None
+    if not use_string:
+        from ..tokenizers import b64_to_tokens
+
+        try:
+            ids = b64_to_tokens(token, model)
+        except InputError as exc:
+            raise ResponseShapeError(_STREAM, "token", f"is not token ids of {model} ({exc})") from None
+    ptr, lps = data.get("ptr"), data.get("logprobs")
+    if ptr is not None and (isinstance(ptr, bool) or not isinstance(ptr, int)):
+        if validate:
+            raise ResponseShapeError(_STREAM, "ptr", f"should be an integer but is {type(ptr).__name__}")
+        ptr = None
+    if lps is not None and not isinstance(lps, dict):
+        if validate:
+            raise ResponseShapeError(_STREAM, "logprobs", f"should be an object but is {type(lps).__name__}")
+        lps = None
+    return TextStreamEvent(token, ids, ptr, bool(data.get("final")), lps)
 
 
 def _rates(timings: dict[str, float], n: int) -> dict[str, float]:
@@ -399,12 +442,13 @@ def _generation(
     seed: int | None,
     timings: dict[str, float],
 ) -> Generation:
+    from ..render.tokens import parse_logprobs
     from ..tokenizers import b64_to_tokens, encode
 
     lps = data.get("logprobs") or None
     if body["parameters"].get("use_string"):
         text = data["output"]
-        tokens = [e["chosen"][0][0][0] for e in lps] if lps else encode(text, m.value)
+        tokens = [s.chosen.ids[0] for s in parse_logprobs(lps, m.value)] if lps else encode(text, m.value)
     else:
         tokens = b64_to_tokens(data["output"], m.value)
         text = decode_output(tokens, m.value)
