@@ -704,14 +704,18 @@ def _backup_folder() -> tuple[Path, dict[str, Any], dict[str, Any]]:
     from naikit.novelai.account import UserObject
     from naikit.novelai.backup import _write_folder
 
-    folder = Path(tempfile.mkdtemp(prefix="naikit-fuzz-backup-"))
+    base = Path(tempfile.mkdtemp(prefix="naikit-fuzz-backup-"))
     raw = {"id": "obj1", "type": "presets", "meta": "m", "data": "AAAA", "lastUpdatedAt": 1, "changeIndex": 2}
     obj = UserObject.from_json(raw)
-    manifest = _write_folder(folder, "fuzz", KEYSTORES[0], [obj], full=True)
+    folder, manifest = _write_folder(base / "backup", "fuzz", KEYSTORES[0], [obj], True, fresh_name=False)
     return folder, manifest, raw
 
 
 BACKUP, BACKUP_MANIFEST, BACKUP_OBJECT = _backup_folder()
+# the object file as the writer wrote it, so a mutated manifest is read beside an intact object
+BACKUP_OBJECT_BYTES = {
+    n: (BACKUP / n).read_bytes() for n in BACKUP_MANIFEST["files"] if n.startswith("objects/")
+}
 
 
 @given(text_of([BACKUP_MANIFEST]) | text_of([BACKUP_OBJECT]).map(lambda t: ("object", t)))
@@ -729,7 +733,7 @@ def test_backup_folder(change):
         manifest["files"][name] = hashlib.sha256(data).hexdigest()
         (BACKUP / MANIFEST).write_text(json.dumps(manifest))
     else:
-        (BACKUP / name).write_text(json.dumps(BACKUP_OBJECT, ensure_ascii=False, indent=1))
+        (BACKUP / name).write_bytes(BACKUP_OBJECT_BYTES[name])
         (BACKUP / MANIFEST).write_bytes(change.encode("utf-8", "surrogateescape"))
     total("backup", read_backup, BACKUP)
 
