@@ -144,7 +144,7 @@ def test_retry_after_beyond_cap_raises_at_once():
 def test_error_body_on_2xx_is_an_error():
     async def body(t, s, sleeps):
         with pytest.raises(errors.APIError) as e:
-            await t.request("POST", "api", "/ai/generate")
+            await t.request("GET", "api", "/user/information")
         return e.value
 
     e = run_with(
