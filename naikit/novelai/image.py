@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from ..errors import InputError, ResponseShapeError
+from ..errors import InputError, ResponseShapeError, StreamIncomplete
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
@@ -299,35 +299,50 @@ class ImageAPI:
         chunks = self.transport.stream(  # type: ignore[attr-defined]
             "POST", "image", "/ai/generate-image-stream", json=body, generation=True
         )
-        if stream == "sse":
-            from .._transport import parse_sse
+        what = "POST /ai/generate-image-stream"
+        expected = int(body["parameters"].get("n_samples", 1))
+        seen: list[StreamEvent] = []
+        finals = 0
+        # ``async with``: the stream is closed (and the account's gate freed) however this generator
+        # ends, even when a malformed answer raises and the caller keeps the exception around.
+        async with chunks:
+            try:
+                if stream == "sse":
+                    from .._transport import SSEDecoder
 
-            buf = ""
-            async for chunk in chunks:
-                events, buf = parse_sse(buf + chunk.decode("utf-8", "replace"))
-                for ev in events:
-                    if "data" in ev:
-                        d = json.loads(ev["data"])
-                        yield _event(d, base64.b64decode(d.get("image", "")))
-            return
-        import msgpack
+                    sse = SSEDecoder(what=what)
+                    async for chunk in chunks:
+                        for ev in sse.feed(chunk):
+                            if "data" not in ev:
+                                continue
+                            d = _stream_json(ev["data"], what)
+                            event = _checked_event(d, what, chunks.url, seen, _b64(d.get("image", ""), what))
+                            finals += event.is_final
+                            yield event
+                    sse.close()
+                    leftover = sse.pending
+                else:
+                    from .._transport import FrameDecoder
 
-        raw = b""
-        async for chunk in chunks:
-            raw += chunk
-            while len(raw) >= 4:
-                n = int.from_bytes(raw[:4], "big")
-                if len(raw) < 4 + n:
-                    break
-                d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
-                raw = raw[4 + n :]
-                if d.get("event_type") == "error":
-                    from ..errors import APIError
-
-                    raise APIError(
-                        500, str(d.get("message", "generation failed")), url="/ai/generate-image-stream"
-                    )
-                yield _event(d, d.get("image") or b"")
+                    frames = FrameDecoder(what=what)
+                    async for chunk in chunks:
+                        for payload in frames.feed(chunk):
+                            d = _stream_msgpack(payload, what)
+                            event = _checked_event(d, what, chunks.url, seen, d.get("image") or b"")
+                            finals += event.is_final
+                            yield event
+                    leftover = bool(frames.pending)
+            except StreamIncomplete as exc:
+                exc.partial = list(seen)
+                raise
+        if leftover or finals < expected:
+            why = "a truncated last frame" if leftover else f"{finals} of {expected} final pictures"
+            raise StreamIncomplete(
+                f"{what}: the stream ended with {why}; the {len(seen)} events that arrived are in this "
+                "error's .partial. Check your Anlas balance before repeating: it may have been charged.",
+                url=chunks.url,
+                partial=list(seen),
+            )
 
     async def encode_vibe(
         self,
@@ -469,3 +484,68 @@ def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
         bytes(image),
         d.get("gen_id"),
     )
+
+
+def _stream_json(raw: str, what: str) -> dict[str, Any]:
+    try:
+        d = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ResponseShapeError(what, "data", "is not JSON") from None
+    if not isinstance(d, dict):
+        raise ResponseShapeError(what, "data", "is not a JSON object")
+    return d
+
+
+def _stream_msgpack(payload: bytes, what: str) -> dict[str, Any]:
+    import msgpack
+
+    try:
+        d = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    except Exception:  # noqa: BLE001 - msgpack raises many types (ExtraData, ValueError, ...) on bad data
+        raise ResponseShapeError(what, "frame", "is not a msgpack object") from None
+    if not isinstance(d, dict):
+        raise ResponseShapeError(what, "frame", "is not a msgpack map")
+    return d
+
+
+def _b64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise ResponseShapeError(what, "image", "is not base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ResponseShapeError(what, "image", "is not valid base64") from None
+
+
+def _checked_event(
+    d: dict[str, Any], what: str, url: str, seen: list[StreamEvent], image: Any
+) -> StreamEvent:
+    """Return the StreamEvent of one decoded event (kept in ``seen``), or raise: an ``error`` event as an
+    APIError carrying the events before it, a malformed one as ResponseShapeError."""
+    if d.get("event_type") == "error" or "error" in d:
+        from ..errors import APIError
+
+        err = APIError(
+            500,
+            str(d.get("message") or d.get("error") or "generation failed")[:500],
+            url=url,
+            body={"event": {k: v for k, v in d.items() if k != "image"}, "partial": list(seen)},
+            hint=f"the stream failed after {len(seen)} events (in .body['partial'])",
+        )
+        raise err
+    if d.get("event_type") not in ("intermediate", "final"):
+        raise ResponseShapeError(
+            what, "event_type", f"should be intermediate or final, not {d.get('event_type')!r}"
+        )
+    if not isinstance(image, (bytes, bytearray)):
+        raise ResponseShapeError(what, "image", "is not binary")
+    for name in ("samp_ix", "step_ix"):
+        v = d.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ResponseShapeError(what, name, "is not an integer")
+    sigma = d.get("sigma")
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))):
+        raise ResponseShapeError(what, "sigma", "is not a number")
+    event = _event(d, bytes(image))
+    seen.append(event)
+    return event

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from ..errors import InputError, ResponseShapeError
+from ..errors import InputError, ResponseShapeError, StreamIncomplete
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
 from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
@@ -225,7 +225,7 @@ class TextAPI:
         :class:`Generation` in ``.generation``. A stream that breaks after delivering tokens is not
         retried (TransportError).
         """
-        from .._transport import parse_sse
+        from .._transport import SSEDecoder
 
         body, p, m = prepare_request(
             prompt,
@@ -245,66 +245,91 @@ class TextAPI:
         await self._ensure_ready()  # type: ignore[attr-defined]
         from ..tokenizers import b64_to_tokens, token_bytes
 
+        what = "POST /ai/generate-stream"
         t0 = time.perf_counter()
         first: float | None = None
         text_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        sse_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        buffer = ""
+        # text events are a few hundred bytes: a 1 MiB line is a broken or hostile stream
+        sse = SSEDecoder(max_line=1024 * 1024, what=what)
         tokens: list[int] = []
         logprobs: list[dict[str, Any]] = []
         text_parts: list[str] = []
-        pending: list[StreamToken] = []
-        done = False
-        async for chunk in self.transport.stream(  # type: ignore[attr-defined]
-            "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
-        ):
-            if done:
-                break
-            buffer += sse_decoder.decode(chunk)
-            events, buffer = parse_sse(buffer)
-            if not events and buffer.lstrip().startswith("{") and _is_json(buffer):
-                # a server that answered the stream endpoint with one JSON body
-                data = json.loads(buffer)
-                gen = _generation(data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0})
-                yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
-                return
-            for ev in events:
-                if "data" not in ev:
-                    continue
-                try:
-                    data = json.loads(ev["data"])
-                except ValueError:
-                    raise ResponseShapeError("POST /ai/generate-stream", "data", "is not JSON") from None
-                if isinstance(data, dict) and "error" in data:
-                    from ..errors import api_error
+        last: StreamToken | None = None
 
-                    raise api_error(
-                        int(data.get("statusCode", 500)), str(data.get("message") or data["error"])
-                    )
-                if self.validate and (not isinstance(data, dict) or not isinstance(data.get("token"), str)):  # type: ignore[attr-defined]
-                    raise ResponseShapeError(
-                        "POST /ai/generate-stream", "token", "is missing or not a string"
-                    )
-                now = time.perf_counter() - t0
-                first = now if first is None else first
-                final = bool(data.get("final"))
-                if use_string:
-                    tok_id = None
-                    piece = data["token"]
+        def partial() -> Generation:
+            return Generation(
+                text="".join(text_parts),
+                tokens=list(tokens),
+                model=m.value,
+                prompt=prompt if isinstance(prompt, str) else list(prompt),
+                preset=p.name,
+                parameters=body["parameters"],
+                raw_logprobs=logprobs or None,
+                timings={"total_s": time.perf_counter() - t0},
+                seed=seed,
+            )
+
+        chunks = self.transport.stream(  # type: ignore[attr-defined]
+            "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
+        )
+        # ``async with``: however this generator ends (exhausted, closed, an exception kept in a
+        # traceback), the stream is closed and the account's generation gate freed right here.
+        async with chunks:
+            try:
+                async for chunk in chunks:
+                    if chunks.content_type == "application/json":
+                        # a server that answered the stream endpoint with one JSON body
+                        data = _json_object(chunk, what)
+                        _raise_error_event(data, chunks.url)
+                        gen = _generation(
+                            data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0}
+                        )
+                        yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
+                        return
+                    for ev in sse.feed(chunk):
+                        if "data" not in ev:
+                            continue
+                        data = _json_object(ev["data"], what)
+                        _raise_error_event(data, chunks.url)
+                        if not isinstance(data.get("token"), str):
+                            raise ResponseShapeError(what, "token", "is missing or not a string")
+                        now = time.perf_counter() - t0
+                        first = now if first is None else first
+                        final = bool(data.get("final"))
+                        if use_string:
+                            tok_id = None
+                            piece = data["token"]
+                        else:
+                            ids = b64_to_tokens(data["token"], m.value)
+                            tokens.extend(ids)
+                            tok_id = ids[0] if len(ids) == 1 else None
+                            piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
+                        text_parts.append(piece)
+                        lp = data.get("logprobs")
+                        if lp:
+                            if not isinstance(lp, dict):
+                                raise ResponseShapeError(what, "logprobs", "is not an object")
+                            logprobs.append(lp)
+                        ptr = _int_field(data, "ptr", len(text_parts) - 1, what)
+                        last = StreamToken(ptr, tok_id, piece, final, lp or None, now)
+                        if final:
+                            break
+                        yield last
+                    if last is not None and last.final:
+                        break
                 else:
-                    ids = b64_to_tokens(data["token"], m.value)
-                    tokens.extend(ids)
-                    tok_id = ids[0] if len(ids) == 1 else None
-                    piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
-                text_parts.append(piece)
-                if data.get("logprobs"):
-                    logprobs.append(data["logprobs"])
-                ptr = int(data.get("ptr", len(text_parts) - 1))
-                if final:
-                    done = True
-                    pending.append(StreamToken(ptr, tok_id, piece, True, data.get("logprobs"), now))
-                    break
-                yield StreamToken(ptr, tok_id, piece, False, data.get("logprobs"), now)
+                    sse.close()
+            except StreamIncomplete as exc:
+                exc.partial = partial()
+                raise
+            if last is None or not last.final:
+                got = f"{len(tokens) or len(text_parts)} tokens" if text_parts else "an empty body"
+                raise StreamIncomplete(
+                    f"{what}: the stream ended without its final event after {got}; the text so far is in "
+                    "this error's .partial (a Generation). Repeat the generation to get a complete one.",
+                    url=chunks.url,
+                    partial=partial(),
+                )
         total = time.perf_counter() - t0
         text = "".join(text_parts) + (text_decoder.decode(b"", final=True) if not use_string else "")
         if use_string and not tokens:
@@ -325,8 +350,36 @@ class TextAPI:
             timings=_rates(timings, len(tokens)),
             seed=seed,
         )
-        last = pending[-1] if pending else StreamToken(len(text_parts), None, "", True, None, total)
         yield StreamToken(last.ptr, last.token, last.text, True, last.logprobs, last.elapsed, gen)
+
+
+def _json_object(raw: str | bytes, what: str) -> dict[str, Any]:
+    """Return one stream event's JSON object, or raise ResponseShapeError."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ResponseShapeError(what, "data", "is not JSON") from None
+    if not isinstance(data, dict):
+        raise ResponseShapeError(what, "data", "is not a JSON object")
+    return data
+
+
+def _raise_error_event(data: dict[str, Any], url: str) -> None:
+    """Raise the APIError an ``{"error": ...}`` event stands for (a stream that failed mid-way)."""
+    if "error" not in data:
+        return
+    from ..errors import api_error
+
+    code = data.get("statusCode")
+    code = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
+    raise api_error(code, str(data.get("message") or data["error"])[:500], url=url, body=data)
+
+
+def _int_field(data: dict[str, Any], name: str, default: int, what: str) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ResponseShapeError(what, name, f"should be an integer, not {type(value).__name__}")
+    return value
 
 
 def _is_json(text: str) -> bool:
