@@ -25,6 +25,7 @@ from ..errors import (
     AuthError,
     CredentialsError,
     InputError,
+    OutcomeUnknown,
     TokenExpired,
     TokenRejected,
 )
@@ -562,16 +563,38 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
     async def create_object(self, object_type: str, meta: str, data: str) -> UserObject:
         """Store a new object; return it as the server saved it (with its new id).
 
-        Not retried after a dropped connection (that could store it twice): a ConnectionDropped
-        error asks you to check the list first.
+        Never sent twice: when the answer is lost after sending (5xx, 52x, dropped), naikit lists the
+        objects and returns the one with this meta and data if the server stored it, else raises
+        OutcomeUnknown saying what to check.
         """
         _check_type(object_type)
         _check_meta(meta)
         _check_data(data)
-        body = await self._call(
-            "PUT", f"/user/objects/{object_type}", json={"meta": meta, "data": data}, idempotent=False
-        )
+        try:
+            body = await self._call("PUT", f"/user/objects/{object_type}", json={"meta": meta, "data": data})
+        except OutcomeUnknown as exc:
+            return await self._recover_created(exc, object_type, meta, data)
         return UserObject.from_json(self._check(body, shapes.USER_DATA, "PUT /user/objects/{type}"))
+
+    async def _recover_created(
+        self, exc: OutcomeUnknown, object_type: str, meta: str, data: str
+    ) -> UserObject:
+        """Return the object a create whose answer was lost stored (found by meta and data), or raise."""
+        listing = await self.list_objects(object_type)
+        found = [o for o in listing if o.meta == meta and o.data == data]
+        if found:
+            self.transport.stats["recovered"] += 1
+            # the newest match is the one just stored (an older twin, if any, was there before)
+            return max(found, key=_recency)
+        raise OutcomeUnknown(
+            f"{exc} Checked: list_objects({object_type!r}) shows no object with this meta and data yet; "
+            "the server may still be storing it, so look again before repeating.",
+            url=exc.url,
+            attempts=exc.attempts,
+            check=exc.check,
+            cause=exc.cause,
+            endpoint=exc.endpoint,
+        ) from None
 
     async def update_object(self, object_type: str, object_id: str, meta: str, data: str) -> UserObject:
         """Replace an object's meta and data; return the updated object."""
@@ -678,3 +701,7 @@ class NovelAI(_runner.SyncClient):
     @validate.setter
     def validate(self, value: bool) -> None:
         self._async.validate = bool(value)
+
+
+def _recency(o: UserObject) -> tuple[float, int]:
+    return (o.last_updated_at.timestamp() if o.last_updated_at else 0.0, o.change_index)

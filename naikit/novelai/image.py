@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+from .._outcome import spend_checked
 from ..errors import InputError, ResponseShapeError, StreamIncomplete
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
@@ -46,6 +47,10 @@ class ImageAPI:
     """Mixin: image generation, vibe transfer, director tools, upscale and tag suggestions (issue 5)."""
 
     _opus_cache: bool | None = None
+
+    async def _anlas_balance(self) -> float:
+        """Return the account's Anlas now (the probe that tells whether a lost paid answer was charged)."""
+        return float((await self.subscription()).anlas)  # type: ignore[attr-defined]
 
     async def _is_opus(self, opus: bool | None) -> bool:
         if opus is not None:
@@ -145,8 +150,12 @@ class ImageAPI:
         body = im.build_request(
             prompt, preset.replace(seed=probe["parameters"]["seed"]), action, vibes=encoded, **kw
         )
-        data = await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/generate-image", host="image", json=body, generation=True, idempotent=False
+        data = await spend_checked(
+            lambda: self._call("POST", "/ai/generate-image", host="image", json=body, generation=True),  # type: ignore[attr-defined]
+            self._anlas_balance,
+            cost=estimate.total,
+            unit="Anlas",
+            stats=self.transport.stats,  # type: ignore[attr-defined]
         )
         files = unzip_images(data, "POST /ai/generate-image")
         params = body["parameters"]
@@ -376,7 +385,7 @@ class ImageAPI:
             )
         body = {"image": base64.b64encode(png).decode(), "model": spec.value,
                 "information_extracted": information_extracted}  # fmt: skip
-        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body, idempotent=False)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body)  # type: ignore[attr-defined]
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise ResponseShapeError("POST /ai/encode-vibe", "body", "is not the binary encoding")
         enc = base64.b64encode(bytes(data)).decode()
@@ -419,7 +428,7 @@ class ImageAPI:
         estimate = im.estimate_augment_cost(tool, w, h, opus=await self._is_opus(opus))
         _check_budget(estimate.total, max_anlas, f"the {tool} tool")
         data = await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/augment-image", host="image", json=body, generation=True, idempotent=False
+            "POST", "/ai/augment-image", host="image", json=body, generation=True
         )
         files = unzip_images(data, "POST /ai/augment-image")
         shown = strip_images(body)
@@ -436,7 +445,7 @@ class ImageAPI:
         if w * h > 1024 * 1024:
             raise InputError("image", f"{w}x{h}", "at most 1024x1024 pixels to upscale")
         body = {"image": base64.b64encode(png).decode(), "width": w, "height": h, "scale": scale}
-        data = await self._call("POST", "/ai/upscale", json=body, generation=True, idempotent=False)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/upscale", json=body, generation=True)  # type: ignore[attr-defined]
         files = unzip_images(data, "POST /ai/upscale")
         return GeneratedImage(
             files[0][1], {"width": w * scale, "height": h * scale, "scale": scale}, "", "upscale"
@@ -448,7 +457,7 @@ class ImageAPI:
             raise InputError("annotator", annotator, "hed, midas, fake_scribble, mlsd or uniformer")
         png, (w, h), _ = im.load_image(image, "image")
         body = {"model": annotator, "parameters": {"image": base64.b64encode(png).decode()}}
-        data = await self._call("POST", "/ai/annotate-image", json=body, idempotent=True)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/annotate-image", json=body)  # type: ignore[attr-defined]
         files = unzip_images(data, "POST /ai/annotate-image")
         return GeneratedImage(files[0][1], {"width": w, "height": h, "annotator": annotator}, "", "annotate")
 

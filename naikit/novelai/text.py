@@ -191,7 +191,7 @@ class TextAPI:
         await self._ensure_ready()  # type: ignore[attr-defined]
         t0 = time.perf_counter()
         resp = await self.transport.request(  # type: ignore[attr-defined]
-            "POST", m.host, "/ai/generate", json=body, params=query, generation=True, idempotent=True
+            "POST", m.host, "/ai/generate", json=body, params=query, generation=True
         )
         total = time.perf_counter() - t0
         what = "POST /ai/generate"
