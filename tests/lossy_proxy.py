@@ -7,6 +7,7 @@ Each request is forwarded to the sandbox unless a *mode* queued for its path say
 * ``"refuse500"``: do not forward; answer 500 (the server did not act)
 * ``"malformed"``: forward, then send the first bytes of the answer followed by a line that is not JSON
 * ``"cut"``: forward, send the first event of a stream, then close the connection
+* ``"stall"``: forward, send the first event of a stream, then send nothing more until the client leaves
 
 Modes are queued per path prefix (``proxy.plan("/user/objects", "524")``) and used once each, in order.
 ``proxy.forwarded`` lists the (method, path) of every request that reached the sandbox.
@@ -18,6 +19,7 @@ import asyncio
 import threading
 from collections import deque
 
+import aiohttp
 from aiohttp import ClientSession, web
 
 
@@ -53,11 +55,19 @@ class LossyProxy:
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
         with self.lock:
             self.forwarded.append((request.method, request.path))
+        try:
+            return await self._forward(request, body, headers, mode)
+        except (ConnectionError, aiohttp.ClientConnectionResetError):
+            return web.Response(status=499)  # the client left mid-stream: nothing to answer
+
+    async def _forward(
+        self, request: web.Request, body: bytes, headers: dict[str, str], mode: str
+    ) -> web.StreamResponse:
         async with self._session.request(
             request.method, self.upstream + request.path_qs, data=body, headers=headers
         ) as up:
             ctype = up.headers.get("Content-Type", "application/octet-stream")
-            if mode in ("pass", "malformed", "cut") and ctype.startswith(
+            if mode in ("pass", "malformed", "cut", "stall") and ctype.startswith(
                 ("text/event-stream", "application/x-msgpack")
             ):
                 resp = web.StreamResponse(status=up.status, headers={"Content-Type": ctype})
@@ -70,6 +80,11 @@ class LossyProxy:
                     first = False
                 if mode == "malformed":
                     await resp.write(b"\n\ndata: {this is not json\n\n")
+                elif mode == "stall":
+                    # until the client goes away (aiohttp does not cancel handlers on a disconnect)
+                    while request.transport is not None and not request.transport.is_closing():
+                        await asyncio.sleep(0.01)
+                    return resp
                 elif mode == "cut":
                     assert request.transport is not None
                     request.transport.abort()
