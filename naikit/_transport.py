@@ -300,7 +300,7 @@ SEND_RULES: tuple[tuple[str, str, SendRule], ...] = (
         SendRule(
             "text generation",
             True,
-            "a text generation stores nothing and costs no Anlas (a free trial counts it); repeat it"
+            "a text generation stores nothing and costs no Anlas (a free trial counts it); repeat it",
         ),
     ),
     (

@@ -236,9 +236,7 @@ class AsyncNovita:
 
     async def _put_url(self, url: str, data: bytes, content_type: str) -> None:
         t, path = self._file_transport(url)
-        await t.request(
-            "PUT", "api", path, data=data, auth=False, headers={"Content-Type": content_type}
-        )
+        await t.request("PUT", "api", path, data=data, auth=False, headers={"Content-Type": content_type})
 
     # -- tasks -------------------------------------------------------------------------------------
     async def submit(self, endpoint: str, body: Mapping[str, Any]) -> Task:
@@ -665,9 +663,7 @@ class AsyncNovita:
         async def one(raw: bytes, ext: str) -> str:
             async with sem:
                 # asking again for an upload URL is harmless (an unused slot), so it may be retried
-                grant = await self._call(
-                    "POST", "/v3/assets/training_dataset", json={"file_extension": ext}
-                )
+                grant = await self._call("POST", "/v3/assets/training_dataset", json={"file_extension": ext})
                 grant = self._check(
                     grant, {"assets_id": str, "upload_url": str}, "POST /v3/assets/training_dataset"
                 )
