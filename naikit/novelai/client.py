@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from .. import _runner
+from .._outcome import server_finished
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
 from ..errors import (
     AccessKeyRejected,
@@ -389,7 +390,29 @@ class AsyncNovelAI(ContentAPI, TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
             body["email"] = hashed_email(email)
         if giftkey is not None:
             body["giftkey"] = giftkey
-        data = await self._call("POST", "/user/register", json=body, auth=False)
+        for attempt in range(3):
+            try:
+                data = await self._call("POST", "/user/register", json=body, auth=False)
+                break
+            except OutcomeUnknown as exc:
+                # The answer was lost: if the account exists now, its key logs in. Never register twice.
+                try:
+                    token = await self._login_key(key)
+                except AccessKeyRejected:
+                    if server_finished(exc) and attempt < 2:
+                        continue  # the server answered with its own error and made no account: try again
+                    raise OutcomeUnknown(
+                        f"{exc} Checked: the key does not log in yet; log in with this email and password in "
+                        "a minute before registering again.",
+                        url=exc.url,
+                        attempts=exc.attempts,
+                        check=exc.check,
+                        cause=exc.cause,
+                        endpoint=exc.endpoint,
+                    ) from None
+                self.transport.stats["recovered"] += 1
+                self._pending = ("password", (email, password))
+                return token
         token = Token(self._check(data, shapes.ACCESS_TOKEN, "POST /user/register")["accessToken"])
         self._pending = ("password", (email, password))
         self._set_token(token)
