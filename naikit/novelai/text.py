@@ -300,7 +300,12 @@ class TextAPI:
                             tok_id = None
                             piece = data["token"]
                         else:
-                            ids = b64_to_tokens(data["token"], m.value)
+                            try:
+                                ids = b64_to_tokens(data["token"], m.value)
+                            except InputError:
+                                raise ResponseShapeError(
+                                    what, "token", "is not base64 of token ids"
+                                ) from None
                             tokens.extend(ids)
                             tok_id = ids[0] if len(ids) == 1 else None
                             piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
