@@ -131,7 +131,7 @@ class Timeouts:
     connect: float = 10.0
     total: float = 300.0
     read: float = 120.0
-    #: longest wait for the account's generation gate before GateTimeout (None: wait forever)
+    #: GateTimeout when no generation of the account has ended for this long while waiting (None: never)
     gate: float | None = 600.0
 
 
@@ -213,15 +213,25 @@ class _Gate:
         self._sem = threading.BoundedSemaphore(limit)
         self._holders_lock = threading.Lock()
         self._holders: set[_Lease] = set()
+        self._released = 0
 
-    async def acquire(self, what: str, timeout: float | None) -> _Lease:
-        """Wait for a slot (at most ``timeout`` seconds, None = forever); return its Lease or raise
-        GateTimeout naming the holders."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+    async def acquire(
+        self, what: str, timeout: float | None, clock: Callable[[], float] | None = None
+    ) -> _Lease:
+        """Wait for a slot; return its Lease, or raise GateTimeout naming the holders when no slot has been
+        released for ``timeout`` seconds (None: wait forever). ``clock`` (default: the loop's) can be
+        driven by tests."""
+        now = clock or asyncio.get_running_loop().time
+        deadline = None if timeout is None else now() + timeout
+        seen = self._released
         delay = 0.002
         while not self._sem.acquire(blocking=False):
-            if deadline is not None and loop.time() >= deadline:
+            if self._released != seen:
+                # the gate moved (another generation ended): a queue is progressing, not stuck, so the
+                # timeout counts from the last release (a batch of 100 queued images never times out)
+                seen = self._released
+                deadline = None if timeout is None else now() + timeout
+            if deadline is not None and now() >= deadline:
                 from .errors import GateTimeout
 
                 with self._holders_lock:
@@ -237,6 +247,7 @@ class _Gate:
     def _give_back(self, lease: _Lease) -> None:
         with self._holders_lock:
             self._holders.discard(lease)
+            self._released += 1
         self._sem.release()
 
     def held(self) -> int:

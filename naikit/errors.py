@@ -298,17 +298,17 @@ class TaskTimeout(NaikitError, TimeoutError):
 
 
 class GateTimeout(NaikitError, TimeoutError):
-    """Waited longer than ``timeout`` seconds for the account's generation gate (another generation of
-    this account in this process still holds it: ``holders`` describes them)."""
+    """No generation of this account ended for ``timeout`` seconds while this one waited for the gate
+    (``holders`` describes the generations that hold it)."""
 
     def __init__(self, timeout: float, holders: list[str]):
         self.timeout = timeout
         self.holders = holders
         who = "; ".join(holders) or "a generation that has just ended"
         super().__init__(
-            f"waited {timeout:g} s for this account's generation gate, held by: {who}. Finish or close that "
-            "generation (an unfinished stream iterator: call its .close()/aclose()), or raise "
-            "Timeouts(gate=...) if generations on this account are just slow."
+            f"waited {timeout:g} s for this account's generation gate and no generation ended meanwhile; "
+            f"held by: {who}. Finish or close that generation (an unfinished stream iterator: call its "
+            ".close()/aclose()), or raise Timeouts(gate=...) if generations on this account are just slow."
         )
 
 

@@ -279,3 +279,38 @@ def test_a_lease_is_released_once_from_any_thread():
         again.release()
 
     asyncio.run(main())
+
+
+def test_a_progressing_queue_never_times_out():
+    """The gate timeout measures a stuck holder, not a long queue: each release restarts it."""
+
+    async def main() -> errors.GateTimeout:
+        t = Transport(Hosts.single("http://127.0.0.1:9"), max_concurrent_generations=1)
+        t.set_token("pst-gate-queue-test-token")
+        gate = t.gate()
+        clock = [0.0]  # a driven clock: time passes only when the test says so
+        holder = await gate.acquire("first", None)
+        waiter = asyncio.create_task(gate.acquire("waiter", 5.0, clock=lambda: clock[0]))
+
+        async def let_it_poll() -> None:
+            await asyncio.sleep(0.1)  # longer than the waiter's longest poll interval (0.05 s)
+
+        await let_it_poll()
+        clock[0] = 4.0
+        # the first generation ends and the next in the queue takes the slot before the waiter looks
+        holder.release()
+        holder = await gate.acquire("second", None)
+        await let_it_poll()
+        clock[0] = 8.0  # 8 s of waiting, but only 4 since the gate last moved
+        await let_it_poll()
+        assert not waiter.done(), "a progressing queue must not time out"
+        clock[0] = 10.0  # 6 s with no release: now the holder looks stuck
+        await let_it_poll()
+        assert waiter.done()
+        holder.release()
+        with pytest.raises(errors.GateTimeout) as e:
+            waiter.result()
+        return e.value
+
+    e = asyncio.run(main())
+    assert "second" in str(e)
