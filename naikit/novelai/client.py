@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _runner
 from .._decode import json_or
+from .._outcome import server_finished
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
 from .._validate import check_bool, check_text, check_wire_json
 from ..errors import (
@@ -26,6 +27,7 @@ from ..errors import (
     AuthError,
     CredentialsError,
     InputError,
+    OutcomeUnknown,
     TokenExpired,
     TokenRejected,
     UnsafeWrite,
@@ -399,7 +401,29 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
             body["email"] = hashed_email(email)
         if giftkey is not None:
             body["giftkey"] = giftkey
-        data = await self._call("POST", "/user/register", json=body, auth=False)
+        for attempt in range(3):
+            try:
+                data = await self._call("POST", "/user/register", json=body, auth=False)
+                break
+            except OutcomeUnknown as exc:
+                # The answer was lost: if the account exists now, its key logs in. Never register twice.
+                try:
+                    token = await self._login_key(key)
+                except AccessKeyRejected:
+                    if server_finished(exc) and attempt < 2:
+                        continue  # the server answered with its own error and made no account: try again
+                    raise OutcomeUnknown(
+                        f"{exc} Checked: the key does not log in yet; log in with this email and password in "
+                        "a minute before registering again.",
+                        url=exc.url,
+                        attempts=exc.attempts,
+                        check=exc.check,
+                        cause=exc.cause,
+                        endpoint=exc.endpoint,
+                    ) from None
+                self.transport.stats["recovered"] += 1
+                self._pending = ("password", (email, password))
+                return token
         token = Token(self._check(data, shapes.ACCESS_TOKEN, "POST /user/register")["accessToken"])
         self._pending = ("password", (email, password))
         self._set_token(token)
@@ -646,16 +670,38 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
     async def create_object(self, object_type: str, meta: str, data: str) -> UserObject:
         """RAW: store a new object, ``data`` unchecked; return it as saved. Prefer ``create_content``.
 
-        Not retried after a dropped connection (that could store it twice): a ConnectionDropped
-        error asks you to check the list first.
+        Never sent twice: when the answer is lost after sending (5xx, 52x, dropped), naikit lists the
+        objects and returns the one with this meta and data if the server stored it, else raises
+        OutcomeUnknown saying what to check.
         """
         _check_type(object_type)
         _check_meta(meta)
         _check_data(data)
-        body = await self._call(
-            "PUT", f"/user/objects/{object_type}", json={"meta": meta, "data": data}, idempotent=False
-        )
+        try:
+            body = await self._call("PUT", f"/user/objects/{object_type}", json={"meta": meta, "data": data})
+        except OutcomeUnknown as exc:
+            return await self._recover_created(exc, object_type, meta, data)
         return UserObject.from_json(self._check(body, shapes.USER_DATA, "PUT /user/objects/{type}"))
+
+    async def _recover_created(
+        self, exc: OutcomeUnknown, object_type: str, meta: str, data: str
+    ) -> UserObject:
+        """Return the object a create whose answer was lost stored (found by meta and data), or raise."""
+        listing = await self.list_objects(object_type)
+        found = [o for o in listing if o.meta == meta and o.data == data]
+        if found:
+            self.transport.stats["recovered"] += 1
+            # the newest match is the one just stored (an older twin, if any, was there before)
+            return max(found, key=_recency)
+        raise OutcomeUnknown(
+            f"{exc} Checked: list_objects({object_type!r}) shows no object with this meta and data yet; "
+            "the server may still be storing it, so look again before repeating.",
+            url=exc.url,
+            attempts=exc.attempts,
+            check=exc.check,
+            cause=exc.cause,
+            endpoint=exc.endpoint,
+        ) from None
 
     async def update_object(
         self,
@@ -809,3 +855,7 @@ class NovelAI(BlockingMethods, _runner.SyncClient):
     @validate.setter
     def validate(self, value: bool) -> None:
         self._async.validate = bool(value)
+
+
+def _recency(o: UserObject) -> tuple[float, int]:
+    return (o.last_updated_at.timestamp() if o.last_updated_at else 0.0, o.change_index)

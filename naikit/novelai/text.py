@@ -18,8 +18,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
 
-from .._decode import json_or, load_json
-from ..errors import InputError, ResponseShapeError, api_error
+from .._decode import load_json
+from ..errors import InputError, ResponseShapeError, StreamIncomplete, api_error
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
 from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
@@ -233,7 +233,7 @@ class TextAPI:
         await self._ensure_ready()  # type: ignore[attr-defined]
         t0 = time.perf_counter()
         resp = await self.transport.request(  # type: ignore[attr-defined]
-            "POST", m.host, "/ai/generate", json=body, params=query, generation=True, idempotent=True
+            "POST", m.host, "/ai/generate", json=body, params=query, generation=True
         )
         total = time.perf_counter() - t0
         what = "POST /ai/generate"
@@ -267,7 +267,7 @@ class TextAPI:
         :class:`Generation` in ``.generation``. A stream that breaks after delivering tokens is not
         retried (TransportError).
         """
-        from .._transport import parse_sse
+        from .._transport import SSEDecoder
 
         if _is_oa(preset, model):
             kw = _oa_kwargs(
@@ -296,56 +296,88 @@ class TextAPI:
         await self._ensure_ready()  # type: ignore[attr-defined]
         from ..tokenizers import token_bytes
 
+        what = "POST /ai/generate-stream"
         t0 = time.perf_counter()
         first: float | None = None
         text_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        sse_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        buffer = ""
+        # text events are a few hundred bytes: a 1 MiB line is a broken or hostile stream
+        sse = SSEDecoder(max_line=1024 * 1024, what=what)
         tokens: list[int] = []
         logprobs: list[dict[str, Any]] = []
         text_parts: list[str] = []
-        pending: list[StreamToken] = []
-        done = False
-        async for chunk in self.transport.stream(  # type: ignore[attr-defined]
+        last: StreamToken | None = None
+
+        def partial() -> Generation:
+            return Generation(
+                text="".join(text_parts),
+                tokens=list(tokens),
+                model=m.value,
+                prompt=prompt if isinstance(prompt, str) else list(prompt),
+                preset=p.name,
+                parameters=body["parameters"],
+                raw_logprobs=logprobs or None,
+                timings={"total_s": time.perf_counter() - t0},
+                seed=seed,
+            )
+
+        chunks = self.transport.stream(  # type: ignore[attr-defined]
             "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
-        ):
-            if done:
-                break
-            buffer += sse_decoder.decode(chunk)
-            events, buffer = parse_sse(buffer)
-            whole = json_or(buffer) if not events and buffer.lstrip().startswith("{") else None
-            if isinstance(whole, dict):
-                # a server that answered the stream endpoint with one JSON body
-                data = self._check(whole, _OUTPUT_SHAPE, _STREAM)  # type: ignore[attr-defined]
-                gen = _generation(data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0})
-                yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
-                return
-            for ev in events:
-                if "data" not in ev:
-                    continue
-                valid = self.validate  # type: ignore[attr-defined]
-                valid = self.validate  # type: ignore[attr-defined]
-                event = decode_stream_event(ev["data"], m.value, use_string=use_string, validate=valid)
-                now = time.perf_counter() - t0
-                first = now if first is None else first
-                final = event.final
-                if event.ids is None:
-                    tok_id = None
-                    piece = event.token
+        )
+        valid = self.validate  # type: ignore[attr-defined]
+        # ``async with``: however this generator ends (exhausted, closed, an exception kept in a
+        # traceback), the stream is closed and the account's generation gate freed right here.
+        async with chunks:
+            try:
+                async for chunk in chunks:
+                    if chunks.content_type == "application/json":
+                        # a server that answered the stream endpoint with one JSON body
+                        data = _json_object(chunk, what)
+                        _raise_error_event(data, chunks.url)
+                        data = self._check(data, _OUTPUT_SHAPE, _STREAM)  # type: ignore[attr-defined]
+                        gen = _generation(
+                            data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0}
+                        )
+                        yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
+                        return
+                    for ev in sse.feed(chunk):
+                        if "data" not in ev:
+                            continue
+                        event = decode_stream_event(
+                            ev["data"], m.value, use_string=use_string, validate=valid
+                        )
+                        now = time.perf_counter() - t0
+                        first = now if first is None else first
+                        final = event.final
+                        if event.ids is None:
+                            tok_id = None
+                            piece = event.token
+                        else:
+                            tokens.extend(event.ids)
+                            tok_id = event.ids[0] if len(event.ids) == 1 else None
+                            piece = text_decoder.decode(token_bytes(event.ids, m.value), final=final)
+                        text_parts.append(piece)
+                        if event.logprobs:
+                            logprobs.append(event.logprobs)
+                        ptr = event.ptr if event.ptr is not None else len(text_parts) - 1
+                        last = StreamToken(ptr, tok_id, piece, final, event.logprobs, now)
+                        if final:
+                            break
+                        yield last
+                    if last is not None and last.final:
+                        break
                 else:
-                    ids = event.ids
-                    tokens.extend(ids)
-                    tok_id = ids[0] if len(ids) == 1 else None
-                    piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
-                text_parts.append(piece)
-                if event.logprobs:
-                    logprobs.append(event.logprobs)
-                ptr = event.ptr if event.ptr is not None else len(text_parts) - 1
-                if final:
-                    done = True
-                    pending.append(StreamToken(ptr, tok_id, piece, True, event.logprobs, now))
-                    break
-                yield StreamToken(ptr, tok_id, piece, False, event.logprobs, now)
+                    sse.close()
+            except StreamIncomplete as exc:
+                exc.partial = partial()
+                raise
+            if last is None or not last.final:
+                got = f"{len(tokens) or len(text_parts)} tokens" if text_parts else "an empty body"
+                raise StreamIncomplete(
+                    f"{what}: the stream ended without its final event after {got}; the text so far is in "
+                    "this error's .partial (a Generation). Repeat the generation to get a complete one.",
+                    url=chunks.url,
+                    partial=partial(),
+                )
         total = time.perf_counter() - t0
         text = "".join(text_parts) + (text_decoder.decode(b"", final=True) if not use_string else "")
         if use_string and not tokens:
@@ -366,7 +398,6 @@ class TextAPI:
             timings=_rates(timings, len(tokens)),
             seed=seed,
         )
-        last = pending[-1] if pending else StreamToken(len(text_parts), None, "", True, None, total)
         yield StreamToken(last.ptr, last.token, last.text, True, last.logprobs, last.elapsed, gen)
 
 
@@ -399,7 +430,8 @@ def decode_stream_event(raw: str, model: str, *, use_string: bool, validate: boo
     if isinstance(data, dict) and "error" in data:
         status = data.get("statusCode")
         ok = isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
-        raise api_error(status if ok else 500, str(data.get("message") or data["error"]), url=_STREAM)
+        message = str(data.get("message") or data["error"])[:500]
+        raise api_error(status if ok else 500, message, url=_STREAM, body=data)
     if not isinstance(data, dict) or not isinstance(data.get("token"), str):
         raise ResponseShapeError(_STREAM, "token", "is missing or not a string")
     token = data["token"]
@@ -421,6 +453,32 @@ def decode_stream_event(raw: str, model: str, *, use_string: bool, validate: boo
             raise ResponseShapeError(_STREAM, "logprobs", f"should be an object but is {type(lps).__name__}")
         lps = None
     return TextStreamEvent(token, ids, ptr, bool(data.get("final")), lps)
+
+
+def _json_object(raw: str | bytes, what: str) -> dict[str, Any]:
+    """Return one stream event's JSON object, or raise ResponseShapeError."""
+    data = load_json(raw, lambda reason: ResponseShapeError(what, "data", f"is not JSON ({reason})"))
+    if not isinstance(data, dict):
+        raise ResponseShapeError(what, "data", "is not a JSON object")
+    return data
+
+
+def _raise_error_event(data: dict[str, Any], url: str) -> None:
+    """Raise the APIError an ``{"error": ...}`` event stands for (a stream that failed mid-way)."""
+    if "error" not in data:
+        return
+    from ..errors import api_error
+
+    code = data.get("statusCode")
+    code = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
+    raise api_error(code, str(data.get("message") or data["error"])[:500], url=url, body=data)
+
+
+def _int_field(data: dict[str, Any], name: str, default: int, what: str) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ResponseShapeError(what, name, f"should be an integer, not {type(value).__name__}")
+    return value
 
 
 def _rates(timings: dict[str, float], n: int) -> dict[str, float]:
