@@ -32,11 +32,12 @@ ENDINGS = ["complete", "break", "close", "error", "malformed", "cancel", "keyboa
 
 @pytest.fixture(scope="module")
 def sb():
-    with sandbox.start() as server:
+    with sandbox.start(test_hooks=True) as server:
 
         async def slow(delay: float) -> None:
             async with aiohttp.ClientSession() as s:
-                async with s.put(server.url + "/_sandbox/text", json={"token_delay": delay}) as r:
+                hook = server.url + "/_sandbox/text"
+                async with s.put(hook, json={"token_delay": delay}, headers=server.admin_headers) as r:
                     assert r.status == 200
 
         asyncio.run(slow(0.01))  # streams are still running when the caller walks away

@@ -41,7 +41,10 @@ def recorded() -> dict[str, bytes]:
     """Raw bodies of a text stream, an image stream (msgpack) and an image stream (SSE)."""
     with sandbox.start() as sb:
         token = sb.create_persistent_token()
-        text_body, _, _ = prepare_request(PROMPT, "Carefree", model="kayra", max_length=12, min_length=12)
+        # exactly 12 tokens: "continue to sentence end" (the website's default) would run past max_length
+        text_body, _, _ = prepare_request(
+            PROMPT, "Carefree", model="kayra", max_length=12, min_length=12, generate_until_sentence=False
+        )
         image_body = im.build_request("a lighthouse", SMALL)
 
         async def main() -> dict[str, bytes]:
@@ -189,7 +192,10 @@ def _serve_and_run(body: bytes, content_type: str, coro_fn):
 
 
 async def _text(c: AsyncNovelAI) -> list:
-    return [ev async for ev in c.generate_stream(PROMPT, "Carefree", model="kayra", max_length=12)]
+    stream = c.generate_stream(
+        PROMPT, "Carefree", model="kayra", max_length=12, generate_until_sentence=False
+    )
+    return [ev async for ev in stream]
 
 
 async def _image(c: AsyncNovelAI, stream: str = "msgpack") -> list:
