@@ -47,9 +47,18 @@ async def spend_checked(
     unit: str,
     stats: Any = None,
     tries: int = 3,
+    body: Any = None,
 ) -> T:
     """Return ``await send()``; when it raises OutcomeUnknown, find out from ``balance()`` whether the
-    call was carried out (see the module docstring) and resend only when it was not (or is free)."""
+    call was carried out (see the module docstring) and resend only when it was not (or is free).
+
+    ``body`` (the JSON ``send`` posts) is checked first, so a body the wire cannot carry (NaN, a lone
+    surrogate) is refused before even the balance is read: no request at all.
+    """
+    if body is not None:
+        from ._validate import check_wire_json
+
+        check_wire_json(body)
     before = await balance() if cost else None
     for attempt in range(1, tries + 1):
         try:

@@ -212,7 +212,11 @@ class Token:
         except (ValueError, binascii.Error):
             return None
         claims = json_or(payload)  # None when it is not JSON (or nests absurdly deep)
-        return claims if isinstance(claims, dict) else None
+        if not isinstance(claims, dict):
+            return None
+        if claims.get("exp") is not None and finite(claims["exp"]) is None:
+            return None  # an expiry that is no number (NaN, 1e400, text): a malformed token
+        return claims
 
     @property
     def expires_at(self) -> float | None:

@@ -20,7 +20,7 @@ from .. import _runner
 from .._decode import json_or
 from .._outcome import server_finished
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
-from .._validate import check_bool, check_text, check_wire_json
+from .._validate import check_bool, check_text, check_wire_json, check_wire_text
 from ..errors import (
     AccessKeyRejected,
     APIError,
@@ -70,6 +70,7 @@ def _check_meta(meta: str) -> str:
         raise InputError("meta", meta, "a string of at most 128 characters")
     if len(meta) > 128:
         raise InputError("meta", meta, f"a string of at most 128 characters (this one has {len(meta)})")
+    check_wire_text(meta, "meta")  # before any request (a safety backup reads first)
     return meta
 
 
@@ -80,6 +81,7 @@ def _check_data(data: str) -> str:
             data if not isinstance(data, str) else "''",
             "a non-empty string (base64 of the encrypted or compressed object, or JSON text)",
         )
+    check_wire_text(data, "data")  # before any request (a safety backup reads first)
     return data
 
 

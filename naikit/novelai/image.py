@@ -172,6 +172,7 @@ class ImageAPI:
             data = await spend_checked(
                 lambda: self._call("POST", "/ai/generate-image", host="image", json=body, generation=True),  # type: ignore[attr-defined]
                 self._anlas_balance,
+                body=body,
                 cost=estimate.total,
                 unit="Anlas",
                 stats=self.transport.stats,  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from .. import _runner
 from .._outcome import spend_checked
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
-from .._validate import check_bool, check_mapping, check_text, check_wait_options
+from .._validate import check_bool, check_mapping, check_text, check_wait_options, check_wire_text
 from ..errors import CredentialsError, InputError, NaikitError, OutcomeUnknown
 from . import requests as rq
 from ._blocking import BlockingMethods
@@ -268,11 +268,12 @@ class AsyncNovita:
         """
         if not isinstance(endpoint, str) or not endpoint:
             raise InputError("endpoint", endpoint, "an endpoint such as 'txt2img' or '/v3/async/txt2img'")
-        path = endpoint if endpoint.startswith("/") else f"/v3/async/{endpoint}"
+        path = check_wire_text(endpoint if endpoint.startswith("/") else f"/v3/async/{endpoint}", "endpoint")
         sent = dict(check_mapping(body, "body", none=False))
         data = await spend_checked(
             lambda: self._call("POST", path, json=sent),
             self._credit_balance,
+            body=sent,
             cost=1,  # every task is billed; the amount is unknown in advance, only "paid" matters here
             unit="credits",
             stats=self.transport.stats,
@@ -582,6 +583,7 @@ class AsyncNovita:
         data = await spend_checked(
             lambda: self._call("POST", f"/v3/{endpoint}", json=body),
             self._credit_balance,
+            body=body,
             cost=1,
             unit="credits",
             stats=self.transport.stats,
