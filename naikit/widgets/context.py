@@ -1,0 +1,115 @@
+"""Context viewer: the assembled story context coloured by source, a budget bar per section, and the
+lorebook entries with whether they fired and why; edits to the story update the view live."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..novelai.story import Story
+    from ..novelai.story_context import Context
+
+__all__ = ["context_html", "ContextViewer", "context_viewer"]
+
+_COLOURS = {
+    "story": "#e5e7eb",
+    "memory": "#bfdbfe",
+    "an": "#fde68a",
+    "ephemeral": "#ddd6fe",
+    "lore": "#bbf7d0",
+    "system-prompt": "#fed7aa",
+    "prefill": "#fbcfe8",
+}
+
+
+def _colour(kind: str) -> str:
+    return _COLOURS.get(kind, "#f3f4f6")
+
+
+def context_html(ctx: Context) -> str:
+    """Return HTML for a :class:`Context`: the text coloured by source, budget bars, entry table."""
+    kinds = {s.name: s.kind for s in ctx.sections}
+    spans = []
+    for text, source in ctx.pieces:
+        kind = kinds.get(source, source)
+        spans.append(
+            f'<span title="{escape(source)}" style="background:{_colour(kind)}">{escape(text)}</span>'
+        )
+    limit = max(1, ctx.token_limit)
+    bars = []
+    for s in ctx.sections:
+        if not s.included:
+            continue
+        pct = min(100.0, 100.0 * s.tokens / limit)
+        bars.append(
+            f"<tr><td>{escape(s.name)}</td><td>{s.tokens}</td><td style='width:240px'>"
+            f"<div style='background:{_colour(s.kind)};width:{pct:.1f}%;height:10px'></div></td></tr>"
+        )
+    used = len(ctx.tokens)
+    rows = []
+    for s in ctx.sections:
+        if s.kind != "lore":
+            continue
+        mark = "✔" if s.included else "✘"
+        rows.append(
+            f"<tr><td>{mark}</td><td>{escape(s.name)}</td><td>{escape(s.reason)}</td>"
+            f"<td>{escape(s.key)}</td><td>{s.tokens}</td></tr>"
+        )
+    return (
+        f'<div class="naikit-context" style="font:12px system-ui">'
+        f"<b>{escape(ctx.model)}</b>: {used} of {ctx.token_limit} tokens"
+        '<pre style="white-space:pre-wrap;font-size:12px;max-height:320px;overflow:auto">'
+        f"{''.join(spans)}</pre>"
+        f"<table><tr><th>section</th><th>tokens</th><th>budget</th></tr>{''.join(bars)}</table>"
+        f"<table><tr><th></th><th>entry</th><th>why</th><th>key</th><th>tokens</th></tr>{''.join(rows)}</table>"
+        "</div>"
+    )
+
+
+class ContextViewer:
+    """A live view of a story's context: text areas for memory, author's note, story text and each
+    entry's keys; every edit rebuilds the context and redraws (``.widget`` is the ipywidgets box)."""
+
+    def __init__(self, story: Story, model: Any = "erato", **context_options: Any):
+        import ipywidgets as w
+
+        self.story = story
+        self.model = model
+        self.options = context_options
+        self.output = w.HTML()
+        self.memory = w.Textarea(story.memory, description="memory", layout=w.Layout(width="98%"))
+        self.an = w.Textarea(story.authors_note, description="AN", layout=w.Layout(width="98%"))
+        self.text = w.Textarea(story.text, description="story", layout=w.Layout(width="98%", height="120px"))
+        self.keys = [
+            w.Text(", ".join(e.keys), description=e.display_name[:12], layout=w.Layout(width="98%"))
+            for e in story.lorebook
+        ]
+        for box in (self.memory, self.an, self.text, *self.keys):
+            box.observe(self._edited, names="value")
+        self.widget = w.VBox([self.memory, self.an, self.text, *self.keys, self.output])
+        self.context = self.refresh()
+
+    def _edited(self, _change: Any = None) -> None:
+        self.story.memory = self.memory.value
+        self.story.authors_note = self.an.value
+        self.story.text = self.text.value
+        for entry, box in zip(self.story.lorebook, self.keys, strict=False):
+            entry.keys = [k.strip() for k in box.value.split(",") if k.strip()]
+        self.refresh()
+
+    def refresh(self) -> Context:
+        """Rebuild the context from the story as it is now; return it (and redraw)."""
+        self.context = self.story.context(self.model, **self.options)
+        self.output.value = context_html(self.context)
+        return self.context
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def context_viewer(story: Story, model: Any = "erato", **context_options: Any) -> ContextViewer:
+    """Return a :class:`ContextViewer` for ``story`` (display it in a notebook cell)."""
+    return ContextViewer(story, model, **context_options)
