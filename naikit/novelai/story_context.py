@@ -435,8 +435,6 @@ def _trim(sec: Section, budget: int, enc: _Enc, heuristics: bool = True) -> tupl
             got = enc.n(text)
             if heuristics and target and (got / target < floor or (unit == "newline" and target - got > 150)):
                 break
-            if heuristics and not target and unit == "newline" and -got > 150:  # pragma: no cover
-                break
             if got <= budget:
                 return text, got, True, unit
         if cfg.maximum_trim_type == unit:
