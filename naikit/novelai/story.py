@@ -692,3 +692,77 @@ def _text_story(text: str) -> dict:
 def lorebook_entries(entries: Sequence[LoreEntry]) -> list[dict]:
     """Return the entries as the site stores them."""
     return [e.to_dict() for e in entries]
+
+
+def append_story_text(content: dict, addition: str, *, origin: str = "ai") -> dict:
+    """Return a copy of storycontent ``content`` whose story text has ``addition`` appended.
+
+    Older stories get a new datablock (and fragment) after the current one, as the site records a
+    generation; newer ones (an editor-v2 ``document``) get the text added to the last section, one new
+    section per further line. The result is checked: its text must be the old text plus ``addition``
+    (else :class:`StoryFileError`, before anything is uploaded).
+    """
+    from .content import story_text_of
+
+    if not isinstance(addition, str) or not addition:
+        raise InputError("addition", addition, "the non-empty text to append")
+    old = story_text_of(content)
+    out = copy.deepcopy(content)
+    doc = out.get("document")
+    if isinstance(doc, str) and doc:
+        out["document"] = _append_to_document(doc, addition)
+    else:
+        story = out.get("story")
+        if not isinstance(story, dict):
+            raise _err("storycontent", "has neither a document nor a datablock story")
+        blocks = story.setdefault("datablocks", [])
+        frags = story.setdefault("fragments", [])
+        cur = story.get("currentBlock", len(blocks) - 1)
+        frag = {"data": addition, "origin": origin}
+        frags.append(frag)
+        if isinstance(cur, int) and 0 <= cur < len(blocks):
+            blocks[cur].setdefault("nextBlock", []).append(len(blocks))
+        blocks.append(
+            {
+                "nextBlock": [],
+                "prevBlock": cur if isinstance(cur, int) else -1,
+                "origin": origin,
+                "startIndex": len(old),
+                "endIndex": len(old),
+                "dataFragment": frag,
+                "fragmentIndex": len(frags) - 1,
+                "removedFragments": [],
+                "chain": False,
+            }
+        )
+        story["currentBlock"] = len(blocks) - 1
+        story["step"] = int(story.get("step", 0) or 0) + 1
+    if story_text_of(out) != old + addition:
+        raise _err(
+            "storycontent", "appending the text did not give the expected story text; nothing was changed"
+        )
+    return out
+
+
+def _append_to_document(doc: str, addition: str) -> str:
+    import base64
+
+    from .document import Tagged, encode_document, unpack
+
+    value = unpack(base64.b64decode(doc))
+    inner = value.value if isinstance(value, Tagged) else value
+    sections, order = inner["sections"], inner["order"]
+    lines = addition.split("\n")
+    last_id = order[-1]
+    last = sections[last_id]
+    sec = last.value if isinstance(last, Tagged) else last
+    sec["text"] = sec.get("text", "") + lines[0]
+    next_id = max(k for k in sections if isinstance(k, int)) + 1 if sections else 1
+    for line in lines[1:]:
+        new = copy.deepcopy(sec)
+        new["text"] = line
+        new["meta"] = {}
+        sections[next_id] = Tagged(last.tag, new) if isinstance(last, Tagged) else new
+        order.append(next_id)
+        next_id += 1
+    return encode_document(value)
