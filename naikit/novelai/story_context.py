@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Tokenizer",
+    "ServerTokenizer",
     "Section",
     "Context",
     "build_context",
@@ -1055,6 +1056,26 @@ class _ModelTokenizer:
         from ..tokenizers import decode
 
         return decode(ids, self.model)
+
+
+class ServerTokenizer:
+    """A tokenizer that asks the server (``client.token_ids``, the OA token-count endpoint) for GLM ids.
+
+    ``client`` is a blocking :class:`~naikit.NovelAI`. One request per distinct text (the builder caches),
+    so it suits stories of modest length; ``decode`` is not available from the server.
+    """
+
+    def __init__(self, client: Any, model: str = "glm-4-6"):
+        self.client = client
+        self.model = model
+
+    def encode(self, text: str) -> list[int]:
+        """Return the server's token ids of ``text``."""
+        return list(self.client.token_ids(text, self.model)) if text else []
+
+    def decode(self, ids: list[int]) -> str:
+        """Not available (the server has no decode endpoint): raises InputError."""
+        raise InputError("tokenizer", self, "a tokenizer with decode (the server only counts)")
 
 
 def build_context(

@@ -272,7 +272,14 @@ class TextAPI:
         max_length = params.get("max_length", p.parameters.get("max_length", 150))
         if isinstance(max_length, bool) or not isinstance(max_length, int):
             raise InputError("max_length", max_length, "a whole number of tokens")
-        ctx = story.context(m, tier=tier, token_limit=token_limit, tokenizer=tokenizer, max_length=max_length)
+        kw = dict(tier=tier, token_limit=token_limit, tokenizer=tokenizer, max_length=max_length)
+        if m.api == "oa":
+            # a GLM tokenizer may itself call this client (ServerTokenizer): build off the event loop
+            import asyncio
+
+            ctx = await asyncio.to_thread(story.context, m, **kw)
+        else:
+            ctx = story.context(m, **kw)
         gen = await self.generate(ctx.text, preset, model=m, **params)
         gen.context = ctx
         if write:
