@@ -450,3 +450,18 @@ def test_story_files_parse_or_fail_cleanly(text: str) -> None:
         Story.from_json(text)
     except StoryFileError:
         pass
+
+
+@given(
+    st.text(alphabet="ab _.\n", max_size=30),
+    st.lists(st.text(alphabet="ab _&.", min_size=1, max_size=5), min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_ascii_fast_path_matches_the_regex_path(text: str, keys: list[str], first: bool) -> None:
+    # ASCII text and keys take a path without regular expressions; a non-ASCII character in front
+    # forces the regex path, which must find the same match two characters later
+    fast = match_keys(text, keys, first=first)
+    slow = match_keys("é " + text, keys, first=first)
+    assert slow == (fast[0], fast[1] + 2 if fast[1] >= 0 else -1, fast[2]) or (
+        fast[1] == -1 and slow[1] == -1
+    )

@@ -43,6 +43,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputError
@@ -183,7 +184,9 @@ def _parse_regex_key(key: str) -> tuple[str, str] | None:
 _WORD = "A-Za-z0-9_"
 
 
+@lru_cache(maxsize=8192)
 def _key_patterns(key: str) -> tuple[list[re.Pattern[str]], bool]:
+    # memoised like the site's own key parser (its cache holds 50); raises re.error for a broken regex
     rx = _parse_regex_key(key)
     if rx is not None:
         body, flags = rx
@@ -205,6 +208,45 @@ def _key_patterns(key: str) -> tuple[list[re.Pattern[str]], bool]:
     return pats, False
 
 
+@lru_cache(maxsize=8192)
+def _plain_parts(key: str) -> tuple[tuple[str, bool, bool], ...] | None:
+    # (lower-cased part, needs a word boundary before, after) for an ASCII plain key; None otherwise
+    if not key.isascii() or _parse_regex_key(key) is not None:
+        return None
+    out = []
+    for part in key.split("&"):
+        p = part.strip()
+        if p:
+            out.append((p.lower(), _is_word(p[0]), _is_word(p[-1])))
+    return tuple(out)
+
+
+def _is_word(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c == "_")
+
+
+def _literal_matches(text: str, part: str, left: bool, right: bool, first: bool) -> list[int]:
+    """Start offsets of ``part`` in ``text`` as a left-to-right regex scan finds them (non-overlapping),
+    with an ASCII word boundary required before/after where ``left``/``right``."""
+    out: list[int] = []
+    n = len(part)
+    pos = 0
+    while True:
+        i = text.find(part, pos)
+        if i < 0:
+            return out
+        ok = (not left or i == 0 or not _is_word(text[i - 1])) and (
+            not right or i + n >= len(text) or not _is_word(text[i + n])
+        )
+        if ok:
+            out.append(i)
+            if first:
+                return out
+            pos = i + max(n, 1)
+        else:
+            pos = i + 1
+
+
 def match_keys(text: str, keys: Sequence[str], *, first: bool = True) -> tuple[str, int, int]:
     """Return ``(key, index, length)`` of the key match in ``text`` (index -1: none).
 
@@ -214,8 +256,28 @@ def match_keys(text: str, keys: Sequence[str], *, first: bool = True) -> tuple[s
     best: re.Match[str] | None = None
     best_key = ""
     best_regex = False
+    ascii_text = text.isascii()
+    lowered: str | None = None
+    best_plain: tuple[int, int] | None = None  # (index, length) of the latest plain-key match so far
     for key in keys:
         if not key:
+            continue
+        plain = _plain_parts(key) if ascii_text else None
+        if plain is not None:
+            # ASCII text and key: the same matches as the key's regex, found without compiling one
+            if lowered is None:
+                lowered = text.lower()
+            if not plain:
+                continue
+            found = [_literal_matches(lowered, p, lb, rb, first) for p, lb, rb in plain]
+            if not all(found):
+                continue
+            if first:
+                return key, found[0][0], len(plain[0][0])
+            last = found[0][-1]
+            cur = best.start() if best is not None else (best_plain[0] if best_plain else -1)
+            if last > cur:
+                best, best_plain, best_key, best_regex = None, (last, len(plain[0][0])), key, False
             continue
         try:
             pats, is_regex = _key_patterns(key)
@@ -233,9 +295,12 @@ def match_keys(text: str, keys: Sequence[str], *, first: bool = True) -> tuple[s
         alls = [list(p.finditer(text)) for p in pats]
         if all(alls):
             for m in alls[0]:
-                if best is None or m.start() > best.start():
-                    best, best_key, best_regex = m, key, is_regex
+                cur = best.start() if best is not None else (best_plain[0] if best_plain else None)
+                if cur is None or m.start() > cur:
+                    best, best_plain, best_key, best_regex = m, None, key, is_regex
     if best is None:
+        if best_plain is not None:
+            return best_key, best_plain[0], best_plain[1]
         return best_key, -1, 0
     if best_regex and "hl" in best.re.groupindex and best.group("hl") is not None:
         return best_key, best.start("hl"), len(best.group("hl"))
