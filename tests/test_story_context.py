@@ -465,3 +465,29 @@ def test_ascii_fast_path_matches_the_regex_path(text: str, keys: list[str], firs
     assert slow == (fast[0], fast[1] + 2 if fast[1] >= 0 else -1, fast[2]) or (
         fast[1] == -1 and slow[1] == -1
     )
+
+
+_KEYS = ["text", "context", "lorebook", "entries", "keys", "contextConfig", "settings", "categories",
+         "order", "story", "document", "datablocks", "fragments", "currentBlock", "ephemeralContext",
+         "searchRange", "tokenBudget", "prefix", "storyContextConfig", "messageSettings", "displayName",
+         "id", "step"]  # fmt: skip
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), kids, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_json, st.booleans())
+def test_odd_story_and_lorebook_shapes_fail_cleanly(content, lorebook: bool) -> None:
+    # the site's keys with values of any JSON type: a Story or a StoryFileError, never a raw exception
+    doc = (
+        {"lorebookVersion": 6, "entries": content}
+        if lorebook
+        else {"storyContainerVersion": 1, "content": content}
+    )
+    try:
+        s = Story.from_json(json.dumps(doc))
+    except StoryFileError:
+        return
+    s.to_json("lorebook" if lorebook else "story")

@@ -470,7 +470,18 @@ class Story:
     # -- the site's formats ---------------------------------------------------------------------
     @classmethod
     def from_content(cls, content: dict, *, title: str = "") -> Story:
-        """Return the story held by a decrypted storycontent's data (``nai.story`` uses this)."""
+        """Return the story held by a decrypted storycontent's data (``nai.story`` uses this).
+
+        Raises :class:`StoryFileError` (naming what is wrong) for data without the site's shape."""
+        try:
+            return cls._from_content(content, title)
+        except (TypeError, AttributeError, KeyError, ValueError) as e:
+            if isinstance(e, StoryFileError):
+                raise
+            raise _err("storycontent", f"unexpected shape ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from_content(cls, content: dict, title: str) -> Story:
         from .content import story_text_of
 
         if not isinstance(content, dict):
@@ -562,12 +573,28 @@ class Story:
     def from_file(cls, path: str | Path) -> Story:
         """Return the story in a ``.story`` file (or a story with only the lorebook of a ``.lorebook``)."""
         p = Path(path)
-        raw = p.read_bytes()
-        return cls.from_json(raw.decode("utf-8", "replace"), what=str(p))
+        return cls.from_json(p.read_bytes(), what=str(p))
 
     @classmethod
     def from_json(cls, text: str, *, what: str = "story file") -> Story:
-        """Return the story in the text of a ``.story`` or ``.lorebook`` file."""
+        """Return the story in the text of a ``.story`` or ``.lorebook`` file (StoryFileError if it is
+        not one)."""
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise _err(what, f"not UTF-8 ({e})") from None
+        if not isinstance(text, str):
+            raise InputError("text", text, "the text of a .story or .lorebook file")
+        try:
+            return cls._from_json(text, what)
+        except (TypeError, AttributeError, KeyError, ValueError) as e:
+            if isinstance(e, StoryFileError):
+                raise
+            raise _err(what, f"unexpected shape ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from_json(cls, text: str, what: str) -> Story:
         data = _loads(text, what)
         if not isinstance(data, dict):
             raise _err(what, "expected a JSON object")
