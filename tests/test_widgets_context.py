@@ -5,7 +5,8 @@ from __future__ import annotations
 from test_story_context import W
 
 from naikit.novelai.story import LoreEntry, Story
-from naikit.widgets.context import context_html, context_viewer
+from naikit.render.context import context_html
+from naikit.widgets.context import context_viewer
 
 
 def _story() -> Story:

@@ -427,7 +427,7 @@ class Context:
         return f"Context({self.model}, {len(self.tokens)} tokens of {self.token_limit}, {n} sections in)"
 
     def _repr_html_(self) -> str:
-        from ..widgets.context import context_html
+        from ..render.context import context_html
 
         return context_html(self)
 
