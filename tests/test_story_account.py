@@ -122,3 +122,18 @@ def test_novelai_api_reads_stories_naikit_continued(sb, tmp_path):
     assert any(f[-1] == added["The Lighthouse Keeper"] for f in frags)
     doc = next(c for c in out if "lines" in c)
     assert "\n".join(doc["lines"]).endswith(added["Letters from the Salt Road"])
+
+
+def test_continue_story_with_glm(nai):
+    from naikit.novelai.story_context import ServerTokenizer
+
+    s = nai.story("Letters from the Salt Road")
+    with pytest.raises(InputError, match="tokenizer"):
+        nai.continue_story(s, model="xialong-v1")
+    gen = nai.continue_story(
+        s, model="xialong-v1", tokenizer=ServerTokenizer(nai, "xialong-v1"), max_tokens=10
+    )
+    ctx = gen.context
+    assert ctx.family == "glm" and ctx.text.startswith("[gMASK]<sop><|system|>\n")
+    assert ctx.text.endswith("\n\nTomas") and isinstance(gen.text, str) and gen.text
+    assert ctx.why("Ines") == "key 'Ines' in range"
