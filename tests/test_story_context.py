@@ -491,3 +491,15 @@ def test_odd_story_and_lorebook_shapes_fail_cleanly(content, lorebook: bool) -> 
     except StoryFileError:
         return
     s.to_json("lorebook" if lorebook else "story")
+
+
+def test_default_token_limit_is_context_minus_output() -> None:
+    # the site: min(context for the tier, ...) - max_length (- 20, GLM 40, to continue to a sentence end)
+    s = Story(text="a")
+    assert s.context("kayra", tier="opus", tokenizer=W, max_length=150).token_limit == 8192 - 150
+    from naikit.novelai.models import text_model
+
+    tablet = text_model("kayra").context.tablet  # the model table (a separate, sourced fact)
+    assert s.context("kayra", tier="tablet", tokenizer=W, max_length=40).token_limit == tablet - 40
+    c = s.context("kayra", tokenizer=W, max_length=150, continue_to_sentence_end=True)
+    assert c.token_limit == 8192 - 150 - 20

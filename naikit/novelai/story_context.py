@@ -1155,11 +1155,14 @@ def build_context(
     window: dict | None = None,
     for_generation: bool = False,
     extra_context: int | None = None,
+    continue_to_sentence_end: bool = False,
 ) -> Context:
     """Return the :class:`Context` the website builds for ``story`` and ``model`` (see the module doc).
 
-    ``token_limit``: tokens the context may use (default: the model's context for ``tier`` minus
-    ``max_length``). ``tokenizer``: an object with ``encode``/``decode`` (default: the model's).
+    ``token_limit``: tokens the context may use (default, as the site computes it: the model's context
+    for ``tier`` minus ``max_length``, minus 20 (GLM: 40) with the site's "continue to sentence end"
+    setting, ``continue_to_sentence_end``). ``tokenizer``: an object with ``encode``/``decode``
+    (default: the model's).
     GLM only: ``window`` (a dict kept between calls) and ``for_generation`` drive the rolling window,
     ``extra_context`` its extra tokens (default 8,192). Raises InputError for bad arguments.
     """
@@ -1171,6 +1174,8 @@ def build_context(
     if token_limit is None:
         ctx = tm.context.for_tier(tier)
         token_limit = ctx - max_length
+        if continue_to_sentence_end:
+            token_limit -= 40 if tm.tokenizer == "glm4" else 20
     if isinstance(token_limit, bool) or not isinstance(token_limit, int) or token_limit <= 0:
         raise InputError("token_limit", token_limit, "a positive number of tokens")
     if tokenizer is not None and not (
