@@ -503,3 +503,13 @@ def test_default_token_limit_is_context_minus_output() -> None:
     assert s.context("kayra", tier="tablet", tokenizer=W, max_length=40).token_limit == tablet - 40
     c = s.context("kayra", tokenizer=W, max_length=150, continue_to_sentence_end=True)
     assert c.token_limit == 8192 - 150 - 20
+
+
+def test_story_trimming_prefers_sentences_when_lines_waste_the_budget() -> None:
+    # limit 10, story only (12 tokens). Newline trimming from the top: all lines (12) do not fit, the
+    # last line alone is 2 tokens = 20% of the budget, under the site's 70% floor for the story -> it
+    # gives up on lines. Sentences: "a ... h. " (9 tokens) dropped -> "i j.\nk l." = 4 tokens, 40%
+    # (over the 30% floor for sentences) -> kept.
+    c = ctx(Story(text="a b c d e f g h. i j.\nk l."), 10)
+    assert c.text == "i j.\nk l."
+    assert c.section("story").trim == "sentence"
