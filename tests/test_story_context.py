@@ -513,3 +513,16 @@ def test_story_trimming_prefers_sentences_when_lines_waste_the_budget() -> None:
     c = ctx(Story(text="a b c d e f g h. i j.\nk l."), 10)
     assert c.text == "i j.\nk l."
     assert c.section("story").trim == "sentence"
+
+
+def test_key_relative_insertion() -> None:
+    # placed relative to the last match of the entry's key in the text built so far. -2: the text
+    # before the key gets a "DUMMY" so its partial line counts as one -> in front of the key's line.
+    # +1: after the key, the rest gets a leading "DUMMY" (taken back off) -> after the key's line.
+    def story(pos: int) -> Story:
+        cfg = ContextConfig(budget_priority=-100, insertion_position=pos)
+        e = LoreEntry("E.", keys=["bob"], display_name="E", key_relative=True, context_config=cfg)
+        return Story(text="A.\nB bob.\nC.", lorebook=[e])
+
+    assert ctx(story(-2), 100).text == "A.\nE.\nB bob.\nC."
+    assert ctx(story(1), 100).text == "A.\nB bob.\nE.\nC."
