@@ -526,3 +526,27 @@ def test_key_relative_insertion() -> None:
 
     assert ctx(story(-2), 100).text == "A.\nE.\nB bob.\nC."
     assert ctx(story(1), 100).text == "A.\nB bob.\nE.\nC."
+
+
+def test_glm_lore_budget() -> None:
+    # limit 2400: after system prompt, prefill and memory the story share is 47 tokens. A conditional
+    # entry of 50 words does not fit there ("budget spent"); an always-on one of 50 draws on the
+    # 1,198-token high-priority share and goes in; a 40-word conditional one fits the 47.
+    big = " ".join(["w"] * 50)
+    s = Story(
+        text="x ship y",
+        memory="MEM",
+        system_prompt="SYS",
+        prefill="PRE",
+        lorebook=[
+            LoreEntry(big, keys=["ship"], display_name="big"),
+            LoreEntry(big, display_name="always", force_activation=True),
+            LoreEntry(" ".join(["v"] * 40), keys=["ship"], display_name="small"),
+        ],
+    )
+    c = s.context("glm-4-6", token_limit=2400, tokenizer=W)
+    assert c.why("big") == "budget spent" and not c.section("big").included
+    assert c.section("always").included and c.section("small").included
+    # always-on entries go with memory, conditional ones in a system message near the bottom
+    assert "MEM\n\n" + big + "\n\n***" in c.text
+    assert "<|system|>\n" + " ".join(["v"] * 40) + "<|assistant|>" in c.text
