@@ -368,6 +368,9 @@ class EphemeralEntry:
 
     def active(self, step: int) -> bool:
         """Return True when the entry is shown at story step ``step`` (the site's rule)."""
+        from .._validate import check_int
+
+        check_int(step, "step")
         t = step - self.starting_step
         if t < 0:
             return self.reverse
@@ -572,8 +575,15 @@ class Story:
     @classmethod
     def from_file(cls, path: str | Path) -> Story:
         """Return the story in a ``.story`` file (or a story with only the lorebook of a ``.lorebook``)."""
+        from .._validate import check_path
+
+        check_path(path)
         p = Path(path)
-        return cls.from_json(p.read_bytes(), what=str(p))
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise InputError("path", path, "a readable .story or .lorebook file", hint=str(exc)) from None
+        return cls.from_json(raw, what=str(p))
 
     @classmethod
     def from_json(cls, text: str, *, what: str = "story file") -> Story:
@@ -641,9 +651,16 @@ class Story:
 
     def save(self, path: str | Path, *, indent: bool | None = None) -> Path:
         """Write a ``.story`` or ``.lorebook`` file (kind from the suffix); return the path."""
+        from .._validate import check_path
+
+        check_path(path)
         p = Path(path)
         kind = "lorebook" if p.suffix == ".lorebook" else "story"
-        p.write_bytes(self.to_json(kind, indent=indent).encode("utf-8"))
+        data = self.to_json(kind, indent=indent).encode("utf-8")
+        try:
+            p.write_bytes(data)
+        except OSError as exc:
+            raise InputError("path", path, "a writable file path", hint=str(exc)) from None
         return p
 
     # -- context ---------------------------------------------------------------------------------

@@ -1170,7 +1170,10 @@ def build_context(
 
     if not isinstance(story, Story):
         raise InputError("story", story, "a naikit.Story")
+    from .._validate import check_int
+
     tm = text_model(model)
+    check_int(max_length, "max_length", lo=0)
     if token_limit is None:
         ctx = tm.context.for_tier(tier)
         token_limit = ctx - max_length
