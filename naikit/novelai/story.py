@@ -470,6 +470,13 @@ class Story:
         if not all(isinstance(e, EphemeralEntry) for e in self.ephemeral):
             raise InputError("ephemeral", self.ephemeral, "a list of EphemeralEntry")
 
+    def __repr__(self) -> str:
+        name = f"{self.title!r}, " if self.title else ""
+        return (
+            f"Story({name}{len(self.text):,} characters, {len(self.lorebook)} lorebook entries, "
+            f"memory {len(self.memory)} / AN {len(self.authors_note)} characters)"
+        )
+
     # -- the site's formats ---------------------------------------------------------------------
     @classmethod
     def from_content(cls, content: dict, *, title: str = "") -> Story:
