@@ -550,3 +550,22 @@ def test_glm_lore_budget() -> None:
     # always-on entries go with memory, conditional ones in a system message near the bottom
     assert "MEM\n\n" + big + "\n\n***" in c.text
     assert "<|system|>\n" + " ".join(["v"] * 40) + "<|assistant|>" in c.text
+
+
+def test_lorebook_phrase_bias_groups() -> None:
+    # the site: an active entry brings its groups without whenInactive, an inactive one those with it;
+    # a category likewise by whether any of its entries is active; disabled entries bring none
+    on = {"phrases": [{"sequence": "ship"}], "bias": 1, "whenInactive": False}
+    off = {"phrases": [{"sequence": "shore"}], "bias": -1, "whenInactive": True}
+    cat = Category("Things", raw={"categoryBiasGroups": [on, off]})
+    s = Story(
+        text="the ship",
+        categories=[cat],
+        lorebook=[
+            LoreEntry("S.", keys=["ship"], display_name="S", lore_bias_groups=[on, off], category=cat.id),
+            LoreEntry("T.", keys=["tree"], display_name="T", lore_bias_groups=[on, off]),
+            LoreEntry("D.", keys=["ship"], display_name="D", lore_bias_groups=[on], enabled=False),
+        ],
+    )
+    b = {x["identifier"]: x["groups"] for x in ctx(s, 100).biases}
+    assert b == {"S": [on], "T": [off], "C:Things": [on]}

@@ -568,7 +568,7 @@ class Story:
         for i, (text, cfg) in enumerate(
             ((self.memory, self.memory_config), (self.authors_note, self.authors_note_config))
         ):
-            d = dict(ctx[i])
+            d = dict(ctx[i]) if isinstance(ctx[i], dict) else {}
             d["text"] = text
             d["contextConfig"] = cfg.to_dict()
             ctx[i] = d

@@ -370,6 +370,9 @@ class Context:
     family: str = "native"
     prompt: Any = None
     window: dict | None = None
+    #: Phrase-bias groups the lorebook contributes (native): per entry and category (``C:name``), its
+    #: groups for the active state, or its ``whenInactive`` ones when it is not active (the site's rule).
+    biases: list[dict] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per section: source, kind, included, reason, key, position (character offset in
@@ -748,7 +751,29 @@ def _build_native(
     if preamble:
         named.insert(0, (preamble, "preamble"))
     ids = [*pre_ids, *enc.encode(output)]
-    return Context(preamble + output, ids, out_sections + rejected, named, model, max_tokens + len(pre_ids))
+    out = Context(preamble + output, ids, out_sections + rejected, named, model, max_tokens + len(pre_ids))
+    out.biases = _lore_biases(story, {s.entry.id for s in active if s.entry is not None})
+    return out
+
+
+def _lore_biases(story: Story, active_ids: set[str]) -> list[dict]:
+    """The lorebook's phrase-bias groups in effect: an active entry (or a category with an active entry)
+    brings its groups that are not ``whenInactive``, an inactive one those that are; disabled entries none."""
+    cats = {c.id: c for c in story.categories}
+    out: list[dict] = []
+    for e in _ordered(story):
+        cat = cats.get(e.category)
+        if not e.enabled or (cat is not None and not cat.enabled):
+            continue
+        on = e.id in active_ids
+        groups = [g for g in e.lore_bias_groups if isinstance(g, dict) and bool(g.get("whenInactive")) != on]
+        out.append({"identifier": e.display_name, "groups": groups})
+    for c in story.categories:
+        on = any(e.category == c.id and e.id in active_ids for e in story.lorebook)
+        raw = c.raw.get("categoryBiasGroups") or []
+        groups = [g for g in raw if isinstance(g, dict) and bool(g.get("whenInactive")) != on]
+        out.append({"identifier": f"C:{c.name}", "groups": groups})
+    return out
 
 
 def _fill(statuses: list[Section], t: int, enc: _Enc) -> tuple[list[Section], str, list[list[Any]]]:
