@@ -39,6 +39,12 @@ _EXPORTS: dict[str, str] = {
     "Vibe": "naikit.novelai.image_models",
     "xy_plot": "naikit.xyplot",
     "explain_step": "naikit.explain",
+    "Story": "naikit.novelai.story",
+    "LoreEntry": "naikit.novelai.story",
+    "Category": "naikit.novelai.story",
+    "ContextConfig": "naikit.novelai.story",
+    "EphemeralEntry": "naikit.novelai.story",
+    "Context": "naikit.novelai.story_context",
 }
 _SUBMODULES = {
     "errors",
@@ -67,6 +73,8 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .novelai.crypto import Keystore
     from .novelai.image_models import Character, CharacterReference, ImagePreset, Vibe
     from .novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
+    from .novelai.story import Category, ContextConfig, EphemeralEntry, LoreEntry, Story
+    from .novelai.story_context import Context
     from .novita.client import AsyncNovita, Novita
     from .tokenizers import tokenize
     from .xyplot import xy_plot

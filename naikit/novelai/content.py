@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .account import UserObject
     from .backup import BackupInfo, RestoreReport
     from .sanity import SanityReport
+    from .story import Story
 
 __all__ = [
     "ContentAPI",
@@ -973,6 +974,76 @@ class ContentAPI:
             if c.id == target:
                 return story_text_of(c.raise_for_error().data)
         raise NotFound(404, f"story {story!r} has no storycontent {target!r}", hint="the story is incomplete")
+
+    async def story(self, story: str | ContentObject) -> Story:
+        """Return a story of the account (id, meta or title, or its story/storycontent object) as a
+        :class:`~naikit.novelai.story.Story`: text, memory, author's note, lorebook and context settings.
+        :meth:`save_story` writes it back."""
+        from .story import Story
+
+        _check_story(story)
+        ks = await self.keystore()
+        contents = await self.content("storycontent", keystore=ks)
+        title = ""
+        target: Any = None
+        if isinstance(story, ContentObject) and story.type == "storycontent":
+            item = story.raise_for_error()
+        else:
+            stories = await self.content("stories", keystore=ks)
+            for s in stories:
+                d = s.data if isinstance(s.data, dict) else {}
+                if (isinstance(story, ContentObject) and story.id == s.id) or story in (
+                    s.id,
+                    s.meta,
+                    d.get("title"),
+                ):
+                    target, title = d.get("remoteStoryId"), str(d.get("title", ""))
+                    break
+            item = next(
+                (
+                    c
+                    for c in contents
+                    if c.id == target or (isinstance(story, str) and story in (c.id, c.meta))
+                ),
+                None,
+            )
+            if item is None:
+                raise _no_story(story if isinstance(story, str) else story.id)
+            item.raise_for_error()
+        out = Story.from_content(item.data, title=title)
+        out._item = item  # type: ignore[attr-defined]
+        out._read_text = out.text  # type: ignore[attr-defined]
+        return out
+
+    async def save_story(self, story: Story, *, backup: bool = True, force: bool = False) -> Story:
+        """Write an edited story back to the account through :meth:`save_content` (the server's version is
+        backed up locally first, the upload is checked to decrypt back, and a story changed elsewhere
+        since it was read is refused unless ``force``); return the story as now stored.
+
+        Memory, author's note, lorebook and context settings are written as they are; the story text may
+        only have grown at the end (what ``continue_story`` adds), anything else raises UnsafeWrite.
+        """
+        from .story import Story, append_story_text
+
+        if not isinstance(story, Story) or getattr(story, "_item", None) is None:
+            raise InputError("story", story, "a Story read from the account with nai.story(...)")
+        item: ContentObject = story._item  # type: ignore[attr-defined]
+        before: str = story._read_text  # type: ignore[attr-defined]
+        data = story.content_dict()
+        if story.text != before:
+            if not story.text.startswith(before):
+                raise UnsafeWrite(
+                    "story.text", story.text[:40], "the text read plus text added at its end",
+                    "naikit writes story text back only by appending",
+                )  # fmt: skip
+            data = append_story_text(data, story.text[len(before) :])
+        edited = copy.copy(item)
+        edited.data = data
+        stored = await self.save_content(edited, backup=backup, force=force)
+        out = Story.from_content(stored.data, title=story.title)
+        out._item = stored  # type: ignore[attr-defined]
+        out._read_text = out.text  # type: ignore[attr-defined]
+        return out
 
     async def lorebook(self, story: str | ContentObject):
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""

@@ -244,6 +244,60 @@ class TextAPI:
         data = self._check(resp.body, _OUTPUT_SHAPE, what)  # type: ignore[attr-defined]
         return _generation(data, body, p, m, prompt, seed, {"total_s": total})
 
+    async def continue_story(
+        self,
+        story: Any,
+        preset: Preset | str | None = None,
+        *,
+        model: str | TextModel | None = None,
+        tier: str | int = "opus",
+        token_limit: int | None = None,
+        tokenizer: Any = None,
+        write: bool = False,
+        backup: bool = True,
+        **params: Any,
+    ) -> Generation:
+        """Build the story's context as the website does, generate from it and return the
+        :class:`Generation` with ``.context`` (the :class:`~naikit.novelai.story_context.Context` sent).
+
+        ``model``: else the preset's, else the story's own, else Erato. GLM models (over ``/oa/v1``) need
+        ``tokenizer=`` (naikit has no local GLM tokenizer). ``write=True`` appends the generated text to
+        ``story.text`` and saves it to the account with :meth:`save_story` (a story read with
+        ``nai.story``; backup first unless ``backup=False``).
+        """
+        from .oa import _preset_for
+        from .story import Story
+
+        if not isinstance(story, Story):
+            raise InputError("story", story, "a naikit.Story")
+        if not isinstance(write, bool):
+            raise InputError("write", write, "True or False")
+        if write and getattr(story, "_item", None) is None:
+            raise InputError("write", write, "False for a story that was not read from the account")
+        chosen = model or (preset.model if isinstance(preset, Preset) else None) or story.model or "erato"
+        m = text_model(chosen)
+        p = resolve_preset(preset, m)[0] if m.api == "native" else _preset_for(preset, m)
+        max_length = params.get("max_length", p.parameters.get("max_length", 150))
+        if isinstance(max_length, bool) or not isinstance(max_length, int):
+            raise InputError("max_length", max_length, "a whole number of tokens")
+        kw = dict(tier=tier, token_limit=token_limit, tokenizer=tokenizer, max_length=max_length)
+        if m.api == "oa":
+            # a GLM tokenizer may itself call this client (ServerTokenizer): build off the event loop
+            import asyncio
+
+            ctx = await asyncio.to_thread(story.context, m, **kw)
+        else:
+            ctx = story.context(m, **kw)
+        gen = await self.generate(ctx.text, preset, model=m, **params)
+        gen.context = ctx
+        if write:
+            story.text += gen.text
+            saved = await self.save_story(story, backup=backup)  # type: ignore[attr-defined]
+            story._item = saved._item  # type: ignore[attr-defined]
+            story._read_text = saved._read_text  # type: ignore[attr-defined]
+            story.raw = saved.raw
+        return gen
+
     async def generate_stream(
         self,
         prompt: str | Sequence[int],

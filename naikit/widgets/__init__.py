@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "StreamPreview": "naikit.widgets.images",
     "explain_widget": "naikit.widgets.explain",
     "ExplainWidget": "naikit.widgets.explain",
+    "context_viewer": "naikit.widgets.context",
+    "ContextViewer": "naikit.widgets.context",
 }
 
 __all__ = sorted(_EXPORTS)
