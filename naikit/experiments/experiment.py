@@ -122,6 +122,7 @@ class Experiment:
         )  # fmt: skip
         self.axes = list(dict.fromkeys(k for c in self.cells for k in c.axes))
         self.objects: dict[str, Any] = {}  # key -> Generation / ImageResult received by this process
+        self.errors: dict[str, Exception] = {}  # key -> the error of its last failed request
         self._stopping = False
         self._prompt_ids: dict[tuple[str, str], list[int]] = {}
         self.last_report: RunReport | None = None
@@ -328,6 +329,7 @@ class Experiment:
                     self.journal.fail(cell.key, f"{type(exc).__name__}: {exc}", time.time())
                     report["failed"] += 1
                     report["errors"][cell.key] = f"{type(exc).__name__}: {exc}"
+                    self.errors[cell.key] = exc
                     emit()
                     continue
                 elapsed = time.perf_counter() - t
