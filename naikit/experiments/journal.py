@@ -119,7 +119,8 @@ class Journal:
     ) -> None:
         """Record the result of ``key`` (state ``done``); returns None."""
         self._q(
-            "UPDATE requests SET state='done', result=?, cost=?, spent_by=?, finished=?, elapsed=? WHERE key=?",
+            "UPDATE requests SET state='done', result=?, cost=?, spent_by=?, finished=?, elapsed=? "
+            "WHERE key=?",
             (canonical_json(result), int(cost), experiment, now, elapsed, key),
         )
 
@@ -156,8 +157,8 @@ class Journal:
     def in_flight(self, experiment: str) -> list[dict[str, Any]]:
         """Return the experiment's rows in flight: key, pid, run_id, started, axes."""
         rows = self._q(
-            "SELECT r.key, r.pid, r.run_id, r.started, MIN(p.axes) FROM plan p JOIN requests r ON r.key=p.key "
-            "WHERE p.experiment=? AND r.state='in_flight' GROUP BY r.key",
+            "SELECT r.key, r.pid, r.run_id, r.started, MIN(p.axes) FROM plan p "
+            "JOIN requests r ON r.key=p.key WHERE p.experiment=? AND r.state='in_flight' GROUP BY r.key",
             (experiment,),
         )
         return [
@@ -174,7 +175,8 @@ class Journal:
     def results(self, experiment: str, where: str = "", args: Iterable[Any] = ()) -> list[tuple]:
         """Return ``(idx, axes_json, state, result_json, cost, elapsed, error)`` per planned cell, in order.
 
-        ``where`` is an extra SQL condition on ``p`` (plan) and ``r`` (requests), e.g. ``"r.state='done'"``."""
+        ``where`` is an extra SQL condition on ``p`` (plan) and ``r`` (requests),
+        e.g. ``"r.state='done'"``."""
         sql = (
             "SELECT p.idx, p.axes, r.state, r.result, r.cost, r.elapsed, r.error FROM plan p "
             "JOIN requests r ON r.key=p.key WHERE p.experiment=?"

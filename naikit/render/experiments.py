@@ -31,7 +31,8 @@ def strip_plot_svg(
 
     h = 30 + row * len(groups) + 20
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-size="11" font-family="sans-serif">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-size="11" '
+        'font-family="sans-serif">'
     ]
     out.append(f'<text x="4" y="14" font-weight="bold">{escape(title)}</text>')
     for i, ((name, vs), (mean, clo, chi)) in enumerate(zip(groups, cis, strict=True)):
@@ -46,7 +47,8 @@ def strip_plot_svg(
                 f'<line x1="{x(clo)}" x2="{x(chi)}" y1="{y}" y2="{y}" stroke="#e45756" stroke-width="3"/>'
             )
             out.append(
-                f'<line x1="{x(mean)}" x2="{x(mean)}" y1="{y - 8}" y2="{y + 8}" stroke="#e45756" stroke-width="2"/>'
+                f'<line x1="{x(mean)}" x2="{x(mean)}" y1="{y - 8}" y2="{y + 8}" '
+                'stroke="#e45756" stroke-width="2"/>'
             )
     yb = h - 6
     out.append(f'<text x="{left}" y="{yb}">{lo:.3g}</text>')

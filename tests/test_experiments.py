@@ -1,0 +1,296 @@
+"""Experiments: journal, resume after SIGKILL (every request sent once, proved by a counting proxy),
+cache across experiments, budget, limits with a driven clock, frame/summary/export."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from counting_proxy import CountingProxy
+
+from naikit import sandbox
+from naikit.errors import InputError
+from naikit.experiments import Experiment, bootstrap_ci, request_key
+from naikit.experiments.metrics import perplexity
+from naikit.novelai.client import NovelAI
+from naikit.novelai.image_models import ImagePreset
+
+DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROMPT = "The old lighthouse keeper climbed the stairs"
+
+# the sweep the child process runs (and the uninterrupted reference)
+SWEEP = dict(prompts=[PROMPT], presets=["Carefree", "Asper"], seeds=[0, 1, 2, 3, 4], models=["kayra"])
+FIXED = {"max_length": 6}
+
+CHILD = r"""
+import sys, naikit
+from naikit.novelai.client import NovelAI
+folder, url, email, password = sys.argv[1:5]
+exp = naikit.Experiment(folder, prompts=[{prompt!r}], presets=["Carefree", "Asper"], seeds=[0, 1, 2, 3, 4],
+                        models=["kayra"], fixed={{"max_length": 6}})
+with NovelAI(base_url=url, email=email, password=password) as nai:
+    print(exp.run(nai, progress=False))
+"""
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with sandbox.start() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nai(sb):
+    with NovelAI(base_url=sb.url, **DEMO) as client:
+        yield client
+
+
+def _done_rows(folder: str) -> int:
+    path = os.path.join(folder, "journal.sqlite3")
+    if not os.path.exists(path):
+        return 0
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute("SELECT COUNT(*) FROM requests WHERE state='done'").fetchone()[0]
+    except sqlite3.OperationalError:  # the child has not created the tables yet
+        return 0
+    finally:
+        con.close()
+
+
+def _stable(frame):
+    return frame.drop(columns=["time_s"]).reset_index(drop=True)
+
+
+def test_request_key_is_sha256_of_canonical_json():
+    import hashlib
+
+    # hand-written canonical form: sorted keys, no spaces, UTF-8 kept
+    expected = hashlib.sha256('{"a":[1,2],"b":"é"}'.encode()).hexdigest()
+    assert request_key({"b": "é", "a": [1, 2]}) == expected
+
+
+def test_sigkill_mid_sweep_then_resume_sends_each_request_once(sb, tmp_path):
+    folder = str(tmp_path / "exp")
+    n_before_kill = 4
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(prompt=PROMPT))
+    with CountingProxy(sb.url, hold_at=n_before_kill + 1) as proxy:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        child = subprocess.Popen(
+            [sys.executable, str(script), folder, proxy.url, DEMO["email"], DEMO["password"]],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            # the kill point: request n+1 has reached the proxy (it is held there, in flight), so the
+            # first n results are journaled (one request at a time)
+            while not proxy.arrived.wait(0.05):
+                assert child.poll() is None, child.stderr.read().decode()
+            assert _done_rows(folder) == n_before_kill
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            proxy.release()
+        assert proxy.total() == n_before_kill + 1
+
+        exp = Experiment(folder, **SWEEP, fixed=FIXED)
+        orphans = exp.orphans()
+        assert len(orphans) == 1 and orphans[0]["axes"]["seed"] == n_before_kill % 5
+        with NovelAI(base_url=proxy.url, **DEMO) as client:
+            rep = exp.run(client, progress=False)
+            assert rep["skipped_orphans"] == 1 and rep["sent"] == 10 - n_before_kill - 1
+            assert exp.status()["done"] == 9 and len(exp.orphans()) == 1  # reported, not re-sent
+            assert all(c == 1 for c in proxy.counts.values()) and proxy.total() == 10
+            rep = exp.run(client, progress=False, resend_orphans=True)  # the user allows it
+            assert rep["sent"] == 1 and exp.orphans() == [] and exp.status()["done"] == 10
+            assert proxy.total() == 11 and sorted(proxy.counts.values()) == [1] * 9 + [2]
+            rep = exp.run(client, progress=False)  # finished: a second run sends nothing
+            assert rep["sent"] == 0 and proxy.total() == 11
+
+    ref = Experiment(str(tmp_path / "ref"), **SWEEP, fixed=FIXED)
+    with NovelAI(base_url=sb.url, **DEMO) as client:
+        ref.run(client, progress=False)
+    import pandas.testing as pdt
+
+    pdt.assert_frame_equal(_stable(exp.frame()), _stable(ref.frame()))
+    assert len(ref.frame()) == 10
+
+
+def test_cache_is_shared_by_experiments_in_one_folder(sb, tmp_path):
+    folder = str(tmp_path / "shared")
+    with CountingProxy(sb.url) as proxy, NovelAI(base_url=proxy.url, **DEMO) as client:
+        a = Experiment(folder, name="a", **dict(SWEEP, presets=["Carefree"], seeds=[0, 1]), fixed=FIXED)
+        a.run(client, progress=False)
+        assert proxy.total() == 2
+        b = Experiment(folder, name="b", **dict(SWEEP, presets=["Carefree"], seeds=[1, 2]), fixed=FIXED)
+        rep = b.run(client, progress=False)
+        assert rep["sent"] == 1 and proxy.total() == 3  # seed 1 came from a's results
+        assert list(b.frame()["seed"]) == [1, 2]
+        assert b.frame()["text"][0] == a.frame()["text"][1]
+        # a folder copied elsewhere resumes there
+        import shutil
+
+        copy = str(tmp_path / "copy")
+        shutil.copytree(folder, copy)
+        c = Experiment(copy, name="b", **dict(SWEEP, presets=["Carefree"], seeds=[1, 2]), fixed=FIXED)
+        assert c.run(client, progress=False)["sent"] == 0 and proxy.total() == 3
+
+
+def _image_exp(folder, **kw):
+    preset = ImagePreset.default("nai-diffusion-4-5-full").replace(width=832, height=1216, steps=28)
+    return Experiment(
+        folder, kind="image", prompts=["a lighthouse"], presets=[preset], seeds=[1, 2, 3, 4, 5],
+        params={"steps": [28, 40]}, opus=False, **kw,
+    )  # fmt: skip
+
+
+def test_budget_is_never_crossed(sb, tmp_path):
+    from naikit.novelai import image_models as im
+
+    # the estimates, from the cost function the client itself uses for max_anlas
+    probe = _image_exp(None)
+    costs = [im.estimate_cost(c.identity["body"], opus=False).total for c in probe.cells]
+    # cells run in plan order: steps 28 for seeds 1-5, then steps 40 (dearer)
+    assert costs[0] > 0 and costs[5] > costs[0]
+    budget = sum(costs[:6]) + costs[6] - 1  # the 7th request would cross it by one Anlas
+    with CountingProxy(sb.url) as proxy, NovelAI(base_url=proxy.url, **DEMO) as client:
+        exp = _image_exp(str(tmp_path / "img"), max_anlas=budget)
+        rep = exp.run(client, progress=False)
+        assert rep["stopped"] == "max_anlas" and rep["done"] == 6 and proxy.total() == 6
+        assert rep["anlas"] == sum(costs[:6]) <= budget
+        # a later run with the same budget still starts nothing (the budget is the experiment's)
+        rep = exp.run(client, progress=False)
+        assert rep["sent"] == 0 and rep["stopped"] == "max_anlas" and proxy.total() == 6
+        f = exp.frame()
+        assert list(f["cost"]) == costs[:6]
+        for p in f["path"]:
+            with open(p, "rb") as fh:
+                assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+        from naikit.metadata import read_metadata
+
+        meta = read_metadata(f["path"][0])
+        assert meta is not None
+        # raising the budget continues where it stopped
+        rep = exp.run(client, progress=False, max_anlas=sum(costs))
+        assert rep["stopped"] is None and proxy.total() == 10 and len(exp.frame()) == 10
+
+
+def test_max_requests_and_max_time_with_a_driven_clock(nai, tmp_path):
+    ticks = []
+
+    def clock():  # advances one second each time it is read
+        ticks.append(len(ticks))
+        return float(len(ticks))
+
+    exp = Experiment(str(tmp_path / "t"), **SWEEP, fixed=FIXED, clock=clock)
+    rep = exp.run(nai, progress=False, max_requests=3)
+    assert rep["stopped"] == "max_requests" and rep["sent"] == 3
+    rep = exp.run(nai, progress=False, max_time=2.5)
+    # read at the start (t0=1) and before each request: 2, 3 (< 2.5 after t0) then 4 - 1 >= 2.5 stops
+    assert rep["stopped"] == "max_time" and rep["sent"] == 2
+    seen = []
+    rep = exp.run(nai, progress=seen.append)
+    assert rep["stopped"] is None and exp.status()["done"] == 10
+    assert [s["done"] for s in seen] == [1, 2, 3, 4, 5] and seen[-1]["total"] == 5
+
+
+def test_stop_then_run_continues(nai, tmp_path):
+    exp = Experiment(str(tmp_path / "s"), **SWEEP, fixed=FIXED)
+
+    def stop_after_two(info):
+        if info["done"] == 2:
+            exp.stop()
+
+    rep = exp.run(nai, progress=stop_after_two)
+    assert rep["stopped"] == "stop" and rep["sent"] == 2
+    rep = exp.run(nai, progress=False)
+    assert rep["sent"] == 8 and exp.status()["done"] == 10
+
+
+def test_frame_metrics_summary_and_export(nai, tmp_path):
+    exp = Experiment(str(tmp_path / "m"), **SWEEP, fixed=FIXED)
+    exp.run(nai, progress=False)
+    f = exp.frame()
+    assert list(f.columns[:5]) == ["model", "preset", "prompt", "seed", "text"]
+    g = nai.generate(PROMPT, "Asper", model="kayra", seed=3, max_length=6)
+    row = f[(f.preset == "Asper") & (f.seed == 3)].iloc[0]
+    assert row["text"] == g.text and row["tokens"] == len(g.tokens) and row["characters"] == len(g.text)
+    assert row["mean_logprob"] == pytest.approx(g.mean_logprob)
+    assert row["perplexity"] == pytest.approx(math.exp(-g.mean_logprob))
+    s1, s2 = exp.summary(by="preset"), exp.summary(by="preset")
+    assert s1.equals(s2) and list(s1.index) == ["Carefree", "Asper"] and (s1["n"] == 5).all()
+    assert (s1["tokens_lo"] <= s1["tokens_mean"]).all() and (s1["tokens_mean"] <= s1["tokens_hi"]).all()
+    with pytest.raises(InputError, match="by"):
+        exp.summary(by="nope")
+    csv = exp.to_csv(tmp_path / "f.csv")
+    import pandas as pd
+
+    assert len(pd.read_csv(csv)) == 10
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        with pytest.raises(InputError, match="pyarrow"):
+            exp.to_parquet(tmp_path / "f.parquet")
+    else:  # pragma: no cover - depends on the environment
+        assert len(pd.read_parquet(exp.to_parquet(tmp_path / "f.parquet"))) == 10
+    # the journal stores the ids and the logprob of every chosen token
+    res = [r for _, r in exp.results() if r is not None][0]
+    assert len(res["token_ids"]) == len(res["logprobs"]) > 0
+    assert "<svg" in exp.plot("tokens").data
+
+
+def test_bootstrap_by_hand():
+    assert bootstrap_ci([2.0]) == (2.0, 2.0, 2.0)
+    assert all(math.isnan(v) for v in bootstrap_ci([]))
+    mean, lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 4.0], seed=5)
+    assert mean == 2.5 and 1.0 <= lo < 2.5 < hi <= 4.0
+    assert bootstrap_ci([1.0, 2.0, 3.0, 4.0], seed=5) == (mean, lo, hi)
+    assert bootstrap_ci([3.0, 3.0, 3.0]) == (3.0, 3.0, 3.0)  # every resample has the same mean
+    assert perplexity(-math.log(4)) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        (dict(seeds=[]), "seeds"),
+        (dict(seeds=[1, 1]), "seeds"),
+        (dict(prompts=[""]), "prompts"),
+        (dict(kind="video"), "kind"),
+        (dict(max_anlas=-1), "max_anlas"),
+        (dict(params={"temperature": 0.5}), "params['temperature']"),
+        (dict(presets=["Nope"]), "name"),
+    ],
+)
+def test_bad_input_is_refused_while_planning(kw, field):
+    args = dict(prompts=[PROMPT], presets=["Carefree"], seeds=[0], models=["kayra"])
+    args.update(kw)
+    with pytest.raises(InputError) as e:
+        Experiment(None, **args)
+    assert e.value.field == field
+
+
+def test_journal_survives_reopening_and_is_wal(tmp_path, nai):
+    folder = str(tmp_path / "w")
+    exp = Experiment(folder, prompts=[PROMPT], presets=["Carefree"], seeds=[0], models=["kayra"], fixed=FIXED)
+    exp.run(nai, progress=False)
+    con = sqlite3.connect(os.path.join(folder, "journal.sqlite3"))
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    (state, result) = con.execute("SELECT state, result FROM requests").fetchone()
+    assert state == "done" and json.loads(result)["text"]
+    con.close()
+    again = Experiment(
+        folder, prompts=[PROMPT], presets=["Carefree"], seeds=[0], models=["kayra"], fixed=FIXED
+    )
+    assert again.status()["done"] == 1 and len(again.frame()) == 1
