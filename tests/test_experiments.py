@@ -294,3 +294,26 @@ def test_journal_survives_reopening_and_is_wal(tmp_path, nai):
         folder, prompts=[PROMPT], presets=["Carefree"], seeds=[0], models=["kayra"], fixed=FIXED
     )
     assert again.status()["done"] == 1 and len(again.frame()) == 1
+
+
+def test_dashboard_follows_the_run(nai, tmp_path):
+    from naikit.widgets.experiments import experiment_dashboard, status_text
+
+    assert (
+        status_text({"done": 1, "total": 4, "failed": 2}, 7, 12.4)
+        == "1/4 done · 2 failed · 7 Anlas spent · ETA 12 s"
+    )
+    exp = Experiment(str(tmp_path / "d"), **SWEEP, fixed=FIXED)
+    w = experiment_dashboard(exp, rows=3)
+    assert (w.bar.value, w.bar.max) == (0, 10) and "0/10 done" in w.status.value
+    seen = []
+    exp.on_progress(lambda info: seen.append((w.bar.value, info["done"])))
+    exp.run(nai, progress=False, max_requests=4)
+    assert [a for a, _ in seen] == [1, 2, 3, 4]  # redrawn after every result, before later listeners
+    assert w.table.value.count("<tr") == 1 + 3 and "Carefree" in w.table.value
+    w.stop_button.click()
+    assert exp._stopping is True  # what a running run() checks before starting each request
+    assert exp.run(nai, progress=False)["sent"] == 6 and w.bar.value == 10 and w.bar.bar_style == "success"
+    assert repr(w).startswith("ExperimentDashboard(")
+    with pytest.raises(InputError):
+        experiment_dashboard("nope")
