@@ -133,11 +133,34 @@ class Experiment:
         """Return an experiment over ready-made cells (what ``xy_plot`` and ``compare`` build)."""
         return cls(folder, kind=kind, _cells=cells, **kw)
 
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str], name: str = "default") -> Experiment:
+        """Return the experiment ``name`` of an existing folder, read from its journal alone (frame,
+        summary, status, export; to run it again, create it with its axes)."""
+        folder = check_folder(folder)
+        if folder is None or not os.path.exists(os.path.join(folder, "journal.sqlite3")):
+            raise InputError("folder", folder, "a folder holding an experiment journal (journal.sqlite3)")
+        journal = Journal(folder)
+        first = journal.first(name)
+        if first is None:
+            journal.close()
+            raise InputError(
+                "name", name, "an experiment of this journal: " + ", ".join(journal.experiments())
+            )
+        self = cls.__new__(cls)
+        self.kind, self.name, self.opus, self.clock = first[0], name, None, time.monotonic
+        self.limits = {"max_anlas": None, "max_requests": None, "max_time": None}
+        self.cells, self.journal, self.folder = [], journal, folder
+        self.axes = list(json.loads(first[1]))
+        self.objects, self.errors, self._stopping, self._prompt_ids = {}, {}, False, {}
+        self.last_report, self._listeners = None, []
+        return self
+
     def __repr__(self) -> str:
         st = self.journal.states(self.name)
         where = self.folder or "memory"
         return (
-            f"Experiment({self.kind}, {len(self.cells)} requests, {st['done']} done, "
+            f"Experiment({self.kind}, {sum(st.values())} requests, {st['done']} done, "
             f"{st['in_flight']} in flight, {st['failed']} failed, {where})"
         )
 
@@ -145,7 +168,7 @@ class Experiment:
     def status(self) -> dict[str, int]:
         """Return the number of the experiment's distinct requests per state, and ``total``."""
         st = self.journal.states(self.name)
-        st["total"] = len({c.key for c in self.cells})
+        st["total"] = sum(st.values())
         return st
 
     def orphans(self) -> list[dict[str, Any]]:
@@ -213,6 +236,10 @@ class Experiment:
         )
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InputError("max_concurrency", max_concurrency, "an int >= 1")
+        if not self.cells:
+            raise InputError(
+                "experiment", self.name, "an experiment created with its axes (open() only reads)"
+            )
         run_id = uuid.uuid4().hex
         _ACTIVE_RUNS.add(run_id)
         self._stopping = False
@@ -277,6 +304,11 @@ class Experiment:
         def emit() -> None:
             done = report["done"] + report["failed"]
             rate = (time.perf_counter() - t_first) / done if done else math.nan
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(anlas=spent, refresh=False)
+            if not callable(progress) and not self._listeners:
+                return
             info = {
                 "done": done,
                 "total": len(todo),
@@ -285,9 +317,6 @@ class Experiment:
                 "eta_s": rate * (len(todo) - done) if done else math.nan,
                 "status": self.status(),
             }
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(anlas=spent, refresh=False)
             if callable(progress):
                 progress(info)
             for cb in self._listeners:
@@ -333,27 +362,39 @@ class Experiment:
                     emit()
                     continue
                 elapsed = time.perf_counter() - t
-                reserved -= cell.estimate
-                result, cost = self._record(cell, obj, elapsed)
-                self.journal.finish(cell.key, result, cost, self.name, time.time(), elapsed)
-                self.objects[cell.key] = obj
-                spent += cost
-                report["anlas"] += cost
-                report["done"] += 1
-                emit()
+                # journal the result in a task: this worker sends its next request first, so the account's
+                # generation slot is not idle while metrics are computed and the row is written
+                pending.append(asyncio.ensure_future(record(cell, obj, elapsed)))
 
+        async def record(cell: Cell, obj: Any, elapsed: float) -> None:
+            nonlocal spent, reserved
+            # on a worker thread: the loop stays free to send the next request meanwhile
+            result, row, cost = await asyncio.to_thread(self._record, cell, obj, elapsed)
+            await asyncio.to_thread(
+                self.journal.finish, cell.key, result, row, cost, self.name, time.time(), elapsed
+            )
+            self.objects[cell.key] = obj
+            reserved -= cell.estimate
+            spent += cost
+            report["anlas"] += cost
+            report["done"] += 1
+            emit()
+
+        pending: list[asyncio.Future] = []
         try:
             await asyncio.gather(*(worker() for _ in range(limit)))
         finally:
+            await asyncio.gather(*pending)
             if bar is not None:
                 bar.close()
         if report["stopped"] is None and self._stopping:
             report["stopped"] = "stop"
 
-    def _record(self, cell: Cell, obj: Any, elapsed: float) -> tuple[dict[str, Any], int]:
-        """Return the JSON result of one response and its Anlas cost (image PNGs written first)."""
+    def _record(self, cell: Cell, obj: Any, elapsed: float) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """Return the JSON result of one response, its frame row and its Anlas cost (PNGs written first)."""
         if cell.kind == "text":
-            return self._text_result(cell, obj), 0
+            res = self._text_result(cell, obj)
+            return res, {"text": res["text"], **res["metrics"], "finish_reason": res["finish_reason"]}, 0
         files = []
         if self.folder is not None:
             d = os.path.join(self.folder, "images")
@@ -376,11 +417,13 @@ class Experiment:
             "parameters": params,
             "n_images": len(obj),
         }
-        return result, cost
+        row = {"path": files[0] if files else None, **{k: result[k] for k in ("width", "height", "n_images")}}
+        return result, row, cost
 
     def _text_result(self, cell: Cell, gen: Any) -> dict[str, Any]:
-        chosen = [s.chosen.before for s in gen.logprobs]
-        ml = gen.mean_logprob
+        chosen = [s.chosen.before for s in gen.logprobs]  # parsed once (mean_logprob would parse again)
+        known = [v for v in chosen if v is not None]
+        ml = sum(known) / len(known) if known else None
         prompt_ids: list[int] = []
         if gen.pieces is None:  # native models: the prompt tokenizes locally (GLM's tokenizer is remote)
             k = (cell.prompt, gen.model)
@@ -410,7 +453,7 @@ class Experiment:
     def results(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         """Return ``(axes, result)`` per planned cell in plan order (result None until done)."""
         out = []
-        for _, axes, state, res, _, _, _ in self.journal.results(self.name):
+        for _, axes, state, res, _, _, _ in self.journal.results(self.name, full=True):
             out.append((json.loads(axes), json.loads(res) if state == "done" and res else None))
         return out
 
@@ -421,20 +464,15 @@ class Experiment:
         import pandas as pd
 
         rows = []
-        cond = "r.state='done'" + (f" AND ({where})" if where else "")
-        for _, axes, _, res, cost, elapsed, _ in self.journal.results(self.name, cond, args):
-            row = json.loads(axes)
-            r = json.loads(res)
-            if self.kind == "text":
-                row["text"] = r["text"]
-                row.update(r["metrics"])
-                row["finish_reason"] = r.get("finish_reason")
-            else:
-                row["cost"] = cost
-                row["path"] = os.path.join(self.folder, r["files"][0]) if self.folder and r["files"] else None
-                row.update({k: r.get(k) for k in ("width", "height", "n_images")})
-            row["time_s"] = elapsed
-            rows.append(row)
+        for axes, extra, cost, elapsed in self.journal.frame_rows(self.name, where, args):
+            axes.update(extra)
+            if self.kind == "image":
+                axes["cost"] = cost
+                axes["path"] = (
+                    os.path.join(self.folder, axes["path"]) if self.folder and axes["path"] else None
+                )
+            axes["time_s"] = elapsed
+            rows.append(axes)
         if self.kind == "text":
             cols = [*self.axes, "text", *TEXT_METRICS, "finish_reason", "time_s"]
         else:

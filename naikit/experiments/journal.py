@@ -34,12 +34,12 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests(
   key TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'planned',
   estimate INTEGER NOT NULL DEFAULT 0, cost INTEGER NOT NULL DEFAULT 0, pid INTEGER, run_id TEXT,
-  spent_by TEXT, started REAL, finished REAL, elapsed REAL, result TEXT, error TEXT,
+  spent_by TEXT, started REAL, finished REAL, elapsed REAL, result TEXT, row TEXT, error TEXT,
   attempts INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
 CREATE TABLE IF NOT EXISTS plan(
-  experiment TEXT NOT NULL, idx INTEGER NOT NULL, key TEXT NOT NULL, axes TEXT NOT NULL,
-  PRIMARY KEY(experiment, idx));
+  experiment TEXT NOT NULL, idx INTEGER NOT NULL, key TEXT NOT NULL, rid INTEGER NOT NULL,
+  axes TEXT NOT NULL, PRIMARY KEY(experiment, idx));
 CREATE INDEX IF NOT EXISTS plan_key ON plan(key);
 """
 
@@ -96,9 +96,11 @@ class Journal:
                     "INSERT OR IGNORE INTO requests(key, kind, body) VALUES(?,?,?)",
                     [(k, kind, canonical_json(body)) for k, kind, body, _ in cells],
                 )
+                # rid: the request's rowid, so the joins of a large journal are integer lookups
                 self._db.executemany(
-                    "INSERT INTO plan(experiment, idx, key, axes) VALUES(?,?,?,?)",
-                    [(experiment, i, k, canonical_json(axes)) for i, (k, _, _, axes) in enumerate(cells)],
+                    "INSERT INTO plan(experiment, idx, key, rid, axes) "
+                    "VALUES(?,?,?,(SELECT rowid FROM requests WHERE key=?),?)",
+                    [(experiment, i, k, k, canonical_json(axes)) for i, (k, _, _, axes) in enumerate(cells)],
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -115,13 +117,20 @@ class Journal:
         )
 
     def finish(
-        self, key: str, result: dict[str, Any], cost: int, experiment: str, now: float, elapsed: float
+        self,
+        key: str,
+        result: dict[str, Any],
+        row: dict[str, Any],
+        cost: int,
+        experiment: str,
+        now: float,
+        elapsed: float,
     ) -> None:
-        """Record the result of ``key`` (state ``done``); returns None."""
+        """Record the result of ``key`` (state ``done``) and its small frame ``row``; returns None."""
         self._q(
-            "UPDATE requests SET state='done', result=?, cost=?, spent_by=?, finished=?, elapsed=? "
+            "UPDATE requests SET state='done', result=?, row=?, cost=?, spent_by=?, finished=?, elapsed=? "
             "WHERE key=?",
-            (canonical_json(result), int(cost), experiment, now, elapsed, key),
+            (canonical_json(result), canonical_json(row), int(cost), experiment, now, elapsed, key),
         )
 
     def fail(self, key: str, error: str, now: float) -> None:
@@ -136,8 +145,8 @@ class Journal:
     def states(self, experiment: str) -> dict[str, int]:
         """Return how many of the experiment's distinct keys are in each state."""
         rows = self._q(
-            "SELECT r.state, COUNT(DISTINCT r.key) FROM plan p JOIN requests r ON r.key=p.key "
-            "WHERE p.experiment=? GROUP BY r.state",
+            "SELECT state, COUNT(*) FROM requests WHERE rowid IN "
+            "(SELECT rid FROM plan WHERE experiment=?) GROUP BY state",
             (experiment,),
         )
         out = dict.fromkeys(STATES, 0)
@@ -158,7 +167,7 @@ class Journal:
         """Return the experiment's rows in flight: key, pid, run_id, started, axes."""
         rows = self._q(
             "SELECT r.key, r.pid, r.run_id, r.started, MIN(p.axes) FROM plan p "
-            "JOIN requests r ON r.key=p.key WHERE p.experiment=? AND r.state='in_flight' GROUP BY r.key",
+            "JOIN requests r ON r.rowid=p.rid WHERE p.experiment=? AND r.state='in_flight' GROUP BY r.key",
             (experiment,),
         )
         return [
@@ -172,18 +181,48 @@ class Journal:
             self._q("SELECT COALESCE(SUM(cost),0) FROM requests WHERE spent_by=?", (experiment,))[0][0]
         )
 
-    def results(self, experiment: str, where: str = "", args: Iterable[Any] = ()) -> list[tuple]:
-        """Return ``(idx, axes_json, state, result_json, cost, elapsed, error)`` per planned cell, in order.
+    def results(
+        self, experiment: str, where: str = "", args: Iterable[Any] = (), *, full: bool = False
+    ) -> list[tuple]:
+        """Return ``(idx, axes_json, state, row_json, cost, elapsed, error)`` per planned cell, in order
+        (``row``: the small JSON the frame is made of; the whole stored result with ``full=True``).
 
         ``where`` is an extra SQL condition on ``p`` (plan) and ``r`` (requests),
         e.g. ``"r.state='done'"``."""
         sql = (
-            "SELECT p.idx, p.axes, r.state, r.result, r.cost, r.elapsed, r.error FROM plan p "
-            "JOIN requests r ON r.key=p.key WHERE p.experiment=?"
+            f"SELECT p.idx, p.axes, r.state, r.{'result' if full else 'row'}, r.cost, r.elapsed, r.error "
+            "FROM plan p JOIN requests r ON r.rowid=p.rid WHERE p.experiment=?"
         )
         if where:
             sql += f" AND ({where})"
         return self._q(sql + " ORDER BY p.idx", (experiment, *args))
+
+    def frame_rows(self, experiment: str, where: str = "", args: Iterable[Any] = ()) -> list[list[Any]]:
+        """Return ``[axes, row, cost, elapsed]`` per done cell, in plan order, decoded in one go (SQLite
+        joins the JSON texts into one array, so a large journal costs one decode, not one per row)."""
+        sql = (
+            "SELECT '[' || COALESCE(group_concat(item, ','), '') || ']' FROM (SELECT '[' || p.axes || ',' "
+            "|| r.row || ',' || r.cost || ',' || COALESCE(r.elapsed, 'null') || ']' AS item FROM plan p "
+            "JOIN requests r ON r.rowid=p.rid WHERE p.experiment=? AND r.state='done'"
+        )
+        if where:
+            sql += f" AND ({where})"
+        text = self._q(sql + " ORDER BY p.idx)", (experiment, *args))[0][0]
+        return json.loads(text)
+
+    def first(self, experiment: str) -> tuple[str, str] | None:
+        """Return ``(kind, axes_json)`` of the experiment's first cell, or None when it has none."""
+        rows = self._q(
+            "SELECT r.kind, p.axes FROM plan p JOIN requests r ON r.rowid=p.rid WHERE p.experiment=? "
+            "ORDER BY p.idx LIMIT 1",
+            (experiment,),
+        )
+        return rows[0] if rows else None
+
+    def result(self, key: str) -> dict[str, Any] | None:
+        """Return the full stored result of ``key`` (None until it is done)."""
+        rows = self._q("SELECT result FROM requests WHERE key=? AND state='done'", (key,))
+        return json.loads(rows[0][0]) if rows and rows[0][0] else None
 
     def experiments(self) -> list[str]:
         """Return the names of the experiments planned in this journal."""
