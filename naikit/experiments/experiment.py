@@ -96,7 +96,6 @@ class Experiment:
         max_time: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         opus: bool | None = None,
-        _cells: list[Cell] | None = None,
     ):
         if kind not in ("text", "image"):
             raise InputError("kind", kind, '"text" or "image"')
@@ -107,9 +106,14 @@ class Experiment:
         self.kind, self.name, self.opus, self.clock = kind, name, opus, clock
         self.limits = {"max_anlas": max_anlas, "max_requests": max_requests, "max_time": max_time}
         _check_limits(**self.limits)
+        if not callable(clock):
+            raise InputError("clock", clock, "a callable returning seconds (e.g. time.monotonic)")
+        if opus is not None and not isinstance(opus, bool):
+            raise InputError("opus", opus, "True, False or None (ask the subscription)")
         folder = check_folder(folder)
-        if _cells is not None:
-            self.cells = _cells
+        cells = getattr(self, "_given_cells", None)
+        if cells is not None:
+            self.cells = cells
         else:
             if prompts is None:
                 raise InputError("prompts", prompts, "a prompt or a non-empty list of prompts")
@@ -130,8 +134,13 @@ class Experiment:
 
     @classmethod
     def from_cells(cls, folder: Any, cells: list[Cell], *, kind: str, **kw: Any) -> Experiment:
-        """Return an experiment over ready-made cells (what ``xy_plot`` and ``compare`` build)."""
-        return cls(folder, kind=kind, _cells=cells, **kw)
+        """Return an experiment over ready-made cells (what ``xy_plot`` builds)."""
+        if not isinstance(cells, list) or not cells or not all(isinstance(c, Cell) for c in cells):
+            raise InputError("cells", cells, "a non-empty list of naikit.experiments.plan.Cell")
+        self = cls.__new__(cls)
+        self._given_cells = cells
+        cls.__init__(self, folder, kind=kind, **kw)
+        return self
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], name: str = "default") -> Experiment:
