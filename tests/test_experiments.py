@@ -325,3 +325,22 @@ def test_dashboard_follows_the_run(nai, tmp_path):
     assert repr(w).startswith("ExperimentDashboard(")
     with pytest.raises(InputError):
         experiment_dashboard("nope")
+
+
+def test_a_dropped_image_request_is_an_orphan_not_a_silent_retry(tmp_path):
+    preset = ImagePreset.default("nai-diffusion-4-5-full").replace(width=256, height=256, steps=8)
+    with sandbox.start() as box, NovelAI(base_url=box.url, **DEMO) as client:
+        exp = Experiment(
+            str(tmp_path / "drop"), kind="image", prompts=["cat"], presets=[preset], seeds=[1, 2]
+        )
+        client.subscription()  # logged in before the faults start
+        box.faults = "drop=1,paths=/ai/generate-image,seed=1"
+        rep = exp.run(client, progress=False)
+        # a generation that may have been made (and paid) is not retried: reported as orphans
+        assert rep["sent"] == 2 and rep["done"] == 0 and len(rep["errors"]) == 2
+        assert len(exp.orphans()) == 2 and exp.status()["in_flight"] == 2
+        box.faults = None
+        rep = exp.run(client, progress=False)
+        assert rep["sent"] == 0 and rep["skipped_orphans"] == 2
+        rep = exp.run(client, progress=False, resend_orphans=True)
+        assert rep["done"] == 2 and exp.orphans() == [] and len(exp.frame()) == 2

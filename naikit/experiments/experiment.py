@@ -363,6 +363,12 @@ class Experiment:
                 try:
                     obj = await cell.send(aclient, opus)
                 except NaikitError as exc:
+                    if _outcome_unknown(exc):
+                        # sent, but whether it was generated (and paid) is unknown: the row stays in flight
+                        # and becomes an orphan when this run ends, reported and re-sent only on request
+                        report["errors"][cell.key] = f"{type(exc).__name__}: {exc}"
+                        self.errors[cell.key] = exc
+                        continue
                     reserved -= cell.estimate
                     self.journal.fail(cell.key, f"{type(exc).__name__}: {exc}", time.time())
                     report["failed"] += 1
@@ -578,6 +584,17 @@ class Experiment:
             items.append(GeneratedImage(png, res["parameters"], axes["prompt"], res["model"], "generate", 0))
             caps.append(" · ".join(f"{a}={axes[a]}" for a in varying))
         return image_grid(items, captions=caps, **kw)
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """Return True for an error raised after the request may have reached the server (the transport's
+    OutcomeUnknown, or a connection dropped mid-request)."""
+    from .. import errors
+
+    kinds = tuple(
+        k for k in (getattr(errors, "OutcomeUnknown", None), getattr(errors, "ConnectionDropped", None)) if k
+    )
+    return isinstance(exc, kinds)
 
 
 def _check_limits(max_anlas: Any, max_requests: Any, max_time: Any) -> None:
