@@ -344,3 +344,44 @@ def test_a_dropped_image_request_is_an_orphan_not_a_silent_retry(tmp_path):
         assert rep["sent"] == 0 and rep["skipped_orphans"] == 2
         rep = exp.run(client, progress=False, resend_orphans=True)
         assert rep["done"] == 2 and exp.orphans() == [] and len(exp.frame()) == 2
+
+
+def test_a_damaged_journal_is_a_naikit_error(tmp_path):
+    from naikit.errors import NaikitError
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "journal.sqlite3").write_bytes(b"not a database" * 100)
+    with pytest.raises(NaikitError, match="not a naikit experiment journal"):
+        Experiment(str(folder), **SWEEP)
+    with pytest.raises(InputError, match="folder"):
+        Experiment.open(str(tmp_path / "missing"))
+
+
+def test_a_key_is_claimed_once_by_two_experiments_on_one_folder(tmp_path):
+    a = Experiment(str(tmp_path / "c"), **SWEEP, fixed=FIXED)
+    b = Experiment(str(tmp_path / "c"), **SWEEP, fixed=FIXED)  # e.g. another process on the same folder
+    key = a.cells[0].key
+    assert a.journal.claim(key, "run-a", 0, 0.0) is True
+    assert b.journal.claim(key, "run-b", 0, 0.0) is False
+
+
+def test_arun_and_the_dashboard_task_in_a_running_loop(sb, tmp_path):
+    import asyncio
+
+    from naikit.novelai.client import AsyncNovelAI
+    from naikit.widgets.experiments import experiment_dashboard
+
+    exp = Experiment(str(tmp_path / "a"), **SWEEP, fixed=FIXED)
+
+    async def main():
+        async with AsyncNovelAI(base_url=sb.url, **DEMO) as c:
+            rep = await exp.arun(c, max_requests=3, progress=False)
+            dash = experiment_dashboard(exp)
+            task = dash.start(c)  # runs beside the caller, as in a kernel
+            await task
+            return rep, dash
+
+    rep, dash = asyncio.run(main())
+    assert rep["sent"] == 3 and dash.report["sent"] == 7 and dash.bar.value == 10
+    assert Experiment.open(str(tmp_path / "a")).frame().equals(exp.frame())

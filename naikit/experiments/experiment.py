@@ -254,7 +254,7 @@ class Experiment:
         self._stopping = False
         report = RunReport(sent=0, done=0, failed=0, skipped_orphans=0, anlas=0, stopped=None, errors={})
         try:
-            todo = self._todo(resend_orphans, report)
+            todo, orphans = self._todo(resend_orphans, report)
             opus = None
             if self.kind == "image" and todo:
                 from ..novelai import image_models as im
@@ -262,7 +262,7 @@ class Experiment:
                 opus = await aclient._is_opus(self.opus)
                 for c in todo:
                     c.estimate = im.estimate_cost(c.identity["body"], opus=opus).total
-            await self._drive(aclient, todo, limits, limit, run_id, opus, report, progress)
+            await self._drive(aclient, todo, orphans, limits, limit, run_id, opus, report, progress)
         finally:
             _ACTIVE_RUNS.discard(run_id)
             if own:
@@ -270,7 +270,7 @@ class Experiment:
         self.last_report = report
         return report
 
-    def _todo(self, resend_orphans: bool, report: RunReport) -> list[Cell]:
+    def _todo(self, resend_orphans: bool, report: RunReport) -> tuple[list[Cell], set[str]]:
         orphans = {o["key"] for o in self.orphans()}
         states = self.journal.state_of(c.key for c in self.cells)
         todo, seen = [], set()
@@ -289,12 +289,13 @@ class Experiment:
                     report["skipped_orphans"] += 1
                 continue
             todo.append(c)
-        return todo
+        return todo, orphans if resend_orphans else set()
 
     async def _drive(
         self,
         aclient: Any,
         todo: list[Cell],
+        orphans: set[str],
         limits: dict[str, Any],
         limit: int,
         run_id: str,
@@ -355,9 +356,12 @@ class Experiment:
                     report["stopped"] = report["stopped"] or "max_anlas"
                     self._stopping = True
                     return
+                if not self.journal.claim(
+                    cell.key, run_id, cell.estimate, time.time(), orphan=cell.key in orphans
+                ):
+                    continue  # another process sharing the folder took it
                 started += 1
                 reserved += cell.estimate
-                self.journal.start(cell.key, run_id, cell.estimate, time.time())
                 report["sent"] += 1
                 t = time.perf_counter()
                 try:

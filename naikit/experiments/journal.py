@@ -23,9 +23,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, NaikitError
 
-__all__ = ["Journal", "request_key", "canonical_json", "STATES"]
+__all__ = ["Journal", "JournalError", "request_key", "canonical_json", "STATES"]
 
 STATES = ("planned", "in_flight", "done", "failed")
 FILENAME = "journal.sqlite3"
@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS plan(
   axes TEXT NOT NULL, PRIMARY KEY(experiment, idx));
 CREATE INDEX IF NOT EXISTS plan_key ON plan(key);
 """
+
+
+class JournalError(NaikitError):
+    """The folder's journal.sqlite3 cannot be read as an experiment journal."""
 
 
 def canonical_json(value: Any) -> str:
@@ -68,11 +72,17 @@ class Journal:
         # a background thread while the notebook thread reads the frame
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.RLock()
-        with self._lock:
-            if self.folder is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        try:
+            with self._lock:
+                if self.folder is not None:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise JournalError(
+                f"{path} is not a naikit experiment journal ({exc}); use another folder"
+            ) from exc
 
     def close(self) -> None:
         """Close the database; returns None."""
@@ -108,13 +118,18 @@ class Journal:
                 raise
 
     # -- state changes ----------------------------------------------------------------------------
-    def start(self, key: str, run_id: str, estimate: int, now: float) -> None:
-        """Mark ``key`` in flight for this process and run (written before the request is sent)."""
-        self._q(
-            "UPDATE requests SET state='in_flight', pid=?, run_id=?, estimate=?, started=?, "
-            "attempts=attempts+1, error=NULL WHERE key=?",
-            (os.getpid(), run_id, int(estimate), now, key),
-        )
+    def claim(self, key: str, run_id: str, estimate: int, now: float, *, orphan: bool = False) -> bool:
+        """Mark ``key`` in flight for this process and run (written before the request is sent); return
+        False when another run claimed it first (two processes on one folder never send a key twice).
+        ``orphan=True`` takes over a row left in flight by a run that is gone."""
+        allowed = "('in_flight')" if orphan else "('planned','failed')"
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE requests SET state='in_flight', pid=?, run_id=?, estimate=?, started=?, "
+                f"attempts=attempts+1, error=NULL WHERE key=? AND state IN {allowed}",
+                (os.getpid(), run_id, int(estimate), now, key),
+            )
+            return cur.rowcount == 1
 
     def finish(
         self,
