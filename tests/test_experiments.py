@@ -385,3 +385,62 @@ def test_arun_and_the_dashboard_task_in_a_running_loop(sb, tmp_path):
     rep, dash = asyncio.run(main())
     assert rep["sent"] == 3 and dash.report["sent"] == 7 and dash.bar.value == 10
     assert Experiment.open(str(tmp_path / "a")).frame().equals(exp.frame())
+
+
+def test_damaged_rows_and_files_end_in_a_journal_error(tmp_path, nai):
+    import sqlite3 as sq
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from naikit.experiments.journal import Journal, JournalError
+
+    folder = str(tmp_path / "rows")
+    exp = Experiment(
+        folder, prompts=[PROMPT], presets=["Carefree"], seeds=[0, 1], models=["kayra"], fixed=FIXED
+    )
+    exp.run(nai, progress=False)
+    path = os.path.join(folder, "journal.sqlite3")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.text(max_size=40), st.binary(max_size=40).map(lambda b: b.decode("latin-1"))))
+    def damaged_row(garbage):
+        con = sq.connect(path)
+        con.execute("UPDATE requests SET row=? WHERE rowid=1", (garbage,))
+        con.commit()
+        con.close()
+        try:
+            f = Experiment.open(folder).frame()
+        except JournalError:
+            return
+        assert len(f) == 2  # a damaged row that is still a JSON object reads as one
+
+    damaged_row()
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.binary(min_size=1, max_size=300))
+    def damaged_file(data):
+        d = tmp_path / f"f{abs(hash(data))}"
+        d.mkdir(exist_ok=True)
+        (d / "journal.sqlite3").write_bytes(data)
+        try:
+            Journal(str(d)).close()
+        except JournalError:
+            pass
+
+    damaged_file()
+
+
+def test_progress_bar_in_a_terminal_and_xy_plot_journaled(nai, tmp_path, capsys):
+    exp = Experiment(str(tmp_path / "p"), **dict(SWEEP, presets=["Carefree"], seeds=[0, 1]), fixed=FIXED)
+    exp.run(nai)  # progress=None: a tqdm.auto bar (on stderr outside a notebook)
+    assert "2/2" in capsys.readouterr().err
+    from naikit.xyplot import xy_plot
+
+    preset = ImagePreset.default("nai-diffusion-4-5-full").replace(width=256, height=256, steps=8, seed=9)
+    folder = str(tmp_path / "xy")
+    plot = xy_plot(nai, "cat", ("scale", [3, 7]), preset=preset, folder=folder)
+    again = Experiment.open(folder)
+    assert again.status()["done"] == 2 and len(plot.results) == 2
+    grid = Experiment.open(folder).frame()
+    assert list(grid["x"]) == [3, 7] and all(os.path.exists(p) for p in grid["path"])

@@ -222,8 +222,16 @@ class Journal:
         )
         if where:
             sql += f" AND ({where})"
-        text = self._q(sql + " ORDER BY p.idx)", (experiment, *args))[0][0]
-        return json.loads(text)
+        try:
+            text = self._q(sql + " ORDER BY p.idx)", (experiment, *args))[0][0]
+            rows = json.loads(text)
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise JournalError(f"the journal's results cannot be read ({exc})") from exc
+        if not all(isinstance(r, list) and len(r) == 4 and isinstance(r[0], dict) for r in rows):
+            raise JournalError("the journal's results cannot be read (rows of an unexpected shape)")
+        if not all(isinstance(r[1], dict) for r in rows):
+            raise JournalError("the journal's results cannot be read (rows of an unexpected shape)")
+        return rows
 
     def first(self, experiment: str) -> tuple[str, str] | None:
         """Return ``(kind, axes_json)`` of the experiment's first cell, or None when it has none."""
