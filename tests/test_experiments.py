@@ -444,3 +444,17 @@ def test_progress_bar_in_a_terminal_and_xy_plot_journaled(nai, tmp_path, capsys)
     assert again.status()["done"] == 2 and len(plot.results) == 2
     grid = Experiment.open(folder).frame()
     assert list(grid["x"]) == [3, 7] and all(os.path.exists(p) for p in grid["path"])
+
+
+def test_glm_and_native_models_in_one_sweep(nai, tmp_path):
+    exp = Experiment(str(tmp_path / "g"), prompts=[PROMPT], presets=[None], seeds=[0, 1],
+                     models=["glm-4-6", "kayra"], fixed={"max_length": 10})  # fmt: skip
+    assert len({c.key for c in exp.cells}) == 4 and exp.cells[0].identity["api"] == "oa"
+    rep = exp.run(nai, progress=False)
+    f = exp.frame()
+    assert rep["done"] == 4 and list(f["model"]) == ["glm-4-6", "glm-4-6", "kayra-v1", "kayra-v1"]
+    glm = f[f.model == "glm-4-6"]
+    assert (glm["tokens"] <= 10).all() and set(glm["finish_reason"]) <= {"stop", "length"}
+    g = nai.generate(PROMPT, model="glm-4-6", seed=1, max_length=10)
+    assert glm["text"].iloc[1] == g.text
+    assert exp.run(nai, progress=False)["sent"] == 0
