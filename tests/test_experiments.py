@@ -279,6 +279,10 @@ def test_bootstrap_by_hand():
         (dict(max_anlas=-1), "max_anlas"),
         (dict(params={"temperature": 0.5}), "params['temperature']"),
         (dict(presets=["Nope"]), "name"),
+        (dict(fixed={"seed": 3}), "fixed"),
+        (dict(params={"model": ["erato"]}), "params"),
+        (dict(clock=5), "clock"),
+        (dict(opus="yes"), "opus"),
     ],
 )
 def test_bad_input_is_refused_while_planning(kw, field):

@@ -68,6 +68,14 @@ def grid(params: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*params.values())]
 
 
+def _no_axis_names(params: Mapping[str, Any] | None, fixed: Mapping[str, Any]) -> None:
+    """Refuse a parameter that is one of the experiment's own axes (given by its own argument)."""
+    for where, names in (("params", params or {}), ("fixed", fixed)):
+        for k in names:
+            if k in ("seed", "model", "preset", "prompt"):
+                raise InputError(where, k, f"parameters other than {k!r} (give it as {k}s=[...])")
+
+
 def _seeds(seeds: Any) -> list[int]:
     seeds = _list(seeds, "seeds", allow_none=False)
     for s in seeds:
@@ -120,6 +128,7 @@ def text_cells(
     from ..novelai.presets import Preset
     from ..novelai.text import resolve_preset
 
+    _no_axis_names(params, fixed)
     prompts, seeds, combos = _prompts(prompts), _seeds(seeds), grid(params)
     if isinstance(presets, Mapping):
         if models is not None:
@@ -163,6 +172,7 @@ def image_cells(
 
     from ..novelai import image_models as im
 
+    _no_axis_names(params, fixed)
     prompts, seeds, combos = _prompts(prompts), _seeds(seeds), grid(params)
     ok = {f.name for f in fields(im.ImagePreset)}
     for k in [*(params or {}), *fixed]:
