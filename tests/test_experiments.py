@@ -190,6 +190,8 @@ def test_budget_is_never_crossed(sb, tmp_path):
         # raising the budget continues where it stopped
         rep = exp.run(client, progress=False, max_anlas=sum(costs))
         assert rep["stopped"] is None and proxy.total() == 10 and len(exp.frame()) == 10
+        sheet = exp.contact_sheet(thumb_size=64)
+        assert repr(sheet) == "ImageGrid(10 images)" and sheet.captions[0] == "steps=28 · seed=1"
 
 
 def test_max_requests_and_max_time_with_a_driven_clock(nai, tmp_path):
