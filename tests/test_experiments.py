@@ -464,3 +464,11 @@ def test_glm_and_native_models_in_one_sweep(nai, tmp_path):
     g = nai.generate(PROMPT, model="glm-4-6", seed=1, max_length=10)
     assert glm["text"].iloc[1] == g.text
     assert exp.run(nai, progress=False)["sent"] == 0
+
+
+def test_an_in_flight_row_from_another_machine_is_an_orphan(tmp_path):
+    exp = Experiment(str(tmp_path / "o"), **SWEEP, fixed=FIXED)
+    key = exp.cells[0].key
+    # a live pid (this one), but the run was on another host: the folder was copied mid-run
+    assert exp.journal.claim(key, "elsewhere/abc", 0, 0.0)
+    assert [o["key"] for o in exp.orphans()] == [key]

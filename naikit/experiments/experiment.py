@@ -23,6 +23,7 @@ import asyncio
 import json
 import math
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -185,10 +186,14 @@ class Experiment:
         pid and start time. They may have been spent; ``run(client, resend_orphans=True)`` sends them
         again."""
         out = []
+        here = socket.gethostname() + "/"
         for row in self.journal.in_flight(self.name):
-            gone = (
-                row["run_id"] not in _ACTIVE_RUNS if row["pid"] == os.getpid() else not _pid_alive(row["pid"])
-            )
+            if not str(row["run_id"]).startswith(here):
+                gone = True  # run on another machine (a copied folder): its process is not here
+            elif row["pid"] == os.getpid():
+                gone = row["run_id"] not in _ACTIVE_RUNS
+            else:
+                gone = not _pid_alive(row["pid"])
             if gone:
                 out.append(row)
         return out
@@ -249,7 +254,7 @@ class Experiment:
             raise InputError(
                 "experiment", self.name, "an experiment created with its axes (open() only reads)"
             )
-        run_id = uuid.uuid4().hex
+        run_id = f"{socket.gethostname()}/{uuid.uuid4().hex}"
         _ACTIVE_RUNS.add(run_id)
         self._stopping = False
         report = RunReport(sent=0, done=0, failed=0, skipped_orphans=0, anlas=0, stopped=None, errors={})
