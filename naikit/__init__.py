@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "BiasGroup": "naikit.novelai.presets",
     "BanList": "naikit.novelai.presets",
     "compare": "naikit.compare",
+    "Experiment": "naikit.experiments.experiment",
     "Keystore": "naikit.novelai.crypto",
     "Novita": "naikit.novita.client",
     "AsyncNovita": "naikit.novita.client",
@@ -57,6 +58,7 @@ _SUBMODULES = {
     "novita",
     "metadata",
     "explain",
+    "experiments",
 }
 
 __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
@@ -66,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Secret, Timeouts
     from .compare import compare
+    from .experiments.experiment import Experiment
     from .explain import explain_step
     from .metadata import read_metadata
     from .novelai.auth import Token, access_key, encryption_key

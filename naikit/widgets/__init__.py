@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "PresetEditor": "naikit.widgets.presets",
     "compare_widget": "naikit.widgets.compare",
     "CompareWidget": "naikit.widgets.compare",
+    "experiment_dashboard": "naikit.widgets.experiments",
+    "ExperimentDashboard": "naikit.widgets.experiments",
     "training_dashboard": "naikit.widgets.training",
     "TrainingDashboard": "naikit.widgets.training",
     "image_grid": "naikit.widgets.images",
