@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "BiasGroup": "naikit.novelai.presets",
     "BanList": "naikit.novelai.presets",
     "compare": "naikit.compare",
+    "Experiment": "naikit.experiments.experiment",
     "Keystore": "naikit.novelai.crypto",
     "Novita": "naikit.novita.client",
     "AsyncNovita": "naikit.novita.client",
@@ -41,6 +42,12 @@ _EXPORTS: dict[str, str] = {
     "Vibe": "naikit.novelai.image_models",
     "xy_plot": "naikit.xyplot",
     "explain_step": "naikit.explain",
+    "Story": "naikit.novelai.story",
+    "LoreEntry": "naikit.novelai.story",
+    "Category": "naikit.novelai.story",
+    "ContextConfig": "naikit.novelai.story",
+    "EphemeralEntry": "naikit.novelai.story",
+    "Context": "naikit.novelai.story_context",
 }
 _SUBMODULES = {
     "errors",
@@ -53,6 +60,7 @@ _SUBMODULES = {
     "novita",
     "metadata",
     "explain",
+    "experiments",
 }
 
 __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
@@ -62,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Secret, Timeouts
     from .compare import compare
+    from .experiments.experiment import Experiment
     from .explain import explain_step
     from .metadata import read_metadata
     from .novelai.auth import Token, access_key, encryption_key
@@ -69,6 +78,8 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .novelai.crypto import Keystore
     from .novelai.image_models import Character, CharacterReference, ImagePreset, Vibe
     from .novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
+    from .novelai.story import Category, ContextConfig, EphemeralEntry, LoreEntry, Story
+    from .novelai.story_context import Context
     from .novita.client import AsyncNovita, Novita
     from .tokenizers import tokenize
     from .xyplot import xy_plot

@@ -133,18 +133,24 @@ def _run_in_background(coro: Awaitable[T], timeout: float | None) -> T:
 
 
 def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
-    """Yield the items of an async iterator, each fetched on the runner loop."""
+    """Yield the items of an async iterator, each fetched on the shared background loop.
+
+    Always that loop, never the calling thread's own: between two ``next()`` calls a thread's loop is
+    idle, and a stream parked on it (an iterator left unfinished after a ``break``) could never read its
+    answer to the end and free the account's generation gate for other threads. The background loop
+    keeps running, so the stream's reader finishes by itself.
+    """
     try:
         while True:
             try:
-                yield run(agen.__anext__())
+                yield _run_in_background(agen.__anext__(), None)
             except StopAsyncIteration:
                 return
     finally:
         aclose = getattr(agen, "aclose", None)
         if aclose is not None:
             try:
-                run(aclose())
+                _run_in_background(aclose(), None)
             except RuntimeError:
                 pass
 

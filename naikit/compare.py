@@ -12,7 +12,6 @@ is a label.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import math
@@ -24,6 +23,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .experiments.metrics import distinct_n, repetition_rate
 from .novelai.generation import Generation
 from .novelai.presets import Preset
 
@@ -33,25 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Comparison", "compare", "acompare", "distinct_n", "repetition_rate", "comparison_html"]
 
 COLUMNS = ["preset", "seed", "text", "tokens", "mean_logprob", "distinct_2", "repetition_rate", "time_s"]
-
-
-def distinct_n(tokens: Sequence[int], n: int = 2) -> float:
-    """Return distinct n-grams / all n-grams of ``tokens`` (NaN when there are none)."""
-    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else math.nan
-
-
-def repetition_rate(tokens: Sequence[int], prompt: Sequence[int] = (), n: int = 3) -> float:
-    """Return the share of the output's n-grams already seen earlier (in the prompt or the output)."""
-    seen = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
-    full = list(prompt[-(n - 1) :]) + list(tokens) if n > 1 and prompt else list(tokens)
-    total = repeated = 0
-    for i in range(len(full) - n + 1):
-        g = tuple(full[i : i + n])
-        total += 1
-        repeated += g in seen
-        seen.add(g)
-    return repeated / total if total else math.nan
 
 
 @dataclass
@@ -219,21 +200,25 @@ async def acompare(
     limit = max_concurrency if max_concurrency is not None else aclient.transport.max_concurrent_generations
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputError("max_concurrency", max_concurrency, "an int >= 1")
-    sem = asyncio.Semaphore(limit)
-    result = Comparison(prompt, model_value, [p.name for p in objs], list(seeds))
+    from .experiments.experiment import Experiment
 
-    async def one(p: Preset, seed: int) -> None:
-        async with sem:
-            result.generations[(p.name, seed)] = await aclient.generate(
-                prompt, p, model=model_value, seed=seed, **kwargs
-            )
-
+    # one engine: the comparison is a temporary (in-memory) experiment over presets x seeds
+    exp = Experiment(
+        None, prompts=[prompt], presets=objs, seeds=list(seeds), models=[model_value], fixed=kwargs
+    )
+    result = Comparison(
+        prompt, model_value, [c.axes["preset"] for c in exp.cells[:: len(seeds)]], list(seeds)
+    )
     t0 = time.perf_counter()
     try:
-        await asyncio.gather(*(one(p, s) for p in objs for s in seeds))
+        report = await exp.arun(aclient, max_concurrency=limit, progress=False)
     finally:
         if own:
             await aclient.close()
+    if report["errors"]:
+        raise next(iter(exp.errors.values()))
+    for c in exp.cells:
+        result.generations[(c.axes["preset"], c.axes["seed"])] = exp.objects[c.key]
     result.wall_s = time.perf_counter() - t0
     return result
 

@@ -9,11 +9,16 @@
     ├── ContentError                       user content could not be read or written safely
     │   ├── WrongKey                       the keystore/object does not decrypt with the keys tried
     │   ├── CorruptObject                  one object failed to decrypt, inflate or parse
+    │   ├── CorruptData (also ValueError)  malformed stored data: payload, keystore, story document
+    │   │   └── DocumentError              a msgpackr story document (naikit.novelai.document)
     │   └── UnsafeWrite (also InputError)  an upload refused before sending: it would lose content
     │       └── EditConflict               another client saved the same object at the same time
     ├── TransportError                     no usable HTTP answer (connection refused/dropped, timeout)
     │   ├── RequestTimeout
-    │   └── ConnectionDropped              dropped mid-request on a call that is not safe to repeat
+    │   ├── OutcomeUnknown                 a call that creates or spends failed after it was sent: it may
+    │   │   │                              have been carried out; not resent (``.check``: what to look at)
+    │   │   └── ConnectionDropped          dropped mid-request on a call that is not safe to repeat
+    │   └── StreamIncomplete               a stream ended before its final event (``.partial``: what arrived)
     └── APIError                           the service answered with an error
         ├── AuthError (401)
         │   ├── AccessKeyRejected          /user/login refused the access key
@@ -26,6 +31,7 @@
         ├── ServerError (5xx, Cloudflare 52x)
         └── TaskFailed                     a long-running task (Novita, module training) ended failed
     TaskTimeout (also TimeoutError)        a task did not finish in time; it may still finish
+    GateTimeout (also TimeoutError)        waited too long for the account's generation gate
 
 Every message says what happened and what to do. No secret (token, access key, password, encryption
 key) is ever part of a message: URLs and status codes are, bodies only as the server's ``message``.
@@ -43,11 +49,15 @@ __all__ = [
     "ContentError",
     "WrongKey",
     "CorruptObject",
+    "CorruptData",
     "UnsafeWrite",
     "EditConflict",
     "TransportError",
     "RequestTimeout",
     "ConnectionDropped",
+    "OutcomeUnknown",
+    "StreamIncomplete",
+    "GateTimeout",
     "APIError",
     "AuthError",
     "AccessKeyRejected",
@@ -141,6 +151,19 @@ class CorruptObject(ContentError):
         super().__init__(f"{object_type} {object_id!r} (meta {meta!r}) failed at {stage}: {reason}")
 
 
+class CorruptData(ContentError, ValueError):
+    """Stored data is malformed: an object payload, the keystore or a story document.
+
+    ``stage`` names the layer that failed ("base64", "length", "decrypt", "inflate", "keystore",
+    "document"); ``reason`` says what was wrong there.
+    """
+
+    def __init__(self, stage: str, reason: str):
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{stage}: {reason}")
+
+
 class UnsafeWrite(ContentError, InputError):
     """An upload refused before anything was sent: it failed verification or would lose content."""
 
@@ -177,8 +200,34 @@ class RequestTimeout(TransportError):
     """The request exceeded its connect or total timeout."""
 
 
-class ConnectionDropped(TransportError):
+class OutcomeUnknown(TransportError):
+    """A request that creates or spends failed *after* it was sent (5xx, Cloudflare 52x, dropped, timed
+    out): the server may have carried it out, so naikit did not send it again.
+
+    ``check`` says how to find out what happened, ``cause`` is the failure (an APIError or a text),
+    ``endpoint`` the rule's name (see ``naikit._transport.SEND_RULES``).
+    """
+
+    def __init__(
+        self, message: str, *, url: str = "", attempts: int = 1, check: str = "", cause: Any = None,
+        endpoint: str = "",
+    ):  # fmt: skip
+        self.check = check
+        self.cause = cause
+        self.endpoint = endpoint
+        super().__init__(message, url=url, attempts=attempts)
+
+
+class ConnectionDropped(OutcomeUnknown):
     """The connection dropped during a request that is not safe to send twice (it creates or spends)."""
+
+
+class StreamIncomplete(TransportError):
+    """A stream ended (or broke) before its final event; ``partial`` holds what arrived before."""
+
+    def __init__(self, message: str, *, url: str = "", partial: Any = None, attempts: int = 1):
+        self.partial = partial
+        super().__init__(message, url=url, attempts=attempts)
 
 
 class APIError(NaikitError):
@@ -280,6 +329,21 @@ class TaskTimeout(NaikitError, TimeoutError):
         if last_error is not None:
             text += f"; last polling error: {last_error}"
         super().__init__(text + f". It may still finish: client.wait_for_task({task_id!r}) resumes waiting.")
+
+
+class GateTimeout(NaikitError, TimeoutError):
+    """No generation of this account ended for ``timeout`` seconds while this one waited for the gate
+    (``holders`` describes the generations that hold it)."""
+
+    def __init__(self, timeout: float, holders: list[str]):
+        self.timeout = timeout
+        self.holders = holders
+        who = "; ".join(holders) or "a generation that has just ended"
+        super().__init__(
+            f"waited {timeout:g} s for this account's generation gate and no generation ended meanwhile; "
+            f"held by: {who}. Finish or close that generation (an unfinished stream iterator: call its "
+            ".close()/aclose()), or raise Timeouts(gate=...) if generations on this account are just slow."
+        )
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -24,10 +24,12 @@ import gzip
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._decode import decoding, json_or, open_image
 from .errors import InputError
 
 __all__ = [
@@ -164,6 +166,8 @@ def _rgb_bits(pil: Any) -> Any:
 
 
 def _payload(bits: Any, magics: dict[str, bool]) -> dict[str, str] | None:
+    """Return the fields of a stealth payload in ``bits``, or None when there is none or it is damaged
+    (a bad length, gzip or UTF-8)."""
     import numpy as np
 
     head = 15 * 8
@@ -177,16 +181,15 @@ def _payload(bits: Any, magics: dict[str, bool]) -> dict[str, str] | None:
     if nbits <= 0 or nbits % 8 or start + nbits > bits.size:
         return None
     payload = np.packbits(bits[start : start + nbits]).tobytes()
+    if magics[magic]:
+        payload = _gunzip(payload)
+        if payload is None:
+            return None
     try:
-        if magics[magic]:
-            payload = gzip.decompress(payload)
         text = payload.decode("utf-8")
-    except (OSError, EOFError, ValueError, UnicodeDecodeError):
+    except UnicodeDecodeError:
         return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
+    data = json_or(text)
     if not isinstance(data, dict):
         # A1111 hides its plain "parameters" text, not JSON.
         return {"parameters": text}
@@ -200,13 +203,14 @@ def read_stealth(image: Any) -> dict[str, str] | None:
     gives ``{"parameters": text}``.
     """
     pil = _open(image)
-    if "A" in pil.getbands():
-        found = _payload(_alpha_bits(pil if pil.mode == "RGBA" else pil.convert("RGBA")), MAGIC)
-        if found is not None:
-            return found
-    if pil.mode not in ("RGB", "RGBA"):
-        return None
-    return _payload(_rgb_bits(pil), RGB_MAGIC)
+    with decoding(_unreadable):  # PIL decodes the pixels lazily: a damaged file fails here
+        if "A" in pil.getbands():
+            found = _payload(_alpha_bits(pil if pil.mode == "RGBA" else pil.convert("RGBA")), MAGIC)
+            if found is not None:
+                return found
+        if pil.mode not in ("RGB", "RGBA"):
+            return None
+        return _payload(_rgb_bits(pil), RGB_MAGIC)
 
 
 def write_stealth(image: Any, fields: dict[str, str], *, compressed: bool = True) -> Any:
@@ -238,13 +242,11 @@ def write_stealth(image: Any, fields: dict[str, str], *, compressed: bool = True
 
 
 def _open(image: Any) -> Any:
-    from PIL import Image, UnidentifiedImageError
-
     if hasattr(image, "getchannel") and hasattr(image, "mode"):
         return image
     allowed = "a PIL image, PNG bytes or a path to a PNG"
     if isinstance(image, (bytes, bytearray, memoryview)):
-        src: Any = io.BytesIO(bytes(image))
+        raw = bytes(image)
     elif isinstance(image, (str, os.PathLike)):
         try:
             is_file = Path(image).is_file()
@@ -252,15 +254,30 @@ def _open(image: Any) -> Any:
             is_file = False
         if not is_file:
             raise InputError("image", str(image), allowed, "No such file.")
-        src = str(image)
+        with decoding(_unreadable):
+            raw = Path(image).read_bytes()
     else:
         raise InputError("image", type(image).__name__, allowed)
+    return open_image(raw, _unreadable)
+
+
+def _unreadable(reason: str) -> InputError:
+    allowed = "a PIL image, PNG bytes or a path to a PNG"
+    return InputError("image", "<unreadable>", allowed, f"It is not a readable image ({reason}).")
+
+
+#: Largest stealth payload inflated (its JSON); a bigger one is treated as damaged, not read into memory.
+_MAX_STEALTH = 8 << 20
+
+
+def _gunzip(data: bytes) -> bytes | None:
+    """Return the gzip member in ``data`` inflated, or None when it is damaged or inflates past the limit."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        pil = Image.open(src)
-        pil.load()
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise InputError("image", "<unreadable>", allowed, "The data is not a readable image.") from None
-    return pil
+        out = d.decompress(data, _MAX_STEALTH)
+    except zlib.error:
+        return None
+    return out if d.eof and not d.unconsumed_tail else None
 
 
 def read_metadata(image: Any) -> ImageMetadata | None:
@@ -269,8 +286,10 @@ def read_metadata(image: Any) -> ImageMetadata | None:
     The text chunks are read first; the alpha-channel copy fills in when they were stripped.
     """
     pil = _open(image)
+    with decoding(_unreadable):  # PIL reads the text chunks here (zTXt inflates)
+        chunks = getattr(pil, "text", None) or pil.info
     # every text chunk is kept (A1111's "parameters", newer keys); NovelAI's own decide that it is one
-    text = {k: v for k, v in (getattr(pil, "text", None) or pil.info).items() if isinstance(v, str)}
+    text = {k: v for k, v in chunks.items() if isinstance(v, str)}
     if not any(k in TEXT_KEYS for k in text):
         text = {}
     stealth = read_stealth(pil)
@@ -281,11 +300,8 @@ def read_metadata(image: Any) -> ImageMetadata | None:
     where = "text+stealth" if text and stealth else "text" if text else "stealth"
     params: dict[str, Any] = {}
     if "Comment" in merged:
-        try:
-            parsed = json.loads(merged["Comment"])
-            params = parsed if isinstance(parsed, dict) else {}
-        except ValueError:
-            params = {}
+        parsed = json_or(merged["Comment"])
+        params = parsed if isinstance(parsed, dict) else {}
     return ImageMetadata(merged, params, where)
 
 

@@ -159,6 +159,62 @@ def _prepare(preset: ImagePreset | None, model: str | None, x: Axis, y: Axis | N
     return preset, _axis(x, "x"), _axis(y, "y"), _axis(z, "z")
 
 
+async def _run(
+    aclient: Any,
+    prompt: str,
+    x: Axis,
+    y: Axis | None,
+    z: Axis | None,
+    preset: ImagePreset | None,
+    model: str | None,
+    max_anlas: int | None,
+    opus: bool | None = None,
+    labels: Sequence[str] | None = None,
+    characters: list[Any] | None = None,
+    vibes: Sequence[Any] | None = None,
+    folder: Any = None,
+) -> XYPlot:
+    """Plan the plot as an experiment (one cell per combination), price it whole, run it; return it."""
+    from .experiments.experiment import Experiment
+    from .experiments.plan import Cell
+    from .novelai import image_models as im
+    from .novelai.image import _check_budget
+    from .novelai.image_models import Vibe
+
+    preset, ax, ay, az = _prepare(preset, model, x, y, z)
+    cells = plan(prompt, preset, x, y, z)
+    if labels is not None and (
+        not isinstance(labels, (list, tuple))
+        or len(labels) != len(cells)
+        or not all(isinstance(v, str) for v in labels)
+    ):
+        raise InputError("labels", labels, f"{len(cells)} strings (one per cell) or None")
+    if vibes is not None and not isinstance(vibes, (list, tuple)):
+        raise InputError("vibes", vibes, "a list of Vibe objects, encodings or pictures (or None)")
+    exp_cells = []
+    for c in cells:
+        ps = c["preset"]
+        probe = [Vibe(encoding="AA==", image=v) for v in vibes or []] or None
+        if probe and im.model_spec(ps.model).generation == "v3":
+            probe = [Vibe(image=v) for v in vibes or []]
+        body = im.build_request(c["prompt"], ps, characters=characters, vibes=probe)
+        axes = {"prompt": c["prompt"], "x": c["x"], "y": c["y"], "z": c["z"], "seed": ps.seed}
+        kw = {k: v for k, v in (("characters", characters), ("vibes", vibes)) if v is not None}
+        exp_cells.append(Cell(axes, "image", {"api": "image", "body": body}, c["prompt"], ps, kw))
+    is_opus = await aclient._is_opus(opus)
+    total = sum(im.estimate_cost(c.identity["body"], opus=is_opus).total for c in exp_cells)
+    # the whole plot is priced first: above max_anlas nothing is sent
+    _check_budget(total, max_anlas, f"this batch of {len(cells)} generations")
+    exp = Experiment.from_cells(folder, exp_cells, kind="image", opus=is_opus)
+    await exp.arun(aclient, progress=False)
+    if exp.errors:
+        raise next(iter(exp.errors.values()))
+    results = [exp.objects[c.key] for c in exp_cells]
+    if labels is not None:
+        results = [ImageResult(r.items, r.request, r.cost, lb) for r, lb in zip(results, labels, strict=True)]
+    return XYPlot(ax, ay, az, results)
+
+
 def xy_plot(
     nai: Any,
     prompt: str,
@@ -173,14 +229,12 @@ def xy_plot(
 ) -> XYPlot:
     """Generate every combination with a sync ``NovelAI`` client; return an XYPlot.
 
-    The batch is priced first and refused above ``max_anlas``.
+    The batch is priced first and refused above ``max_anlas``. It runs as an experiment
+    (:class:`naikit.Experiment`): ``folder=`` journals it on disk, so a re-run sends only what is missing.
     """
-    preset, ax, ay, az = _prepare(preset, model, x, y, z)
-    cells = plan(prompt, preset, x, y, z)
-    results = nai.generate_images(
-        [c["prompt"] for c in cells], [c["preset"] for c in cells], max_anlas=max_anlas, **kw
-    )
-    return XYPlot(ax, ay, az, results)
+    from . import _runner
+
+    return _runner.run(_run(nai._async, prompt, x, y, z, preset, model, max_anlas, **kw))
 
 
 async def axy_plot(
@@ -196,9 +250,4 @@ async def axy_plot(
     **kw: Any,
 ) -> XYPlot:
     """The same as :func:`xy_plot` for an ``AsyncNovelAI`` client (await it)."""
-    preset, ax, ay, az = _prepare(preset, model, x, y, z)
-    cells = plan(prompt, preset, x, y, z)
-    results = await nai.generate_images(
-        [c["prompt"] for c in cells], [c["preset"] for c in cells], max_anlas=max_anlas, **kw
-    )
-    return XYPlot(ax, ay, az, results)
+    return await _run(nai, prompt, x, y, z, preset, model, max_anlas, **kw)

@@ -27,3 +27,19 @@ def fresh_env(monkeypatch):
         if k.startswith(("NAI_", "NOVITA_", "NOVELAI_")):
             monkeypatch.delenv(k, raising=False)
     return monkeypatch
+
+
+def _hypothesis_profiles() -> None:
+    """Register the hypothesis profiles: ``ci`` (default: repeatable, 2,000 examples where a test does not
+    set its own count) and ``nightly`` (``HYPOTHESIS_PROFILE=nightly``: 20,000, a fresh seed each run)."""
+    from hypothesis import HealthCheck, settings
+
+    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+    settings.register_profile(
+        "ci", max_examples=2000, derandomize=True, database=None, deadline=None, suppress_health_check=quiet
+    )
+    settings.register_profile("nightly", max_examples=20000, deadline=None, suppress_health_check=quiet)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_hypothesis_profiles()

@@ -241,7 +241,7 @@ def test_partial_backups_are_never_accepted(nai, tmp_path):
     (tmp_path / "empty").mkdir()
     assert nai.backup(tmp_path / "empty").path == tmp_path / "empty"
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InputError, match="never overwrites"):
+    with pytest.raises(InputError, match="a new or empty folder"):
         nai.backup(tmp_path / "file")
 
 

@@ -89,8 +89,10 @@ def slow(sb):
 
 
 def _body(max_length: int) -> dict:
+    # exactly max_length tokens: "continue to sentence end" (the website's default) would run past it
+    preset = Preset.official("kayra", "Carefree")
     return build_request(
-        PROMPT, Preset.official("kayra", "Carefree"), max_length=max_length, min_length=max_length
+        PROMPT, preset, max_length=max_length, min_length=max_length, generate_until_sentence=False
     )
 
 
@@ -203,25 +205,36 @@ def test_two_clients_on_one_account_wait_and_retry(sb, slow):
 
             async def stream_a():
                 out = []
-                async for ev in a.generate_stream(PROMPT, "Carefree", model="kayra", seed=1, max_length=15):
+                async for ev in a.generate_stream(
+                    PROMPT, "Carefree", model="kayra", seed=1, max_length=15, generate_until_sentence=False
+                ):
                     started.set()
                     out.append(ev)
                 return out[-1].generation
 
             async def generate_b():
                 await started.wait()
-                return await b.generate(PROMPT, "Asper", model="kayra", seed=2, max_length=8)
+                return await b.generate(
+                    PROMPT, "Asper", model="kayra", seed=2, max_length=8, generate_until_sentence=False
+                )
 
             async def stream_b():
                 await started.wait()
                 events = [
-                    ev async for ev in b.generate_stream(PROMPT, "Asper", model="kayra", seed=3, max_length=5)
+                    ev
+                    async for ev in b.generate_stream(
+                        PROMPT, "Asper", model="kayra", seed=3, max_length=5, generate_until_sentence=False
+                    )
                 ]
                 return events[-1].generation
 
             ga, gb, sb_gen = await asyncio.gather(stream_a(), generate_b(), stream_b())
-            alone_b = await b.generate(PROMPT, "Asper", model="kayra", seed=2, max_length=8)
-            alone_a = await a.generate(PROMPT, "Carefree", model="kayra", seed=1, max_length=15)
+            alone_b = await b.generate(
+                PROMPT, "Asper", model="kayra", seed=2, max_length=8, generate_until_sentence=False
+            )
+            alone_a = await a.generate(
+                PROMPT, "Carefree", model="kayra", seed=1, max_length=15, generate_until_sentence=False
+            )
             return ga, gb, sb_gen, alone_a, alone_b, b.stats
 
     ga, gb, sb_gen, alone_a, alone_b, stats = asyncio.run(main())

@@ -325,6 +325,10 @@ def test_key_never_in_repr_logs_or_errors(sb, clock, caplog):
 
 
 def test_embedded_sandbox_default_and_env(fresh_env, capsys, sb):
+    import naikit._embedded
+
+    # announced once per process: forget earlier tests' announcements so this one sees its own
+    fresh_env.setattr(naikit._embedded, "_announced", set())
     with Novita() as nv:
         assert nv.user_info().credit_balance > 0 and nv.is_sandbox
         nv.user_info()

@@ -23,6 +23,26 @@ def test_txt2img_body_leaves_unset_fields_out():
     assert body["extra"] == {"response_image_type": "png"}
 
 
+def test_txt2img_body_has_novitas_field_names_and_defaults():
+    # written from Novita's txt2img table (spec novita.md §2): required fields with their documented
+    # defaults; optional ones absent when unset (the service treats null and absent alike)
+    body = rq.txt2img_request("a cat", model_name=MODEL, seed=5)
+    assert body == {
+        "extra": {"response_image_type": "png"},
+        "request": {
+            "model_name": MODEL,
+            "prompt": "a cat",
+            "width": 512,
+            "height": 512,
+            "image_num": 1,
+            "steps": 20,
+            "guidance_scale": 7.5,
+            "sampler_name": "Euler a",
+            "seed": 5,
+        },
+    }
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

@@ -446,8 +446,10 @@ def test_sandbox_refuses_like_the_service(sb, token, body, status, words):
     assert words in json.loads(text)["message"] and json.loads(text)["statusCode"] == status
 
 
-def test_faults_on_oa_are_retried_before_the_stream_starts(sb):
-    sb.faults = "500=0.5,seed=4,paths=/oa/v1/completions"
+def test_faults_on_oa_follow_the_send_once_rule(sb):
+    # a 429 (the server did not act) is waited out and retried; a 500 after the request was sent is not
+    # resent (text generation is send-once, see SEND_RULES) but raised with what to check
+    sb.faults = "429=0.5,retry_after=0,seed=4,paths=/oa/v1/completions"
     try:
 
         async def main():
@@ -458,12 +460,15 @@ def test_faults_on_oa_are_retried_before_the_stream_starts(sb):
 
                 c.transport.sleep = no_wait
                 gens = [await c.generate(STORY, model="glm", max_length=4, seed=i) for i in range(4)]
+                sb.faults = "500=1.0,paths=/oa/v1/completions"
+                with pytest.raises(errors.OutcomeUnknown, match="repeat it"):
+                    await c.generate(STORY, model="glm", max_length=4, seed=9)
                 return gens, c.stats
 
         gens, stats = asyncio.run(main())
     finally:
         sb.faults = None
-    assert all(g.text for g in gens) and stats.get("retry_500", 0) >= 1
+    assert all(g.text for g in gens) and stats.get("retry_429", 0) >= 1
 
 
 def test_without_token_count_the_prompt_goes_as_text(nai, monkeypatch):
@@ -580,3 +585,38 @@ def test_logprobs_come_back_in_the_openai_form(nai):
     assert all(len(e["top_logprobs"][0]) <= 3 for e in lp)
     with pytest.raises(errors.InputError, match="logprobs"):
         nai.generate(STORY, model="glm", logprobs=99)
+
+
+@pytest.mark.parametrize("cut", ["no_done", "empty"])
+def test_a_cut_off_oa_stream_is_an_error_carrying_the_text(cut):
+    from aiohttp import web
+
+    chunk = {"choices": [{"index": 0, "text": "Once upon", "token_ids": [1, 2], "finish_reason": None}]}
+    body = b"" if cut == "empty" else b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(body)  # then the answer ends: no finish_reason, no data: [DONE]
+        await resp.write_eof()
+        return resp
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/oa/v1/completions", handler)  # token-count answers 404: the prompt goes as text
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with AsyncNovelAI(base_url=f"http://127.0.0.1:{port}", token="pst-" + "x" * 60) as c:
+                with pytest.raises(errors.StreamIncomplete) as e:
+                    async for _ in c.generate_stream(STORY, model="glm", max_length=12):
+                        pass
+                return e.value
+        finally:
+            await runner.cleanup()
+
+    err = asyncio.run(main())
+    assert err.partial == ("" if cut == "empty" else "Once upon") and "[DONE]" in str(err)

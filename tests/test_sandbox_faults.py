@@ -122,7 +122,13 @@ def test_each_fault_happens_at_its_rate_and_stats_count_it(box):
     assert abs(counts["201"] - 0.6 * n) < 40
     stats = box.stats()
     assert stats["requests"] == n
-    assert stats["injected"] == {"429": counts["429"], "500": counts["500"], "drop": counts["drop"]}
+    assert stats["injected"] == {
+        "429": counts["429"],
+        "500": counts["500"],
+        "drop": counts["drop"],
+        "524": 0,
+        "drop_after": 0,
+    }
     assert stats["handled"] == counts["201"]
 
 
@@ -286,3 +292,23 @@ def test_start_accepts_a_string_plan():
     with sb.start(faults="500=1,seed=1") as box:
         assert box.faults.rate_500 == 1.0
         assert run(outcomes(box.url, 2)) == ["500", "500"]
+
+
+@pytest.mark.parametrize("fault", ["524=1", "drop_after=1"])
+def test_faults_after_the_handler_acted_lose_only_the_answer(fault):
+    """``524`` and ``drop_after`` let the handler store the object, then lose the answer: naikit's client
+    must not store it twice, and finds the object it made."""
+    import secrets
+
+    from naikit.novelai.client import NovelAI
+
+    with sb.start() as box:
+        token = box.create_persistent_token()
+        box.faults = fault + ",paths=/user/objects/stories,methods=PUT"  # the listing still works
+        meta = "after-" + secrets.token_hex(4)
+        with NovelAI(base_url=box.url, token=token) as c:
+            obj = c.create_object("stories", meta, '{"x": 1}')
+            assert c.stats["recovered"] == 1
+            assert box.stats()["injected"][fault.split("=")[0]] == 1
+            box.faults = None
+            assert [o.id for o in c.list_objects("stories") if o.meta == meta] == [obj.id]

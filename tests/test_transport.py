@@ -144,7 +144,7 @@ def test_retry_after_beyond_cap_raises_at_once():
 def test_error_body_on_2xx_is_an_error():
     async def body(t, s, sleeps):
         with pytest.raises(errors.APIError) as e:
-            await t.request("POST", "api", "/ai/generate")
+            await t.request("GET", "api", "/user/information")
         return e.value
 
     e = run_with(
@@ -350,3 +350,69 @@ def test_backoff_ceiling_doubles_up_to_the_cap():
     # full jitter draws from [0, min(cap, backoff * 2**(n-1))]:
     # hand-worked ceilings 0.5, 1, 2, 4, then the cap
     assert [policy.delay(n, _TopOfRange()) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_streams_and_requests_share_one_retry_policy():
+    """The same failures are retried the same way, with the same waits and the same counters."""
+
+    async def full_stream(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: a\n\n")
+        return resp
+
+    steps = [err(429, "slow down", {"Retry-After": "2"}), err(503, "busy"), drop]
+
+    async def plain(t, s, sleeps):
+        await t.request("GET", "api", "/x")
+        return dict(t.stats), list(sleeps)
+
+    async def streamed(t, s, sleeps):
+        async with t.stream("GET", "api", "/x") as chunks:
+            assert b"".join([c async for c in chunks]) == b"data: a\n\n"
+        return dict(t.stats), list(sleeps)
+
+    p_stats, p_sleeps = run_with([*steps, ok()], plain)
+    s_stats, s_sleeps = run_with([*steps, full_stream], streamed)
+    keys = ("attempts", "retries", "retry_429", "retry_503", "retry_dropped", "requests")
+    assert [p_stats.get(k) for k in keys] == [s_stats.get(k) for k in keys] == [4, 3, 1, 1, 1, 1]
+    for sleeps in (p_sleeps, s_sleeps):
+        # Retry-After is honoured plus jitter on both paths (never less than asked, never more than 1 s over)
+        assert 2 <= sleeps[0] <= 2 + min(RetryPolicy().backoff, 1.0) and len(sleeps) == 3
+
+
+def test_connect_failure_of_a_stream_is_retried_and_counted():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def main():
+        t = Transport(Hosts.single(f"http://127.0.0.1:{port}"), retry=RetryPolicy(attempts=3))
+
+        async def fake_sleep(x):
+            pass
+
+        t.sleep = fake_sleep
+        t.set_token("pst-secret-token-value")
+        with pytest.raises(errors.TransportError) as e:
+            async with t.stream("POST", "text", "/ai/generate-stream", json={}) as chunks:
+                async for _ in chunks:
+                    pass
+        return e.value, dict(t.stats)
+
+    e, stats = asyncio.run(main())
+    # a refused connection never reached the server: even a generation may be tried again
+    assert e.attempts == 3 and stats["retry_connect"] == 2 and stats["retries"] == 2
+    assert not isinstance(e, errors.OutcomeUnknown)
+
+
+def test_a_drop_of_a_creating_stream_says_what_to_check():
+    async def body(t, s, sleeps):
+        with pytest.raises(errors.ConnectionDropped) as e:
+            async with t.stream("POST", "image", "/ai/generate-image-stream", json={}) as chunks:
+                async for _ in chunks:
+                    pass
+        return e.value, len(s.seen)
+
+    e, n = run_with([drop, ok()], body)
+    assert n == 1 and "Anlas" in e.check and "not sent again" in str(e)

@@ -28,6 +28,7 @@ from naikit.novelai.models import TextModel
 from naikit.novelai.modules import Module, ModuleList
 from naikit.novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
 from naikit.novelai.sanity import SanityReport
+from naikit.novelai.story import Story
 from naikit.novelai.voice import Speech
 
 class BlockingMethods:
@@ -143,6 +144,22 @@ class BlockingMethods:
 
     def content_item(self, object_type: str, object_id: str) -> ContentObject:
         """Return one object decrypted or decompressed (check ``.error``, or call ``.raise_for_error()``)."""
+        ...
+
+    def continue_story(
+        self,
+        story: Any,
+        preset: Preset | str | None = None,
+        *,
+        model: str | TextModel | None = None,
+        tier: str | int = "opus",
+        token_limit: int | None = None,
+        tokenizer: Any = None,
+        write: bool = False,
+        backup: bool = True,
+        **params: Any,
+    ) -> Generation:
+        """Build the story's context as the website does, generate from it and return the ..."""
         ...
 
     def count_tokens(self, text: str, model: str | TextModel = "glm-4-6") -> int:
@@ -456,6 +473,10 @@ class BlockingMethods:
         """Upload an edited object (unchanged data goes up byte-identical); return it as stored."""
         ...
 
+    def save_story(self, story: Story, *, backup: bool = True, force: bool = False) -> Story:
+        """Write an edited story back to the account through :meth:`save_content` (the server's version ..."""
+        ...
+
     def set_backup_dir(self, path: str | Path) -> Path:
         """Keep backups (full and before-overwrite) under ``path`` instead of ``~/.naikit/backups``; ..."""
         ...
@@ -489,6 +510,10 @@ class BlockingMethods:
 
     def stories(self, *, tokens: bool = True) -> ContentList:
         """Return the stories with their content joined: title, dates, tags, preview, words, tokens ..."""
+        ...
+
+    def story(self, story: str | ContentObject) -> Story:
+        """Return a story of the account (id, meta or title, or its story/storycontent object) as a ..."""
         ...
 
     def story_contents(self, *, tokens: bool = False) -> ContentList:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._decode import finite
+
 __all__ = [
     "TIERS",
     "OBJECT_TYPES",
@@ -40,12 +42,16 @@ def check_object_id(object_id: Any, field: str = "object_id") -> str:
 
 def _ts(seconds: float | int | None) -> _dt.datetime | None:
     """Return an aware UTC datetime for unix seconds (None stays None)."""
-    if seconds is None:
+    value = finite(seconds)
+    if value is None:
         return None
     # Some NovelAI timestamps are in milliseconds (inner story data); top-level ones are seconds.
-    if seconds > 10**11:
-        seconds = seconds / 1000
-    return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+    if value > 10**11:
+        value = value / 1000
+    try:
+        return _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):  # beyond the years a datetime holds: not a date
+        return None
 
 
 class _Record:
@@ -227,7 +233,7 @@ class UserObject(_Record):
             meta=str(d.get("meta", "")),
             data=d.get("data", ""),
             last_updated_at=_ts(d.get("lastUpdatedAt")),
-            change_index=int(d.get("changeIndex", 0)),
+            change_index=int(finite(d.get("changeIndex")) or 0),
             raw=d,
         )
 

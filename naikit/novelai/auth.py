@@ -15,12 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from .._decode import finite, json_or
 from .._transport import Secret, reveal
 from .._validate import has_lone_surrogate
 from ..errors import CredentialsError, InputError
@@ -151,10 +151,6 @@ def check_access_key(key: str | Secret, field: str = "access_key") -> str | Secr
     return key
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _utc(seconds: float) -> str:
     """Return ``seconds`` (unix time) as UTC text; a time no calendar holds (-1e300) as the number."""
     try:
@@ -212,24 +208,22 @@ class Token:
         if len(parts) != 3:
             return None
         try:
-            payload = parts[1] + "=" * (-len(parts[1]) % 4)
-            claims = json.loads(base64.urlsafe_b64decode(payload), parse_constant=_no_constant)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        except (ValueError, binascii.Error):
             return None
-        return claims if isinstance(claims, dict) else None
+        claims = json_or(payload)  # None when it is not JSON (or nests absurdly deep)
+        if not isinstance(claims, dict):
+            return None
+        if claims.get("exp") is not None and finite(claims["exp"]) is None:
+            return None  # an expiry that is no number (NaN, 1e400, text): a malformed token
+        return claims
 
     @property
     def expires_at(self) -> float | None:
         """Return the JWT's ``exp`` (unix seconds), or None for persistent tokens or JWTs without one."""
         if self.kind != "jwt":
             return None
-        exp = (self._claims() or {}).get("exp")
-        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-            return None
-        try:
-            return float(exp)
-        except OverflowError:  # an integer beyond float range: as good as "never" (or "long ago")
-            return float("inf") if exp > 0 else float("-inf")
+        return finite((self._claims() or {}).get("exp"))  # None for NaN, 1e400, text
 
     def check_not_expired(self, now: float | None = None) -> None:
         """Raise CredentialsError if this JWT has expired; returns None otherwise."""
@@ -246,3 +240,11 @@ class Token:
         return f"Token(kind={self.kind!r}, value=<hidden>)"
 
     __str__ = __repr__
+
+
+def _utc(seconds: float) -> str:
+    """Return unix ``seconds`` as UTC text; a time beyond what the platform can show as a number."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} s after 1970"

@@ -17,14 +17,17 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .. import _runner
+from .._decode import json_or
+from .._outcome import server_finished
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
-from .._validate import check_bool, check_text, check_wire_json
+from .._validate import check_bool, check_text, check_wire_json, check_wire_text
 from ..errors import (
     AccessKeyRejected,
     APIError,
     AuthError,
     CredentialsError,
     InputError,
+    OutcomeUnknown,
     TokenExpired,
     TokenRejected,
     UnsafeWrite,
@@ -67,6 +70,7 @@ def _check_meta(meta: str) -> str:
         raise InputError("meta", meta, "a string of at most 128 characters")
     if len(meta) > 128:
         raise InputError("meta", meta, f"a string of at most 128 characters (this one has {len(meta)})")
+    check_wire_text(meta, "meta")  # before any request (a safety backup reads first)
     return meta
 
 
@@ -77,6 +81,7 @@ def _check_data(data: str) -> str:
             data if not isinstance(data, str) else "''",
             "a non-empty string (base64 of the encrypted or compressed object, or JSON text)",
         )
+    check_wire_text(data, "data")  # before any request (a safety backup reads first)
     return data
 
 
@@ -90,9 +95,12 @@ def _check_keystore_b64(keystore: str) -> str:
             "Uploading an empty keystore would make every encrypted story unreadable; refused.",
         )
     try:
-        doc = json.loads(base64.b64decode(keystore, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InputError("keystore", keystore, allowed, "It does not decode as base64 JSON.") from None
+        raw = base64.b64decode(keystore, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    doc = json_or(raw) if raw else None
+    if doc is None:
+        raise InputError("keystore", keystore, allowed, "It does not decode as base64 JSON.")
     nonce = doc.get("nonce") if isinstance(doc, dict) else None
     if (
         not isinstance(doc, dict)
@@ -395,7 +403,29 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
             body["email"] = hashed_email(email)
         if giftkey is not None:
             body["giftkey"] = giftkey
-        data = await self._call("POST", "/user/register", json=body, auth=False)
+        for attempt in range(3):
+            try:
+                data = await self._call("POST", "/user/register", json=body, auth=False)
+                break
+            except OutcomeUnknown as exc:
+                # The answer was lost: if the account exists now, its key logs in. Never register twice.
+                try:
+                    token = await self._login_key(key)
+                except AccessKeyRejected:
+                    if server_finished(exc) and attempt < 2:
+                        continue  # the server answered with its own error and made no account: try again
+                    raise OutcomeUnknown(
+                        f"{exc} Checked: the key does not log in yet; log in with this email and password in "
+                        "a minute before registering again.",
+                        url=exc.url,
+                        attempts=exc.attempts,
+                        check=exc.check,
+                        cause=exc.cause,
+                        endpoint=exc.endpoint,
+                    ) from None
+                self.transport.stats["recovered"] += 1
+                self._pending = ("password", (email, password))
+                return token
         token = Token(self._check(data, shapes.ACCESS_TOKEN, "POST /user/register")["accessToken"])
         self._pending = ("password", (email, password))
         self._set_token(token)
@@ -514,6 +544,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         password turns up), which needs this client to be logged in; a client that is not is refused unless
         ``backup=False``.
         """
+        check_bool(backup, "backup")
         recovery_token, new_password = Secret(recovery_token), Secret(new_password)
         if not isinstance(reveal(recovery_token), str) or len(reveal(recovery_token)) < 16:
             raise InputError(
@@ -546,6 +577,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The whole account (keystore and every object, still encrypted) is first downloaded to a local
         backup under :attr:`backup_dir` (``backup=False`` skips that).
         """
+        check_bool(backup, "backup")
         if confirm is not True:
             raise InputError("confirm", confirm, "True", "Deleting an account cannot be undone.")
         if backup:
@@ -597,6 +629,8 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         local backup first (``backup=False`` skips that); ``change_index`` is sent as ``changeIndex`` so
         the server refuses (409) if the keystore changed since that index.
         """
+        check_bool(check, "check")
+        check_bool(backup, "backup")
         _check_keystore_b64(keystore)
         if check:
             from .crypto import Keystore
@@ -638,16 +672,38 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
     async def create_object(self, object_type: str, meta: str, data: str) -> UserObject:
         """RAW: store a new object, ``data`` unchecked; return it as saved. Prefer ``create_content``.
 
-        Not retried after a dropped connection (that could store it twice): a ConnectionDropped
-        error asks you to check the list first.
+        Never sent twice: when the answer is lost after sending (5xx, 52x, dropped), naikit lists the
+        objects and returns the one with this meta and data if the server stored it, else raises
+        OutcomeUnknown saying what to check.
         """
         _check_type(object_type)
         _check_meta(meta)
         _check_data(data)
-        body = await self._call(
-            "PUT", f"/user/objects/{object_type}", json={"meta": meta, "data": data}, idempotent=False
-        )
+        try:
+            body = await self._call("PUT", f"/user/objects/{object_type}", json={"meta": meta, "data": data})
+        except OutcomeUnknown as exc:
+            return await self._recover_created(exc, object_type, meta, data)
         return UserObject.from_json(self._check(body, shapes.USER_DATA, "PUT /user/objects/{type}"))
+
+    async def _recover_created(
+        self, exc: OutcomeUnknown, object_type: str, meta: str, data: str
+    ) -> UserObject:
+        """Return the object a create whose answer was lost stored (found by meta and data), or raise."""
+        listing = await self.list_objects(object_type)
+        found = [o for o in listing if o.meta == meta and o.data == data]
+        if found:
+            self.transport.stats["recovered"] += 1
+            # the newest match is the one just stored (an older twin, if any, was there before)
+            return max(found, key=_recency)
+        raise OutcomeUnknown(
+            f"{exc} Checked: list_objects({object_type!r}) shows no object with this meta and data yet; "
+            "the server may still be storing it, so look again before repeating.",
+            url=exc.url,
+            attempts=exc.attempts,
+            check=exc.check,
+            cause=exc.cause,
+            endpoint=exc.endpoint,
+        ) from None
 
     async def update_object(
         self,
@@ -666,6 +722,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         you last read) is sent as ``changeIndex``: the server then refuses (409 Conflict) if another client
         saved in between; without it, a concurrent edit is silently overwritten.
         """
+        check_bool(backup, "backup")
         _check_type(object_type)
         _check_id(object_id)
         _check_meta(meta)
@@ -689,6 +746,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The server's copy is first written to a local backup under :attr:`backup_dir` (``backup=False``
         skips that), so a deleted story can be put back with ``restore``.
         """
+        check_bool(backup, "backup")
         _check_type(object_type)
         _check_id(object_id)
         if backup:
@@ -703,10 +761,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         """Return the web app's settings blob: parsed JSON when it is JSON, else the text."""
         data = await self._call("GET", "/user/clientsettings")
         if isinstance(data, str):
-            try:
-                return json.loads(data)
-            except ValueError:
-                return data
+            return json_or(data, data)
         return data
 
     async def set_client_settings(self, settings: str | dict, *, backup: bool = True) -> bool:
@@ -715,6 +770,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
         The current blob is first kept in a local backup (``clientsettings.json``; ``backup=False`` skips
         that): the website keeps all its settings there.
         """
+        check_bool(backup, "backup")
         if isinstance(settings, dict):
             check_wire_json(settings, "settings")
             settings = json.dumps(settings, separators=(",", ":"), ensure_ascii=False)
@@ -801,3 +857,7 @@ class NovelAI(BlockingMethods, _runner.SyncClient):
     @validate.setter
     def validate(self, value: bool) -> None:
         self._async.validate = bool(value)
+
+
+def _recency(o: UserObject) -> tuple[float, int]:
+    return (o.last_updated_at.timestamp() if o.last_updated_at else 0.0, o.change_index)

@@ -38,12 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._decode import load_json
 from .._validate import check_bool, check_path, check_text, check_wire_json
 from ..errors import Conflict, CredentialsError, EditConflict, InputError, NotFound
 from .account import check_object_id
 from .crypto import (
     COMPRESSION_MARKER,
     NONCE_SIZE,
+    CorruptData,
     CorruptObject,
     Keystore,
     Payload,
@@ -55,12 +57,13 @@ from .crypto import (
     dumps_compact,
     encrypt_payload,
 )
-from .document import Document, DocumentError, decode_document
+from .document import Document, decode_document
 
 if TYPE_CHECKING:
     from .account import UserObject
     from .backup import BackupInfo, RestoreReport
     from .sanity import SanityReport
+    from .story import Story
 
 __all__ = [
     "ContentAPI",
@@ -69,6 +72,7 @@ __all__ = [
     "ENCRYPTED_TYPES",
     "COMPRESSED_TYPES",
     "story_text_of",
+    "lorebook_rows",
     "decode_object",
 ]
 
@@ -155,18 +159,17 @@ def decode_object(obj: UserObject, keystore: Keystore | None) -> ContentObject:
             payload = decompress_payload(obj.data)
     except InputError as exc:  # a key of the wrong size
         return fail("key", str(exc))
-    except ValueError as exc:
-        stage, _, reason = str(exc).partition(": ")
-        return fail(stage, reason or stage)
+    except CorruptData as exc:
+        return fail(exc.stage, exc.reason)
     out.payload = payload
     try:
         text = payload.plaintext.decode("utf-8")
     except UnicodeDecodeError as exc:
         return fail("utf-8", str(exc))
     try:
-        out.data = json.loads(text)
-    except ValueError as exc:
-        return fail("json", str(exc))
+        out.data = load_json(text, lambda reason: CorruptData("json", reason))
+    except CorruptData as exc:
+        return fail("json", exc.reason)
     out._snapshot = dumps_compact(out.data)
     return out
 
@@ -202,40 +205,85 @@ def _verify(object_type: str, data: str, key: bytes | None, expected: bytes) -> 
 
 
 def _datablock_text(story: dict) -> str:
-    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text."""
+    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text.
+
+    Raises CorruptData (stage "storycontent") when a block on the chain is not an object, its indices are
+    not integers or its fragment's data is not text.
+    """
     blocks = story.get("datablocks") or []
     fragments = story.get("fragments") or []
+    blocks = blocks if isinstance(blocks, list) else []
+    fragments = fragments if isinstance(fragments, list) else []
     cur = story.get("currentBlock")
-    if not blocks or not isinstance(cur, int) or not 0 <= cur < len(blocks):
-        return "".join(f.get("data", "") for f in fragments if isinstance(f, dict))
+    if not blocks or not _is_index(cur, blocks):
+        return "".join(f["data"] for f in fragments if isinstance(f, dict) and isinstance(f.get("data"), str))
     path, seen, i = [], set(), cur
-    while isinstance(i, int) and 0 <= i < len(blocks) and i not in seen:
+    while _is_index(i, blocks) and i not in seen:
         seen.add(i)
-        path.append(blocks[i])
+        if not isinstance(blocks[i], dict):
+            raise CorruptData("storycontent", f"datablocks[{i}] is not an object")
+        path.append((i, blocks[i]))
         i = blocks[i].get("prevBlock", -1)
     text = ""
-    for block in reversed(path):
+    for i, block in reversed(path):
         frag = block.get("dataFragment")
         if not isinstance(frag, dict):
             idx = block.get("fragmentIndex")
-            frag = fragments[idx] if isinstance(idx, int) and 0 <= idx < len(fragments) else {}
+            frag = fragments[idx] if _is_index(idx, fragments) else {}
         data = frag.get("data", "") if isinstance(frag, dict) else ""
         start = block.get("startIndex", len(text))
         end = block.get("endIndex", start)
-        start = min(max(int(start), 0), len(text))
-        end = min(max(int(end), start), len(text))
+        if not isinstance(data, str) or not _is_int(start) or not _is_int(end):
+            raise CorruptData("storycontent", f"datablocks[{i}] has non-text data or non-integer indices")
+        start = min(max(start, 0), len(text))
+        end = min(max(end, start), len(text))
         text = text[:start] + data + text[end:]
     return text
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_index(value: Any, items: list) -> bool:
+    return _is_int(value) and 0 <= value < len(items)
+
+
 def story_text_of(content: dict) -> str:
     """Return the full text of a storycontent's data: its ``document`` decoded (newer stories) or its
-    datablocks replayed up to the current block (older ones)."""
+    datablocks replayed up to the current block (older ones).
+
+    Raises CorruptData (DocumentError for the document) when the data cannot give a text.
+    """
+    if not isinstance(content, dict):
+        raise CorruptData("storycontent", f"the storycontent is {type(content).__name__}, not an object")
     doc = content.get("document")
     if isinstance(doc, str) and doc:
         return decode_document(doc).text
     story = content.get("story")
     return _datablock_text(story) if isinstance(story, dict) else ""
+
+
+def lorebook_rows(content: dict) -> list[dict[str, Any]]:
+    """Return one row (name, keys, enabled, category, text) per lorebook entry of a storycontent's data;
+    entries that are not objects are skipped, keys that are not text left out."""
+    lore = content.get("lorebook") if isinstance(content, dict) else None
+    entries = lore.get("entries") if isinstance(lore, dict) else None
+    rows = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict):
+            continue
+        keys = e.get("keys")
+        rows.append(
+            {
+                "name": e.get("displayName"),
+                "keys": [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else [],
+                "enabled": e.get("enabled", True),
+                "category": e.get("category"),
+                "text": e.get("text"),
+            }
+        )
+    return rows
 
 
 def _counts(text: str | None, model: str | None, tokens: bool) -> tuple[int | None, int | None]:
@@ -334,11 +382,10 @@ def _content_row(item: ContentObject, tokens: bool) -> dict:
     if item.ok:
         try:
             text = story_text_of(d)
-        except DocumentError as exc:
-            err = f"document: {exc}"
+        except CorruptData as exc:  # a DocumentError too
+            err = str(exc)
     settings = d.get("settings") if isinstance(d.get("settings"), dict) else {}
     model = settings.get("model") or None
-    lore = d.get("lorebook") if isinstance(d.get("lorebook"), dict) else {}
     words, n_tokens = _counts(text, model or "kayra-v1", tokens)
     return {
         "id": item.id,
@@ -348,7 +395,7 @@ def _content_row(item: ContentObject, tokens: bool) -> dict:
         "characters": None if text is None else len(text),
         "words": words,
         "tokens": n_tokens,
-        "lorebook_entries": len(lore.get("entries") or []) if lore else 0,
+        "lorebook_entries": len(lorebook_rows(d)),
         "change_index": item.change_index,
         "error": str(item.error) if item.error else err,
     }
@@ -543,6 +590,8 @@ class ContentAPI:
         you read it. ``force=True`` skips only the drop checks. The server's current keystore is backed up
         locally first (``backup=False`` skips that).
         """
+        check_bool(force, "force")
+        check_bool(backup, "backup")
         if not isinstance(keystore, Keystore):
             raise InputError("keystore", keystore, "a Keystore (from nai.keystore())")
         key = self._account_key(keystore)
@@ -729,6 +778,8 @@ class ContentAPI:
         server that does not refuse. Either way :class:`~naikit.errors.EditConflict` is raised and both
         versions are kept in local backup folders (``.yours`` and ``.theirs``).
         """
+        check_bool(backup, "backup")
+        check_bool(force, "force")
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")
         if item.error is not None:
@@ -823,6 +874,7 @@ class ContentAPI:
 
     async def delete_content(self, item: ContentObject, *, backup: bool = True) -> UserObject:
         """Delete an object after backing up the server's copy locally; return the deleted object."""
+        check_bool(backup, "backup")
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")
         return await self.delete_object(item.type, item.id, backup=backup)  # type: ignore[attr-defined]
@@ -853,7 +905,7 @@ class ContentAPI:
                     "meta": s.meta,
                     "title": d.get("title"),
                     "description": d.get("description"),
-                    "tags": list(d.get("tags") or []),
+                    "tags": list(d["tags"]) if isinstance(d.get("tags"), list) else [],
                     "favorite": d.get("favorite"),
                     "created_at": _ts_ms(d.get("createdAt")),
                     "last_updated_at": _ts_ms(d.get("lastUpdatedAt")),
@@ -923,6 +975,76 @@ class ContentAPI:
                 return story_text_of(c.raise_for_error().data)
         raise NotFound(404, f"story {story!r} has no storycontent {target!r}", hint="the story is incomplete")
 
+    async def story(self, story: str | ContentObject) -> Story:
+        """Return a story of the account (id, meta or title, or its story/storycontent object) as a
+        :class:`~naikit.novelai.story.Story`: text, memory, author's note, lorebook and context settings.
+        :meth:`save_story` writes it back."""
+        from .story import Story
+
+        _check_story(story)
+        ks = await self.keystore()
+        contents = await self.content("storycontent", keystore=ks)
+        title = ""
+        target: Any = None
+        if isinstance(story, ContentObject) and story.type == "storycontent":
+            item = story.raise_for_error()
+        else:
+            stories = await self.content("stories", keystore=ks)
+            for s in stories:
+                d = s.data if isinstance(s.data, dict) else {}
+                if (isinstance(story, ContentObject) and story.id == s.id) or story in (
+                    s.id,
+                    s.meta,
+                    d.get("title"),
+                ):
+                    target, title = d.get("remoteStoryId"), str(d.get("title", ""))
+                    break
+            item = next(
+                (
+                    c
+                    for c in contents
+                    if c.id == target or (isinstance(story, str) and story in (c.id, c.meta))
+                ),
+                None,
+            )
+            if item is None:
+                raise _no_story(story if isinstance(story, str) else story.id)
+            item.raise_for_error()
+        out = Story.from_content(item.data, title=title)
+        out._item = item  # type: ignore[attr-defined]
+        out._read_text = out.text  # type: ignore[attr-defined]
+        return out
+
+    async def save_story(self, story: Story, *, backup: bool = True, force: bool = False) -> Story:
+        """Write an edited story back to the account through :meth:`save_content` (the server's version is
+        backed up locally first, the upload is checked to decrypt back, and a story changed elsewhere
+        since it was read is refused unless ``force``); return the story as now stored.
+
+        Memory, author's note, lorebook and context settings are written as they are; the story text may
+        only have grown at the end (what ``continue_story`` adds), anything else raises UnsafeWrite.
+        """
+        from .story import Story, append_story_text
+
+        if not isinstance(story, Story) or getattr(story, "_item", None) is None:
+            raise InputError("story", story, "a Story read from the account with nai.story(...)")
+        item: ContentObject = story._item  # type: ignore[attr-defined]
+        before: str = story._read_text  # type: ignore[attr-defined]
+        data = story.content_dict()
+        if story.text != before:
+            if not story.text.startswith(before):
+                raise UnsafeWrite(
+                    "story.text", story.text[:40], "the text read plus text added at its end",
+                    "naikit writes story text back only by appending",
+                )  # fmt: skip
+            data = append_story_text(data, story.text[len(before) :])
+        edited = copy.copy(item)
+        edited.data = data
+        stored = await self.save_content(edited, backup=backup, force=force)
+        out = Story.from_content(stored.data, title=story.title)
+        out._item = stored  # type: ignore[attr-defined]
+        out._read_text = out.text  # type: ignore[attr-defined]
+        return out
+
     async def lorebook(self, story: str | ContentObject):
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""
         import pandas as pd
@@ -945,18 +1067,7 @@ class ContentAPI:
         )
         if content is None:
             raise _no_story(story)
-        entries = ((content.raise_for_error().data.get("lorebook") or {}).get("entries")) or []
-        rows = [
-            {
-                "name": e.get("displayName"),
-                "keys": list(e.get("keys") or []),
-                "enabled": e.get("enabled", True),
-                "category": e.get("category"),
-                "text": e.get("text"),
-            }
-            for e in entries
-            if isinstance(e, dict)
-        ]
+        rows = lorebook_rows(content.raise_for_error().data)
         return pd.DataFrame(rows, columns=["name", "keys", "enabled", "category", "text"])
 
     # -- backups and checks -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ silently replaced. Errors::
     └── ContentError                   user content could not be read or written safely
         ├── WrongKey                   the keystore does not open with the key(s) tried; lists each attempt
         ├── CorruptObject              one object failed (base64, MAC, inflate, JSON): id, meta and stage
+        ├── CorruptData (also ValueError)  a payload or the keystore is malformed: ``stage`` says where
         └── UnsafeWrite (also InputError)  an upload refused before sending (verification or safety rule)
 
 Key material never appears in a repr, a str or an error message.
@@ -32,6 +33,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -39,7 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # The content errors live in naikit.errors (one tree); re-exported here for this module's users.
-from ..errors import ContentError, CorruptObject, InputError, UnsafeWrite, WrongKey
+from .._decode import decoding, load_json
+from ..errors import ContentError, CorruptData, CorruptObject, InputError, UnsafeWrite, WrongKey
 
 __all__ = [
     "COMPRESSION_MARKER",
@@ -49,6 +52,7 @@ __all__ = [
     "ContentError",
     "WrongKey",
     "CorruptObject",
+    "CorruptData",
     "UnsafeWrite",
     "Payload",
     "Keystore",
@@ -131,14 +135,35 @@ def inflate_raw(data: bytes) -> bytes:
 
 
 def dumps_compact(obj: Any) -> bytes:
-    """Return ``obj`` as UTF-8 JSON the way the web app writes it (compact separators, non-ASCII kept)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Return ``obj`` as UTF-8 JSON the way the web app writes it (compact separators, non-ASCII kept).
+
+    A lone surrogate (which JSON read from outside can hold) is written as its ``\\udxxx`` escape, as
+    JavaScript's JSON.stringify writes it, since UTF-8 cannot carry it.
+    """
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
-def _b64decode(text: str) -> bytes:
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _b64decode(text: str, stage: str = "base64") -> bytes:
+    """Return the bytes of base64 ``text``; raise CorruptData(stage) when it is not base64 text."""
     if not isinstance(text, str):
-        raise ValueError(f"expected base64 text, got {type(text).__name__}")
-    return base64.b64decode(text, validate=True)
+        raise CorruptData(stage, f"expected base64 text, got {type(text).__name__}")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII characters
+        raise CorruptData(stage, f"not base64 ({exc})") from None
+
+
+def _inflate(body: bytes, stage: str = "inflate") -> bytes:
+    """Return the inflated ``body``; raise CorruptData(stage) when it is not a whole raw deflate stream."""
+    with decoding(lambda reason: CorruptData(stage, reason)):
+        return inflate_raw(body)
 
 
 # ------------------------------------------------------------------------------------------------ payloads
@@ -181,29 +206,24 @@ def encrypt_payload(
 def decrypt_payload(data: str, key: bytes) -> Payload:
     """Return the :class:`Payload` of an encrypted object's base64 ``data``.
 
-    Raises ValueError whose first word names the stage that failed (base64, length, decrypt, inflate).
+    Raises CorruptData (a ValueError) whose ``stage`` names the layer that failed (base64, length, decrypt,
+    inflate); InputError for a key that is not 32 bytes.
     """
-    try:
-        raw = _b64decode(data)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"base64: {exc}") from None
+    raw = _b64decode(data)
     compressed = raw.startswith(COMPRESSION_MARKER)
     if compressed:
         raw = raw[len(COMPRESSION_MARKER) :]
     if len(raw) < NONCE_SIZE + MAC_SIZE:
-        raise ValueError(f"length: {len(raw)} bytes is too short for a nonce and a MAC")
+        raise CorruptData("length", f"{len(raw)} bytes is too short for a nonce and a MAC")
     nonce, box = raw[:NONCE_SIZE], raw[NONCE_SIZE:]
     try:
         body = open_box(key, nonce, box)
     except InputError:
         raise
     except Exception:  # nacl.exceptions.CryptoError: the MAC does not match
-        raise ValueError("decrypt: the MAC check failed (wrong key, or the data was altered)") from None
+        raise CorruptData("decrypt", "the MAC check failed (wrong key, or the data was altered)") from None
     if compressed:
-        try:
-            body = inflate_raw(body)
-        except zlib.error as exc:
-            raise ValueError(f"inflate: {exc}") from None
+        body = _inflate(body)
     return Payload(body, nonce, compressed, True, data)
 
 
@@ -219,30 +239,33 @@ def compress_payload(plaintext: bytes, *, compressed: bool = True) -> str:
 def decompress_payload(data: str) -> Payload:
     """Return the :class:`Payload` of a compressed-only object (base64 of marker + deflate, or of plain JSON).
 
-    Plain JSON text that is not base64 (some old presets) is accepted as is.
+    Plain JSON text that is not base64 (some old presets) is accepted as is. Raises CorruptData (a
+    ValueError) naming the stage (base64, utf-8, inflate) otherwise.
     """
     try:
         raw = _b64decode(data)
-    except (binascii.Error, ValueError):
+    except CorruptData:
         stripped = data.lstrip() if isinstance(data, str) else ""
         if stripped[:1] in ("{", "["):
-            return Payload(data.encode("utf-8"), None, False, False, data)
-        raise ValueError("base64: neither base64 nor JSON text") from None
+            try:
+                return Payload(data.encode("utf-8"), None, False, False, data)
+            except UnicodeEncodeError:
+                raise CorruptData("utf-8", "the text holds a lone surrogate") from None
+        raise CorruptData("base64", "neither base64 nor JSON text") from None
     if raw.startswith(COMPRESSION_MARKER):
-        try:
-            return Payload(inflate_raw(raw[len(COMPRESSION_MARKER) :]), None, True, False, data)
-        except zlib.error as exc:
-            raise ValueError(f"inflate: {exc}") from None
+        return Payload(_inflate(raw[len(COMPRESSION_MARKER) :]), None, True, False, data)
     return Payload(raw, None, False, False, data)
 
 
 # ------------------------------------------------------------------------------------------------ keystore
 
 
-def _bad_keystore(raw: Any, problem: str) -> InputError:
-    """Return the error for keystore text that cannot be read (an InputError, so also a ValueError)."""
-    shown = f"<{len(raw)} characters>" if isinstance(raw, (str, bytes)) else raw
-    return InputError("keystore", shown, "base64 of the keystore JSON {version, nonce[24], sdata}", problem)
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_bytes(values: list[Any]) -> bool:
+    return all(_is_int(b) and 0 <= b < 256 for b in values)
 
 
 class Keystore:
@@ -294,35 +317,24 @@ class Keystore:
     def parse(cls, raw: str) -> dict[str, Any]:
         """Return the outer JSON ``{version, nonce, sdata}`` of a keystore's base64 text (no decryption).
 
-        Raises InputError (a ValueError) naming what is malformed.
+        Raises CorruptData (a ValueError, stage "keystore") naming what is malformed.
         """
-        if not isinstance(raw, (str, bytes)):
-            raise _bad_keystore(raw, "base64 text")
-        try:
-            doc = json.loads(_b64decode(raw))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise _bad_keystore(raw, "the keystore is not base64 of JSON") from None
+
+        def bad(reason: str) -> CorruptData:
+            return CorruptData("keystore", reason)
+
+        doc = load_json(_b64decode(raw, "keystore"), lambda r: bad(f"it is not base64 of JSON: {r}"))
         if not isinstance(doc, dict):
-            raise _bad_keystore(raw, "the keystore JSON is not an object")
+            raise bad("the keystore JSON is not an object")
         nonce, sdata = doc.get("nonce"), doc.get("sdata")
-        if not isinstance(doc.get("version"), int):
-            raise _bad_keystore(raw, "the keystore has no integer 'version'")
+        if not _is_int(doc.get("version")):
+            raise bad("the keystore has no integer 'version'")
         if isinstance(nonce, str):  # novelai-api writes an empty store's nonce as the text of a list
-            try:
-                nonce = json.loads(nonce)
-            except ValueError:
-                raise _bad_keystore(raw, "the keystore 'nonce' is not a list of 24 bytes") from None
-        if (
-            not isinstance(nonce, list)
-            or len(nonce) != NONCE_SIZE
-            or not all(isinstance(b, int) and 0 <= b < 256 for b in nonce)
-        ):
-            raise _bad_keystore(raw, "the keystore 'nonce' is not a list of 24 bytes")
-        if not (
-            sdata == ""
-            or (isinstance(sdata, list) and all(isinstance(b, int) and 0 <= b < 256 for b in sdata))
-        ):
-            raise _bad_keystore(raw, "the keystore 'sdata' is not a list of bytes")
+            nonce = load_json(nonce, lambda r: bad("the keystore 'nonce' is not a list of 24 bytes"))
+        if not isinstance(nonce, list) or len(nonce) != NONCE_SIZE or not _is_bytes(nonce):
+            raise bad("the keystore 'nonce' is not a list of 24 bytes")
+        if not (sdata == "" or (isinstance(sdata, list) and _is_bytes(sdata))):
+            raise bad("the keystore 'sdata' is not a list of bytes")
         return {
             "version": doc["version"],
             "nonce": bytes(nonce),
@@ -335,7 +347,7 @@ class Keystore:
 
         ``key`` is the 32-byte account encryption key, or a list of ``(label, key)`` to try in order (e.g.
         the key from the email lower-cased, then as typed). Raises :class:`WrongKey` listing every attempt
-        when none opens it, and ValueError when ``raw`` is malformed.
+        when none opens it, and CorruptData (a ValueError) when ``raw`` is malformed.
         """
         if raw is None:
             return cls(state="missing")
@@ -357,18 +369,15 @@ class Keystore:
             except Exception:
                 failures.append(f"{label}: the MAC check failed")
                 continue
-            try:
-                if compressed:
-                    body = inflate_raw(body)
-                inner = json.loads(body.decode("utf-8"))
-            except (zlib.error, ValueError, UnicodeDecodeError) as exc:
-                raise ValueError(f"the keystore decrypted but its content is not JSON: {exc}") from None
+            inner = load_json(
+                _inflate(body, "keystore") if compressed else body,
+                lambda r: CorruptData("keystore", f"the keystore decrypted but its content is not JSON: {r}"),
+            )
             keys = inner.get("keys") if isinstance(inner, dict) else None
             if not isinstance(keys, dict) or not all(
-                isinstance(v, list) and all(isinstance(b, int) and 0 <= b < 256 for b in v)
-                for v in keys.values()
+                isinstance(v, list) and _is_bytes(v) for v in keys.values()
             ):
-                raise ValueError("the decrypted keystore has no 'keys' object of byte lists")
+                raise CorruptData("keystore", "the decrypted keystore has no 'keys' object of byte lists")
             extra = {k2: v for k2, v in inner.items() if k2 != "keys"}
             return cls(
                 {m: bytes(v) for m, v in keys.items()},

@@ -30,6 +30,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import CorruptData
+
 __all__ = [
     "Tagged",
     "MsgSet",
@@ -50,8 +52,18 @@ NOVELAI_TAGS = (20, 30, 31, 40, 41, 42)
 _TAG_EXTS = set(NOVELAI_TAGS) | {0x73, 0x65, 0x78}
 
 
-class DocumentError(ValueError):
-    """The document is not a msgpackr buffer this decoder understands (says where and why)."""
+#: Deepest nesting of arrays, maps and tags read (the web app's documents nest under 20 levels).
+MAX_DEPTH = 100
+
+
+class DocumentError(CorruptData):
+    """The document is not a msgpackr buffer this decoder understands (says where and why).
+
+    A :class:`naikit.errors.CorruptData` (so a ContentError and a ValueError) with ``stage`` "document".
+    """
+
+    def __init__(self, reason: str):
+        super().__init__("document", reason)
 
 
 class _Undefined:
@@ -102,6 +114,7 @@ class _Reader:
         self.bundle_pos = [0, 0]
         self.post_bundle: int | None = None
         self.refs: dict[int, Any] = {}
+        self.depth = 0
 
     def fail(self, what: str) -> DocumentError:
         return DocumentError(f"{what} at byte {self.pos} of {len(self.data)}")
@@ -125,6 +138,15 @@ class _Reader:
         t = self.u8()
         if t < 0x40:
             return t
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nesting deeper than {MAX_DEPTH} levels")
+        try:
+            return self.read_value(t)
+        finally:
+            self.depth -= 1
+
+    def read_value(self, t: int) -> Any:
         if t < 0x80:
             rec = self.records.get(t & 0x3F)
             if rec is None:
@@ -317,10 +339,12 @@ def _num(x: float) -> int | float:
 
 
 def _key(k: Any) -> Any:
-    if isinstance(k, (list, dict)):
-        return repr(k)  # unhashable keys: msgpackr would stringify them too
     if isinstance(k, MsgSet):
-        return tuple(k)
+        k = tuple(k)
+    try:
+        hash(k)
+    except TypeError:
+        return repr(k)  # unhashable keys (lists, maps, tags holding them): msgpackr would stringify them too
     return k
 
 
@@ -335,9 +359,12 @@ def _timestamp(data: bytes) -> _dt.datetime:
         seconds = int.from_bytes(data[4:], "big", signed=True)
     else:
         raise DocumentError(f"a timestamp of {len(data)} bytes")
-    return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
-        seconds=seconds, microseconds=nanos // 1000
-    )
+    try:
+        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
+            seconds=seconds, microseconds=nanos // 1000
+        )
+    except OverflowError:
+        raise DocumentError(f"a timestamp {seconds} s from 1970, beyond the dates Python holds") from None
 
 
 def unpack(data: bytes, *, tags: bool = True) -> Any:
@@ -346,11 +373,10 @@ def unpack(data: bytes, *, tags: bool = True) -> Any:
     ``tags=False`` replaces every :class:`Tagged` by its value (what msgpackr does with pass-through
     extensions). Raises :class:`DocumentError` saying where the data stopped making sense.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DocumentError(f"expected the document's bytes, got {type(data).__name__}")
     reader = _Reader(bytes(data))
-    try:
-        value = reader.read()
-    except RecursionError:
-        raise reader.fail("nesting too deep") from None
+    value = reader.read()
     if reader.post_bundle is not None:
         reader.pos = max(reader.pos, reader.post_bundle)
     if reader.pos != len(reader.data):
@@ -572,7 +598,7 @@ def decode_document(document: str | bytes) -> Document:
         except (binascii.Error, ValueError):
             raise DocumentError("the document is not base64") from None
     else:
-        raw = bytes(document)
+        raw = document  # unpack refuses what is not bytes
     value = strip_tags(unpack(raw))
     if not isinstance(value, dict) or not isinstance(value.get("sections"), dict):
         raise DocumentError("the document has no 'sections' map")

@@ -56,6 +56,8 @@ class Generation:
     pieces: list[str] | None = None
     #: OA models: the OpenAI-style ``logprobs`` objects of the chunks, when the server sent any.
     oa_logprobs: list[dict[str, Any]] | None = None
+    #: ``continue_story``: the :class:`~naikit.novelai.story_context.Context` that was sent.
+    context: Any = None
 
     @property
     def logprobs(self) -> list[LogprobStep]:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+from .._decode import load_json
+from .._outcome import spend_checked
 from .._validate import check_bool, check_int, check_number
-from ..errors import InputError, ResponseShapeError
+from ..errors import InputError, ResponseShapeError, StreamIncomplete
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
 
-__all__ = ["ImageAPI", "BudgetExceeded", "msgpack_frames"]
+__all__ = ["ImageAPI", "BudgetExceeded", "decode_stream_frame", "decode_stream_sse", "msgpack_frames"]
 
 
 class BudgetExceeded(InputError):
@@ -47,6 +48,10 @@ class ImageAPI:
     """Mixin: image generation, vibe transfer, director tools, upscale and tag suggestions (issue 5)."""
 
     _opus_cache: bool | None = None
+
+    async def _anlas_balance(self) -> float:
+        """Return the account's Anlas now (the probe that tells whether a lost paid answer was charged)."""
+        return float((await self.subscription()).anlas)  # type: ignore[attr-defined]
 
     async def _is_opus(self, opus: bool | None) -> bool:
         check_bool(opus, "opus", none=True)
@@ -158,13 +163,19 @@ class ImageAPI:
             # The V5 website generates only through the msgpack stream; keep the finals, in sample order.
             body["parameters"]["stream"] = "msgpack"
             finals: dict[int, bytes] = {}
-            async for d in msgpack_frames(self._stream_chunks(body)):
-                if d.get("event_type") == "final":
-                    finals[int(d.get("samp_ix", len(finals)))] = bytes(d.get("image") or b"")
+            async with self._stream_chunks(body) as chunks:
+                async for d in msgpack_frames(chunks):
+                    if d.get("event_type") == "final":
+                        finals[int(d.get("samp_ix", len(finals)))] = bytes(d.get("image") or b"")
             files = [(f"image_{i}.png", finals[i]) for i in sorted(finals)]
         else:
-            data = await self._call(  # type: ignore[attr-defined]
-                "POST", "/ai/generate-image", host="image", json=body, generation=True, idempotent=False
+            data = await spend_checked(
+                lambda: self._call("POST", "/ai/generate-image", host="image", json=body, generation=True),  # type: ignore[attr-defined]
+                self._anlas_balance,
+                body=body,
+                cost=estimate.total,
+                unit="Anlas",
+                stats=self.transport.stats,  # type: ignore[attr-defined]
             )
             files = unzip_images(data, "POST /ai/generate-image")
         params = body["parameters"]
@@ -332,23 +343,54 @@ class ImageAPI:
         _check_budget(estimate.total, max_anlas, "this generation")
         await self._ensure_ready()  # type: ignore[attr-defined]
         chunks = self._stream_chunks(body)
-        if stream == "sse":
-            from .._transport import parse_sse
+        what = _IMAGE_STREAM
+        expected = int(body["parameters"].get("n_samples", 1))
+        seen: list[StreamEvent] = []
+        finals = 0
+        # ``async with``: the stream is closed (and the account's gate freed) however this generator
+        # ends, even when a malformed answer raises and the caller keeps the exception around.
+        async with chunks:
+            try:
+                if stream == "sse":
+                    from .._transport import SSEDecoder
 
-            buf = ""
-            async for chunk in chunks:
-                events, buf = parse_sse(buf + chunk.decode("utf-8", "replace"))
-                for ev in events:
-                    if "data" in ev:
-                        d = json.loads(ev["data"])
-                        yield _event(d, base64.b64decode(d.get("image", "")))
-            return
-        async for d in msgpack_frames(chunks):
-            yield _event(d, d.get("image") or b"")
+                    sse = SSEDecoder(what=what)
+                    async for chunk in chunks:
+                        for ev in sse.feed(chunk):
+                            if "data" not in ev:
+                                continue
+                            d = _stream_json(ev["data"], what)
+                            event = _checked_event(d, what, chunks.url, seen, _b64(d.get("image", ""), what))
+                            finals += event.is_final
+                            yield event
+                    sse.close()
+                    leftover = sse.pending
+                else:
+                    from .._transport import FrameDecoder
 
-    def _stream_chunks(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
-        """Post a generation to the stream endpoint: V5 as the website does (one multipart ``request`` part),
-        older models as JSON."""
+                    frames = FrameDecoder(what=what)
+                    async for chunk in chunks:
+                        for payload in frames.feed(chunk):
+                            d = _stream_msgpack(payload, what)
+                            event = _checked_event(d, what, chunks.url, seen, d.get("image") or b"")
+                            finals += event.is_final
+                            yield event
+                    leftover = bool(frames.pending)
+            except StreamIncomplete as exc:
+                exc.partial = list(seen)
+                raise
+        if leftover or finals < expected:
+            why = "a truncated last frame" if leftover else f"{finals} of {expected} final pictures"
+            raise StreamIncomplete(
+                f"{what}: the stream ended with {why}; the {len(seen)} events that arrived are in this "
+                "error's .partial. Check your Anlas balance before repeating: it may have been charged.",
+                url=chunks.url,
+                partial=list(seen),
+            )
+
+    def _stream_chunks(self, body: dict[str, Any]) -> Any:
+        """Return the ChunkStream of a generation posted to the stream endpoint: V5 as the website does (one
+        multipart ``request`` part), older models as JSON."""
         if im.model_spec(body["model"]).generation == "v5":
             data, ctype = im.v5_multipart(body)
             return self.transport.stream(  # type: ignore[attr-defined]
@@ -396,7 +438,7 @@ class ImageAPI:
             )
         body = {"image": base64.b64encode(png).decode(), "model": spec.value,
                 "information_extracted": information_extracted}  # fmt: skip
-        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body, idempotent=False)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body)  # type: ignore[attr-defined]
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise ResponseShapeError("POST /ai/encode-vibe", "body", "is not the binary encoding")
         enc = base64.b64encode(bytes(data)).decode()
@@ -439,7 +481,7 @@ class ImageAPI:
         estimate = im.estimate_augment_cost(tool, w, h, opus=await self._is_opus(opus))
         _check_budget(estimate.total, max_anlas, f"the {tool} tool")
         data = await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/augment-image", host="image", json=body, generation=True, idempotent=False
+            "POST", "/ai/augment-image", host="image", json=body, generation=True
         )
         files = unzip_images(data, "POST /ai/augment-image")
         shown = strip_images(body)
@@ -456,7 +498,7 @@ class ImageAPI:
         if w * h > 1024 * 1024:
             raise InputError("image", f"{w}x{h}", "at most 1024x1024 pixels to upscale")
         body = {"image": base64.b64encode(png).decode(), "width": w, "height": h, "scale": scale}
-        data = await self._call("POST", "/ai/upscale", json=body, generation=True, idempotent=False)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/upscale", json=body, generation=True)  # type: ignore[attr-defined]
         files = unzip_images(data, "POST /ai/upscale")
         return GeneratedImage(
             files[0][1], {"width": w * scale, "height": h * scale, "scale": scale}, "", "upscale"
@@ -468,7 +510,7 @@ class ImageAPI:
             raise InputError("annotator", annotator, "hed, midas, fake_scribble, mlsd or uniformer")
         png, (w, h), _ = im.load_image(image, "image")
         body = {"model": annotator, "parameters": {"image": base64.b64encode(png).decode()}}
-        data = await self._call("POST", "/ai/annotate-image", json=body, idempotent=True)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/annotate-image", json=body)  # type: ignore[attr-defined]
         files = unzip_images(data, "POST /ai/annotate-image")
         return GeneratedImage(files[0][1], {"width": w, "height": h, "annotator": annotator}, "", "annotate")
 
@@ -495,6 +537,42 @@ class ImageAPI:
         return pd.DataFrame(data["tags"], columns=["tag", "count", "confidence"])
 
 
+_IMAGE_STREAM = "POST /ai/generate-image-stream"
+
+
+async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """Yield the msgpack maps of an image stream (frames of a 4-byte big-endian length and a map), read
+    across chunk boundaries in linear time. An ``error`` event raises APIError; a malformed frame and a
+    stream that ends inside a frame raise ResponseShapeError."""
+    from .._transport import FrameDecoder
+
+    frames = FrameDecoder(what=_IMAGE_STREAM)
+    async for chunk in chunks:
+        for payload in frames.feed(chunk):
+            d = _stream_msgpack(payload, _IMAGE_STREAM)
+            _checked_event(d, _IMAGE_STREAM, _IMAGE_STREAM, [], d.get("image") or b"")
+            yield d
+    if frames.pending:
+        raise ResponseShapeError(_IMAGE_STREAM, "stream", "ends inside a frame")
+
+
+def decode_stream_frame(frame: bytes) -> StreamEvent:
+    """Return the :class:`StreamEvent` in one msgpack frame of the image stream (the bytes after its length).
+
+    Raises the APIError of an ``error`` event, and ResponseShapeError when the frame is not msgpack or the
+    event's fields have the wrong types.
+    """
+    d = _stream_msgpack(frame, _IMAGE_STREAM)
+    return _checked_event(d, _IMAGE_STREAM, _IMAGE_STREAM, [], d.get("image") or b"")
+
+
+def decode_stream_sse(data: str) -> StreamEvent:
+    """Return the :class:`StreamEvent` in the ``data:`` of one server-sent event of the image stream (its
+    picture in base64). Raises like :func:`decode_stream_frame`."""
+    d = _stream_json(data, _IMAGE_STREAM)
+    return _checked_event(d, _IMAGE_STREAM, _IMAGE_STREAM, [], _b64(d.get("image", ""), _IMAGE_STREAM))
+
+
 def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
     return StreamEvent(
         str(d.get("event_type")),
@@ -506,39 +584,63 @@ def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
     )
 
 
-_STREAM_PATH = "/ai/generate-image-stream"
-_STREAM = "POST " + _STREAM_PATH
+def _stream_json(raw: str, what: str) -> dict[str, Any]:
+    d = load_json(raw, lambda reason: ResponseShapeError(what, "data", f"is not JSON ({reason})"))
+    if not isinstance(d, dict):
+        raise ResponseShapeError(what, "data", "is not a JSON object")
+    return d
 
 
-async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """Yield the msgpack maps of an image stream: frames of a 4-byte big-endian length and a msgpack map,
-    read across chunk boundaries. An ``error`` event raises APIError; bad data raises ResponseShapeError."""
+def _stream_msgpack(payload: bytes, what: str) -> dict[str, Any]:
     import msgpack
 
-    from ..errors import APIError
+    try:
+        d = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    except Exception:  # noqa: BLE001 - msgpack raises many types (ExtraData, ValueError, ...) on bad data
+        raise ResponseShapeError(what, "frame", "is not a msgpack object") from None
+    if not isinstance(d, dict):
+        raise ResponseShapeError(what, "frame", "is not a msgpack map")
+    return d
 
-    raw = b""
-    async for chunk in chunks:
-        raw += chunk
-        while len(raw) >= 4:
-            n = int.from_bytes(raw[:4], "big")
-            if len(raw) < 4 + n:
-                break
-            try:
-                d = msgpack.unpackb(raw[4 : 4 + n], raw=False)
-            except (ValueError, msgpack.UnpackException, TypeError, RecursionError):
-                raise ResponseShapeError(_STREAM, "frame", "is not msgpack") from None
-            raw = raw[4 + n :]
-            if not isinstance(d, dict):
-                raise ResponseShapeError(_STREAM, "frame", "is not a map")
-            if d.get("event_type") == "error":
-                raise APIError(500, str(d.get("message", "generation failed")), url=_STREAM_PATH)
-            if not isinstance(d.get("image", b""), (bytes, bytearray)):
-                raise ResponseShapeError(_STREAM, "image", "is not binary")
-            for key in ("samp_ix", "step_ix"):
-                v = d.get(key)
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-                    raise ResponseShapeError(_STREAM, key, "is not a whole number >= 0")
-            yield d
-    if raw:
-        raise ResponseShapeError(_STREAM, "stream", "ends inside a frame")
+
+def _b64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise ResponseShapeError(what, "image", "is not base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ResponseShapeError(what, "image", "is not valid base64") from None
+
+
+def _checked_event(
+    d: dict[str, Any], what: str, url: str, seen: list[StreamEvent], image: Any
+) -> StreamEvent:
+    """Return the StreamEvent of one decoded event (kept in ``seen``), or raise: an ``error`` event as an
+    APIError carrying the events before it, a malformed one as ResponseShapeError."""
+    if d.get("event_type") == "error" or "error" in d:
+        from ..errors import APIError
+
+        err = APIError(
+            500,
+            str(d.get("message") or d.get("error") or "generation failed")[:500],
+            url=url,
+            body={"event": {k: v for k, v in d.items() if k != "image"}, "partial": list(seen)},
+            hint=f"the stream failed after {len(seen)} events (in .body['partial'])",
+        )
+        raise err
+    if d.get("event_type") not in ("intermediate", "final"):
+        raise ResponseShapeError(
+            what, "event_type", f"should be intermediate or final, not {d.get('event_type')!r}"
+        )
+    if not isinstance(image, (bytes, bytearray)):
+        raise ResponseShapeError(what, "image", "is not binary")
+    for name in ("samp_ix", "step_ix"):
+        v = d.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ResponseShapeError(what, name, "is not an integer")
+    sigma = d.get("sigma")
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))):
+        raise ResponseShapeError(what, "sigma", "is not a number")
+    event = _event(d, bytes(image))
+    seen.append(event)
+    return event

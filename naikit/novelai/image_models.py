@@ -39,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from .._decode import open_image
 from ..errors import InputError
 from .models import IMAGE_MODELS, ImageModel, image_model
 
@@ -360,7 +361,6 @@ def load_image(image: Any, field_name: str = "image") -> tuple[bytes, tuple[int,
 
     Raises InputError naming ``field_name`` when the input cannot be read as an image.
     """
-    from PIL import Image, UnidentifiedImageError
 
     allowed = "PNG/JPEG/WebP bytes, a file path, base64 text or a PIL image"
     if hasattr(image, "save") and hasattr(image, "size") and hasattr(image, "mode"):
@@ -385,13 +385,13 @@ def load_image(image: Any, field_name: str = "image") -> tuple[bytes, tuple[int,
                 raise InputError(field_name, image, allowed, "It is neither a file nor base64.") from None
         else:
             raise InputError(field_name, type(image).__name__, allowed)
-        try:
-            pil = Image.open(io.BytesIO(raw))
-            pil.load()
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            raise InputError(
-                field_name, f"<{len(raw)} bytes>", allowed, "The data is not a readable image."
-            ) from None
+        size = len(raw)
+        pil = open_image(
+            raw,
+            lambda reason: InputError(
+                field_name, f"<{size} bytes>", allowed, f"The data is not a readable image ({reason})."
+            ),
+        )
         if pil.format == "PNG":
             return raw, pil.size, pil
     buf = io.BytesIO()

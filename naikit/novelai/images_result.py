@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
+from .._decode import decoding, open_image
 from ..errors import InputError, ResponseShapeError
 
 __all__ = ["GeneratedImage", "ImageResult", "StreamEvent", "unzip_images", "strip_images"]
@@ -33,18 +34,49 @@ def strip_images(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Largest picture accepted from a ZIP answer (NovelAI's biggest, an upscaled 4096x4096 PNG, is ~40 MB).
+_MAX_MEMBER = 256 << 20
+
+
 def unzip_images(data: Any, what: str) -> list[tuple[str, bytes]]:
-    """Return (name, bytes) of every member of a ZIP answer (or the bytes themselves if it is a bare PNG)."""
+    """Return (name, bytes) of every member of a ZIP answer (or the bytes themselves if it is a bare PNG).
+
+    Raises ResponseShapeError when the body is not a readable ZIP (damaged, encrypted, an unknown
+    compression) or a member is not a picture PIL can read.
+    """
     if not isinstance(data, (bytes, bytearray)):
         raise ResponseShapeError(what, "body", f"is {type(data).__name__}, expected a ZIP of images")
     raw = bytes(data)
     if raw.startswith(b"\x89PNG"):
-        return [("image_0.png", raw)]
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            return [(n, zf.read(n)) for n in zf.namelist()]
-    except zipfile.BadZipFile:
-        raise ResponseShapeError(what, "body", "is neither a ZIP nor a PNG") from None
+        files = [("image_0.png", raw)]
+    else:
+        with decoding(lambda reason: ResponseShapeError(what, "body", f"is not a readable ZIP ({reason})")):
+            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                big = [i.filename for i in zf.infolist() if i.file_size > _MAX_MEMBER]
+                if big:
+                    raise ResponseShapeError(what, "body", f"holds {big[0]!r}, larger than any picture")
+                files = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    for name, png in files:
+        _check_picture(png, what, name)
+    return files
+
+
+def _check_picture(raw: bytes, what: str, name: str) -> None:
+    """Raise ResponseShapeError unless ``raw`` is a picture whose chunks PIL can check (not decoded yet)."""
+    from PIL import Image
+
+    with decoding(lambda reason: ResponseShapeError(what, name, f"is not a readable picture ({reason})")):
+        with Image.open(io.BytesIO(raw)) as pil:
+            pil.verify()
+
+
+def _picture(raw: bytes, what: str) -> Any:
+    """Return the decoded PIL image of ``raw``; ResponseShapeError naming ``what`` when it is unreadable."""
+
+    def fail(reason: str) -> ResponseShapeError:
+        return ResponseShapeError(what, "image", f"is not a readable picture ({reason})")
+
+    return open_image(raw, fail)
 
 
 @dataclass
@@ -68,11 +100,7 @@ class GeneratedImage:
     def image(self) -> Any:
         """Return the picture as a PIL image (its ``.info`` holds the PNG text metadata)."""
         if self._pil is None:
-            from PIL import Image
-
-            pil = Image.open(io.BytesIO(self.png))
-            pil.load()
-            self._pil = pil
+            self._pil = _picture(self.png, f"image {self.index} of {self.model or 'a generation'}")
         return self._pil
 
     @property
@@ -115,11 +143,10 @@ class GeneratedImage:
 
     def thumbnail(self, size: int = 256, fmt: str = "JPEG", quality: int = 80) -> bytes:
         """Return a compact thumbnail (longest side ``size``) as JPEG or WebP bytes."""
-        from PIL import Image
 
         # Decode from the bytes without keeping the full picture around: a grid of a hundred should not
         # hold a hundred decoded 1-MPx images.
-        im = self._pil if self._pil is not None else Image.open(io.BytesIO(self.png))
+        im = self._pil if self._pil is not None else _picture(self.png, f"image {self.index}")
         im = im.convert("RGB")
         im.thumbnail((size, size), reducing_gap=2.0)
         buf = io.BytesIO()
@@ -233,11 +260,7 @@ class StreamEvent:
     @property
     def pil(self) -> Any:
         """Return the event's picture as a PIL image."""
-        from PIL import Image
-
-        im = Image.open(io.BytesIO(self.image))
-        im.load()
-        return im
+        return _picture(self.image, f"stream event {self.event_type} of sample {self.sample}")
 
     def __repr__(self) -> str:
         return (

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validate import check_text, has_lone_surrogate
+from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
 
 __all__ = ["ModulesAPI", "Module", "ModuleList", "AI_MODULE", "loss_svg", "MAX_DATASET_BYTES"]
@@ -248,7 +248,7 @@ class ModulesAPI:
             if not isinstance(model, str) or not model:
                 raise InputError("model", model, "a model name such as 'euterpe-v2'")
             body["model"] = model
-        dto = await self._call("POST", "/ai/module/train", json=body, idempotent=False)  # type: ignore[attr-defined]
+        dto = await self._call("POST", "/ai/module/train", json=body)  # type: ignore[attr-defined]
         return Module.from_json(self._check(dto, AI_MODULE, "POST /ai/module/train"))  # type: ignore[attr-defined]
 
     async def modules(self) -> ModuleList:
@@ -269,6 +269,7 @@ class ModulesAPI:
         The module as the server describes it is first kept in a local backup (``modules/<id>.json`` under
         ``backup_dir``; ``backup=False`` skips that). The server has no call to upload it again.
         """
+        check_bool(backup, "backup")
         _check_module_id(module_id)
         if backup:
             from .backup import write_safety_backup
@@ -288,7 +289,7 @@ class ModulesAPI:
         if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= 1_000_000:
             raise InputError("amount", amount, "a positive whole number of training steps (at most 1000000)")
         return await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/module/buy-training-steps", json={"amount": amount}, idempotent=False
+            "POST", "/ai/module/buy-training-steps", json={"amount": amount}
         )
 
     async def loss_history(self, module_id: str) -> Any:

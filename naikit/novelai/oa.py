@@ -29,7 +29,6 @@ and a 429 "Concurrent generation is locked" from elsewhere is waited out by its 
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 import re
@@ -506,46 +505,55 @@ class OAAPI:
     async def _oa_events(
         self, path: str, body: dict[str, Any], chat: bool
     ) -> AsyncIterator[tuple[str, list[int], bool, _Assembler, float]]:
-        from .._transport import parse_sse
+        from .._decode import load_json
+        from .._transport import SSEDecoder
+        from ..errors import StreamIncomplete
 
         await self._ensure_ready()  # type: ignore[attr-defined]
         what = f"POST {path}"
         asm = _Assembler(chat)
         t0 = time.perf_counter()
-        dec = codecs.getincrementaldecoder("utf-8")("replace")
-        buffer = ""
+        # chunks are a few hundred bytes: a 1 MiB line is a broken or hostile stream
+        sse = SSEDecoder(max_line=1024 * 1024, what=what)
         done = False
-        async for chunk in self.transport.stream(  # type: ignore[attr-defined]
+
+        def as_json(data: str) -> Any:
+            return load_json(data, lambda reason: ResponseShapeError(what, "data", f"is not JSON ({reason})"))
+
+        chunks = self.transport.stream(  # type: ignore[attr-defined]
             "POST", "text", path, json=body, generation=True, headers={"Accept": "text/event-stream"}
-        ):
-            buffer += dec.decode(chunk)
-            events, buffer = parse_sse(buffer)
-            if not events and buffer.lstrip().startswith("{"):
-                try:
-                    whole = json.loads(buffer)
-                except ValueError:
-                    continue
-                # a server that answered with one JSON body: take it as a single chunk
-                piece, ids, fin = asm.add(whole, what)
-                yield piece, ids, True, asm, time.perf_counter() - t0
-                return
-            for ev in events:
-                data = ev.get("data")
-                if data is None:
-                    continue
-                if data.strip() == "[DONE]":
-                    done = True
-                    break
-                try:
-                    obj = json.loads(data)
-                except ValueError:
-                    raise ResponseShapeError(what, "data", "is not JSON") from None
-                piece, ids, fin = asm.add(obj, what)
-                yield piece, ids, fin, asm, time.perf_counter() - t0
-            if done:
-                break
+        )
+        # ``async with``: however the caller's loop ends (break, an exception kept in a traceback), the
+        # stream is closed and the account's generation gate freed right here.
+        async with chunks:
+            try:
+                async for chunk in chunks:
+                    if chunks.content_type == "application/json":
+                        # a server that answered with one JSON body: take it as a single chunk
+                        piece, ids, fin = asm.add(as_json(chunk.decode("utf-8", "replace")), what)
+                        yield piece, ids, True, asm, time.perf_counter() - t0
+                        return
+                    for ev in sse.feed(chunk):
+                        data = ev.get("data")
+                        if data is None:
+                            continue
+                        if data.strip() == "[DONE]":
+                            done = True
+                            break
+                        piece, ids, fin = asm.add(as_json(data), what)
+                        yield piece, ids, fin, asm, time.perf_counter() - t0
+                    if done:
+                        break
+            except StreamIncomplete as exc:
+                exc.partial = "".join(asm.text)
+                raise
         if not done and asm.finish is None:
-            raise ResponseShapeError(what, "stream", "ended without data: [DONE] or a finish_reason")
+            raise StreamIncomplete(
+                f"{what}: the stream ended without data: [DONE] or a finish_reason; the text so far is in "
+                "this error's .partial. Repeat the generation to get a complete one.",
+                url=chunks.url,
+                partial="".join(asm.text),
+            )
 
     def _oa_generation(
         self,

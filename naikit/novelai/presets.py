@@ -37,6 +37,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .._decode import MAX_DEPTH, depth_exceeds, load_json
 from ..errors import InputError
 from ..sampling import SAMPLER_NAMES
 from .models import OA_MODELS, TEXT_MODELS, TextModel, text_model
@@ -329,7 +330,7 @@ def check_parameter(key: str, value: Any, where: str | None = None) -> Any:
             if not value.is_integer():
                 raise InputError(name, value, spec.allowed())
             value = int(value)
-    elif not math.isfinite(value):
+    elif isinstance(value, float) and not math.isfinite(value):
         raise InputError(name, value, spec.allowed())
     lo, hi = spec.lo, spec.hi
     if lo is not None and (value < lo or (spec.lo_open and value == lo)):
@@ -424,33 +425,36 @@ class Preset:
         ``presetVersion`` newer than naikit knows.
         """
         source = None
-        if isinstance(data, bytes):
+        if isinstance(data, (bytes, bytearray)):
             try:
-                data = data.decode("utf-8")
+                data = bytes(data).decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError("preset", data, "the UTF-8 text of a .preset file", hint=str(exc)) from None
+                raise InputError("preset", data, "UTF-8 text of a .preset file", hint=str(exc)) from None
         if isinstance(data, str):
-            source = data
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise InputError("preset", data, "the JSON text of a .preset file", hint=str(exc)) from None
+            source = text = data
+            allowed = "the JSON text of a .preset file"
+            data = load_json(text, lambda reason: InputError("preset", text, allowed, hint=reason))
+        elif isinstance(data, dict) and depth_exceeds(data):
+            raise InputError("preset", data, f"a JSON object nesting at most {MAX_DEPTH} levels")
         if not isinstance(data, dict):
             raise InputError("preset", data, "a JSON object with presetVersion, name, model and parameters")
         return cls(data, _source=source)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Preset:
-        """Return the preset stored in the ``.preset`` file at ``path``."""
+        """Return the preset stored in the ``.preset`` file at ``path``.
+
+        Raises InputError when ``path`` is not a path, the file cannot be read, or it is not a preset.
+        """
         from .._validate import check_path
 
-        check_path(path)
+        check_path(path)  # an int would open (and later close) a file descriptor
         try:
-            with open(path, encoding="utf-8", newline="") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError("path", path, "a readable .preset file (UTF-8 JSON)", hint=str(exc)) from None
-        return cls.from_json(text)
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            raise InputError("path", str(path), "a readable .preset file", hint=str(exc)) from None
+        return cls.from_json(raw)
 
     @classmethod
     def official(cls, model: str | TextModel, name: str | None = None) -> Preset:

@@ -14,17 +14,25 @@ model, and the prompt's length against the context (``truncate=True`` cuts it fr
 from __future__ import annotations
 
 import codecs
-import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..errors import InputError, ResponseShapeError
+from .._decode import load_json
+from ..errors import InputError, ResponseShapeError, StreamIncomplete, api_error
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
 from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
 
-__all__ = ["TextAPI", "DEFAULT_TEXT_MODEL", "SEED_PARAM", "resolve_preset", "prepare_request"]
+__all__ = [
+    "TextAPI",
+    "DEFAULT_TEXT_MODEL",
+    "SEED_PARAM",
+    "resolve_preset",
+    "prepare_request",
+    "TextStreamEvent",
+    "decode_stream_event",
+]
 
 #: The model used when neither a model nor a Preset object says which.
 DEFAULT_TEXT_MODEL = "llama-3-erato-v1"
@@ -225,7 +233,7 @@ class TextAPI:
         await self._ensure_ready()  # type: ignore[attr-defined]
         t0 = time.perf_counter()
         resp = await self.transport.request(  # type: ignore[attr-defined]
-            "POST", m.host, "/ai/generate", json=body, params=query, generation=True, idempotent=True
+            "POST", m.host, "/ai/generate", json=body, params=query, generation=True
         )
         total = time.perf_counter() - t0
         what = "POST /ai/generate"
@@ -235,6 +243,60 @@ class TextAPI:
             )
         data = self._check(resp.body, _OUTPUT_SHAPE, what)  # type: ignore[attr-defined]
         return _generation(data, body, p, m, prompt, seed, {"total_s": total})
+
+    async def continue_story(
+        self,
+        story: Any,
+        preset: Preset | str | None = None,
+        *,
+        model: str | TextModel | None = None,
+        tier: str | int = "opus",
+        token_limit: int | None = None,
+        tokenizer: Any = None,
+        write: bool = False,
+        backup: bool = True,
+        **params: Any,
+    ) -> Generation:
+        """Build the story's context as the website does, generate from it and return the
+        :class:`Generation` with ``.context`` (the :class:`~naikit.novelai.story_context.Context` sent).
+
+        ``model``: else the preset's, else the story's own, else Erato. GLM models (over ``/oa/v1``) need
+        ``tokenizer=`` (naikit has no local GLM tokenizer). ``write=True`` appends the generated text to
+        ``story.text`` and saves it to the account with :meth:`save_story` (a story read with
+        ``nai.story``; backup first unless ``backup=False``).
+        """
+        from .oa import _preset_for
+        from .story import Story
+
+        if not isinstance(story, Story):
+            raise InputError("story", story, "a naikit.Story")
+        if not isinstance(write, bool):
+            raise InputError("write", write, "True or False")
+        if write and getattr(story, "_item", None) is None:
+            raise InputError("write", write, "False for a story that was not read from the account")
+        chosen = model or (preset.model if isinstance(preset, Preset) else None) or story.model or "erato"
+        m = text_model(chosen)
+        p = resolve_preset(preset, m)[0] if m.api == "native" else _preset_for(preset, m)
+        max_length = params.get("max_length", p.parameters.get("max_length", 150))
+        if isinstance(max_length, bool) or not isinstance(max_length, int):
+            raise InputError("max_length", max_length, "a whole number of tokens")
+        kw = dict(tier=tier, token_limit=token_limit, tokenizer=tokenizer, max_length=max_length)
+        if m.api == "oa":
+            # a GLM tokenizer may itself call this client (ServerTokenizer): build off the event loop
+            import asyncio
+
+            ctx = await asyncio.to_thread(story.context, m, **kw)
+        else:
+            ctx = story.context(m, **kw)
+        gen = await self.generate(ctx.text, preset, model=m, **params)
+        gen.context = ctx
+        if write:
+            story.text += gen.text
+            saved = await self.save_story(story, backup=backup)  # type: ignore[attr-defined]
+            story._item = saved._item  # type: ignore[attr-defined]
+            story._read_text = saved._read_text  # type: ignore[attr-defined]
+            story.raw = saved.raw
+        return gen
 
     async def generate_stream(
         self,
@@ -259,7 +321,7 @@ class TextAPI:
         :class:`Generation` in ``.generation``. A stream that breaks after delivering tokens is not
         retried (TransportError).
         """
-        from .._transport import parse_sse
+        from .._transport import SSEDecoder
 
         if _is_oa(preset, model):
             kw = _oa_kwargs(
@@ -286,68 +348,90 @@ class TextAPI:
         )
         query = _check_seed(seed)
         await self._ensure_ready()  # type: ignore[attr-defined]
-        from ..tokenizers import b64_to_tokens, token_bytes
+        from ..tokenizers import token_bytes
 
+        what = "POST /ai/generate-stream"
         t0 = time.perf_counter()
         first: float | None = None
         text_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        sse_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        buffer = ""
+        # text events are a few hundred bytes: a 1 MiB line is a broken or hostile stream
+        sse = SSEDecoder(max_line=1024 * 1024, what=what)
         tokens: list[int] = []
         logprobs: list[dict[str, Any]] = []
         text_parts: list[str] = []
-        pending: list[StreamToken] = []
-        done = False
-        async for chunk in self.transport.stream(  # type: ignore[attr-defined]
-            "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
-        ):
-            if done:
-                break
-            buffer += sse_decoder.decode(chunk)
-            events, buffer = parse_sse(buffer)
-            if not events and buffer.lstrip().startswith("{") and _is_json(buffer):
-                # a server that answered the stream endpoint with one JSON body
-                data = json.loads(buffer)
-                gen = _generation(data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0})
-                yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
-                return
-            for ev in events:
-                if "data" not in ev:
-                    continue
-                try:
-                    data = json.loads(ev["data"])
-                except ValueError:
-                    raise ResponseShapeError("POST /ai/generate-stream", "data", "is not JSON") from None
-                if isinstance(data, dict) and "error" in data:
-                    from ..errors import api_error
+        last: StreamToken | None = None
 
-                    raise api_error(
-                        int(data.get("statusCode", 500)), str(data.get("message") or data["error"])
-                    )
-                if self.validate and (not isinstance(data, dict) or not isinstance(data.get("token"), str)):  # type: ignore[attr-defined]
-                    raise ResponseShapeError(
-                        "POST /ai/generate-stream", "token", "is missing or not a string"
-                    )
-                now = time.perf_counter() - t0
-                first = now if first is None else first
-                final = bool(data.get("final"))
-                if use_string:
-                    tok_id = None
-                    piece = data["token"]
+        def partial() -> Generation:
+            return Generation(
+                text="".join(text_parts),
+                tokens=list(tokens),
+                model=m.value,
+                prompt=prompt if isinstance(prompt, str) else list(prompt),
+                preset=p.name,
+                parameters=body["parameters"],
+                raw_logprobs=logprobs or None,
+                timings={"total_s": time.perf_counter() - t0},
+                seed=seed,
+            )
+
+        chunks = self.transport.stream(  # type: ignore[attr-defined]
+            "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
+        )
+        valid = self.validate  # type: ignore[attr-defined]
+        # ``async with``: however this generator ends (exhausted, closed, an exception kept in a
+        # traceback), the stream is closed and the account's generation gate freed right here.
+        async with chunks:
+            try:
+                async for chunk in chunks:
+                    if chunks.content_type == "application/json":
+                        # a server that answered the stream endpoint with one JSON body
+                        data = _json_object(chunk, what)
+                        _raise_error_event(data, chunks.url)
+                        data = self._check(data, _OUTPUT_SHAPE, _STREAM)  # type: ignore[attr-defined]
+                        gen = _generation(
+                            data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0}
+                        )
+                        yield StreamToken(0, None, gen.text, True, None, time.perf_counter() - t0, gen)
+                        return
+                    for ev in sse.feed(chunk):
+                        if "data" not in ev:
+                            continue
+                        event = decode_stream_event(
+                            ev["data"], m.value, use_string=use_string, validate=valid
+                        )
+                        now = time.perf_counter() - t0
+                        first = now if first is None else first
+                        final = event.final
+                        if event.ids is None:
+                            tok_id = None
+                            piece = event.token
+                        else:
+                            tokens.extend(event.ids)
+                            tok_id = event.ids[0] if len(event.ids) == 1 else None
+                            piece = text_decoder.decode(token_bytes(event.ids, m.value), final=final)
+                        text_parts.append(piece)
+                        if event.logprobs:
+                            logprobs.append(event.logprobs)
+                        ptr = event.ptr if event.ptr is not None else len(text_parts) - 1
+                        last = StreamToken(ptr, tok_id, piece, final, event.logprobs, now)
+                        if final:
+                            break
+                        yield last
+                    if last is not None and last.final:
+                        break
                 else:
-                    ids = b64_to_tokens(data["token"], m.value)
-                    tokens.extend(ids)
-                    tok_id = ids[0] if len(ids) == 1 else None
-                    piece = text_decoder.decode(token_bytes(ids, m.value), final=final)
-                text_parts.append(piece)
-                if data.get("logprobs"):
-                    logprobs.append(data["logprobs"])
-                ptr = int(data.get("ptr", len(text_parts) - 1))
-                if final:
-                    done = True
-                    pending.append(StreamToken(ptr, tok_id, piece, True, data.get("logprobs"), now))
-                    break
-                yield StreamToken(ptr, tok_id, piece, False, data.get("logprobs"), now)
+                    sse.close()
+            except StreamIncomplete as exc:
+                exc.partial = partial()
+                raise
+            if last is None or not last.final:
+                got = f"{len(tokens) or len(text_parts)} tokens" if text_parts else "an empty body"
+                raise StreamIncomplete(
+                    f"{what}: the stream ended without its final event after {got}; the text so far is in "
+                    "this error's .partial (a Generation). Repeat the generation to get a complete one.",
+                    url=chunks.url,
+                    partial=partial(),
+                )
         total = time.perf_counter() - t0
         text = "".join(text_parts) + (text_decoder.decode(b"", final=True) if not use_string else "")
         if use_string and not tokens:
@@ -368,16 +452,87 @@ class TextAPI:
             timings=_rates(timings, len(tokens)),
             seed=seed,
         )
-        last = pending[-1] if pending else StreamToken(len(text_parts), None, "", True, None, total)
         yield StreamToken(last.ptr, last.token, last.text, True, last.logprobs, last.elapsed, gen)
 
 
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+class TextStreamEvent(NamedTuple):
+    """One decoded ``data:`` payload of ``/ai/generate-stream``.
+
+    ``token`` is as sent (base64 token ids, or text with ``use_string``); ``ids`` the decoded ids (None with
+    ``use_string``); ``ptr`` the server's position (None when it sent none); ``logprobs`` this token's entry.
+    """
+
+    token: str
+    ids: list[int] | None
+    ptr: int | None
+    final: bool
+    logprobs: dict[str, Any] | None
+
+
+_STREAM = "POST /ai/generate-stream"
+
+
+def decode_stream_event(raw: str, model: str, *, use_string: bool, validate: bool = True) -> TextStreamEvent:
+    """Return the :class:`TextStreamEvent` in one ``data:`` payload of ``/ai/generate-stream``.
+
+    Raises the APIError of an error event (its ``statusCode`` when that is an HTTP error status, else 500)
+    and ResponseShapeError when the payload is not JSON or has no text ``token``, its token is not base64
+    token ids of ``model``, or (``validate``) its ``ptr`` is not an integer or its ``logprobs`` not an
+    object. Without ``validate`` a wrong ``ptr`` or ``logprobs`` is dropped instead.
+    """
+    data = load_json(raw, lambda reason: ResponseShapeError(_STREAM, "data", f"is not JSON ({reason})"))
+    if isinstance(data, dict) and "error" in data:
+        status = data.get("statusCode")
+        ok = isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
+        message = str(data.get("message") or data["error"])[:500]
+        raise api_error(status if ok else 500, message, url=_STREAM, body=data)
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        raise ResponseShapeError(_STREAM, "token", "is missing or not a string")
+    token = data["token"]
+    ids = None
+    if not use_string:
+        from ..tokenizers import b64_to_tokens
+
+        try:
+            ids = b64_to_tokens(token, model)
+        except InputError as exc:
+            raise ResponseShapeError(_STREAM, "token", f"is not token ids of {model} ({exc})") from None
+    ptr, lps = data.get("ptr"), data.get("logprobs")
+    if ptr is not None and (isinstance(ptr, bool) or not isinstance(ptr, int)):
+        if validate:
+            raise ResponseShapeError(_STREAM, "ptr", f"should be an integer but is {type(ptr).__name__}")
+        ptr = None
+    if lps is not None and not isinstance(lps, dict):
+        if validate:
+            raise ResponseShapeError(_STREAM, "logprobs", f"should be an object but is {type(lps).__name__}")
+        lps = None
+    return TextStreamEvent(token, ids, ptr, bool(data.get("final")), lps)
+
+
+def _json_object(raw: str | bytes, what: str) -> dict[str, Any]:
+    """Return one stream event's JSON object, or raise ResponseShapeError."""
+    data = load_json(raw, lambda reason: ResponseShapeError(what, "data", f"is not JSON ({reason})"))
+    if not isinstance(data, dict):
+        raise ResponseShapeError(what, "data", "is not a JSON object")
+    return data
+
+
+def _raise_error_event(data: dict[str, Any], url: str) -> None:
+    """Raise the APIError an ``{"error": ...}`` event stands for (a stream that failed mid-way)."""
+    if "error" not in data:
+        return
+    from ..errors import api_error
+
+    code = data.get("statusCode")
+    code = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
+    raise api_error(code, str(data.get("message") or data["error"])[:500], url=url, body=data)
+
+
+def _int_field(data: dict[str, Any], name: str, default: int, what: str) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ResponseShapeError(what, name, f"should be an integer, not {type(value).__name__}")
+    return value
 
 
 def _rates(timings: dict[str, float], n: int) -> dict[str, float]:
@@ -399,12 +554,13 @@ def _generation(
     seed: int | None,
     timings: dict[str, float],
 ) -> Generation:
+    from ..render.tokens import parse_logprobs
     from ..tokenizers import b64_to_tokens, encode
 
     lps = data.get("logprobs") or None
     if body["parameters"].get("use_string"):
         text = data["output"]
-        tokens = [e["chosen"][0][0][0] for e in lps] if lps else encode(text, m.value)
+        tokens = [s.chosen.ids[0] for s in parse_logprobs(lps, m.value)] if lps else encode(text, m.value)
     else:
         tokens = b64_to_tokens(data["output"], m.value)
         text = decode_output(tokens, m.value)

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .._decode import finite, load_json
 from ..errors import InputError
 from .image_models import Vibe, load_image, model_spec
 
@@ -66,7 +67,11 @@ class VibeCache:
         if hit is None and self.folder is not None:
             path = self.folder / f"{image_hash}.naiv4vibe"
             if path.is_file():
-                for v in read_naiv4vibe(path, model):
+                try:
+                    found = read_naiv4vibe(path, model)
+                except InputError:  # damaged, or no encoding for this model yet: a miss
+                    found = []
+                for v in found:
                     if round(v.information_extracted, 4) == key[2]:
                         hit = v.encoding
                         with self._lock:
@@ -82,10 +87,26 @@ class VibeCache:
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{image_hash}.naiv4vibe"
-            doc = json.loads(path.read_text("utf-8")) if path.is_file() else None
+            doc = _mergeable(path)
             write_naiv4vibe(
                 path, [Vibe(encoding, 0.6, information_extracted)], model, image_hash=image_hash, merge=doc
             )
+
+
+def _mergeable(path: Path) -> dict[str, Any] | None:
+    """Return the ``.naiv4vibe`` document at ``path`` to add encodings to, or None when there is none or it
+    is damaged (then a fresh file replaces it: it could not be read anyway)."""
+    if not path.is_file():
+        return None
+    try:
+        doc = load_json(path.read_bytes(), lambda reason: InputError("path", str(path), "JSON", reason))
+    except (OSError, InputError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("encodings", {}), dict):
+        return None
+    if not isinstance(doc.get("importInfo"), dict):
+        doc["importInfo"] = {}
+    return doc
 
 
 _default: VibeCache | None = None
@@ -108,28 +129,43 @@ def read_naiv4vibe(
     """
     p = Path(path)
     allowed = "a .naiv4vibe file (JSON with 'encodings')"
+
+    def bad(reason: str) -> InputError:
+        return InputError("path", str(p), allowed, reason)
+
     try:
-        doc = json.loads(p.read_text("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(
-            "path", str(p), allowed, f"It cannot be read as JSON ({type(exc).__name__})."
-        ) from None
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise bad(f"It cannot be read ({type(exc).__name__}).") from None
+    doc = load_json(raw, lambda reason: bad(f"It cannot be read as JSON: {reason}."))
     enc = doc.get("encodings") if isinstance(doc, dict) else None
     if not isinstance(enc, dict) or not enc:
-        raise InputError("path", str(p), allowed, "It has no encodings.")
+        raise bad("It has no encodings.")
     keys = [model_key(model)] if model is not None else list(enc)
-    info = doc.get("importInfo") or {}
-    s = strength if strength is not None else float(info.get("strength", 0.6))
+    info = doc.get("importInfo")
+    s = strength if strength is not None else _number(info, "strength", 0.6, bad)
     out: list[Vibe] = []
     for k in keys:
-        for entry in (enc.get(k) or {}).values():
+        bucket = enc.get(k)
+        if not isinstance(bucket, dict):
+            continue
+        for entry in bucket.values():
             if not isinstance(entry, dict) or not isinstance(entry.get("encoding"), str):
                 continue
-            ie = (entry.get("params") or {}).get("information_extracted", 1.0)
-            out.append(Vibe(encoding=entry["encoding"], strength=s, information_extracted=float(ie)))
+            ie = _number(entry.get("params"), "information_extracted", 1.0, bad)
+            out.append(Vibe(encoding=entry["encoding"], strength=s, information_extracted=ie))
     if not out:
         raise InputError("model", model, "a model whose encodings the file holds: " + ", ".join(enc))
     return out
+
+
+def _number(obj: Any, key: str, default: float, bad: Any) -> float:
+    """Return ``obj[key]`` as a finite float (``default`` when ``obj`` or the key is missing)."""
+    value = obj.get(key, default) if isinstance(obj, dict) else default
+    number = finite(value)
+    if number is None:
+        raise bad(f"Its {key} is {value!r:.40}, not a finite number.")
+    return number
 
 
 def write_naiv4vibe(

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import _runner
+from .._outcome import spend_checked
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
-from .._validate import check_bool, check_mapping, check_text, check_wait_options
-from ..errors import CredentialsError, InputError, NaikitError
+from .._validate import check_bool, check_mapping, check_text, check_wait_options, check_wire_text
+from ..errors import CredentialsError, InputError, NaikitError, OutcomeUnknown
 from . import requests as rq
 from ._blocking import BlockingMethods
 from .errors import attach_task, map_error
@@ -256,9 +257,7 @@ class AsyncNovita:
 
     async def _put_url(self, url: str, data: bytes, content_type: str) -> None:
         t, path = self._file_transport(url)
-        await t.request(
-            "PUT", "api", path, data=data, auth=False, idempotent=True, headers={"Content-Type": content_type}
-        )
+        await t.request("PUT", "api", path, data=data, auth=False, headers={"Content-Type": content_type})
 
     # -- tasks -------------------------------------------------------------------------------------
     async def submit(self, endpoint: str, body: Mapping[str, Any]) -> Task:
@@ -269,8 +268,16 @@ class AsyncNovita:
         """
         if not isinstance(endpoint, str) or not endpoint:
             raise InputError("endpoint", endpoint, "an endpoint such as 'txt2img' or '/v3/async/txt2img'")
-        path = endpoint if endpoint.startswith("/") else f"/v3/async/{endpoint}"
-        data = await self._call("POST", path, json=check_mapping(body, "body", none=False), idempotent=False)
+        path = check_wire_text(endpoint if endpoint.startswith("/") else f"/v3/async/{endpoint}", "endpoint")
+        sent = dict(check_mapping(body, "body", none=False))
+        data = await spend_checked(
+            lambda: self._call("POST", path, json=sent),
+            self._credit_balance,
+            body=sent,
+            cost=1,  # every task is billed; the amount is unknown in advance, only "paid" matters here
+            unit="credits",
+            stats=self.transport.stats,
+        )
         task_id = self._check(data, {"task_id": str}, f"POST {path}")["task_id"]
         self.task_ids.append(task_id)
         return Task(task_id, endpoint.rsplit("/", 1)[-1])
@@ -573,7 +580,14 @@ class AsyncNovita:
     # -- synchronous case endpoints ----------------------------------------------------------------
     async def _case(self, endpoint: str, images: dict[str, Any], **kw: Any) -> ImageResult:
         body = rq.case_request(endpoint, images, **kw)
-        data = await self._call("POST", f"/v3/{endpoint}", json=body, idempotent=False)
+        data = await spend_checked(
+            lambda: self._call("POST", f"/v3/{endpoint}", json=body),
+            self._credit_balance,
+            body=body,
+            cost=1,
+            unit="credits",
+            stats=self.transport.stats,
+        )
         data = self._check(data, {"image_file": str, "image_type": str}, f"POST /v3/{endpoint}")
         import base64
 
@@ -701,9 +715,7 @@ class AsyncNovita:
         async def one(raw: bytes, ext: str) -> str:
             async with sem:
                 # asking again for an upload URL is harmless (an unused slot), so it may be retried
-                grant = await self._call(
-                    "POST", "/v3/assets/training_dataset", json={"file_extension": ext}, idempotent=True
-                )
+                grant = await self._call("POST", "/v3/assets/training_dataset", json={"file_extension": ext})
                 grant = self._check(
                     grant, {"assets_id": str, "upload_url": str}, "POST /v3/assets/training_dataset"
                 )
@@ -796,10 +808,39 @@ class AsyncNovita:
             expert=es,
             components=components,
         )
-        data = await self._call("POST", f"/v3/training/{kind}", json=body, idempotent=False)
+        try:
+            data = await self._call("POST", f"/v3/training/{kind}", json=body)
+        except OutcomeUnknown as exc:
+            # the answer was lost: a task with this name in the training list is the one just started
+            data = {"task_id": await self._recover_training(exc, kind, name)}
         task_id = self._check(data, {"task_id": str}, f"POST /v3/training/{kind}")["task_id"]
         self.task_ids.append(task_id)
         return Task(task_id, f"training/{kind}")
+
+    async def _recover_training(self, exc: OutcomeUnknown, kind: str, name: str) -> str:
+        """Return the id of the training task named ``name`` that a lost answer created, or raise."""
+        known = set(self.task_ids)
+        found = [
+            t.task_id
+            for t in (await self.list_trainings(task_type=kind)).tasks
+            if t.name == name and t.task_id not in known
+        ]
+        if len(found) == 1:
+            self.transport.stats["recovered"] += 1
+            return found[0]
+        raise OutcomeUnknown(
+            f"{exc} Checked: list_trainings() shows {len(found)} new '{kind}' tasks named {name!r}"
+            + (" (more than one: pick yours by its creation time)." if found else "; it may still appear."),
+            url=exc.url,
+            attempts=exc.attempts,
+            check=exc.check,
+            cause=exc.cause,
+            endpoint=exc.endpoint,
+        ) from None
+
+    async def _credit_balance(self) -> float:
+        """Return the key's credit balance now (the probe that tells whether a lost task was billed)."""
+        return float((await self.user_info()).credit_balance)
 
     async def training_status(self, task: Task | str, kind: str | None = None) -> TrainingStatus:
         """Return a training task's status, progress and model (``GET /v3/training/{subject|style}``)."""

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .._decode import finite
 from ..errors import APIError, NaikitError, RateLimited, ServerError, TransportError
 from .errors import TaskFailed, TaskTimeout, attach_task
 
@@ -96,8 +97,23 @@ class _Status(Protocol):
 def _ttl(v: Any) -> int | None:
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return None
+
+
+def text(v: Any) -> str:
+    """Return ``v`` when it is a string, else "" (a URL or type field of the wrong type)."""
+    return v if isinstance(v, str) else ""
+
+
+# What from_json needs whatever ``validate`` says: objects where objects go (ResponseShapeError otherwise).
+_RESULT_OBJECTS = {
+    "task?": (dict, None),
+    "extra?": (dict, None),
+    "images?": ([dict], None),
+    "videos?": ([dict], None),
+    "audios?": ([dict], None),
+}
 
 
 @dataclass
@@ -121,15 +137,19 @@ class TaskResult:
 
     @classmethod
     def from_json(cls, d: dict) -> TaskResult:
-        """Return the result for a task-result body (already shape-checked or trusted)."""
+        """Return the result for a task-result body; ResponseShapeError when a part that must be an
+        object (the body, ``task``, ``extra``, each image, video and audio) is not one."""
+        from ..novelai.shapes import check
+
+        check(d, _RESULT_OBJECTS, "GET /v3/async/task-result")
         task = d.get("task") or {}
         files: list[MediaFile] = []
         for im in d.get("images") or []:
             files.append(
                 MediaFile(
                     "image",
-                    im.get("image_url", ""),
-                    im.get("image_type", ""),
+                    text(im.get("image_url")),
+                    text(im.get("image_type")),
                     _ttl(im.get("image_url_ttl")),
                     im.get("nsfw_detection_result") or None,
                 )
@@ -137,13 +157,13 @@ class TaskResult:
         for v in d.get("videos") or []:
             files.append(
                 MediaFile(
-                    "video", v.get("video_url", ""), v.get("video_type", ""), _ttl(v.get("video_url_ttl"))
+                    "video", text(v.get("video_url")), text(v.get("video_type")), _ttl(v.get("video_url_ttl"))
                 )
             )
         for a in d.get("audios") or []:
             files.append(
                 MediaFile(
-                    "audio", a.get("audio_url", ""), a.get("audio_type", ""), _ttl(a.get("audio_url_ttl"))
+                    "audio", text(a.get("audio_url")), text(a.get("audio_type")), _ttl(a.get("audio_url_ttl"))
                 )
             )
         extra = d.get("extra") or {}
@@ -155,8 +175,8 @@ class TaskResult:
             status=short_status(str(task.get("status", "TASK_STATUS_UNKNOWN"))),
             reason=str(task.get("reason") or ""),
             task_type=str(task.get("task_type") or ""),
-            progress_percent=float(pp) if isinstance(pp, (int, float)) and not isinstance(pp, bool) else None,
-            eta=float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else None,
+            progress_percent=finite(pp),
+            eta=finite(eta),
             seed=None if seed is None else str(seed),
             files=files,
             raw=d,

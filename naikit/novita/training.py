@@ -12,6 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._decode import finite
+from ..novelai.shapes import check
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 __all__ = [
     "TrainingStatus",
     "TrainingTask",
@@ -50,7 +58,9 @@ class TrainingStatus:
 
     @classmethod
     def from_json(cls, d: dict, kind: str) -> TrainingStatus:
-        """Return the status for a response body."""
+        """Return the status for a response body; ResponseShapeError when it, ``extra`` or a model is
+        not an object."""
+        check(d, {"extra?": (dict, None), "models?": ([dict], None)}, "GET /v3/training")
         extra = d.get("extra") or {}
         pp, eta = extra.get("progress_percent"), extra.get("eta_relative")
         return cls(
@@ -62,8 +72,8 @@ class TrainingStatus:
                 {"model_name": str(m.get("model_name", "")), "model_status": str(m.get("model_status", ""))}
                 for m in d.get("models") or []
             ],
-            progress_percent=float(pp) if isinstance(pp, (int, float)) and not isinstance(pp, bool) else None,
-            eta=float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else None,
+            progress_percent=finite(pp),
+            eta=finite(eta),
             raw=d,
         )
 
@@ -132,13 +142,14 @@ class TrainingTask:
 
     @classmethod
     def from_json(cls, d: dict) -> TrainingTask:
-        """Return the entry for one JSON task."""
+        """Return the entry for one JSON task; ResponseShapeError when it or a model is not an object."""
+        check(d, {"models?": ([dict], None)}, "GET /v3/training (tasks)")
         return cls(
             task_id=str(d.get("task_id", "")),
             name=str(d.get("task_name", "")),
             kind=str(d.get("task_type", "")),
             status=str(d.get("task_status", "")),
-            created_at=d.get("created_at") if isinstance(d.get("created_at"), int) else None,
+            created_at=d["created_at"] if _is_int(d.get("created_at")) else None,
             models=tuple(
                 (str(m.get("model_name", "")), str(m.get("model_status", ""))) for m in d.get("models") or []
             ),
@@ -201,15 +212,16 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, d: dict) -> ModelInfo:
-        """Return the model for one JSON entry."""
+        """Return the model for one JSON entry; ResponseShapeError when it is not an object."""
+        check(d, {}, "GET /v3/model (models)")
         t = d.get("type")
         return cls(
-            id=int(d.get("id") or 0),
+            id=d["id"] if _is_int(d.get("id")) else 0,
             name=str(d.get("name", "")),
             sd_name=str(d.get("sd_name", "")),
             sd_name_in_api=str(d.get("sd_name_in_api") or d.get("sd_name", "")),
             type=str(t.get("name", "")) if isinstance(t, dict) else str(t or ""),
-            status=int(d.get("status") or 0),
+            status=d["status"] if _is_int(d.get("status")) else 0,
             base_model=str(d.get("base_model") or ""),
             is_sdxl=bool(d.get("is_sdxl")),
             source=str(d.get("source") or ""),
@@ -271,11 +283,16 @@ class UserInfo:
 
     @classmethod
     def from_json(cls, d: dict) -> UserInfo:
-        """Return the record for a response body."""
+        """Return the record for a response body; ResponseShapeError when it is not an object."""
+        check(d, {}, "GET /v3/user")
+        features, trial = d.get("allow_features"), d.get("free_trial")
+        credit = finite(d.get("credit_balance"))
         return cls(
-            allow_features=tuple(d.get("allow_features") or ()),
-            credit_balance=int(d.get("credit_balance") or 0),
-            free_trial=dict(d.get("free_trial") or {}),
+            allow_features=tuple(f for f in features if isinstance(f, str))
+            if isinstance(features, list)
+            else (),
+            credit_balance=int(credit) if credit is not None else 0,
+            free_trial=dict(trial) if isinstance(trial, dict) else {},
             raw=d,
         )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from .._decode import finite
 from ..errors import InputError
 from ..tokenizers import TokenBudget, Tokenization, token_bytes, tokenization_from_ids
 
@@ -377,11 +378,17 @@ def _candidate(e: Any, model: str, where: str) -> Candidate:
         raise InputError(where, e, shape)
     vals = []
     for v in probs:
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise InputError(where, e, shape, hint="log-probabilities are numbers or null")
+        if v is not None and not _is_logprob(v):
+            raise InputError(where, e, shape, hint="log-probabilities are numbers <= 0 or null")
         vals.append(None if v is None else float(v))
     text = token_bytes(list(ids), model).decode("utf-8", "backslashreplace")
     return Candidate(tuple(ids), text, vals[0], vals[1])
+
+
+def _is_logprob(v: Any) -> bool:
+    # a natural log of a probability: <= 0 (a hair above allows float rounding; -inf is probability 0)
+    f = finite(v)
+    return (f is not None and f <= 1e-3) or (isinstance(v, float) and v == -math.inf)
 
 
 def parse_logprobs(logprobs: Sequence[Any], model: str) -> list[LogprobStep]:
@@ -406,8 +413,13 @@ def parse_logprobs(logprobs: Sequence[Any], model: str) -> list[LogprobStep]:
                 f"logprobs[{k}]", entry, 'a dict with "chosen": [E], "before": [E...], "after": [E...]'
             )
         chosen = _candidate(entry["chosen"][0], model, f"logprobs[{k}].chosen")
-        before = tuple(_candidate(e, model, f"logprobs[{k}].before") for e in entry.get("before") or ())
-        after = tuple(_candidate(e, model, f"logprobs[{k}].after") for e in entry.get("after") or ())
+        lists = []
+        for name in ("before", "after"):
+            items = entry.get(name) or []
+            if not isinstance(items, (list, tuple)):
+                raise InputError(f"logprobs[{k}].{name}", items, "a list of [[token_id, ...], [lp, lp]]")
+            lists.append(tuple(_candidate(e, model, f"logprobs[{k}].{name}") for e in items))
+        before, after = lists
         steps.append(LogprobStep(k, chosen, before, after))
     return steps
 

@@ -1,4 +1,5 @@
-"""Fault injection: latency, 429 with Retry-After, 500 and dropped connections, chosen per run.
+"""Fault injection: latency, 429 with Retry-After, 500 and dropped connections, chosen per run; and
+answers lost *after* the handler acted (Cloudflare's 524, a drop), the case a client must not repeat.
 
 A :class:`FaultPlan` says what to inject; a :class:`FaultInjector` holds the plan in force, its random
 stream and the counters; :func:`fault_middleware` applies it as the outermost aiohttp middleware, so every
@@ -10,6 +11,8 @@ reachable) the injector sleeps ``latency`` seconds, then draws one number ``u`` 
     u < rate_429                          -> 429 {"statusCode":429,"message":"Too many requests"}, Retry-After
     u < rate_429 + rate_500               -> 500 {"statusCode":500,"message":"Internal server error"}
     u < rate_429 + rate_500 + rate_drop   -> the connection is aborted without any response
+    ... + rate_524                        -> the handler runs (it stores, charges), then 524 instead
+    ... + rate_drop_after                 -> the handler runs, then the connection is aborted
     otherwise                             -> the handler runs
 
 One draw per request keeps the sequence of faults reproducible for a given seed and request order. Replacing
@@ -43,9 +46,15 @@ _ALIASES = {
     "500": "rate_500",
     "5xx": "rate_500",
     "drop": "rate_drop",
+    "524": "rate_524",
+    "drop_after": "rate_drop_after",
+    "drop-after": "rate_drop_after",
     "retry-after": "retry_after",
 }
-_RATE_FIELDS = ("rate_429", "rate_500", "rate_drop")
+_RATE_FIELDS = ("rate_429", "rate_500", "rate_drop", "rate_524", "rate_drop_after")
+#: faults decided before the handler runs (the server did not act) and after it (it did)
+_BEFORE = ("429", "500", "drop")
+_AFTER = ("524", "drop_after")
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,12 @@ class FaultPlan:
     retry_after: float = 1.0
     rate_500: float = 0.0
     rate_drop: float = 0.0
+    rate_524: float = 0.0
+    rate_drop_after: float = 0.0
     seed: int | None = None
     paths: tuple[str, ...] = field(default=("/",))
+    #: HTTP methods the plan applies to (empty: all), e.g. ("PUT",) to fault creates but not the listing
+    methods: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in _RATE_FIELDS:
@@ -71,7 +84,8 @@ class FaultPlan:
                 raise InputError(name, value, "a probability between 0 and 1")
         total = sum(getattr(self, n) for n in _RATE_FIELDS)
         if total > 1 + 1e-9:
-            raise InputError("rate_429+rate_500+rate_drop", round(total, 6), "a sum of at most 1")
+            used = _RATE_FIELDS[:3] + tuple(n for n in _RATE_FIELDS[3:] if getattr(self, n))
+            raise InputError("+".join(used), round(total, 6), "a sum of at most 1")
         for name in ("latency", "retry_after"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
@@ -82,15 +96,21 @@ class FaultPlan:
         if not paths or not all(isinstance(p, str) and p.startswith("/") for p in paths):
             raise InputError("paths", self.paths, "one or more path prefixes starting with '/'")
         object.__setattr__(self, "paths", paths)
+        methods = (self.methods,) if isinstance(self.methods, str) else tuple(self.methods)
+        if not all(isinstance(m, str) and m.isalpha() for m in methods):
+            raise InputError("methods", self.methods, "HTTP method names such as 'PUT' (none: every method)")
+        object.__setattr__(self, "methods", tuple(m.upper() for m in methods))
 
     @property
     def active(self) -> bool:
         """Return True if this plan injects anything at all."""
         return self.latency > 0 or any(getattr(self, n) > 0 for n in _RATE_FIELDS)
 
-    def applies_to(self, path: str) -> bool:
+    def applies_to(self, path: str, method: str | None = None) -> bool:
         """Return True if a request to ``path`` is subject to this plan."""
         if path.startswith(ADMIN_PREFIX):
+            return False
+        if self.methods and method is not None and method.upper() not in self.methods:
             return False
         return any(path.startswith(p) for p in self.paths)
 
@@ -98,7 +118,9 @@ class FaultPlan:
     def parse(cls, text: str | None) -> FaultPlan:
         """Return the plan described by ``"429=0.2,500=0.1,drop=0.05,latency=0.01,retry_after=1,seed=7"``.
 
-        Keys: ``429``/``rate_429``, ``500``/``5xx``/``rate_500``, ``drop``/``rate_drop``, ``latency``,
+        Keys: ``429``/``rate_429``, ``500``/``5xx``/``rate_500``, ``drop``/``rate_drop``, ``524``/``rate_524``
+        and ``drop_after``/``rate_drop_after`` (after the handler acted; a streamed answer already sent is not
+        lost), ``latency``,
         ``retry_after``, ``seed``, ``paths`` (``|``-separated prefixes). Empty or ``"none"`` gives no faults.
         """
         if text is None or text.strip().lower() in ("", "none", "off"):
@@ -115,12 +137,13 @@ class FaultPlan:
                 raise InputError(
                     "faults",
                     item,
-                    "comma-separated key=value items; keys 429, 500, drop, latency, retry_after, seed, paths",
+                    "comma-separated key=value items; keys 429, 500, drop, 524, drop_after, latency, "
+                    "retry_after, seed, paths",
                     "Example: '429=0.2,500=0.1,drop=0.05,latency=0.01,retry_after=1,seed=7'.",
                 )
             raw = raw.strip()
             try:
-                if name == "paths":
+                if name in ("paths", "methods"):
                     values[name] = tuple(p.strip() for p in raw.split("|") if p.strip())
                 elif name == "seed":
                     values[name] = None if raw.lower() == "none" else int(raw)
@@ -140,19 +163,26 @@ class FaultPlan:
             name = _ALIASES.get(str(key).lower(), str(key))
             if name not in cls.__dataclass_fields__:
                 raise InputError("faults", key, f"one of {', '.join(cls.__dataclass_fields__)}")
-            values[name] = tuple(value) if name == "paths" and isinstance(value, list) else value
+            values[name] = tuple(value) if name in ("paths", "methods") and isinstance(value, list) else value
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plan as a JSON-ready dict (field names as keys)."""
         out = asdict(self)
         out["paths"] = list(self.paths)
+        out["methods"] = list(self.methods)
         return out
 
     def __str__(self) -> str:
         items = [
             f"{k}={getattr(self, n):g}"
-            for k, n in (("429", "rate_429"), ("500", "rate_500"), ("drop", "rate_drop"))
+            for k, n in (
+                ("429", "rate_429"),
+                ("500", "rate_500"),
+                ("drop", "rate_drop"),
+                ("524", "rate_524"),
+                ("drop_after", "rate_drop_after"),
+            )
             if getattr(self, n)
         ]
         if self.latency:
@@ -163,6 +193,8 @@ class FaultPlan:
             items.append(f"seed={self.seed}")
         if self.paths != ("/",):
             items.append("paths=" + "|".join(self.paths))
+        if self.methods:
+            items.append("methods=" + "|".join(self.methods))
         return ",".join(items) or "none"
 
 
@@ -196,7 +228,7 @@ class FaultInjector:
                 "faulted_paths": 0,
                 "handled": 0,
                 "delayed": 0,
-                "injected": {"429": 0, "500": 0, "drop": 0},
+                "injected": {k: 0 for k in (*_BEFORE, *_AFTER)},
             }
 
     def stats(self) -> dict[str, Any]:
@@ -208,14 +240,14 @@ class FaultInjector:
             out["plan"] = self._plan.to_dict()
             return out
 
-    def decide(self, path: str) -> tuple[float, str | None, FaultPlan]:
+    def decide(self, path: str, method: str | None = None) -> tuple[float, str | None, FaultPlan]:
         """Count a request and return ``(latency, fault, plan)``; fault is "429", "500", "drop" or None."""
         with self._lock:
             if path.startswith(ADMIN_PREFIX):
                 return 0.0, None, self._plan
             plan = self._plan
             self._stats["requests"] += 1
-            if not plan.applies_to(path):
+            if not plan.applies_to(path, method):
                 self._stats["handled"] += 1
                 return 0.0, None, plan
             self._stats["faulted_paths"] += 1
@@ -230,9 +262,15 @@ class FaultInjector:
                     fault = "500"
                 elif u < plan.rate_429 + plan.rate_500 + plan.rate_drop:
                     fault = "drop"
-            if fault is None:
-                self._stats["handled"] += 1
-            else:
+                elif u < plan.rate_429 + plan.rate_500 + plan.rate_drop + plan.rate_524:
+                    fault = "524"
+                elif (
+                    u < plan.rate_429 + plan.rate_500 + plan.rate_drop + plan.rate_524 + plan.rate_drop_after
+                ):
+                    fault = "drop_after"
+            if fault is None or fault in _AFTER:
+                self._stats["handled"] += 1  # the handler runs (an after-fault loses only its answer)
+            if fault is not None:
                 self._stats["injected"][fault] += 1
             return plan.latency, fault, plan
 
@@ -262,11 +300,20 @@ def fault_middleware(injector: FaultInjector) -> Any:
 
     @web.middleware
     async def faults(request: web.Request, handler: Any) -> web.StreamResponse:
-        latency, fault, plan = injector.decide(request.path)
+        latency, fault, plan = injector.decide(request.path, request.method)
         if latency:
             await asyncio.sleep(latency)
         if fault is None:
             return await handler(request)
+        if fault in _AFTER:
+            # the server acts (stores, draws, charges); only its answer is lost on the way back
+            response = await handler(request)
+            if fault == "524" and not response.prepared:
+                return web.Response(status=524, text="error code: 524", headers={"X-Sandbox-Fault": "524"})
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return response
         if fault == "429":
             return _envelope(
                 web,

@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "PresetEditor": "naikit.widgets.presets",
     "compare_widget": "naikit.widgets.compare",
     "CompareWidget": "naikit.widgets.compare",
+    "experiment_dashboard": "naikit.widgets.experiments",
+    "ExperimentDashboard": "naikit.widgets.experiments",
     "training_dashboard": "naikit.widgets.training",
     "TrainingDashboard": "naikit.widgets.training",
     "image_grid": "naikit.widgets.images",
@@ -28,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "StreamPreview": "naikit.widgets.images",
     "explain_widget": "naikit.widgets.explain",
     "ExplainWidget": "naikit.widgets.explain",
+    "context_viewer": "naikit.widgets.context",
+    "ContextViewer": "naikit.widgets.context",
 }
 
 __all__ = sorted(_EXPORTS)
