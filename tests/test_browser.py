@@ -301,9 +301,12 @@ def test_compare_widget_renders(lab, browser):
     assert_clean(page, "03_compare_presets.ipynb")
     # the notebook leaves the widget on its summary table; a person clicks back to the texts
     page.locator(".widget-toggle-button:has-text('side by side')").first.click()
+    # the summary table is drawn in the same box: wait for the texts themselves
+    marks = page.locator(".jupyter-widgets .nk-cmpv mark.nk-diff")
+    marks.first.wait_for(timeout=30_000)
+    assert marks.count() > 0, "differences are highlighted"
+    assert page.locator(".jupyter-widgets .nk-cmpv th:has-text('(base)')").count() == 1  # against one base
     view = page.locator(".jupyter-widgets .nk-cmpv").first
-    view.wait_for(timeout=30_000)
-    assert page.locator(".jupyter-widgets .nk-cmpv mark.nk-diff").count() > 0, "differences are highlighted"
     view.screenshot(path=str(ARTIFACTS / "compare_widget.png"))
     page.close()
 
