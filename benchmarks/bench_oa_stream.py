@@ -160,13 +160,13 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.01, help="seconds the sandbox waits per streamed token")
     ap.add_argument("--counts", type=int, default=200, help="texts to count for the counting throughput")
     args = ap.parse_args()
-    server, url = start_serve()
+    server, url = start_serve("--test-hooks")
     try:
         req = urllib.request.Request(
             url + "/_sandbox/oa",
             data=json.dumps({"token_delay": args.delay}).encode(),
             method="PUT",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **server.admin_headers},
         )
         urllib.request.urlopen(req).read()
         with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
