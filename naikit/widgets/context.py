@@ -51,10 +51,11 @@ class ContextViewer:
         self.output.value = context_html(self.context)
         return self.context
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # the live box, plus a static picture of the context for front ends without widgets
+        from .snapshot import add_snapshot
 
-        display(self.widget)
+        return add_snapshot(self.widget._repr_mimebundle_(**kwargs), context_html(self.context))
 
 
 def context_viewer(story: Story, model: Any = "erato", **context_options: Any) -> ContextViewer:

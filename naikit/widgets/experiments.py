@@ -18,6 +18,7 @@ import ipywidgets as widgets
 
 from ..errors import InputError
 from ..experiments.experiment import Experiment
+from .snapshot import Snapshot
 
 __all__ = ["ExperimentDashboard", "experiment_dashboard", "status_text"]
 
@@ -35,7 +36,7 @@ def status_text(status: dict[str, int], anlas: int, eta_s: float | None = None) 
     return " · ".join(parts)
 
 
-class ExperimentDashboard(widgets.VBox):
+class ExperimentDashboard(Snapshot, widgets.VBox):
     """Live view of one :class:`~naikit.Experiment`."""
 
     def __init__(self, experiment: Experiment, *, rows: int = 20):
@@ -54,6 +55,10 @@ class ExperimentDashboard(widgets.VBox):
         super().__init__([widgets.HBox([self.bar, self.stop_button]), self.status, self.table])
         experiment.on_progress(lambda info: self.refresh(info.get("eta_s")))
         self.refresh()
+
+    def snapshot_html(self) -> str:
+        """Return the dashboard's progress line and results table as static HTML."""
+        return self.status.value + self.table.value
 
     def refresh(self, eta_s: float | None = None) -> None:
         """Redraw the progress and the last ``rows`` results from the journal; returns None."""

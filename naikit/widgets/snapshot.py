@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Snapshot"]
+__all__ = ["Snapshot", "add_snapshot"]
+
+
+def add_snapshot(bundle: Any, html: str) -> Any:
+    """Return ``bundle`` (a widget's mime bundle) with ``html`` added as its ``text/html`` snapshot."""
+    if isinstance(bundle, dict) and html:
+        note = (
+            "<div style='color:#888;font:11px sans-serif'>"
+            "(a static picture: run the notebook for the live widget)</div>"
+        )
+        bundle["text/html"] = f"<div class='naikit-snapshot'>{html}{note}</div>"
+    return bundle
 
 
 class Snapshot:
@@ -28,10 +39,4 @@ class Snapshot:
             html = self.snapshot_html()
         except Exception:  # a snapshot is a courtesy: never let it break the live display
             return bundle
-        if html:
-            note = (
-                "<div style='color:#888;font:11px sans-serif'>"
-                "(a static picture: run the notebook for the live widget)</div>"
-            )
-            bundle["text/html"] = f"<div class='naikit-snapshot'>{html}{note}</div>"
-        return bundle
+        return add_snapshot(bundle, html)
