@@ -552,7 +552,7 @@ class Experiment:
                 "format",
                 "parquet",
                 "an installed Parquet engine",
-                hint="pip install pyarrow, or use to_csv().",
+                hint="pip install 'naikit[parquet]' (pyarrow), or use to_csv().",
             )
         self.frame().to_parquet(path, index=False)
         return os.fspath(path)
