@@ -73,25 +73,16 @@ async def spend_checked(
             assert before is not None
             if after < before:
                 _count(stats, "outcome_spent")
-                exc.spent = before - after  # type: ignore[attr-defined]
-                raise OutcomeUnknown(
-                    f"{exc} Checked: the balance fell from {before:g} to {after:g} {unit}, so the request "
-                    "was carried out and paid for, but its answer was lost; it was not sent again.",
-                    url=exc.url,
-                    attempts=exc.attempts,
-                    check=exc.check,
-                    cause=exc.cause,
-                    endpoint=exc.endpoint,
-                ) from None
+                err = exc.checked(
+                    f"the balance fell from {before:g} to {after:g} {unit}, so the request "
+                    "was carried out and paid for, but its answer was lost; it was not sent again."
+                )
+                err.spent = before - after  # type: ignore[attr-defined]
+                raise err from None
             if not server_finished(exc):
-                raise OutcomeUnknown(
-                    f"{exc} Checked: the balance is still {after:g} {unit}, but the server may still be "
-                    "working on it; check the balance again in a minute before repeating.",
-                    url=exc.url,
-                    attempts=exc.attempts,
-                    check=exc.check,
-                    cause=exc.cause,
-                    endpoint=exc.endpoint,
+                raise exc.checked(
+                    f"the balance is still {after:g} {unit}, but the server may still be "
+                    "working on it; check the balance again in a minute before repeating."
                 ) from None
             _count(stats, "resent_after_check")
     raise AssertionError("unreachable")  # pragma: no cover

@@ -217,6 +217,18 @@ class OutcomeUnknown(TransportError):
         self.endpoint = endpoint
         super().__init__(message, url=url, attempts=attempts)
 
+    def checked(self, finding: str) -> OutcomeUnknown:
+        """Return a new OutcomeUnknown that adds what naikit found out (``"Checked: ..."``) to this one's
+        message, with the same url, attempts, check, cause and endpoint (raise it ``from None``)."""
+        return OutcomeUnknown(
+            f"{self} Checked: {finding}",
+            url=self.url,
+            attempts=self.attempts,
+            check=self.check,
+            cause=self.cause,
+            endpoint=self.endpoint,
+        )
+
 
 class ConnectionDropped(OutcomeUnknown):
     """The connection dropped during a request that is not safe to send twice (it creates or spends)."""

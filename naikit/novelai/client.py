@@ -414,14 +414,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
                 except AccessKeyRejected:
                     if server_finished(exc) and attempt < 2:
                         continue  # the server answered with its own error and made no account: try again
-                    raise OutcomeUnknown(
-                        f"{exc} Checked: the key does not log in yet; log in with this email and password in "
-                        "a minute before registering again.",
-                        url=exc.url,
-                        attempts=exc.attempts,
-                        check=exc.check,
-                        cause=exc.cause,
-                        endpoint=exc.endpoint,
+                    raise exc.checked(
+                        "the key does not log in yet; log in with this email and password in "
+                        "a minute before registering again."
                     ) from None
                 self.transport.stats["recovered"] += 1
                 self._pending = ("password", (email, password))
@@ -695,14 +690,9 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
             self.transport.stats["recovered"] += 1
             # the newest match is the one just stored (an older twin, if any, was there before)
             return max(found, key=_recency)
-        raise OutcomeUnknown(
-            f"{exc} Checked: list_objects({object_type!r}) shows no object with this meta and data yet; "
-            "the server may still be storing it, so look again before repeating.",
-            url=exc.url,
-            attempts=exc.attempts,
-            check=exc.check,
-            cause=exc.cause,
-            endpoint=exc.endpoint,
+        raise exc.checked(
+            f"list_objects({object_type!r}) shows no object with this meta and data yet; "
+            "the server may still be storing it, so look again before repeating."
         ) from None
 
     async def update_object(

@@ -828,14 +828,9 @@ class AsyncNovita:
         if len(found) == 1:
             self.transport.stats["recovered"] += 1
             return found[0]
-        raise OutcomeUnknown(
-            f"{exc} Checked: list_trainings() shows {len(found)} new '{kind}' tasks named {name!r}"
-            + (" (more than one: pick yours by its creation time)." if found else "; it may still appear."),
-            url=exc.url,
-            attempts=exc.attempts,
-            check=exc.check,
-            cause=exc.cause,
-            endpoint=exc.endpoint,
+        raise exc.checked(
+            f"list_trainings() shows {len(found)} new '{kind}' tasks named {name!r}"
+            + (" (more than one: pick yours by its creation time)." if found else "; it may still appear.")
         ) from None
 
     async def _credit_balance(self) -> float:
