@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from served import start_serve, stop_serve  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _streaming import record, set_token_delay, summarise  # noqa: E402
 
 import naikit  # noqa: E402
 from naikit.novelai.oa import oa_completion_body, oa_parameters  # noqa: E402
@@ -36,10 +37,6 @@ PROMPT = (
     "[gMASK]<sop><|user|>\nWrite./nothink<|assistant|>\n<think></think>\nThe old lighthouse keeper climbed"
 )
 SEED = 7
-
-
-def _record(t0: float, first: float, last: float, count: int) -> dict[str, float]:
-    return {"first": first - t0, "last": last - t0, "count": count}
 
 
 def naikit_sync(url: str, n: int, rounds: int) -> list[dict[str, float]]:
@@ -55,7 +52,7 @@ def naikit_sync(url: str, n: int, rounds: int) -> list[dict[str, float]]:
                     first = first or last
                     count += 1
             if r:
-                out.append(_record(t0, first, last, count))
+                out.append(record(t0, first, last, count))
     return out
 
 
@@ -73,7 +70,7 @@ def naikit_async(url: str, n: int, rounds: int) -> list[dict[str, float]]:
                         first = first or last
                         count += 1
                 if r:
-                    out.append(_record(t0, first, last, count))
+                    out.append(record(t0, first, last, count))
         return out
 
     return asyncio.run(main())
@@ -103,7 +100,7 @@ def raw_aiohttp(url: str, token: str, body: dict, rounds: int) -> list[dict[str,
                                     first = first or last
                                     count += 1
                 if r:
-                    out.append(_record(t0, first, last, count))
+                    out.append(record(t0, first, last, count))
         return out
 
     return asyncio.run(main())
@@ -144,15 +141,6 @@ def counting(url: str, token: str, texts: list[str]) -> dict[str, float]:
     return {"raw aiohttp": r, "naikit": fresh, "naikit (cached)": cached}
 
 
-def summarise(runs: list[dict[str, float]]) -> tuple[float, float, float]:
-    """Return the medians of (time to first token s, tokens/s after the first, tokens per stream)."""
-    ttft = statistics.median(r["first"] for r in runs)
-    rate = statistics.median(
-        (r["count"] - 1) / (r["last"] - r["first"]) for r in runs if r["last"] > r["first"]
-    )
-    return ttft, rate, statistics.median(r["count"] for r in runs)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
@@ -162,13 +150,7 @@ def main() -> None:
     args = ap.parse_args()
     server, url = start_serve("--test-hooks")
     try:
-        req = urllib.request.Request(
-            url + "/_sandbox/oa",
-            data=json.dumps({"token_delay": args.delay}).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json", **server.admin_headers},
-        )
-        urllib.request.urlopen(req).read()
+        set_token_delay(server, url, "oa", args.delay)
         with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
             nai.generate(PROMPT, model="glm", max_length=2)  # builds the server's n-gram model once
             token = nai.token.value

@@ -16,15 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from refclients import run_script  # noqa: E402
 from served import start_serve, stop_serve  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _streaming import record, set_token_delay, summarise  # noqa: E402
 
 import naikit  # noqa: E402
 from naikit.novelai.presets import Preset, build_request  # noqa: E402
@@ -69,10 +70,6 @@ asyncio.run(main(*sys.argv[1:7]))
 """
 
 
-def _record(t0: float, first: float, last: float, count: int) -> dict[str, float]:
-    return {"first": first - t0, "last": last - t0, "count": count}
-
-
 def naikit_sync(url: str, n: int, rounds: int) -> list[dict[str, float]]:
     out = []
     with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
@@ -85,7 +82,7 @@ def naikit_sync(url: str, n: int, rounds: int) -> list[dict[str, float]]:
                 first = first or last
                 count += 1
             if r:
-                out.append(_record(t0, first, last, count))
+                out.append(record(t0, first, last, count))
     return out
 
 
@@ -102,7 +99,7 @@ def naikit_async(url: str, n: int, rounds: int) -> list[dict[str, float]]:
                     first = first or last
                     count += 1
                 if r:
-                    out.append(_record(t0, first, last, count))
+                    out.append(record(t0, first, last, count))
         return out
 
     return asyncio.run(main())
@@ -132,19 +129,10 @@ def raw_aiohttp(url: str, token: str, n: int, rounds: int) -> list[dict[str, flo
                                 first = first or last
                                 count += 1
                 if r:
-                    out.append(_record(t0, first, last, count))
+                    out.append(record(t0, first, last, count))
         return out
 
     return asyncio.run(main())
-
-
-def summarise(runs: list[dict[str, float]]) -> tuple[float, float, float]:
-    """Return the medians of (time to first token s, tokens/s after the first, tokens per stream)."""
-    ttft = statistics.median(r["first"] for r in runs)
-    rate = statistics.median(
-        (r["count"] - 1) / (r["last"] - r["first"]) for r in runs if r["last"] > r["first"]
-    )
-    return ttft, rate, statistics.median(r["count"] for r in runs)
 
 
 def main() -> None:
@@ -155,13 +143,7 @@ def main() -> None:
     args = ap.parse_args()
     server, url = start_serve("--test-hooks")
     try:
-        req = urllib.request.Request(
-            url + "/_sandbox/text",
-            data=json.dumps({"token_delay": args.delay}).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json", **server.admin_headers},
-        )
-        urllib.request.urlopen(req).read()
+        set_token_delay(server, url, "text", args.delay)
         with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
             nai.generate(PROMPT, model="kayra", max_length=2)  # builds the server's n-gram model once
             token = nai.token.value
