@@ -180,6 +180,29 @@ def _wire_json(body: Any) -> bytes:
     return _json.dumps(body, default=_json_default).encode("utf-8")
 
 
+def _wire_request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    json: Any,
+    data: Any,
+    params: dict[str, Any] | None,
+    headers: dict[str, Any],
+    timeout: Any = None,
+) -> Any:
+    """Return aiohttp's request context for one attempt: the one place secrets are revealed for the wire
+    (JSON body and headers), shared by plain requests and streams."""
+    kw: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    return session.request(
+        method,
+        url,
+        data=_wire_json(json) if json is not None else data,
+        params=params,
+        headers=_wire_headers(headers, json is not None),
+        **kw,
+    )
+
+
 def _wire_headers(headers: dict[str, Any], json_body: bool) -> dict[str, str]:
     out = {k: reveal(v) for k, v in headers.items()}
     if json_body and not any(k.lower() == "content-type" for k in out):
@@ -597,13 +620,7 @@ class Transport:
             attempt += 1
             self.stats["attempts"] += 1
             try:
-                async with session.request(
-                    method,
-                    url,
-                    data=_wire_json(json) if json is not None else data,
-                    params=params,
-                    headers=_wire_headers(headers, json is not None),
-                ) as resp:
+                async with _wire_request(session, method, url, json, data, params, headers) as resp:
                     body = await _read_body(resp)
                     status = resp.status
                     resp_headers = {k: v for k, v in resp.headers.items() if k.lower() != "set-cookie"}
@@ -963,14 +980,7 @@ async def _read_stream(
             attempt += 1
             t.stats["attempts"] += 1
             try:
-                async with session.request(
-                    method,
-                    url,
-                    data=_wire_json(json) if json is not None else data,
-                    params=params,
-                    headers=_wire_headers(headers, json is not None),
-                    timeout=timeout,
-                ) as resp:
+                async with _wire_request(session, method, url, json, data, params, headers, timeout) as resp:
                     if not 200 <= resp.status < 300 or resp.content_type == "application/json":
                         body = await _read_body(resp)
                         resp_headers = dict(resp.headers)
