@@ -31,7 +31,7 @@ import dataclasses
 import datetime as _dt
 import html
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ._decode import finite
 from .errors import ResponseShapeError
@@ -40,6 +40,7 @@ __all__ = [
     "Number",
     "check",
     "wire",
+    "record",
     "Record",
     "Display",
     "to_bool",
@@ -54,6 +55,15 @@ __all__ = [
 ]
 
 R = TypeVar("R", bound="Record")
+T = TypeVar("T")
+
+if TYPE_CHECKING:  # typing.dataclass_transform is 3.11+; type checkers read typing_extensions' on 3.10
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_: Any) -> Callable[[T], T]:
+        """Return the decorated object unchanged (the marker only matters to type checkers)."""
+        return lambda f: f
 
 
 class Number:
@@ -218,6 +228,16 @@ def wire(
     """
     spec = Wire(path, shape, convert, optional, needs, show, expand, hide_empty)
     return dataclasses.field(metadata={_WIRE: spec})
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, wire))
+def record(*, frozen: bool = False, repr: bool = True) -> Callable[[type[T]], type[T]]:
+    """Return the decorator that makes a record class a dataclass (``@record(frozen=True)``).
+
+    It is ``dataclasses.dataclass`` itself; the separate name tells type checkers (PEP 681) that
+    :func:`wire` declares a field without a default, so records keep positional construction.
+    """
+    return dataclasses.dataclass(frozen=frozen, repr=repr)
 
 
 def _wires(cls: type) -> list[tuple[str, Wire]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._records import Number, Record, to_bool, to_dict, to_int, to_number, to_str, to_timestamp, wire
+from .._records import Number, Record, record, to_bool, to_dict, to_int, to_number, to_str, to_timestamp, wire
 
 __all__ = [
     "TIERS",
@@ -42,7 +42,7 @@ def check_object_id(object_id: Any, field: str = "object_id") -> str:
     return object_id
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class AccountInformation(Record):
     """``GET /user/information``: verification and trial state, creation date."""
 
@@ -65,7 +65,7 @@ class AccountInformation(Record):
         )
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class Priority(Record):
     """``GET /user/priority``: the legacy priority-action system."""
 
@@ -99,7 +99,7 @@ _PERKS = {
 }
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class Subscription(Record):
     """``GET /user/subscription``: tier, expiry, perks and the Anlas balance.
 
@@ -146,7 +146,7 @@ class Subscription(Record):
         return f"Subscription(tier={self.tier} {self.tier_name}, active={self.active}, anlas={self.anlas})"
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class UserObject(Record):
     """One stored object (``UserData``): id, type, meta, the still-encoded ``data``, version info."""
 
@@ -215,7 +215,7 @@ def _keystore(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class UserAccountData(Record):
     """``GET /user/data``: everything about the account in one answer."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._decode import finite
-from .._records import Record, to_float, to_int, to_str, wire
+from .._records import Record, record, to_float, to_int, to_str, wire
 from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
 
@@ -57,7 +57,7 @@ def _losses(v: Any) -> tuple[float, ...]:
     return tuple(x for x in map(finite, v) if x is not None) if isinstance(v, list) else ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Module(Record):
     """A custom AI module (``AiModuleDto``): status, steps, learning rate and the loss per step so far."""
 

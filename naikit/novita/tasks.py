@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._decode import finite
-from .._records import Record, to_str, to_text, wire
+from .._records import Record, record, to_str, to_text, wire
 from ..errors import APIError, NaikitError, RateLimited, ServerError, TransportError
 from .errors import TaskFailed, TaskTimeout, attach_task
 
@@ -136,7 +136,7 @@ def _files_row(r: TaskResult) -> str:
     return ", ".join(f"{f.kind}/{f.type}" for f in r.files) or "none"
 
 
-@dataclass
+@record()
 class TaskResult(Record):
     """One answer of ``GET /v3/async/task-result`` (status, progress, media), plus downloaded bytes.
 

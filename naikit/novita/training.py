@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._decode import finite
-from .._records import Record, to_bool, to_dict, to_str, wire
+from .._records import Record, record, to_bool, to_dict, to_str, wire
 
 
 def _is_int(v: Any) -> bool:
@@ -50,7 +50,7 @@ TRAINING_STATUSES = ("UNKNOWN", "QUEUING", "TRAINING", "SUCCESS", "CANCELED", "F
 MODEL_STATUSES = ("DEPLOYING", "SERVING")
 
 
-@dataclass
+@record()
 class TrainingStatus(Record):
     """``GET /v3/training/{subject|style}?task_id=``: state, progress, ETA and the model(s) it made."""
 
@@ -126,7 +126,7 @@ class TrainingStatus(Record):
         return f"TrainingStatus({self.task_id}, {self.kind}, {self.status}{model})"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrainingTask(Record):
     """One entry of ``GET /v3/training``."""
 
@@ -188,7 +188,7 @@ def _type_name(v: Any) -> str:
     return str(v.get("name", "")) if isinstance(v, dict) else str(v or "")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelInfo(Record):
     """One model of ``GET /v3/model``; ``raw`` keeps every field the server sent."""
 
@@ -259,7 +259,7 @@ def _credit(v: Any) -> int:
     return int(credit) if credit is not None else 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class UserInfo(Record):
     """``GET /v3/user``: features the key may use, the credit balance (units undocumented), free trials."""
 
