@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ._decode import finite
@@ -43,6 +43,7 @@ __all__ = [
     "record",
     "Record",
     "Display",
+    "Listing",
     "to_bool",
     "to_int",
     "to_float",
@@ -295,6 +296,40 @@ class Display:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+class Listing:
+    """Mixin for a sequence of records shown as one table: one row per entry, columns ``COLUMNS``.
+
+    Subclasses give ``_entries()`` (the records, in the server's order) and may override ``_row`` (by
+    default the entry's attributes named in ``COLUMNS``). ``HTML_INDEX`` False drops pandas' row numbers
+    from the HTML.
+    """
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+    HTML_INDEX: ClassVar[bool] = True
+
+    def _entries(self) -> Sequence[Any]:  # pragma: no cover - every user overrides it
+        raise NotImplementedError
+
+    def _row(self, entry: Any) -> dict[str, Any]:
+        return {c: getattr(entry, c) for c in self.COLUMNS}
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def to_frame(self) -> Any:
+        """Return a DataFrame with one row per entry and the columns ``COLUMNS``, in the server's order."""
+        import pandas as pd
+
+        return pd.DataFrame([self._row(e) for e in self._entries()], columns=list(self.COLUMNS))
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        return frame._repr_html_() if self.HTML_INDEX else frame.to_html(index=False)
 
 
 def html_table(caption: str, rows: list[tuple[str, Any]], css_class: str | None = "naikit-record") -> str:

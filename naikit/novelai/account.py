@@ -15,7 +15,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._records import Number, Record, record, to_bool, to_dict, to_int, to_number, to_str, to_timestamp, wire
+from .._records import (
+    Listing,
+    Number,
+    Record,
+    record,
+    to_bool,
+    to_dict,
+    to_int,
+    to_number,
+    to_str,
+    to_timestamp,
+    wire,
+)
 
 __all__ = [
     "TIERS",
@@ -178,31 +190,27 @@ class UserObject(Record):
 
 
 @dataclass(frozen=True, repr=False)
-class ObjectList:
-    """The objects of one type (``GET /user/objects/{type}``), iterable, as a DataFrame on request."""
+class ObjectList(Listing):
+    """The objects of one type (``GET /user/objects/{type}``), iterable, as a DataFrame on request: one row
+    per object (id, type, meta, change_index, last_updated_at, data_chars), in the server's order."""
+
+    COLUMNS = UserObject.ROWS
+    HTML_INDEX = False
 
     type: str
     objects: tuple[UserObject, ...]
 
+    def _entries(self) -> tuple[UserObject, ...]:
+        return self.objects
+
+    def _row(self, entry: UserObject) -> dict[str, Any]:
+        return entry.row()
+
     def __iter__(self) -> Iterator[UserObject]:
         return iter(self.objects)
 
-    def __len__(self) -> int:
-        return len(self.objects)
-
     def __getitem__(self, i: int) -> UserObject:
         return self.objects[i]
-
-    def to_frame(self):
-        """Return a DataFrame with one row per object (id, type, meta, change_index, last_updated_at,
-        data_chars), in the server's order."""
-        import pandas as pd
-
-        cols = ["id", "type", "meta", "change_index", "last_updated_at", "data_chars"]
-        return pd.DataFrame([o.row() for o in self.objects], columns=cols)
-
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False)
 
     def __repr__(self) -> str:
         return f"ObjectList(type={self.type!r}, {len(self.objects)} objects)"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._decode import finite
-from .._records import Record, record, to_float, to_int, to_str, wire
+from .._records import Listing, Record, record, to_float, to_int, to_str, wire
 from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
 
@@ -133,26 +133,19 @@ AI_MODULE = Module.shape()
 
 
 @dataclass(frozen=True)
-class ModuleList:
-    """Every module of the account (``GET /ai/module/all``)."""
+class ModuleList(Listing):
+    """Every module of the account (``GET /ai/module/all``); as a frame, one row per module: id, name,
+    status, model, steps, steps_done, lr, final_loss."""
+
+    COLUMNS = ("id", "name", "status", "model", "steps", "steps_done", "lr", "final_loss")
 
     modules: tuple[Module, ...]
 
+    def _entries(self) -> tuple[Module, ...]:
+        return self.modules
+
     def __iter__(self) -> Iterator[Module]:
         return iter(self.modules)
-
-    def __len__(self) -> int:
-        return len(self.modules)
-
-    def to_frame(self) -> Any:
-        """Return one row per module: id, name, status, model, steps, steps_done, lr, final_loss."""
-        import pandas as pd
-
-        cols = ["id", "name", "status", "model", "steps", "steps_done", "lr", "final_loss"]
-        return pd.DataFrame([{c: getattr(m, c) for c in cols} for m in self.modules], columns=cols)
-
-    def _repr_html_(self) -> str:
-        return self.to_frame()._repr_html_()
 
     def __repr__(self) -> str:
         return f"ModuleList({len(self.modules)} module(s))"

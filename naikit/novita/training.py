@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._decode import finite
-from .._records import Record, record, to_bool, to_dict, to_str, wire
+from .._records import Listing, Record, record, to_bool, to_dict, to_str, wire
 
 
 def _is_int(v: Any) -> bool:
@@ -145,39 +145,34 @@ class TrainingTask(Record):
 
 
 @dataclass(frozen=True)
-class TrainingList:
-    """Every training task (all pages), newest first as the server lists them."""
+class TrainingList(Listing):
+    """Every training task (all pages), newest first as the server lists them; as a frame, one row per
+    task: task_id, name, kind, status, created_at, model_name, model_status."""
+
+    COLUMNS = ("task_id", "name", "kind", "status", "created_at", "model_name", "model_status")
 
     tasks: tuple[TrainingTask, ...]
     pages: int = 1
 
-    def __iter__(self) -> Iterator[TrainingTask]:
-        return iter(self.tasks)
+    def _entries(self) -> tuple[TrainingTask, ...]:
+        return self.tasks
 
-    def __len__(self) -> int:
-        return len(self.tasks)
-
-    def to_frame(self) -> Any:
-        """Return one row per task: task_id, name, kind, status, created_at, model_name, model_status."""
+    def _row(self, entry: TrainingTask) -> dict[str, Any]:
         import pandas as pd
 
-        rows = [
-            {
-                "task_id": t.task_id,
-                "name": t.name,
-                "kind": t.kind,
-                "status": t.status,
-                "created_at": pd.to_datetime(t.created_at, unit="s", utc=True) if t.created_at else None,
-                "model_name": t.models[0][0] if t.models else None,
-                "model_status": t.models[0][1] if t.models else None,
-            }
-            for t in self.tasks
-        ]
-        cols = ["task_id", "name", "kind", "status", "created_at", "model_name", "model_status"]
-        return pd.DataFrame(rows, columns=cols)
+        t = entry
+        return {
+            "task_id": t.task_id,
+            "name": t.name,
+            "kind": t.kind,
+            "status": t.status,
+            "created_at": pd.to_datetime(t.created_at, unit="s", utc=True) if t.created_at else None,
+            "model_name": t.models[0][0] if t.models else None,
+            "model_status": t.models[0][1] if t.models else None,
+        }
 
-    def _repr_html_(self) -> str:
-        return self.to_frame()._repr_html_()
+    def __iter__(self) -> Iterator[TrainingTask]:
+        return iter(self.tasks)
 
     def __repr__(self) -> str:
         return f"TrainingList({len(self.tasks)} task(s), {self.pages} page(s))"
@@ -208,42 +203,25 @@ class ModelInfo(Record):
 
 
 @dataclass(frozen=True)
-class ModelCatalogue:
-    """Models from ``GET /v3/model`` over every page fetched (cursor pagination)."""
+class ModelCatalogue(Listing):
+    """Models from ``GET /v3/model`` over every page fetched (cursor pagination); as a frame, one row per
+    model: id, names, type, base_model, is_sdxl, source, status."""
+
+    COLUMNS = ("id", "name", "sd_name", "sd_name_in_api", "type", "base_model", "is_sdxl", "source", "status")
 
     models: tuple[ModelInfo, ...]
     pages: int
     next_cursor: str = ""
 
+    def _entries(self) -> tuple[ModelInfo, ...]:
+        return self.models
+
     def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self.models)
-
-    def __len__(self) -> int:
-        return len(self.models)
 
     def names(self, type: str | None = None) -> list[str]:
         """Return the names to use in requests (``sd_name_in_api``), optionally of one type."""
         return [m.sd_name_in_api for m in self.models if type is None or m.type == type]
-
-    def to_frame(self) -> Any:
-        """Return one row per model: id, names, type, base_model, is_sdxl, source, status."""
-        import pandas as pd
-
-        cols = [
-            "id",
-            "name",
-            "sd_name",
-            "sd_name_in_api",
-            "type",
-            "base_model",
-            "is_sdxl",
-            "source",
-            "status",
-        ]
-        return pd.DataFrame([{c: getattr(m, c) for c in cols} for m in self.models], columns=cols)
-
-    def _repr_html_(self) -> str:
-        return self.to_frame()._repr_html_()
 
     def __repr__(self) -> str:
         more = ", more pages" if self.next_cursor else ""
