@@ -241,8 +241,12 @@ def record(*, frozen: bool = False, repr: bool = True) -> Callable[[type[T]], ty
     return dataclasses.dataclass(frozen=frozen, repr=repr)
 
 
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(cls)
+
+
 def _wires(cls: type) -> list[tuple[str, Wire]]:
-    return [(f.name, f.metadata[_WIRE]) for f in dataclasses.fields(cls) if _WIRE in f.metadata]
+    return [(f.name, f.metadata[_WIRE]) for f in _fields(cls) if _WIRE in f.metadata]
 
 
 def _is_record(t: Any) -> bool:
@@ -409,13 +413,13 @@ class Record(Display):
                 kw[name] = w.shape._from_body(value if value is not None else {}, what, sub)
             else:
                 kw[name] = w.convert(value) if w.convert is not None else value
-        if "raw" in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+        if "raw" in {f.name for f in _fields(cls)}:
             kw["raw"] = d
         return cls(**kw, **given)
 
     def rows(self) -> list[tuple[str, Any]]:
         """Return (field, value) pairs in display order (from the declaration, or ``ROWS``)."""
-        specs = {f.name: f.metadata.get(_WIRE) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        specs = {f.name: f.metadata.get(_WIRE) for f in _fields(type(self))}
         names = self.ROWS
         if names is None:
             names = tuple(n for n, w in specs.items() if n != "raw" and (w is None or w.show is not False))
