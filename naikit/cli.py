@@ -195,7 +195,7 @@ def _default_notebooks() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``naikit`` command with every subcommand registered."""
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="naikit",

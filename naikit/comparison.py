@@ -4,7 +4,7 @@
 than the account's concurrency limit (the client's ``max_concurrent_generations``), and returns a
 :class:`Comparison`: ``.frame`` (one row per preset x seed: text, token count, mean logprob, distinct-2,
 repetition rate, time), ``.generations``, and a side-by-side HTML view where the words that differ from
-the first preset's text are highlighted. ``naikit.widgets.compare.compare_widget`` wraps it in a widget.
+the first preset's text are highlighted. ``naikit.widgets.compare_widget`` wraps it in a widget.
 
 Seeds only steer naikit's sandbox; against NovelAI itself each call is an independent draw and the seed
 is a label.
