@@ -153,3 +153,8 @@ def demo_access_key() -> str:
     from .app import demo_access_keys
 
     return demo_access_keys()[0]
+
+
+# the __future__ import binds a name: keep it out of the package namespace (dir() and vars() list public
+# names only)
+del annotations
