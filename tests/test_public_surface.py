@@ -195,3 +195,29 @@ def test_the_exporter_refuses_a_name_that_is_also_a_submodule():
     assert dir_() == ["__version__", "read_metadata"]
     value: Any = getattr_("read_metadata")
     assert value.__module__ == "naikit.metadata"
+
+
+def test_type_checkers_see_the_lazy_names(tmp_path):
+    # the faces' TYPE_CHECKING imports give mypy the real objects; a name that is not exported is an error
+    script = tmp_path / "user.py"
+    script.write_text(
+        "import naikit\n"
+        "from naikit.widgets import token_inspector\n"
+        "from naikit.novita import LoRA\n"
+        "reveal_type(token_inspector)\n"
+        "reveal_type(naikit.compare)\n"
+        "reveal_type(LoRA)\n"
+        "naikit.no_such_name\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "MYPYPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--follow-imports=silent", "--no-error-summary",
+         "--config-file=", str(script)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600, env=env,
+    )  # fmt: skip
+    lines = out.stdout.splitlines()
+    assert "-> naikit.widgets.tokens.TokenInspector" in lines[0], out.stdout + out.stderr
+    assert "-> naikit.comparison.Comparison" in lines[1]
+    assert "-> naikit.novita.requests.LoRA" in lines[2]
+    assert 'Module has no attribute "no_such_name"' in lines[3]
+    assert len(lines) == 4
