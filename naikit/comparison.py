@@ -30,7 +30,7 @@ from .novelai.presets import Preset
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["Comparison", "compare", "acompare", "distinct_n", "repetition_rate", "comparison_html"]
+__all__ = ["Comparison", "compare", "acompare", "comparison_html"]
 
 COLUMNS = ["preset", "seed", "text", "tokens", "mean_logprob", "distinct_2", "repetition_rate", "time_s"]
 

@@ -24,7 +24,7 @@ from ..novelai.images_result import GeneratedImage, GridCells
 from .files import output_folder, output_path, shown_path
 from .snapshot import Snapshot
 
-__all__ = ["ImageGrid", "image_grid", "varying_keys", "make_thumbnail", "StreamPreview", "stream_preview"]
+__all__ = ["ImageGrid", "image_grid", "StreamPreview", "stream_preview"]
 
 _CAPTION_KEYS = ("model", "width", "height", "steps", "scale", "sampler", "noise_schedule", "cfg_rescale",
                  "strength", "uncond_scale", "sm", "skip_cfg_above_sigma")  # fmt: skip
