@@ -10,10 +10,13 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
+# The demo credentials clients log in with when they use the sandbox (a tiny module: no server code loads).
+from .sandbox.demo_account import DEMO_EMAIL, DEMO_KEY, DEMO_PASSWORD
+
 if TYPE_CHECKING:
     from .sandbox.server import Sandbox
 
-__all__ = ["start_embedded"]
+__all__ = ["start_embedded", "DEMO_EMAIL", "DEMO_PASSWORD", "DEMO_KEY"]
 
 _announced: set[tuple[str, str]] = set()
 

@@ -24,8 +24,8 @@ from naikit.novelai.glm_prompt import build_prompt, default_texts
 from naikit.novelai.models import text_model
 from naikit.novelai.oa import parse_token_count
 from naikit.novelai.presets import Preset
-from naikit.sandbox.app import STATE
 from naikit.sandbox.generation_lock import generation_locks
+from naikit.sandbox.http import STATE
 
 DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 ASSISTANT = "<|assistant|>\n<think></think>\n"
@@ -359,7 +359,7 @@ def test_model_table_entries():
 
 
 def test_seed_goes_in_the_body_and_compare_takes_glm_presets(nai):
-    from naikit.compare import compare
+    from naikit.comparison import compare
 
     seen = capture(nai)
     a = nai.generate(STORY, model="glm", max_length=10, seed=1)

@@ -284,7 +284,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
             await self._login_pending(pending)
 
     async def _use_sandbox(self) -> None:
-        from .. import sandbox as sb
+        from .. import _embedded as sb
 
         if self._sandbox is None:
             await self._start_sandbox()
@@ -442,8 +442,7 @@ class AsyncNovelAI(ContentAPI, TextAPI, OAAPI, ImageAPI, ModulesAPI, VoiceAPI):
             await self._start_sandbox()
 
     async def _start_sandbox(self) -> None:
-        from .._embedded import start_embedded
-        from ..sandbox import DEMO_EMAIL
+        from .._embedded import DEMO_EMAIL, start_embedded
 
         server = await start_embedded(
             "novelai",

@@ -502,7 +502,7 @@ class ContentAPI:
         if pending and pending[0] == "password":
             return pending[1]
         if getattr(self, "_sandbox", None) is not None and pending is None:
-            from .. import sandbox as sb
+            from .. import _embedded as sb
 
             return (sb.DEMO_EMAIL, sb.DEMO_PASSWORD)
         if pending is None and getattr(self, "sandbox_mode", None) is not True:

@@ -201,8 +201,7 @@ class AsyncNovita:
             self._ready = True
 
     async def _start_sandbox(self) -> str:
-        from .._embedded import start_embedded
-        from ..sandbox.novita_store import DEMO_KEY
+        from .._embedded import DEMO_KEY, start_embedded
 
         server = await start_embedded(
             "novita",

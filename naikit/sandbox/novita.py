@@ -30,7 +30,7 @@ from aiohttp import web
 from ..novita import requests as rq
 from . import novita_media as media
 from . import novita_store as ns
-from .app import STATE, ApiError, json_response, parse_json, read_body
+from .http import STATE, ApiError, json_response, parse_json, read_body
 from .store import Store, secret_hash
 
 __all__ = ["routes", "NovitaError"]
