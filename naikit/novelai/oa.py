@@ -1,6 +1,6 @@
 """NovelAI's OpenAI-style text API (``/oa/v1``) for GLM-4.6 and Xialong (spec novelai-oa.md).
 
-``OAAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`; the sync ``NovelAI`` gets the same
+``OAAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI`; the sync ``NovelAI`` gets the same
 methods. ``nai.generate(prompt, glm_preset)`` and ``generate_stream`` route here for GLM-family models
 (see :mod:`naikit.novelai.text`):
 
@@ -40,6 +40,7 @@ from ..errors import APIError, InputError, ResponseShapeError
 from .generation import Generation, StreamToken
 from .models import OA_MODELS, TextModel, text_model
 from .presets import OA_PARAM_FIELDS, OA_SAMPLERS, Preset, check_oa_parameter
+from .user_api import AccountAPI
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -289,22 +290,26 @@ def _strip_think(text: str) -> str:
     return _THINK_RE.sub("", text, count=1) if text.lstrip().startswith("<think>") else text
 
 
-class OAAPI:
-    """Mixin: GLM-4.6 / Xialong over ``/oa/v1`` (completions, chat, models, token counts)."""
+class OAAPI(AccountAPI):
+    """Area: GLM-4.6 / Xialong over ``/oa/v1`` (completions, chat, models, token counts)."""
+
+    # the account's tier once fetched (None inside: unknown, the server decides), and token counts by
+    # (model, text); class-level None until the first use, then this client's own
+    _oa_tier_cache: tuple[int | None] | None = None
+    _oa_counts: dict[tuple[str, str], tuple[int, list[int] | None]] | None = None
 
     # -- account tier (known once fetched) ----------------------------------------------------------
     async def _oa_tier(self) -> int | None:
-        cached = getattr(self, "_oa_tier_cache", "unset")
-        if cached != "unset":
-            return cached  # type: ignore[return-value]
+        if self._oa_tier_cache is not None:
+            return self._oa_tier_cache[0]
         tier: int | None = None
         try:
-            sub = await self.subscription()  # type: ignore[attr-defined]
+            sub = await self.subscription()
             t = getattr(sub, "tier", None)
             tier = t if isinstance(t, int) and 0 <= t <= 3 else None
         except Exception:  # noqa: BLE001 - an unknown tier only means the server decides
             tier = None
-        self._oa_tier_cache = tier
+        self._oa_tier_cache = (tier,)
         return tier
 
     async def _oa_check_tier(self, m: TextModel, tier: int | str | None) -> int | None:
@@ -325,15 +330,15 @@ class OAAPI:
 
     # -- token counting -------------------------------------------------------------------------------
     async def _token_count(self, text: str, m: TextModel) -> tuple[int, list[int] | None]:
-        cache: dict[tuple[str, str], tuple[int, list[int] | None]] = self.__dict__.setdefault(
-            "_oa_counts", {}
-        )
+        if self._oa_counts is None:
+            self._oa_counts = {}
+        cache = self._oa_counts
         key = (m.value, text)
         if key in cache:
             n, ids = cache[key]
             return n, (list(ids) if ids is not None else None)
-        await self._ensure_ready()  # type: ignore[attr-defined]
-        resp = await self.transport.request(  # type: ignore[attr-defined]
+        await self._ensure_ready()
+        resp = await self.transport.request(
             "POST",
             "text",
             "/oa/v1/internal/token-count",
@@ -371,8 +376,8 @@ class OAAPI:
         name, context per tier and largest response length for the models it knows."""
         import pandas as pd
 
-        await self._ensure_ready()  # type: ignore[attr-defined]
-        resp = await self.transport.request("GET", "text", "/oa/v1/models")  # type: ignore[attr-defined]
+        await self._ensure_ready()
+        resp = await self.transport.request("GET", "text", "/oa/v1/models")
         body = resp.body
         data = body.get("data") if isinstance(body, dict) else body
         if not isinstance(data, list) or not all(
@@ -509,7 +514,7 @@ class OAAPI:
         from .._transport import SSEDecoder
         from ..errors import StreamIncomplete
 
-        await self._ensure_ready()  # type: ignore[attr-defined]
+        await self._ensure_ready()
         what = f"POST {path}"
         asm = _Assembler(chat)
         t0 = time.perf_counter()
@@ -520,7 +525,7 @@ class OAAPI:
         def as_json(data: str) -> Any:
             return load_json(data, lambda reason: ResponseShapeError(what, "data", f"is not JSON ({reason})"))
 
-        chunks = self.transport.stream(  # type: ignore[attr-defined]
+        chunks = self.transport.stream(
             "POST", "text", path, json=body, generation=True, headers={"Accept": "text/event-stream"}
         )
         # ``async with``: however the caller's loop ends (break, an exception kept in a traceback), the

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ContentError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .content import ContentObject
     from .story_context import Context
 
 __all__ = [
@@ -457,6 +458,10 @@ class Story:
     adventure: bool = False
     raw: dict = field(default_factory=dict, repr=False, compare=False)
     raw_lorebook: dict = field(default_factory=dict, repr=False, compare=False)
+    # set when the story was read from the account (nai.story): the object it came from and its text then,
+    # so that save_story writes it back (and only appends to the text)
+    _item: ContentObject | None = field(default=None, init=False, repr=False, compare=False)
+    _read_text: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("text", "memory", "authors_note", "title"):
