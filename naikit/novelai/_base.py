@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact
+from .._secret import Secret
+from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
 from .._validate import check_path
 from ..errors import (
     AccessKeyRejected,
@@ -41,11 +42,11 @@ if TYPE_CHECKING:
 __all__ = ["ClientCore"]
 
 #: Credentials known but not used yet: a token, an email with its password, or an access key.
-Pending = Union[
-    tuple[Literal["token"], Token],
-    tuple[Literal["password"], tuple[str, Secret]],
-    tuple[Literal["key"], Secret],
-]
+Pending = (
+    tuple[Literal["token"], Token]
+    | tuple[Literal["password"], tuple[str, Secret]]
+    | tuple[Literal["key"], Secret]
+)
 
 
 class ClientCore:

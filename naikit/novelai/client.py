@@ -21,10 +21,7 @@ from .. import _runner
 from ._blocking import BlockingMethods
 from .image import ImageAPI
 from .modules import ModulesAPI
-from .oa import OAAPI
-from .stories_api import StoriesAPI
 from .text import TextAPI
-from .user_api import AccountAPI
 from .voice import VoiceAPI
 
 __all__ = ["AsyncNovelAI", "NovelAI"]

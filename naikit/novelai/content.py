@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .._decode import load_json
 from ..errors import InputError
@@ -37,8 +37,6 @@ from .crypto import (
 from .document import Document, decode_document
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .account import UserObject
 
 __all__ = [
@@ -176,7 +174,12 @@ def _encode(item: ContentObject, key: bytes | None) -> tuple[str, bytes]:
 def _verify(object_type: str, data: str, key: bytes | None, expected: bytes) -> None:
     """Decrypt what is about to be sent and compare; raise UnsafeWrite if it does not give ``expected``."""
     try:
-        got = decrypt_payload(data, key) if object_type in ENCRYPTED_TYPES else decompress_payload(data)
+        if object_type not in ENCRYPTED_TYPES:
+            got = decompress_payload(data)
+        elif key is None:
+            raise ValueError("there is no key to decrypt it with")
+        else:
+            got = decrypt_payload(data, key)
     except (ValueError, InputError) as exc:
         raise UnsafeWrite("data", data, "data that decodes to the object", f"Refused: {exc}") from None
     if got.plaintext != expected:
@@ -223,12 +226,18 @@ def _datablock_text(story: dict) -> str:
     return text
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_index(value: Any, items: list) -> bool:
+def _is_index(value: Any, items: list) -> TypeGuard[int]:
     return _is_int(value) and 0 <= value < len(items)
+
+
+def _dict_in(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """Return ``data[key]`` when it is an object, else an empty dict (rows show what is there)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def story_text_of(content: dict) -> str:
@@ -368,7 +377,7 @@ def _content_row(item: ContentObject, tokens: bool) -> dict:
             text = story_text_of(d)
         except CorruptData as exc:  # a DocumentError too
             err = str(exc)
-    settings = d.get("settings") if isinstance(d.get("settings"), dict) else {}
+    settings = _dict_in(d, "settings")
     model = settings.get("model") or None
     words, n_tokens = _counts(text, model or "kayra-v1", tokens)
     return {
@@ -387,7 +396,7 @@ def _content_row(item: ContentObject, tokens: bool) -> dict:
 
 def _preset_row(item: ContentObject) -> dict:
     d = item.data if isinstance(item.data, dict) else {}
-    params = d.get("parameters") if isinstance(d.get("parameters"), dict) else {}
+    params = _dict_in(d, "parameters")
     return {
         "id": item.id,
         "name": d.get("name"),

@@ -99,19 +99,7 @@ class ContentAPI(KeystoreAPI):
                     "True to create the account's first keystore",
                     f"The account's keystore is {ks.state}; creating one is explicit.",
                 )
-            for attempt in range(5):
-                if meta is not None and meta in ks:
-                    break
-                meta = ks.add(meta)
-                try:
-                    ks = await self.set_keystore(ks)
-                    break
-                except EditConflict:
-                    # another client saved the keystore meanwhile (the website adding a story's key):
-                    # read theirs and add ours to it, as the website does on its own 409
-                    if attempt == 4:
-                        raise
-                    ks = await self.keystore()
+            ks, meta = await self._with_key(ks, meta)
             key = ks[meta]
         elif meta is None:
             meta = ""
@@ -124,6 +112,23 @@ class ContentAPI(KeystoreAPI):
                 "data", "<sent>", "the server to store what was sent", "It stored something else."
             )
         return _reloaded(stored, payload, plaintext, key is not None)
+
+    async def _with_key(self, ks: Keystore, meta: str | None) -> tuple[Keystore, str]:
+        """Return the keystore holding a key for ``meta`` (a new meta when None) and that meta; a missing
+        key is added and the keystore saved first."""
+        for attempt in range(5):
+            if meta is not None and meta in ks:
+                return ks, meta
+            meta = ks.add(meta)
+            try:
+                return await self.set_keystore(ks), meta
+            except EditConflict:
+                # another client saved the keystore meanwhile (the website adding a story's key):
+                # read theirs and add ours to it, as the website does on its own 409
+                if attempt == 4:
+                    raise
+                ks = await self.keystore()
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
 
     async def save_content(
         self, item: ContentObject, *, backup: bool = True, force: bool = False

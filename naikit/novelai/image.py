@@ -21,9 +21,9 @@ from .._outcome import spend_checked
 from .._validate import check_bool, check_int, check_number
 from ..errors import InputError, ResponseShapeError, StreamIncomplete
 from . import image_models as im
-from .user_api import AccountAPI
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
+from .user_api import AccountAPI
 
 __all__ = ["ImageAPI", "BudgetExceeded", "decode_stream_frame", "decode_stream_sse", "msgpack_frames"]
 
@@ -313,7 +313,7 @@ class ImageAPI(AccountAPI):
         for body in bodies:
             total += im.estimate_cost(body, opus=is_opus).total
         _check_budget(total, max_anlas, f"this batch of {len(presets)} generations")
-        labels = list(labels) if labels is not None else [""] * len(presets)  # type: ignore[arg-type]
+        labels = list(labels) if labels is not None else [""] * len(presets)
         tasks = [
             self._generate(pr, ps, "generate", characters=characters, vibes=vibes, opus=is_opus, label=lb)
             for pr, ps, lb in zip(prompts, presets, labels, strict=False)

@@ -12,7 +12,7 @@ so a concurrent save by another client (409) becomes :class:`~naikit.errors.Edit
 
 from __future__ import annotations
 
-from .._transport import Secret
+from .._secret import Secret
 from .._validate import check_bool
 from ..errors import Conflict, EditConflict, InputError
 from .content import ENCRYPTED_TYPES

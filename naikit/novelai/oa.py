@@ -256,16 +256,15 @@ class _Assembler:
         c = choices[0]
         if not isinstance(c, dict):
             raise ResponseShapeError(what, "choices[0]", "is not an object")
+        text = c.get("text")
         if self.chat:
             delta = c.get("delta") or {}
-            piece = delta.get("content") if isinstance(delta, dict) else None
-            piece = (
-                piece if isinstance(piece, str) else (c.get("text") if isinstance(c.get("text"), str) else "")
-            )
+            content = delta.get("content") if isinstance(delta, dict) else None
+            piece = content if isinstance(content, str) else text if isinstance(text, str) else ""
+        elif isinstance(text, str):
+            piece = text
         else:
-            piece = c.get("text")
-            if not isinstance(piece, str):
-                raise ResponseShapeError(what, "choices[0].text", "is missing or not a string")
+            raise ResponseShapeError(what, "choices[0].text", "is missing or not a string")
         piece = piece.replace("<|user|>", "")  # as the website: the stop token is not text
         ids = c.get("token_ids") or []
         if not isinstance(ids, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in ids):
@@ -452,10 +451,12 @@ class OAAPI(AccountAPI):
 
         if isinstance(prompt, GLMPrompt):
             prompt = prompt.text  # a built story prompt (naikit.novelai.glm_prompt.build_prompt)
+        text: str | None = None
+        ids_given: list[int] | None = None
         if isinstance(prompt, str):
             if not prompt:
                 raise InputError("prompt", prompt, "a non-empty prompt")
-            ids_given = None
+            text = prompt
         elif (
             isinstance(prompt, (list, tuple))
             and prompt
@@ -471,11 +472,12 @@ class OAAPI(AccountAPI):
             limit = context_tokens
         else:
             limit = m.context.for_tier(known_tier or "opus")
-        if ids_given is not None:
-            n, ids = len(ids_given), ids_given
+        ids: list[int] | None
+        if text is None:
+            n, ids = len(ids_given or ()), ids_given
         else:
             try:
-                n, ids = await self._token_count(prompt, m)  # type: ignore[arg-type]
+                n, ids = await self._token_count(text, m)
             except APIError as exc:
                 if exc.status not in (400, 404, 405):
                     raise
@@ -484,7 +486,8 @@ class OAAPI(AccountAPI):
                 log.warning("token-count unavailable (%s); sending the prompt as text", exc.status)
                 n, ids = -1, None
         room = limit - sampling["max_tokens"]
-        send: str | list[int] = ids if ids is not None else prompt  # type: ignore[assignment]
+        # a count without ids (a server that sends none): the prompt goes as text
+        send: str | list[int] = ids if ids is not None else (text or "")
         if n > room:
             if not truncate:
                 raise InputError(

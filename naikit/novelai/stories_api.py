@@ -28,8 +28,6 @@ from .content_api import ContentAPI
 from .crypto import UnsafeWrite
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .story import Story
 
 __all__ = ["StoriesAPI"]
@@ -49,7 +47,8 @@ class StoriesAPI(ContentAPI):
         rows = []
         for s in stories:
             d = s.data if isinstance(s.data, dict) else {}
-            c = by_id.get(d.get("remoteStoryId"))
+            rid = d.get("remoteStoryId")
+            c = by_id.get(rid) if isinstance(rid, str) else None
             crow = _content_row(c, tokens) if c is not None else {}
             text = None
             if c is not None and c.ok and not crow.get("error"):
@@ -157,7 +156,7 @@ class StoriesAPI(ContentAPI):
                 ):
                     target, title = d.get("remoteStoryId"), str(d.get("title", ""))
                     break
-            item = next(
+            found = next(
                 (
                     c
                     for c in contents
@@ -165,9 +164,9 @@ class StoriesAPI(ContentAPI):
                 ),
                 None,
             )
-            if item is None:
+            if found is None:
                 raise _no_story(story if isinstance(story, str) else story.id)
-            item.raise_for_error()
+            item = found.raise_for_error()
         out = Story.from_content(item.data, title=title)
         out._item = item
         out._read_text = out.text
@@ -238,7 +237,7 @@ def _check_story(story: Any) -> None:
     check_text(story, "story", allowed="the id, meta or title of a story", empty=False)
 
 
-def _no_story(story: str) -> NotFound:
+def _no_story(story: str | ContentObject) -> NotFound:
     """Return the error for a story name that matches nothing in the account (found after listing)."""
     return NotFound(
         404,

@@ -462,6 +462,9 @@ class Story:
     # so that save_story writes it back (and only appends to the text)
     _item: ContentObject | None = field(default=None, init=False, repr=False, compare=False)
     _read_text: str = field(default="", init=False, repr=False, compare=False)
+    # set when read from a file (from_file): which kind and whether it was indented, and the .story container
+    _file: tuple[str, bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _container: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("text", "memory", "authors_note", "title"):
@@ -646,11 +649,11 @@ class Story:
         file keeps its layout (compact or two-space indent) unless ``indent`` says otherwise."""
         if kind not in ("story", "lorebook"):
             raise InputError("kind", kind, '"story" or "lorebook"')
-        was = getattr(self, "_file", (kind, False))
+        was = self._file or (kind, False)
         pretty = was[1] if indent is None else indent
         if kind == "lorebook":
             return _dumps(self.lorebook_dict(), pretty)
-        container = dict(getattr(self, "_container", None) or {"storyContainerVersion": 1, "metadata": {}})
+        container = dict(self._container or {"storyContainerVersion": 1, "metadata": {}})
         meta = dict(container.get("metadata") or {})
         if self.title or "title" in meta:
             meta["title"] = self.title

@@ -331,8 +331,8 @@ class TextAPI(OAAPI, StoriesAPI):
                      stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
                      context_tokens=context_tokens, seed=seed)
             )  # fmt: skip
-            async for ev in self._oa_generate_stream(prompt, preset, **kw, **params):
-                yield ev
+            async for tok in self._oa_generate_stream(prompt, preset, **kw, **params):
+                yield tok
             return
         body, p, m = prepare_request(
             prompt,
@@ -483,11 +483,8 @@ def decode_stream_event(raw: str, model: str, *, use_string: bool, validate: boo
     object. Without ``validate`` a wrong ``ptr`` or ``logprobs`` is dropped instead.
     """
     data = load_json(raw, lambda reason: ResponseShapeError(_STREAM, "data", f"is not JSON ({reason})"))
-    if isinstance(data, dict) and "error" in data:
-        status = data.get("statusCode")
-        ok = isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
-        message = str(data.get("message") or data["error"])[:500]
-        raise api_error(status if ok else 500, message, url=_STREAM, body=data)
+    if isinstance(data, dict):
+        _raise_error_event(data, _STREAM)
     if not isinstance(data, dict) or not isinstance(data.get("token"), str):
         raise ResponseShapeError(_STREAM, "token", "is missing or not a string")
     token = data["token"]
@@ -523,8 +520,6 @@ def _raise_error_event(data: dict[str, Any], url: str) -> None:
     """Raise the APIError an ``{"error": ...}`` event stands for (a stream that failed mid-way)."""
     if "error" not in data:
         return
-    from ..errors import api_error
-
     code = data.get("statusCode")
     code = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
     raise api_error(code, str(data.get("message") or data["error"])[:500], url=url, body=data)

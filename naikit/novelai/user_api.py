@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._outcome import server_finished
-from .._transport import Secret, reveal
+from .._secret import Secret, reveal
 from .._validate import check_bool, check_text
 from ..errors import AccessKeyRejected, APIError, InputError, OutcomeUnknown
 from . import shapes
