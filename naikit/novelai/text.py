@@ -23,7 +23,8 @@ from .._decode import load_json
 from ..errors import InputError, ResponseShapeError, StreamIncomplete, api_error
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
-from .oa import OAAPI, _preset_for
+from .oa import _preset_for
+from .oa_api import OAAPI
 from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
 from .stories_api import StoriesAPI
 
