@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from .._secret import Secret
 from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
@@ -36,9 +36,6 @@ from ..errors import (
 from . import shapes
 from .auth import EmailCase, Token, access_key, check_access_key
 
-if TYPE_CHECKING:
-    from ..sandbox.server import Sandbox
-
 __all__ = ["ClientCore"]
 
 #: Credentials known but not used yet: a token, an email with its password, or an access key.
@@ -47,6 +44,13 @@ Pending = (
     | tuple[Literal["password"], tuple[str, Secret]]
     | tuple[Literal["key"], Secret]
 )
+
+
+class _Server(Protocol):
+    """The embedded sandbox as the client sees it (its type lives beside the clients, not under them)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 class ClientCore:
@@ -103,7 +107,7 @@ class ClientCore:
         self._token: Token | None = self._token_arg
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
-        self._sandbox: Sandbox | None = None
+        self._sandbox: _Server | None = None
         hosts_now = self._explicit_hosts or _hosts_from_env() or Hosts()
         self.transport = Transport(
             hosts_now,
@@ -410,7 +414,7 @@ class ClientCore:
 
 
 def _demo_credentials() -> tuple[str, Secret]:
-    """Return the embedded sandbox's demo account (email, password)."""
+    """Return the embedded sandbox's demo account (email, password); the one place the client reads it."""
     from .. import sandbox as sb
 
     return sb.DEMO_EMAIL, Secret(sb.DEMO_PASSWORD)

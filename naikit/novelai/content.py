@@ -51,15 +51,7 @@ __all__ = [
 
 ENCRYPTED_TYPES = ("stories", "storycontent", "aimodules")
 COMPRESSED_TYPES = ("presets", "shelf")
-_ALL_TYPES = ENCRYPTED_TYPES + COMPRESSED_TYPES
 _WORD = re.compile(r"\S+")
-
-
-def _check_content_type(object_type: str) -> str:
-    """Return ``object_type`` if it names a type of user object, else raise InputError."""
-    if not isinstance(object_type, str) or object_type not in _ALL_TYPES:
-        raise InputError("object_type", object_type, "one of " + ", ".join(_ALL_TYPES))
-    return object_type
 
 
 # --------------------------------------------------------------------------------------------- objects

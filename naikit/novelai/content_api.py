@@ -31,7 +31,6 @@ from .content import (
     ENCRYPTED_TYPES,
     ContentList,
     ContentObject,
-    _check_content_type,
     _encode,
     _reloaded,
     _verify,
@@ -39,6 +38,7 @@ from .content import (
 )
 from .crypto import Keystore, UnsafeWrite
 from .keystore_api import KeystoreAPI
+from .objects_api import check_object_type
 
 if TYPE_CHECKING:
     from .backup import BackupInfo, RestoreReport
@@ -53,7 +53,7 @@ class ContentAPI(KeystoreAPI):
     async def content(self, object_type: str, *, keystore: Keystore | None = None) -> ContentList:
         """Return every object of ``object_type`` decrypted (stories, storycontent, aimodules) or
         decompressed (presets, shelf). An object that fails has ``.error`` set; the others are returned."""
-        _check_content_type(object_type)
+        check_object_type(object_type)
         if keystore is not None and not isinstance(keystore, Keystore):
             raise InputError("keystore", keystore, "a Keystore from keystore() or None")
         if object_type in ENCRYPTED_TYPES and keystore is None:
@@ -63,7 +63,7 @@ class ContentAPI(KeystoreAPI):
 
     async def content_item(self, object_type: str, object_id: str) -> ContentObject:
         """Return one object decrypted or decompressed (check ``.error``, or call ``.raise_for_error()``)."""
-        _check_content_type(object_type)
+        check_object_type(object_type)
         check_object_id(object_id)
         ks = await self.keystore() if object_type in ENCRYPTED_TYPES else None
         return decode_object(await self.get_object(object_type, object_id), ks)
@@ -77,7 +77,7 @@ class ContentAPI(KeystoreAPI):
         with :meth:`set_keystore`'s checks) before the object. A ``"missing"`` keystore (a fresh account) is
         only created with ``create_keystore=True``. The upload is verified before it is sent.
         """
-        _check_content_type(object_type)
+        check_object_type(object_type)
         # refuses what JSON cannot carry (NaN, Infinity, lone surrogates, objects) before anything is sent
         check_wire_json(data, "data")
         if meta is not None:

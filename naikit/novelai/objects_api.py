@@ -20,10 +20,11 @@ from . import shapes
 from ._base import ClientCore
 from .account import OBJECT_TYPES, ObjectList, UserObject, check_object_id
 
-__all__ = ["ObjectsAPI"]
+__all__ = ["ObjectsAPI", "check_object_type"]
 
 
-def _check_type(object_type: str) -> str:
+def check_object_type(object_type: str) -> str:
+    """Return ``object_type`` if it names a type of user object, else raise InputError."""
     if not isinstance(object_type, str) or object_type not in OBJECT_TYPES:
         raise InputError("object_type", object_type, "one of " + ", ".join(OBJECT_TYPES))
     return object_type
@@ -132,14 +133,14 @@ class ObjectsAPI(ClientCore):
 
     async def list_objects(self, object_type: str) -> ObjectList:
         """Return all objects of ``object_type`` (stories, storycontent, presets, aimodules, shelf)."""
-        _check_type(object_type)
+        check_object_type(object_type)
         data = await self._call("GET", f"/user/objects/{object_type}")
         data = self._check(data, shapes.OBJECT_LIST, f"GET /user/objects/{object_type}")
         return ObjectList(object_type, tuple(UserObject.from_json(o) for o in data["objects"]))
 
     async def get_object(self, object_type: str, object_id: str) -> UserObject:
         """Return one stored object."""
-        _check_type(object_type)
+        check_object_type(object_type)
         check_object_id(object_id)
         data = await self._call("GET", f"/user/objects/{object_type}/{object_id}")
         return UserObject.from_json(self._check(data, shapes.USER_DATA, "GET /user/objects/{type}/{id}"))
@@ -151,7 +152,7 @@ class ObjectsAPI(ClientCore):
         objects and returns the one with this meta and data if the server stored it, else raises
         OutcomeUnknown saying what to check.
         """
-        _check_type(object_type)
+        check_object_type(object_type)
         _check_meta(meta)
         _check_data(data)
         try:
@@ -193,7 +194,7 @@ class ObjectsAPI(ClientCore):
         saved in between; without it, a concurrent edit is silently overwritten.
         """
         check_bool(backup, "backup")
-        _check_type(object_type)
+        check_object_type(object_type)
         check_object_id(object_id)
         _check_meta(meta)
         _check_data(data)
@@ -217,7 +218,7 @@ class ObjectsAPI(ClientCore):
         skips that), so a deleted story can be put back with ``restore``.
         """
         check_bool(backup, "backup")
-        _check_type(object_type)
+        check_object_type(object_type)
         check_object_id(object_id)
         if backup:
             from .backup import write_safety_backup
