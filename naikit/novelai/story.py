@@ -439,6 +439,10 @@ class Story:
     model sees. ``step`` is the story's step count (ephemeral entries depend on it).
     """
 
+    # Set when read from the account (nai.story): the object it came from and its text then, so that
+    # save_story writes it back (the text only by appending). Not constructor arguments.
+    _item: ContentObject | None = field(default=None, init=False, repr=False, compare=False)
+    _read_text: str = field(default="", init=False, repr=False, compare=False)
     text: str = ""
     memory: str = ""
     authors_note: str = ""
@@ -458,13 +462,6 @@ class Story:
     adventure: bool = False
     raw: dict = field(default_factory=dict, repr=False, compare=False)
     raw_lorebook: dict = field(default_factory=dict, repr=False, compare=False)
-    # set when the story was read from the account (nai.story): the object it came from and its text then,
-    # so that save_story writes it back (and only appends to the text)
-    _item: ContentObject | None = field(default=None, init=False, repr=False, compare=False)
-    _read_text: str = field(default="", init=False, repr=False, compare=False)
-    # set when read from a file (from_file): which kind and whether it was indented, and the .story container
-    _file: tuple[str, bool] | None = field(default=None, init=False, repr=False, compare=False)
-    _container: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("text", "memory", "authors_note", "title"):
@@ -649,11 +646,11 @@ class Story:
         file keeps its layout (compact or two-space indent) unless ``indent`` says otherwise."""
         if kind not in ("story", "lorebook"):
             raise InputError("kind", kind, '"story" or "lorebook"')
-        was = self._file or (kind, False)
+        was = getattr(self, "_file", (kind, False))
         pretty = was[1] if indent is None else indent
         if kind == "lorebook":
             return _dumps(self.lorebook_dict(), pretty)
-        container = dict(self._container or {"storyContainerVersion": 1, "metadata": {}})
+        container = dict(getattr(self, "_container", None) or {"storyContainerVersion": 1, "metadata": {}})
         meta = dict(container.get("metadata") or {})
         if self.title or "title" in meta:
             meta["title"] = self.title
