@@ -205,8 +205,11 @@ class OutcomeUnknown(TransportError):
     out): the server may have carried it out, so naikit did not send it again.
 
     ``check`` says how to find out what happened, ``cause`` is the failure (an APIError or a text),
-    ``endpoint`` the rule's name (see ``naikit._transport.SEND_RULES``).
+    ``endpoint`` the rule's name (see ``naikit._transport.SEND_RULES``), ``spent`` how much the balance fell
+    when naikit found the call was carried out and paid for (else None).
     """
+
+    spent: float | None = None
 
     def __init__(
         self, message: str, *, url: str = "", attempts: int = 1, check: str = "", cause: Any = None,

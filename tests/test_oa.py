@@ -521,7 +521,7 @@ def test_without_token_count_the_prompt_goes_as_text(nai, monkeypatch):
 )
 def test_oa_parsers_end_in_naikit_errors(data):
     from naikit.errors import NaikitError
-    from naikit.novelai.oa import _Assembler
+    from naikit.novelai.oa_api import _Assembler
 
     for chat in (False, True):
         try:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ContentError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .content import ContentObject
     from .story_context import Context
 
 __all__ = [
@@ -438,6 +439,10 @@ class Story:
     model sees. ``step`` is the story's step count (ephemeral entries depend on it).
     """
 
+    # Set when read from the account (nai.story): the object it came from and its text then, so that
+    # save_story writes it back (the text only by appending). Not constructor arguments.
+    _item: ContentObject | None = field(default=None, init=False, repr=False, compare=False)
+    _read_text: str = field(default="", init=False, repr=False, compare=False)
     text: str = ""
     memory: str = ""
     authors_note: str = ""

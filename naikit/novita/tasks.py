@@ -74,8 +74,12 @@ class MediaFile:
 
 
 class _Status(Protocol):
-    task_id: str
-    status: str
+    # read-only: a frozen record (a NovelAI Module) is polled too
+    @property
+    def task_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
 
     @property
     def finished(self) -> bool: ...
