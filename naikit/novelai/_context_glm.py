@@ -4,12 +4,15 @@ budget shares, the rolling window and the prompt layout (see :mod:`naikit.novela
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ._context_result import Context, Section
 from ._context_text import _Enc, _field_text, _strip_comments, match_keys
-from .story import ContextConfig, Story
+from ._story_parts import ContextConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .story import Story
 
 # ----------------------------------------------------------------------------------- GLM
 

@@ -3,7 +3,7 @@ insertion as the website does them (see :mod:`naikit.novelai.story_context`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._context_result import Context, Section
 from ._context_text import (
@@ -16,7 +16,10 @@ from ._context_text import (
     match_keys,
     split_sentences,
 )
-from .story import ContextConfig, LoreEntry, Story
+from ._story_parts import ContextConfig, LoreEntry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .story import Story
 
 #: The site keeps at most this many characters of story (its ``mv``).
 STORY_CHARS = 150_000

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .story import ContextConfig, LoreEntry
+from ._story_parts import ContextConfig, LoreEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from .story import LoreEntry
+from ._story_parts import LoreEntry
 
 _TERMINATORS = frozenset(".!?\xbf\xa1؟。？！")
 _SPACES = frozenset(" \n")

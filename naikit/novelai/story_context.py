@@ -41,12 +41,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._validate import check_int
 from ..errors import InputError
-from ._context_glm import _build_glm
-from ._context_native import LORE_SEARCH_CHARS, STORY_CHARS, _build_native
+from ._context_build import build
+from ._context_native import LORE_SEARCH_CHARS, STORY_CHARS
 from ._context_result import Context, Section
-from ._context_text import _Enc, match_keys, split_sentences
+from ._context_text import match_keys, split_sentences
 from .story import Story
 
 __all__ = [
@@ -61,9 +60,6 @@ __all__ = [
     "LORE_SEARCH_CHARS",
 ]
 
-#: The GLM rolling window's extra tokens (the community notes' "28K + 8K rolling"; guess for tiers).
-GLM_ROLLING = 8192
-
 
 class Tokenizer(Protocol):
     """Anything that turns text into token ids and back."""
@@ -71,21 +67,6 @@ class Tokenizer(Protocol):
     def encode(self, text: str) -> list[int]: ...  # pragma: no cover
 
     def decode(self, ids: list[int]) -> str: ...  # pragma: no cover
-
-
-class _ModelTokenizer:
-    def __init__(self, model: str):
-        self.model = model
-
-    def encode(self, text: str) -> list[int]:
-        from ..tokenizers import encode
-
-        return encode(text, self.model)
-
-    def decode(self, ids: list[int]) -> str:
-        from ..tokenizers import decode
-
-        return decode(ids, self.model)
 
 
 class ServerTokenizer:
@@ -131,33 +112,18 @@ def build_context(
     GLM only: ``window`` (a dict kept between calls) and ``for_generation`` drive the rolling window,
     ``extra_context`` its extra tokens (default 8,192). Raises InputError for bad arguments.
     """
-    from .models import text_model
-
     if not isinstance(story, Story):
         raise InputError("story", story, "a naikit.Story")
-
-    tm = text_model(model)
-    check_int(max_length, "max_length", lo=0)
-    if token_limit is None:
-        ctx = tm.context.for_tier(tier)
-        token_limit = ctx - max_length
-        if continue_to_sentence_end:
-            token_limit -= 40 if tm.tokenizer == "glm4" else 20
-    if isinstance(token_limit, bool) or not isinstance(token_limit, int) or token_limit <= 0:
-        raise InputError("token_limit", token_limit, "a positive number of tokens")
-    if tokenizer is not None and not (
-        callable(getattr(tokenizer, "encode", None)) and callable(getattr(tokenizer, "decode", None))
-    ):
-        raise InputError("tokenizer", tokenizer, "an object with encode(text) and decode(ids)")
-    if not isinstance(preamble, str):
-        raise InputError("preamble", preamble, "a string")
-    glm = tm.tokenizer == "glm4"
-    if glm:
-        enc = _Enc(tokenizer) if tokenizer is not None else None
-        if window is not None and not isinstance(window, dict):
-            raise InputError("window", window, "a dict kept between calls (or None)")
-        extra = GLM_ROLLING if extra_context is None else extra_context
-        return _build_glm(story, enc, token_limit, tm.value, window, extra, for_generation)
-    enc = _Enc(tokenizer if tokenizer is not None else _ModelTokenizer(tm.value))
-    keep = 1 if tm.tokenizer == "llama3" else 0
-    return _build_native(story, enc, token_limit, tm.value, preamble, keep)
+    return build(
+        story,
+        model,
+        tier=tier,
+        token_limit=token_limit,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        preamble=preamble,
+        window=window,
+        for_generation=for_generation,
+        extra_context=extra_context,
+        continue_to_sentence_end=continue_to_sentence_end,
+    )
