@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validate import check_int
+from .._validate import check_choice, check_instance, check_int
 from ..errors import ContentError, InputError
 
 
@@ -101,17 +101,15 @@ class ContextConfig:
 
     def __post_init__(self) -> None:
         for name in ("prefix", "suffix"):
-            if not isinstance(getattr(self, name), str):
-                raise InputError(name, getattr(self, name), "a string")
+            check_instance(getattr(self, name), str, name, "a string")
         for name in ("token_budget", "reserved_tokens", "budget_priority"):
             _num(name, getattr(self, name))
-        if self.trim_direction not in TRIM_DIRECTIONS:
-            raise InputError("trim_direction", self.trim_direction, " / ".join(TRIM_DIRECTIONS))
+        check_choice(
+            self.trim_direction, "trim_direction", TRIM_DIRECTIONS, allowed=" / ".join(TRIM_DIRECTIONS)
+        )
         for name in ("insertion_type", "maximum_trim_type"):
-            if getattr(self, name) not in TRIM_TYPES:
-                raise InputError(name, getattr(self, name), " / ".join(TRIM_TYPES))
-        if isinstance(self.insertion_position, bool) or not isinstance(self.insertion_position, int):
-            raise InputError("insertion_position", self.insertion_position, "an integer")
+            check_choice(getattr(self, name), name, TRIM_TYPES, allowed=" / ".join(TRIM_TYPES))
+        check_int(self.insertion_position, "insertion_position")
 
     _KEYS = (
         "prefix",
@@ -210,15 +208,13 @@ class LoreEntry:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise InputError("text", self.text, "the entry's text as a string")
+        check_instance(self.text, str, "text", "the entry's text as a string")
         self.keys = _str_list("keys", self.keys)
         if not self.id:
             self.id = str(uuid.uuid4())
         if isinstance(self.search_range, bool) or not isinstance(self.search_range, int):
             raise InputError("search_range", self.search_range, "an integer number of characters")
-        if not isinstance(self.context_config, ContextConfig):
-            raise InputError("context_config", self.context_config, "a ContextConfig")
+        check_instance(self.context_config, ContextConfig, "context_config", "a ContextConfig")
 
     _ORDER = (
         "text",
