@@ -10,7 +10,7 @@ from typing import Any
 from .._validate import check_number, is_token_id
 from ..errors import InputError
 from ..sampling import SAMPLER_NAMES
-from .models import TextModel
+from .models import TextModel, text_model
 
 #: Sampler names as preset files spell them, in NovelAI's id order (spec §5.3).
 # The sampler ids are sampling.py's table (the order of the tuple is the id NovelAI's API uses).
@@ -195,9 +195,7 @@ def check_oa_parameter(key: str, value: Any, model: str, where: str | None = Non
         spec = _OA_EXTRA[key]
         return check_number(value, where or key, lo=spec.lo, hi=spec.hi, allowed=spec.allowed())
     if key == "max_length":
-        from .models import text_model as _tm
-
-        hi = _tm(model).max_output
+        hi = text_model(model).max_output
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
             raise InputError(
                 where or key, value, f"an integer in [1, {hi}] (the website's range for {model})"

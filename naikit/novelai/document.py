@@ -19,6 +19,9 @@ MessagePack in ways a plain decoder (the ``msgpack`` package) misreads:
 subset NovelAI uses (records, tags, Map, Set, Date, undefined), so the sandbox can ship real documents.
 :func:`decode_document` returns a :class:`Document` whose ``text`` is the story: the ``text`` of each
 section in ``order``, joined with newlines (each section is one paragraph of the editor).
+
+Layout: the msgpackr codec (:func:`unpack`, :func:`pack`) is in ``_msgpackr``; every public name is
+imported from here.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ bundle:
 Deliberate differences (README, "Image requests"): inpaint keeps ``add_original_image`` true, an empty
 UC is sent as ``negative_prompt: ""``, masks are strict black-and-white PNGs. How novelai-api and
 novelai-sdk differ from the website is named in ``tests/test_interop_image.py``.
+
+Layout: model tables and :class:`ImagePreset` are in ``_image_preset``, characters, vibes and pictures in
+``_image_inputs``, validation and the request body in ``_image_request``; this module holds the Anlas
+estimates and is where every public name is imported from.
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ naikit's own deliberate differences from the website are listed in the README.
 
 Everything a user gives is checked before a request is built; bad values raise InputError naming the
 key, the value and what is allowed.
+
+Layout: the parameter tables and checks are in ``_preset_params``, the ``.preset`` file format and the
+official presets in ``_preset_file``, the :class:`Preset` object in ``_preset``, the site's settings, bans
+and biases in ``_text_settings``; this module builds the request and is where every public name is
+imported from.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ A :class:`Story` is made in code, read from an account story (``nai.story(...)``
 ``.lorebook`` files. Each object keeps the dict it was read from, so writing an unedited story back gives
 the same bytes (keys in their order, fields naikit does not model kept as they were).
 :meth:`Story.context` builds what the model sees (see :mod:`naikit.novelai.story_context`).
+
+Layout: the parts (:class:`ContextConfig`, :class:`LoreEntry`, :class:`Category`,
+:class:`EphemeralEntry`) are in ``_story_parts``; every public name is imported from here.
 """
 
 from __future__ import annotations

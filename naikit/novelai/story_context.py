@@ -35,6 +35,10 @@ overflows the extra 8,192 tokens.
 Not modelled (named choices): the site's per-model preamble rules (pass ``preamble=``), category
 subcontexts, user scripts, the final-token crop, advanced conditions other than true/key/lore/and/or/not.
 Character positions are Python code points where the site counts UTF-16 units.
+
+Layout: key matching, sentences and encoding are in ``_context_text``, :class:`Context` in
+``_context_result``, the builders in ``_context_native`` and ``_context_glm``, argument checks and the
+dispatch in ``_context_build``; every public name is imported from here.
 """
 
 from __future__ import annotations
