@@ -162,6 +162,10 @@ class Preset:
 
     @name.setter
     def name(self, value: str) -> None:
+        self._set_name(value)
+
+    def _set_name(self, value: str) -> None:
+        # __setattr__ routes every assignment, so the property's setter and it share this one
         check_instance(value, str, "name", "a string")
         self._data["name"] = value
         self._changed("name", value)
@@ -224,7 +228,7 @@ class Preset:
         if key in PARAMS or key in _OA_EXTRA or key == "order":
             self[key] = value
         elif key == "name":
-            Preset.name.fset(self, value)  # type: ignore[attr-defined]
+            self._set_name(value)
         else:
             raise AttributeError(f"cannot set {key!r} on a Preset (not a parameter)")
 
@@ -469,4 +473,6 @@ class Preset:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Preset) and _dump(self._data) == _dump(other._data)
 
+    # A preset is mutable and compares by content, so it is unhashable (object's __hash__ is typed as a
+    # method; None is what Python expects here).
     __hash__ = None  # type: ignore[assignment]
