@@ -26,7 +26,7 @@ from typing import Any
 
 from .._atomic import write_atomic
 from .._validate import check_instance, check_path
-from ..errors import InputError
+from ..errors import CorruptData, InputError
 from ._context_build import build
 from ._context_result import Context
 from ._story_parts import (
@@ -42,6 +42,7 @@ from ._story_parts import (
     memory_config,
     story_config,
 )
+from .document import decode_document
 
 __all__ = [
     "ContextConfig",
@@ -55,6 +56,7 @@ __all__ = [
     "authors_note_config",
     "story_config",
     "lore_config",
+    "story_text_of",
 ]
 
 
@@ -138,8 +140,6 @@ class Story:
 
     @classmethod
     def _from_content(cls, content: dict, title: str) -> Story:
-        from .content import story_text_of
-
         if not isinstance(content, dict):
             raise _err("storycontent", f"expected an object, got {type(content).__name__}")
         try:
@@ -351,6 +351,69 @@ class Story:
         )
 
 
+# ------------------------------------------------------------------------------------------ story text
+
+
+def _datablock_text(story: dict) -> str:
+    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text.
+
+    Raises CorruptData (stage "storycontent") when a block on the chain is not an object, its indices are
+    not integers or its fragment's data is not text.
+    """
+    blocks = story.get("datablocks") or []
+    fragments = story.get("fragments") or []
+    blocks = blocks if isinstance(blocks, list) else []
+    fragments = fragments if isinstance(fragments, list) else []
+    cur = story.get("currentBlock")
+    if not blocks or not _is_index(cur, blocks):
+        return "".join(f["data"] for f in fragments if isinstance(f, dict) and isinstance(f.get("data"), str))
+    path, seen, i = [], set(), cur
+    while _is_index(i, blocks) and i not in seen:
+        seen.add(i)
+        if not isinstance(blocks[i], dict):
+            raise CorruptData("storycontent", f"datablocks[{i}] is not an object")
+        path.append((i, blocks[i]))
+        i = blocks[i].get("prevBlock", -1)
+    text = ""
+    for i, block in reversed(path):
+        frag = block.get("dataFragment")
+        if not isinstance(frag, dict):
+            idx = block.get("fragmentIndex")
+            frag = fragments[idx] if _is_index(idx, fragments) else {}
+        data = frag.get("data", "") if isinstance(frag, dict) else ""
+        start = block.get("startIndex", len(text))
+        end = block.get("endIndex", start)
+        if not isinstance(data, str) or not _is_int(start) or not _is_int(end):
+            raise CorruptData("storycontent", f"datablocks[{i}] has non-text data or non-integer indices")
+        start = min(max(start, 0), len(text))
+        end = min(max(end, start), len(text))
+        text = text[:start] + data + text[end:]
+    return text
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_index(value: Any, items: list) -> bool:
+    return _is_int(value) and 0 <= value < len(items)
+
+
+def story_text_of(content: dict) -> str:
+    """Return the full text of a storycontent's data: its ``document`` decoded (newer stories) or its
+    datablocks replayed up to the current block (older ones).
+
+    Raises CorruptData (DocumentError for the document) when the data cannot give a text.
+    """
+    if not isinstance(content, dict):
+        raise CorruptData("storycontent", f"the storycontent is {type(content).__name__}, not an object")
+    doc = content.get("document")
+    if isinstance(doc, str) and doc:
+        return decode_document(doc).text
+    story = content.get("story")
+    return _datablock_text(story) if isinstance(story, dict) else ""
+
+
 def _list(data: dict, key: str, what: str) -> list:
     v = data.get(key) or []
     if not isinstance(v, list):
@@ -393,8 +456,6 @@ def append_story_text(content: dict, addition: str, *, origin: str = "ai") -> di
     section per further line. The result is checked: its text must be the old text plus ``addition``
     (else :class:`StoryFileError`, before anything is uploaded).
     """
-    from .content import story_text_of
-
     if not isinstance(addition, str) or not addition:
         raise InputError("addition", addition, "the non-empty text to append")
     old = story_text_of(content)
