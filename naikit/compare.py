@@ -113,7 +113,7 @@ def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
     import math as _m
 
     frame = c.to_frame()
-    metrics = {(r.preset, r.seed): r for r in frame.itertuples()}
+    metrics = {(r["preset"], r["seed"]): r for r in frame.to_dict("records")}
     did = dom_id or "nk-cmp-" + hashlib.sha1(repr((c.model, c.presets, c.seeds)).encode()).hexdigest()[:10]
     head = "".join(f"<th>{escape(p)}</th>" for p in c.presets)
     body = []
@@ -124,10 +124,10 @@ def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
             g = c.generations[(name, seed)]
             r = metrics[(name, seed)]
             text = escape(g.text) if i == 0 else _diff_spans(g.text, ref)
-            ml = "–" if _m.isnan(r.mean_logprob) else f"{r.mean_logprob:.2f}"
+            ml = "–" if _m.isnan(r["mean_logprob"]) else f"{r['mean_logprob']:.2f}"
             cells.append(
-                f'<td><div class="nk-text">{text}</div><div class="nk-m">{r.tokens} tokens · mean logprob '
-                f"{ml} · distinct-2 {r.distinct_2:.2f} · repeated {r.repetition_rate:.0%}</div></td>"
+                f'<td><div class="nk-text">{text}</div><div class="nk-m">{r["tokens"]} tokens · mean logprob '
+                f"{ml} · distinct-2 {r['distinct_2']:.2f} · repeated {r['repetition_rate']:.0%}</div></td>"
             )
         body.append(f"<tr><th>seed {seed}</th>{''.join(cells)}</tr>")
     css = (
@@ -148,16 +148,16 @@ def _names(presets: Sequence[Preset | str], model: str | None) -> tuple[list[Pre
 
     if isinstance(presets, (str, Preset)) or not isinstance(presets, Sequence) or not presets:
         raise InputError("presets", presets, "a non-empty list of Presets or official preset names")
-    objs = []
+    objs: list[Preset] = []
     # a Preset object in the list says which model the names belong to
     chosen = model if model is not None else next((p.model for p in presets if isinstance(p, Preset)), None)
     for i, p in enumerate(presets):
         obj, m = resolve_preset(p, chosen)
-        chosen = m.value
+        chosen = resolved = m.value
         if obj.name in (o.name for o in objs):
             obj = obj.copy(f"{obj.name} ({i + 1})")
         objs.append(obj)
-    return objs, chosen  # type: ignore[return-value]
+    return objs, resolved  # presets is not empty, so the loop set it
 
 
 async def acompare(

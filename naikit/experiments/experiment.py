@@ -31,24 +31,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NaikitError
 from .journal import Journal, check_folder
-from .metrics import bootstrap_ci, distinct_n, perplexity, repetition_rate
+from .metrics import bootstrap_ci
 from .plan import Cell, image_cells, text_cells
+from .record import IMAGE_METRICS, TEXT_METRICS, record_response
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["Experiment", "RunReport", "TEXT_METRICS", "IMAGE_METRICS"]
 
-TEXT_METRICS = [
-    "tokens",
-    "characters",
-    "mean_logprob",
-    "perplexity",
-    "distinct_1",
-    "distinct_2",
-    "repetition_rate",
-]
-IMAGE_METRICS = ["cost", "width", "height", "n_images"]
 
 # run ids of the runs alive in this process: an in-flight row of any other run whose process is gone
 # (or of a run of this process that ended) is an orphan
@@ -79,6 +70,9 @@ class RunReport(dict):
 class Experiment:
     """A sweep over prompts x presets (or any parameter) x models x seeds, text or images, journaled in
     ``folder`` (None: a temporary in-memory journal). Budgets given here are the defaults of ``run``."""
+
+    # ready-made cells handed over by from_cells (xy_plot) before __init__ runs; None: plan from the axes
+    _given_cells: list[Cell] | None = None
 
     def __init__(
         self,
@@ -111,8 +105,8 @@ class Experiment:
             raise InputError("clock", clock, "a callable returning seconds (e.g. time.monotonic)")
         if opus is not None and not isinstance(opus, bool):
             raise InputError("opus", opus, "True, False or None (ask the subscription)")
-        folder = check_folder(folder)
-        cells = getattr(self, "_given_cells", None)
+        where = check_folder(folder)
+        cells = self._given_cells
         if cells is not None:
             self.cells = cells
         else:
@@ -120,8 +114,8 @@ class Experiment:
                 raise InputError("prompts", prompts, "a prompt or a non-empty list of prompts")
             make = text_cells if kind == "text" else image_cells
             self.cells = make(prompts, presets, seeds, models, params, dict(fixed or {}))
-        self.journal = Journal(folder)
-        self.folder = folder
+        self.journal = Journal(where)
+        self.folder = where
         self.journal.register(
             name, [(c.key, c.kind, c.identity, c.axes) for c in self.cells]
         )  # fmt: skip
@@ -147,10 +141,10 @@ class Experiment:
     def open(cls, folder: str | os.PathLike[str], name: str = "default") -> Experiment:
         """Return the experiment ``name`` of an existing folder, read from its journal alone (frame,
         summary, status, export; to run it again, create it with its axes)."""
-        folder = check_folder(folder)
-        if folder is None or not os.path.exists(os.path.join(folder, "journal.sqlite3")):
-            raise InputError("folder", folder, "a folder holding an experiment journal (journal.sqlite3)")
-        journal = Journal(folder)
+        path = check_folder(folder)
+        if path is None or not os.path.exists(os.path.join(path, "journal.sqlite3")):
+            raise InputError("folder", path, "a folder holding an experiment journal (journal.sqlite3)")
+        journal = Journal(path)
         first = journal.first(name)
         if first is None:
             journal.close()
@@ -160,7 +154,7 @@ class Experiment:
         self = cls.__new__(cls)
         self.kind, self.name, self.opus, self.clock = first[0], name, None, time.monotonic
         self.limits = {"max_anlas": None, "max_requests": None, "max_time": None}
-        self.cells, self.journal, self.folder = [], journal, folder
+        self.cells, self.journal, self.folder = [], journal, path
         self.axes = list(json.loads(first[1]))
         self.objects, self.errors, self._stopping, self._prompt_ids = {}, {}, False, {}
         self.last_report, self._listeners = None, []
@@ -393,7 +387,9 @@ class Experiment:
         async def record(cell: Cell, obj: Any, elapsed: float) -> None:
             nonlocal spent, reserved
             # on a worker thread: the loop stays free to send the next request meanwhile
-            result, row, cost = await asyncio.to_thread(self._record, cell, obj, elapsed)
+            result, row, cost = await asyncio.to_thread(
+                record_response, cell, obj, self.folder, self._prompt_ids
+            )
             await asyncio.to_thread(
                 self.journal.finish, cell.key, result, row, cost, self.name, time.time(), elapsed
             )
@@ -413,65 +409,6 @@ class Experiment:
                 bar.close()
         if report["stopped"] is None and self._stopping:
             report["stopped"] = "stop"
-
-    def _record(self, cell: Cell, obj: Any, elapsed: float) -> tuple[dict[str, Any], dict[str, Any], int]:
-        """Return the JSON result of one response, its frame row and its Anlas cost (PNGs written first)."""
-        if cell.kind == "text":
-            res = self._text_result(cell, obj)
-            return res, {"text": res["text"], **res["metrics"], "finish_reason": res["finish_reason"]}, 0
-        files = []
-        if self.folder is not None:
-            d = os.path.join(self.folder, "images")
-            os.makedirs(d, exist_ok=True)
-            for i, g in enumerate(obj):
-                rel = os.path.join("images", f"{cell.key[:24]}_{i}.png")
-                tmp = os.path.join(self.folder, rel + ".part")
-                with open(tmp, "wb") as f:
-                    f.write(g.png)
-                os.replace(tmp, os.path.join(self.folder, rel))  # whole files only, even when killed
-                files.append(rel)
-        cost = int(obj.cost.total) if obj.cost is not None else cell.estimate
-        params = obj.request.get("parameters", {})
-        result = {
-            "files": files,
-            "seeds": [g.seed for g in obj],
-            "model": obj.request.get("model"),
-            "width": params.get("width"),
-            "height": params.get("height"),
-            "parameters": params,
-            "n_images": len(obj),
-        }
-        row = {"path": files[0] if files else None, **{k: result[k] for k in ("width", "height", "n_images")}}
-        return result, row, cost
-
-    def _text_result(self, cell: Cell, gen: Any) -> dict[str, Any]:
-        chosen = [s.chosen.before for s in gen.logprobs]  # parsed once (mean_logprob would parse again)
-        known = [v for v in chosen if v is not None]
-        ml = sum(known) / len(known) if known else None
-        prompt_ids: list[int] = []
-        if gen.pieces is None:  # native models: the prompt tokenizes locally (GLM's tokenizer is remote)
-            k = (cell.prompt, gen.model)
-            if k not in self._prompt_ids:
-                from ..tokenizers import encode
-
-                self._prompt_ids[k] = encode(cell.prompt, gen.model)
-            prompt_ids = self._prompt_ids[k]
-        return {
-            "text": gen.text,
-            "token_ids": list(gen.tokens),
-            "logprobs": chosen,
-            "finish_reason": gen.finish_reason,
-            "model": gen.model,
-            "metrics": {
-                "tokens": len(gen.tokens),
-                "characters": len(gen.text),
-                "mean_logprob": math.nan if ml is None else ml,
-                "perplexity": perplexity(ml),
-                "distinct_1": distinct_n(gen.tokens, 1),
-                "distinct_2": distinct_n(gen.tokens, 2),
-                "repetition_rate": repetition_rate(gen.tokens, prompt_ids),
-            },
-        }
 
     # -- results ------------------------------------------------------------------------------------
     def results(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:

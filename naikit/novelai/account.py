@@ -1,19 +1,33 @@
 """Typed results of NovelAI's account API, each convertible to a pandas DataFrame.
 
-Every record keeps the server's JSON in ``raw`` (nothing the API sends is dropped) and shows itself in
-a notebook as a small table. pandas is imported only when a frame is asked for.
+Each record is declared once (:mod:`naikit._records`): its fields name their wire key and type, and
+from that come the response shape the client checks (``Subscription.shape()``, also
+``naikit.novelai.shapes.SUBSCRIPTION``), ``from_json`` and the display rows. Every record keeps the
+server's JSON in ``raw`` (nothing the API sends is dropped) and shows itself in a notebook as a small
+table. pandas is imported only when a frame is asked for.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._decode import finite
+from .._records import (
+    Listing,
+    Number,
+    Record,
+    record,
+    to_bool,
+    to_dict,
+    to_int,
+    to_number,
+    to_str,
+    to_timestamp,
+    wire,
+)
 
 __all__ = [
     "TIERS",
@@ -40,72 +54,19 @@ def check_object_id(object_id: Any, field: str = "object_id") -> str:
     return object_id
 
 
-def _ts(seconds: float | int | None) -> _dt.datetime | None:
-    """Return an aware UTC datetime for unix seconds (None stays None)."""
-    value = finite(seconds)
-    if value is None:
-        return None
-    # Some NovelAI timestamps are in milliseconds (inner story data); top-level ones are seconds.
-    if value > 10**11:
-        value = value / 1000
-    try:
-        return _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):  # beyond the years a datetime holds: not a date
-        return None
-
-
-class _Record:
-    """Mixin: ``rows()`` gives (field, value) pairs; the frame and the HTML are built from them."""
-
-    def rows(self) -> list[tuple[str, Any]]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def to_frame(self):
-        """Return a two-column DataFrame (field, value), one row per field."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows(), columns=["field", "value"]).set_index("field")
-
-    def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.rows()
-        )
-        return f"<table class='naikit-record'><caption>{type(self).__name__}</caption>{cells}</table>"
-
-
-@dataclass(frozen=True, repr=False)
-class AccountInformation(_Record):
+@record(frozen=True, repr=False)
+class AccountInformation(Record):
     """``GET /user/information``: verification and trial state, creation date."""
 
-    email_verified: bool
-    email_verification_letter_sent: bool
-    trial_activated: bool
-    trial_actions_left: int
-    created_at: _dt.datetime | None
+    WHAT = "GET /user/information"
+    EXTRA_SHAPE = {"trialImagesLeft?": Number}
+
+    email_verified: bool = wire("emailVerified", bool, to_bool)
+    email_verification_letter_sent: bool = wire("emailVerificationLetterSent", bool, to_bool)
+    trial_activated: bool = wire("trialActivated", bool, to_bool)
+    trial_actions_left: int = wire("trialActionsLeft", Number, to_int)
+    created_at: _dt.datetime | None = wire("accountCreatedAt", Number, to_timestamp)
     raw: dict = field(compare=False)
-
-    @classmethod
-    def from_json(cls, d: dict) -> AccountInformation:
-        """Return the record for a response body (already shape-checked or trusted)."""
-        return cls(
-            email_verified=bool(d.get("emailVerified")),
-            email_verification_letter_sent=bool(d.get("emailVerificationLetterSent")),
-            trial_activated=bool(d.get("trialActivated")),
-            trial_actions_left=int(d.get("trialActionsLeft") or 0),
-            created_at=_ts(d.get("accountCreatedAt")),
-            raw=d,
-        )
-
-    def rows(self) -> list[tuple[str, Any]]:
-        """Return (field, value) pairs in display order."""
-        return [
-            ("email_verified", self.email_verified),
-            ("email_verification_letter_sent", self.email_verification_letter_sent),
-            ("trial_activated", self.trial_activated),
-            ("trial_actions_left", self.trial_actions_left),
-            ("created_at", self.created_at),
-        ]
 
     def __repr__(self) -> str:
         return (
@@ -116,32 +77,16 @@ class AccountInformation(_Record):
         )
 
 
-@dataclass(frozen=True, repr=False)
-class Priority(_Record):
+@record(frozen=True, repr=False)
+class Priority(Record):
     """``GET /user/priority``: the legacy priority-action system."""
 
-    max_priority_actions: float
-    next_refill_at: _dt.datetime | None
-    task_priority: float
+    WHAT = "GET /user/priority"
+
+    max_priority_actions: float = wire("maxPriorityActions", Number, to_number)
+    next_refill_at: _dt.datetime | None = wire("nextRefillAt", Number, to_timestamp)
+    task_priority: float = wire("taskPriority", Number, to_number)
     raw: dict = field(compare=False)
-
-    @classmethod
-    def from_json(cls, d: dict) -> Priority:
-        """Return the record for a response body."""
-        return cls(
-            max_priority_actions=d.get("maxPriorityActions", 0),
-            next_refill_at=_ts(d.get("nextRefillAt")),
-            task_priority=d.get("taskPriority", 0),
-            raw=d,
-        )
-
-    def rows(self) -> list[tuple[str, Any]]:
-        """Return (field, value) pairs in display order."""
-        return [
-            ("max_priority_actions", self.max_priority_actions),
-            ("next_refill_at", self.next_refill_at),
-            ("task_priority", self.task_priority),
-        ]
 
     def __repr__(self) -> str:
         return (
@@ -149,34 +94,49 @@ class Priority(_Record):
         )
 
 
-@dataclass(frozen=True, repr=False)
-class Subscription(_Record):
+def _expiry(v: Any) -> _dt.datetime | None:
+    return to_timestamp(v) if v else None  # 0 means "no subscription", not 1970
+
+
+_PERKS = {
+    "maxPriorityActions": Number,
+    "startPriority": Number,
+    "contextTokens": Number,
+    "unlimitedMaxPriority": bool,
+    "moduleTrainingSteps": Number,
+    "voiceGeneration?": bool,
+    "imageGeneration?": bool,
+    "unlimitedImageGeneration?": bool,
+    "unlimitedImageGenerationLimits?": [{"resolution": Number, "maxPrompts": Number}],
+}
+
+
+@record(frozen=True, repr=False)
+class Subscription(Record):
     """``GET /user/subscription``: tier, expiry, perks and the Anlas balance.
 
     ``anlas`` is the sum of fixed and purchased training steps, which is what the website shows.
     """
 
-    tier: int
-    active: bool
-    expires_at: _dt.datetime | None
-    perks: dict
-    fixed_training_steps_left: int
-    purchased_training_steps: int
-    raw: dict = field(compare=False)
+    WHAT = "GET /user/subscription"
+    EXTRA_SHAPE = {"accountType?": int, "isGracePeriod?": bool, "paymentProcessorData?": (dict, None)}
+    ROWS = (
+        "tier",
+        "active",
+        "expires_at",
+        "anlas",
+        "fixed_training_steps_left",
+        "purchased_training_steps",
+        "perks",
+    )
 
-    @classmethod
-    def from_json(cls, d: dict) -> Subscription:
-        """Return the record for a response body."""
-        steps = d.get("trainingStepsLeft") or {}
-        return cls(
-            tier=int(d.get("tier", 0)),
-            active=bool(d.get("active")),
-            expires_at=_ts(d.get("expiresAt")) if d.get("expiresAt") else None,
-            perks=dict(d.get("perks") or {}),
-            fixed_training_steps_left=int(steps.get("fixedTrainingStepsLeft", 0)),
-            purchased_training_steps=int(steps.get("purchasedTrainingSteps", 0)),
-            raw=d,
-        )
+    tier: int = wire("tier", int, to_int, show=lambda s: f"{s.tier} ({s.tier_name})")
+    active: bool = wire("active", bool, to_bool)
+    expires_at: _dt.datetime | None = wire("expiresAt", Number, _expiry)
+    perks: dict = wire("perks", _PERKS, to_dict, expand=True)
+    fixed_training_steps_left: int = wire("trainingStepsLeft.fixedTrainingStepsLeft", Number, to_int)
+    purchased_training_steps: int = wire("trainingStepsLeft.purchasedTrainingSteps", Number, to_int)
+    raw: dict = field(compare=False)
 
     @property
     def tier_name(self) -> str:
@@ -194,63 +154,33 @@ class Subscription(_Record):
         v = self.perks.get("contextTokens")
         return int(v) if v is not None else None
 
-    def rows(self) -> list[tuple[str, Any]]:
-        """Return (field, value) pairs: the tier, expiry, Anlas, then every perk as ``perks.<name>``."""
-        out: list[tuple[str, Any]] = [
-            ("tier", f"{self.tier} ({self.tier_name})"),
-            ("active", self.active),
-            ("expires_at", self.expires_at),
-            ("anlas", self.anlas),
-            ("fixed_training_steps_left", self.fixed_training_steps_left),
-            ("purchased_training_steps", self.purchased_training_steps),
-        ]
-        for k, v in self.perks.items():
-            out.append((f"perks.{k}", v))
-        return out
-
     def __repr__(self) -> str:
         return f"Subscription(tier={self.tier} {self.tier_name}, active={self.active}, anlas={self.anlas})"
 
 
-@dataclass(frozen=True, repr=False)
-class UserObject(_Record):
+@record(frozen=True, repr=False)
+class UserObject(Record):
     """One stored object (``UserData``): id, type, meta, the still-encoded ``data``, version info."""
 
-    id: str
-    type: str
-    meta: str
-    data: str
-    last_updated_at: _dt.datetime | None
-    change_index: int
+    WHAT = "GET /user/objects/{type}/{id}"
+    ROWS = ("id", "type", "meta", "change_index", "last_updated_at", "data_chars")
+
+    id: str = wire("id", str, to_str)
+    type: str = wire("type", str, to_str)
+    meta: str = wire("meta", str, to_str)
+    data: str = wire("data", str, to_str)
+    last_updated_at: _dt.datetime | None = wire("lastUpdatedAt", Number, to_timestamp)
+    change_index: int = wire("changeIndex", Number, to_int)
     raw: dict = field(compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict) -> UserObject:
-        """Return the record for one UserData body."""
-        return cls(
-            id=str(d.get("id", "")),
-            type=str(d.get("type", "")),
-            meta=str(d.get("meta", "")),
-            data=d.get("data", ""),
-            last_updated_at=_ts(d.get("lastUpdatedAt")),
-            change_index=int(finite(d.get("changeIndex")) or 0),
-            raw=d,
-        )
+    @property
+    def data_chars(self) -> int:
+        """Return the length of the still-encoded ``data`` (what tables show instead of the content)."""
+        return len(self.data)
 
     def row(self) -> dict[str, Any]:
         """Return this object as one table row (the data as its length, not its content)."""
-        return {
-            "id": self.id,
-            "type": self.type,
-            "meta": self.meta,
-            "change_index": self.change_index,
-            "last_updated_at": self.last_updated_at,
-            "data_chars": len(self.data),
-        }
-
-    def rows(self) -> list[tuple[str, Any]]:
-        """Return (field, value) pairs of :meth:`row`."""
-        return list(self.row().items())
+        return dict(self.rows())
 
     def __repr__(self) -> str:
         return (
@@ -260,61 +190,51 @@ class UserObject(_Record):
 
 
 @dataclass(frozen=True, repr=False)
-class ObjectList:
-    """The objects of one type (``GET /user/objects/{type}``), iterable, as a DataFrame on request."""
+class ObjectList(Listing):
+    """The objects of one type (``GET /user/objects/{type}``), iterable, as a DataFrame on request: one row
+    per object (id, type, meta, change_index, last_updated_at, data_chars), in the server's order."""
+
+    COLUMNS = UserObject.ROWS
+    HTML_INDEX = False
 
     type: str
     objects: tuple[UserObject, ...]
 
+    def _entries(self) -> tuple[UserObject, ...]:
+        return self.objects
+
+    def _row(self, entry: UserObject) -> dict[str, Any]:
+        return entry.row()
+
     def __iter__(self) -> Iterator[UserObject]:
         return iter(self.objects)
 
-    def __len__(self) -> int:
-        return len(self.objects)
-
     def __getitem__(self, i: int) -> UserObject:
         return self.objects[i]
-
-    def to_frame(self):
-        """Return a DataFrame with one row per object (id, type, meta, change_index, last_updated_at,
-        data_chars), in the server's order."""
-        import pandas as pd
-
-        cols = ["id", "type", "meta", "change_index", "last_updated_at", "data_chars"]
-        return pd.DataFrame([o.row() for o in self.objects], columns=cols)
-
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False)
 
     def __repr__(self) -> str:
         return f"ObjectList(type={self.type!r}, {len(self.objects)} objects)"
 
 
-@dataclass(frozen=True, repr=False)
-class UserAccountData:
+def _keystore(v: Any) -> str | None:
+    """Return the keystore text: the answer nests it as ``{"keystore": ...}``, older ones sent it bare."""
+    if isinstance(v, dict):
+        v = v.get("keystore")
+    return v if isinstance(v, str) else None
+
+
+@record(frozen=True, repr=False)
+class UserAccountData(Record):
     """``GET /user/data``: everything about the account in one answer."""
 
-    information: AccountInformation
-    priority: Priority
-    subscription: Subscription
-    keystore: str | None
-    settings: Any
-    raw: dict = field(compare=False)
+    WHAT = "GET /user/data"
 
-    @classmethod
-    def from_json(cls, d: dict) -> UserAccountData:
-        """Return the record for a response body."""
-        ks = d.get("keystore")
-        if isinstance(ks, dict):
-            ks = ks.get("keystore")
-        return cls(
-            information=AccountInformation.from_json(d.get("information") or {}),
-            priority=Priority.from_json(d.get("priority") or {}),
-            subscription=Subscription.from_json(d.get("subscription") or {}),
-            keystore=ks,
-            settings=d.get("settings"),
-            raw=d,
-        )
+    information: AccountInformation = wire("information", AccountInformation)
+    priority: Priority = wire("priority", Priority)
+    subscription: Subscription = wire("subscription", Subscription)
+    keystore: str | None = wire("keystore", ({"keystore": (str, None)}, str, None), _keystore)
+    settings: Any = wire("settings", (str, dict, None))
+    raw: dict = field(compare=False)
 
     def to_frame(self):
         """Return a DataFrame (section, field, value) joining information, priority and subscription."""

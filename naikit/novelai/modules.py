@@ -10,12 +10,13 @@ per step in ``lossHistory``. The status values are undocumented; naikit treats `
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._decode import finite
+from .._records import Listing, Record, record, to_float, to_int, to_str, wire
 from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
 
@@ -25,20 +26,6 @@ MAX_DATASET_BYTES = 10 * 1024 * 1024
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FINISHED = {"ready", "error", "failed"}
 FAILED = {"error", "failed"}
-
-# AiModuleDto: every field is required by REF's schema.
-AI_MODULE = {
-    "data": str,
-    "lr": (int, float),
-    "steps": (int, float),
-    "model": str,
-    "lastUpdatedAt": (int, float),
-    "status": str,
-    "lossHistory": [(int, float)],
-    "id": str,
-    "name": str,
-    "description": str,
-}
 
 
 def loss_svg(
@@ -66,36 +53,30 @@ def loss_svg(
     )
 
 
-@dataclass(frozen=True)
-class Module:
+def _losses(v: Any) -> tuple[float, ...]:
+    return tuple(x for x in map(finite, v) if x is not None) if isinstance(v, list) else ()
+
+
+@record(frozen=True)
+class Module(Record):
     """A custom AI module (``AiModuleDto``): status, steps, learning rate and the loss per step so far."""
 
-    id: str
-    name: str
-    description: str
-    status: str
-    model: str
-    lr: float
-    steps: int
-    loss_history: tuple[float, ...]
-    last_updated_at: float
-    raw: dict = field(compare=False, repr=False)
+    WHAT = "GET /ai/module/{id}"
+    EXTRA_SHAPE = {"data": str}  # the dataset travels back too; naikit does not keep a copy
+    ROWS = ("id", "name", "status", "model", "steps", "lr", "final_loss")
+    HTML_CLASS = None
 
-    @classmethod
-    def from_json(cls, d: dict) -> Module:
-        """Return the module for a DTO (already shape-checked or trusted)."""
-        return cls(
-            id=str(d.get("id", "")),
-            name=str(d.get("name", "")),
-            description=str(d.get("description") or ""),
-            status=str(d.get("status", "")),
-            model=str(d.get("model", "")),
-            lr=float(d.get("lr") or 0),
-            steps=int(d.get("steps") or 0),
-            loss_history=tuple(float(x) for x in d.get("lossHistory") or ()),
-            last_updated_at=float(d.get("lastUpdatedAt") or 0),
-            raw=d,
-        )
+    # AiModuleDto: every field is required by REF's schema.
+    id: str = wire("id", str, to_str)
+    name: str = wire("name", str, to_str)
+    description: str = wire("description", str, to_str)
+    status: str = wire("status", str, to_str)
+    model: str = wire("model", str, to_str)
+    lr: float = wire("lr", (int, float), to_float)
+    steps: int = wire("steps", (int, float), to_int, show=lambda m: f"{m.steps_done}/{m.steps}")
+    loss_history: tuple[float, ...] = wire("lossHistory", [(int, float)], _losses)
+    last_updated_at: float = wire("lastUpdatedAt", (int, float), to_float)
+    raw: dict = field(compare=False, repr=False)
 
     @property
     def task_id(self) -> str:
@@ -140,57 +121,31 @@ class Module:
 
         return pd.DataFrame({"step": range(1, len(self.loss_history) + 1), "loss": list(self.loss_history)})
 
-    def rows(self) -> list[tuple[str, Any]]:
-        """Return (field, value) pairs for display."""
-        return [
-            ("id", self.id),
-            ("name", self.name),
-            ("status", self.status),
-            ("model", self.model),
-            ("steps", f"{self.steps_done}/{self.steps}"),
-            ("lr", self.lr),
-            ("final_loss", self.final_loss),
-        ]
-
-    def to_frame(self) -> Any:
-        """Return a two-column DataFrame (field, value)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows(), columns=["field", "value"]).set_index("field")
-
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.rows()
-        )
         curve = loss_svg(self.loss_history, total=self.steps)
-        return f"<div class='naikit-module'><table><caption>Module</caption>{cells}</table>{curve}</div>"
+        return f"<div class='naikit-module'>{self._html_table()}{curve}</div>"
 
     def __repr__(self) -> str:
         return f"Module({self.id}, {self.name!r}, {self.status}, {self.steps_done}/{self.steps} steps)"
 
 
+AI_MODULE = Module.shape()
+
+
 @dataclass(frozen=True)
-class ModuleList:
-    """Every module of the account (``GET /ai/module/all``)."""
+class ModuleList(Listing):
+    """Every module of the account (``GET /ai/module/all``); as a frame, one row per module: id, name,
+    status, model, steps, steps_done, lr, final_loss."""
+
+    COLUMNS = ("id", "name", "status", "model", "steps", "steps_done", "lr", "final_loss")
 
     modules: tuple[Module, ...]
 
+    def _entries(self) -> tuple[Module, ...]:
+        return self.modules
+
     def __iter__(self) -> Iterator[Module]:
         return iter(self.modules)
-
-    def __len__(self) -> int:
-        return len(self.modules)
-
-    def to_frame(self) -> Any:
-        """Return one row per module: id, name, status, model, steps, steps_done, lr, final_loss."""
-        import pandas as pd
-
-        cols = ["id", "name", "status", "model", "steps", "steps_done", "lr", "final_loss"]
-        return pd.DataFrame([{c: getattr(m, c) for c in cols} for m in self.modules], columns=cols)
-
-    def _repr_html_(self) -> str:
-        return self.to_frame()._repr_html_()
 
     def __repr__(self) -> str:
         return f"ModuleList({len(self.modules)} module(s))"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import html
 import io
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._decode import finite
+from .._records import Record, record, to_str, to_text, wire
 from ..errors import APIError, NaikitError, RateLimited, ServerError, TransportError
 from .errors import TaskFailed, TaskTimeout, attach_task
 
@@ -39,13 +39,6 @@ __all__ = [
 ]
 
 TASK_STATUS = ("TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED")
-
-# Only what the official SDK requires; everything else is optional and kept in ``raw``.
-TASK_RESULT_SHAPE = {
-    "task": {"task_id": str, "status": str},
-    "images?": ([{"image_url": str, "image_type": str}], None),
-    "videos?": ([{"video_url": str, "video_type": str}], None),
-}
 
 
 def short_status(status: str) -> str:
@@ -101,86 +94,83 @@ def _ttl(v: Any) -> int | None:
         return None
 
 
-def text(v: Any) -> str:
-    """Return ``v`` when it is a string, else "" (a URL or type field of the wrong type)."""
-    return v if isinstance(v, str) else ""
+def _media(d: Any) -> list[MediaFile]:
+    """Return the image, video and audio descriptors of a task-result body, in that order."""
+    files: list[MediaFile] = []
+    for im in d.get("images") or []:
+        files.append(
+            MediaFile(
+                "image",
+                to_text(im.get("image_url")),
+                to_text(im.get("image_type")),
+                _ttl(im.get("image_url_ttl")),
+                im.get("nsfw_detection_result") or None,
+            )
+        )
+    for kind in ("video", "audio"):
+        for v in d.get(f"{kind}s") or []:
+            files.append(
+                MediaFile(
+                    kind,
+                    to_text(v.get(f"{kind}_url")),
+                    to_text(v.get(f"{kind}_type")),
+                    _ttl(v.get(f"{kind}_url_ttl")),
+                )
+            )
+    return files
 
 
-# What from_json needs whatever ``validate`` says: objects where objects go (ResponseShapeError otherwise).
-_RESULT_OBJECTS = {
-    "task?": (dict, None),
-    "extra?": (dict, None),
-    "images?": ([dict], None),
-    "videos?": ([dict], None),
-    "audios?": ([dict], None),
-}
+def _short(v: Any) -> str:
+    return short_status("TASK_STATUS_UNKNOWN" if v is None else str(v))
 
 
-@dataclass
-class TaskResult:
+def _or_empty(v: Any) -> str:
+    return str(v or "")
+
+
+def _seed(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _files_row(r: TaskResult) -> str:
+    return ", ".join(f"{f.kind}/{f.type}" for f in r.files) or "none"
+
+
+@record()
+class TaskResult(Record):
     """One answer of ``GET /v3/async/task-result`` (status, progress, media), plus downloaded bytes.
 
     ``status`` is the short form (QUEUED, PROCESSING, SUCCEED, FAILED, or what the server sent);
     ``images`` gives PIL images once the files were downloaded; ``raw`` is the server's JSON.
+    ``TaskResult.shape()`` checks only what the official SDK requires; everything else is optional.
     """
 
-    task_id: str
-    status: str
-    reason: str
-    task_type: str
-    progress_percent: float | None
-    eta: float | None
-    seed: str | None
-    files: list[MediaFile]
+    WHAT = "GET /v3/async/task-result"
+    ROWS = ("task_id", "status", "task_type", "progress_percent", "reason", "seed", "files")
+    HTML_CLASS = None
+
+    task_id: str = wire("task.task_id", str, to_str)
+    status: str = wire(
+        "task.status", str, lambda v: short_status("TASK_STATUS_UNKNOWN" if v is None else str(v))
+    )
+    reason: str = wire("task.reason", convert=_or_empty, hide_empty=True)
+    task_type: str = wire("task.task_type", convert=_or_empty)
+    progress_percent: float | None = wire("task.progress_percent", convert=finite, show=lambda r: r.progress)
+    eta: float | None = wire("task.eta", convert=finite, show=False)
+    seed: str | None = wire("extra.seed", convert=_seed, hide_empty=True)
+    files: list[MediaFile] = wire(
+        "",
+        {
+            "images?": ([{"image_url": str, "image_type": str}], None),
+            "videos?": ([{"video_url": str, "video_type": str}], None),
+        },
+        _media,
+        # what _media reads, checked whatever ``validate`` says: objects where objects go
+        needs={"images?": ([dict], None), "videos?": ([dict], None), "audios?": ([dict], None)},
+        show=_files_row,
+    )
     raw: dict = field(repr=False)
     fetched_at: float = field(default_factory=time.time, repr=False)
-
-    @classmethod
-    def from_json(cls, d: dict) -> TaskResult:
-        """Return the result for a task-result body; ResponseShapeError when a part that must be an
-        object (the body, ``task``, ``extra``, each image, video and audio) is not one."""
-        from ..novelai.shapes import check
-
-        check(d, _RESULT_OBJECTS, "GET /v3/async/task-result")
-        task = d.get("task") or {}
-        files: list[MediaFile] = []
-        for im in d.get("images") or []:
-            files.append(
-                MediaFile(
-                    "image",
-                    text(im.get("image_url")),
-                    text(im.get("image_type")),
-                    _ttl(im.get("image_url_ttl")),
-                    im.get("nsfw_detection_result") or None,
-                )
-            )
-        for v in d.get("videos") or []:
-            files.append(
-                MediaFile(
-                    "video", text(v.get("video_url")), text(v.get("video_type")), _ttl(v.get("video_url_ttl"))
-                )
-            )
-        for a in d.get("audios") or []:
-            files.append(
-                MediaFile(
-                    "audio", text(a.get("audio_url")), text(a.get("audio_type")), _ttl(a.get("audio_url_ttl"))
-                )
-            )
-        extra = d.get("extra") or {}
-        seed = extra.get("seed")
-        pp = task.get("progress_percent")
-        eta = task.get("eta")
-        return cls(
-            task_id=str(task.get("task_id", "")),
-            status=short_status(str(task.get("status", "TASK_STATUS_UNKNOWN"))),
-            reason=str(task.get("reason") or ""),
-            task_type=str(task.get("task_type") or ""),
-            progress_percent=finite(pp),
-            eta=finite(eta),
-            seed=None if seed is None else str(seed),
-            files=files,
-            raw=d,
-        )
 
     # -- status protocol used by poll() and the dashboard --------------------------------------------
     @property
@@ -246,21 +236,6 @@ class TaskResult:
         return self
 
     # -- display -------------------------------------------------------------------------------------
-    def rows(self) -> list[tuple[str, Any]]:
-        """Return (field, value) pairs for display."""
-        rows: list[tuple[str, Any]] = [
-            ("task_id", self.task_id),
-            ("status", self.status),
-            ("task_type", self.task_type),
-            ("progress_percent", self.progress),
-        ]
-        if self.reason:
-            rows.append(("reason", self.reason))
-        if self.seed is not None:
-            rows.append(("seed", self.seed))
-        rows.append(("files", ", ".join(f"{f.kind}/{f.type}" for f in self.files) or "none"))
-        return rows
-
     def to_frame(self) -> Any:
         """Return one row per file: index, kind, type, ttl, NSFW result, bytes, width, height."""
         import pandas as pd
@@ -290,24 +265,22 @@ class TaskResult:
         return pd.DataFrame(rows, columns=cols)
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.rows()
-        )
         thumbs = ""
         for f in self.image_files:
             if f.data is not None:
                 mime = "image/jpeg" if f.type == "jpeg" else f"image/{f.type or 'png'}"
                 b64 = base64.b64encode(f.data).decode("ascii")
                 thumbs += f"<img src='data:{mime};base64,{b64}' style='max-width:160px;margin:2px'/>"
-        table = f"<table><caption>TaskResult</caption>{cells}</table>"
-        return f"<div class='naikit-novita-task'>{table}{thumbs}</div>"
+        return f"<div class='naikit-novita-task'>{self._html_table()}{thumbs}</div>"
 
     def __repr__(self) -> str:
         pp = f", {self.progress:.0f}%" if self.progress is not None and not self.finished else ""
         files = f", {len(self.files)} file(s)" if self.files else ""
         reason = f", reason={self.reason!r}" if self.reason else ""
         return f"TaskResult({self.task_id}, {self.status}{pp}{files}{reason})"
+
+
+TASK_RESULT_SHAPE = TaskResult.shape()
 
 
 # ------------------------------------------------------------------------------------------------ progress

@@ -53,11 +53,11 @@ def _control(key: str, value: Any) -> widgets.Widget:
         lo, hi, step = spec.ui
         kw = dict(description=label, style=_STYLE, layout=_SLIDER_LAYOUT, continuous_update=False)
         if spec.kind == "int":
-            v = int(value)
-            return widgets.IntSlider(value=v, min=min(int(lo), v), max=max(int(hi), v), step=int(step), **kw)
-        v = float(value)
+            n = int(value)
+            return widgets.IntSlider(value=n, min=min(int(lo), n), max=max(int(hi), n), step=int(step), **kw)
+        x = float(value)
         return widgets.FloatSlider(
-            value=v, min=min(lo, v), max=max(hi, v), step=step, readout_format=f".{_decimals(step)}f", **kw
+            value=x, min=min(lo, x), max=max(hi, x), step=step, readout_format=f".{_decimals(step)}f", **kw
         )
     lo = spec.lo if spec.lo is not None else -1e9
     hi = spec.hi if spec.hi is not None else 1e9

@@ -220,18 +220,18 @@ class TrainingDashboard(Snapshot, widgets.VBox):
 
     # -- refreshing -------------------------------------------------------------------------------
     async def _module_jobs(self) -> list[Module]:
-        spec = self._modules_spec
-        if spec is None:
+        spec, nai = self._modules_spec, self._nai
+        if spec is None or nai is None:
             return []
         if spec == "all":
-            return list(await self._nai.modules())
+            return list(await nai.modules())
         out = []
         for m in spec:
             mid = m.id if isinstance(m, Module) else m
             key = f"nai:{mid}"
             if key in self.jobs and self.jobs[key].finished:
                 continue
-            out.append(await self._nai.module(mid))
+            out.append(await nai.module(mid))
         return out
 
     def _update_module(self, m: Module, now: float) -> None:
@@ -260,15 +260,16 @@ class TrainingDashboard(Snapshot, widgets.VBox):
         )
 
     async def _novita_jobs(self) -> None:
-        spec = self._trainings_spec
-        if spec is None:
+        spec, novita = self._trainings_spec, self._novita
+        if spec is None or novita is None:
             return
         wanted: list[tuple[str, str, str]] = []  # (task id, kind, name)
         if spec == "all":
-            for t in await self._novita.list_trainings():
+            for t in await novita.list_trainings():
                 wanted.append((t.task_id, t.kind, t.name))
         else:
-            for t in spec:
+            entries: list[Any] = list(spec)
+            for t in entries:
                 if isinstance(t, tuple):
                     if len(t) == 3:  # (task_id, kind, steps): Novita's status does not report steps
                         self._novita_steps[t[0]] = t[2]
@@ -283,14 +284,14 @@ class TrainingDashboard(Snapshot, widgets.VBox):
                     wanted.append((t.task_id, kind, ""))
             if any(not name and f"novita:{tid}" not in self.jobs for tid, _, name in wanted):
                 # Tasks carry no name: look the names up once in the list
-                names = {t.task_id: t.name for t in await self._novita.list_trainings()}
+                names = {t.task_id: t.name for t in await novita.list_trainings()}
                 wanted = [(tid, kind, name or names.get(tid, "")) for tid, kind, name in wanted]
         for task_id, kind, name in wanted:
             key = f"novita:{task_id}"
             old = self.jobs.get(key)
             if old is not None and old.finished:
                 continue
-            st = await self._novita.training_status(task_id, kind)
+            st = await novita.training_status(task_id, kind)
             model = f"{st.model_name} ({st.models[0]['model_status']})" if st.models else ""
             # Novita reports a percentage only: the steps come from the request when it is known
             steps = self._novita_steps.get(task_id)
