@@ -29,14 +29,14 @@ MUTATIONS = [
     ),
     (
         "text (native): Erato's default-whitelist models",
-        "naikit/novelai/presets.py",
+        "naikit/novelai/_text_settings.py",
         '_WHITELIST_MODELS = frozenset({"clio-v1", "kayra-v1", "llama-3-erato-v1"})',
         '_WHITELIST_MODELS = frozenset({"clio-v1", "kayra-v1"})',
         ["tests/test_site_text.py", "tests/test_presets.py"],
     ),
     (
         "image: Variety+ sigma of V4.5/V5",
-        "naikit/novelai/image_models.py",
+        "naikit/novelai/_image_request.py",
         'base = 58 if spec.generation in ("v4.5", "v5") else 19',
         'base = 57 if spec.generation in ("v4.5", "v5") else 19',
         ["tests/test_website_image.py"],

@@ -249,3 +249,35 @@ def check_wait_options(
     check_bool(download, "download")
     if progress is not None and not isinstance(progress, bool) and not hasattr(progress, "update"):
         raise InputError("progress", progress, "None, True, False or an object with update() and close()")
+
+
+# --- checks the NovelAI data modules share (presets, image requests, stories) ----------------------------
+
+
+def check_instance(value: Any, cls: type | tuple[type, ...], field: str, allowed: str) -> Any:
+    """Return ``value`` if it is an instance of ``cls``; else raise InputError with ``allowed``."""
+    if not isinstance(value, cls):
+        raise InputError(field, value, allowed)
+    return value
+
+
+def check_choice(value: Any, field: str, choices: Any, *, allowed: str | None = None) -> Any:
+    """Return ``value`` if it is one of ``choices``; else raise InputError listing them (or ``allowed``)."""
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value tested against a set or dict
+        ok = False
+    if not ok:
+        raise InputError(field, value, allowed or "one of " + ", ".join(repr(c) for c in choices))
+    return value
+
+
+def is_token_id(value: Any) -> bool:
+    """Return True when ``value`` is a token id: an int >= 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_flags(**flags: Any) -> None:
+    """Refuse any keyword whose value is not True or False (each named by its keyword); returns None."""
+    for name, value in flags.items():
+        check_bool(value, name)

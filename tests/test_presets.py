@@ -11,13 +11,13 @@ import pytest
 
 from naikit.errors import InputError
 from naikit.novelai import modules_catalog as mc
+from naikit.novelai._preset_file import _dump
 from naikit.novelai.models import TEXT_MODELS
 from naikit.novelai.presets import (
     BanList,
     BiasGroup,
     GlobalSettings,
     Preset,
-    _dump,
     build_parameters,
     build_request,
     default_preset_name,

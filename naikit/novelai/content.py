@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 from .._decode import load_json
 from ..errors import InputError
@@ -35,6 +35,7 @@ from .crypto import (
     encrypt_payload,
 )
 from .document import Document, decode_document
+from .story import story_text_of
 
 if TYPE_CHECKING:
     from .account import UserObject
@@ -181,70 +182,10 @@ def _verify(object_type: str, data: str, key: bytes | None, expected: bytes) -> 
 # ------------------------------------------------------------------------------------------------ text
 
 
-def _datablock_text(story: dict) -> str:
-    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text.
-
-    Raises CorruptData (stage "storycontent") when a block on the chain is not an object, its indices are
-    not integers or its fragment's data is not text.
-    """
-    blocks = story.get("datablocks") or []
-    fragments = story.get("fragments") or []
-    blocks = blocks if isinstance(blocks, list) else []
-    fragments = fragments if isinstance(fragments, list) else []
-    cur = story.get("currentBlock")
-    if not blocks or not _is_index(cur, blocks):
-        return "".join(f["data"] for f in fragments if isinstance(f, dict) and isinstance(f.get("data"), str))
-    path, seen, i = [], set(), cur
-    while _is_index(i, blocks) and i not in seen:
-        seen.add(i)
-        if not isinstance(blocks[i], dict):
-            raise CorruptData("storycontent", f"datablocks[{i}] is not an object")
-        path.append((i, blocks[i]))
-        i = blocks[i].get("prevBlock", -1)
-    text = ""
-    for i, block in reversed(path):
-        frag = block.get("dataFragment")
-        if not isinstance(frag, dict):
-            idx = block.get("fragmentIndex")
-            frag = fragments[idx] if _is_index(idx, fragments) else {}
-        data = frag.get("data", "") if isinstance(frag, dict) else ""
-        start = block.get("startIndex", len(text))
-        end = block.get("endIndex", start)
-        if not isinstance(data, str) or not _is_int(start) or not _is_int(end):
-            raise CorruptData("storycontent", f"datablocks[{i}] has non-text data or non-integer indices")
-        start = min(max(start, 0), len(text))
-        end = min(max(end, start), len(text))
-        text = text[:start] + data + text[end:]
-    return text
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_index(value: Any, items: list) -> TypeGuard[int]:
-    return _is_int(value) and 0 <= value < len(items)
-
-
 def _dict_in(data: dict[str, Any], key: str) -> dict[str, Any]:
     """Return ``data[key]`` when it is an object, else an empty dict (rows show what is there)."""
     value = data.get(key)
     return value if isinstance(value, dict) else {}
-
-
-def story_text_of(content: dict) -> str:
-    """Return the full text of a storycontent's data: its ``document`` decoded (newer stories) or its
-    datablocks replayed up to the current block (older ones).
-
-    Raises CorruptData (DocumentError for the document) when the data cannot give a text.
-    """
-    if not isinstance(content, dict):
-        raise CorruptData("storycontent", f"the storycontent is {type(content).__name__}, not an object")
-    doc = content.get("document")
-    if isinstance(doc, str) and doc:
-        return decode_document(doc).text
-    story = content.get("story")
-    return _datablock_text(story) if isinstance(story, dict) else ""
 
 
 def lorebook_rows(content: dict) -> list[dict[str, Any]]:

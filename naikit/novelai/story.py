@@ -10,23 +10,42 @@ A :class:`Story` is made in code, read from an account story (``nai.story(...)``
 ``.lorebook`` files. Each object keeps the dict it was read from, so writing an unedited story back gives
 the same bytes (keys in their order, fields naikit does not model kept as they were).
 :meth:`Story.context` builds what the model sees (see :mod:`naikit.novelai.story_context`).
+
+Layout: the parts (:class:`ContextConfig`, :class:`LoreEntry`, :class:`Category`,
+:class:`EphemeralEntry`) are in ``_story_parts``; every public name is imported from here.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from ..errors import ContentError, InputError
+from .._atomic import write_atomic
+from .._validate import check_instance, check_path
+from ..errors import CorruptData, InputError
+from ._context_build import build
+from ._context_result import Context
+from ._story_parts import (
+    FIELD_NAMES,
+    Category,
+    ContextConfig,
+    EphemeralEntry,
+    LoreEntry,
+    StoryFileError,
+    _err,
+    authors_note_config,
+    lore_config,
+    memory_config,
+    story_config,
+)
+from .document import decode_document
 
 if TYPE_CHECKING:  # pragma: no cover
     from .content import ContentObject
-    from .story_context import Context
 
 __all__ = [
     "ContextConfig",
@@ -40,380 +59,8 @@ __all__ = [
     "authors_note_config",
     "story_config",
     "lore_config",
+    "story_text_of",
 ]
-
-
-class StoryFileError(ContentError, ValueError):
-    """A ``.story`` / ``.lorebook`` file (or a storycontent) that does not have the website's shape."""
-
-
-#: naikit name -> the website's stored name, for every modelled field.
-FIELD_NAMES: dict[str, str] = {
-    # contextConfig
-    "prefix": "prefix",
-    "suffix": "suffix",
-    "token_budget": "tokenBudget",
-    "reserved_tokens": "reservedTokens",
-    "budget_priority": "budgetPriority",
-    "trim_direction": "trimDirection",
-    "insertion_type": "insertionType",
-    "maximum_trim_type": "maximumTrimType",
-    "insertion_position": "insertionPosition",
-    "allow_inner_insertion": "allowInnerInsertion",
-    "allow_insertion_inside": "allowInsertionInside",
-    # lorebook entry
-    "text": "text",
-    "context_config": "contextConfig",
-    "display_name": "displayName",
-    "id": "id",
-    "keys": "keys",
-    "search_range": "searchRange",
-    "enabled": "enabled",
-    "force_activation": "forceActivation",
-    "key_relative": "keyRelative",
-    "non_story_activatable": "nonStoryActivatable",
-    "category": "category",
-    "lore_bias_groups": "loreBiasGroups",
-    "advanced_conditions": "advancedConditions",
-    # category
-    "name": "name",
-    "create_subcontext": "createSubcontext",
-    "subcontext_settings": "subcontextSettings",
-    "use_category_defaults": "useCategoryDefaults",
-    "category_defaults": "categoryDefaults",
-    "category_bias_groups": "categoryBiasGroups",
-    "order": "order",
-    # ephemeral entry
-    "starting_step": "startingStep",
-    "delay": "delay",
-    "duration": "duration",
-    "repeat": "repeat",
-    "reverse": "reverse",
-}
-
-TRIM_DIRECTIONS = ("trimTop", "trimBottom", "doNotTrim")
-TRIM_TYPES = ("token", "sentence", "newline")
-
-
-def _err(what: str, problem: str) -> StoryFileError:
-    return StoryFileError(f"{what}: {problem}")
-
-
-def _num(name: str, value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise InputError(name, value, "a number")
-    return value
-
-
-@dataclass
-class ContextConfig:
-    """How one piece of context is placed and trimmed (the site's ``contextConfig``).
-
-    ``token_budget`` and ``reserved_tokens`` above 1 are token counts; 1 or less are fractions of the
-    context size (the site's rule: ``x > 1 ? x : floor(x * maxTokens)``). ``insertion_position``
-    counts ``insertion_type`` units (newlines, sentences, tokens) from the top (>= 0) or from the
-    bottom (< 0; -1 is the very end).
-    """
-
-    prefix: str = ""
-    suffix: str = "\n"
-    token_budget: float = 1
-    reserved_tokens: float = 0
-    budget_priority: float = 400
-    trim_direction: str = "trimBottom"
-    insertion_type: str = "newline"
-    maximum_trim_type: str = "sentence"
-    insertion_position: int = -1
-    allow_inner_insertion: bool | None = None
-    allow_insertion_inside: bool | None = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        for name in ("prefix", "suffix"):
-            if not isinstance(getattr(self, name), str):
-                raise InputError(name, getattr(self, name), "a string")
-        for name in ("token_budget", "reserved_tokens", "budget_priority"):
-            _num(name, getattr(self, name))
-        if self.trim_direction not in TRIM_DIRECTIONS:
-            raise InputError("trim_direction", self.trim_direction, " / ".join(TRIM_DIRECTIONS))
-        for name in ("insertion_type", "maximum_trim_type"):
-            if getattr(self, name) not in TRIM_TYPES:
-                raise InputError(name, getattr(self, name), " / ".join(TRIM_TYPES))
-        if isinstance(self.insertion_position, bool) or not isinstance(self.insertion_position, int):
-            raise InputError("insertion_position", self.insertion_position, "an integer")
-
-    _KEYS = (
-        "prefix",
-        "suffix",
-        "token_budget",
-        "reserved_tokens",
-        "budget_priority",
-        "trim_direction",
-        "insertion_type",
-        "maximum_trim_type",
-        "insertion_position",
-        "allow_inner_insertion",
-        "allow_insertion_inside",
-    )
-
-    @classmethod
-    def from_dict(cls, d: Any, default: ContextConfig | None = None) -> ContextConfig:
-        """Return the config stored as ``d`` (missing keys take ``default``'s values)."""
-        if not isinstance(d, dict):
-            raise _err("contextConfig", f"expected an object, got {type(d).__name__}")
-        base = copy.copy(default) if default is not None else cls()
-        kw = {k: d.get(FIELD_NAMES[k], getattr(base, k)) for k in cls._KEYS}
-        try:
-            out = cls(**kw)
-        except InputError as e:
-            raise _err("contextConfig", str(e)) from None
-        out.raw = d
-        return out
-
-    def to_dict(self) -> dict:
-        """Return the config as the site stores it (keys it had keep their order)."""
-        out = dict(self.raw)
-        for k in self._KEYS:
-            v = getattr(self, k)
-            if v is None and FIELD_NAMES[k] not in out:
-                continue
-            out[FIELD_NAMES[k]] = v
-        return out
-
-
-def story_config() -> ContextConfig:
-    """Return the site's default config of the story text (module 49788)."""
-    return ContextConfig("", "", 1, 512, 0, "trimTop", "newline", "sentence", -1, None, True)
-
-
-def memory_config() -> ContextConfig:
-    """Return the site's default config of memory (module 49788)."""
-    return ContextConfig("", "\n", 1, 0, 800, "trimBottom", "newline", "sentence", 0)
-
-
-def authors_note_config() -> ContextConfig:
-    """Return the site's default config of the author's note (module 49788)."""
-    return ContextConfig("", "\n", 1, 1, -400, "trimBottom", "newline", "sentence", -4)
-
-
-def lore_config() -> ContextConfig:
-    """Return the site's default config of a lorebook entry (module 49788)."""
-    return ContextConfig("", "\n", 1, 0, 400, "trimBottom", "newline", "sentence", -1)
-
-
-def ephemeral_config() -> ContextConfig:
-    """Return the site's default config of an ephemeral entry (module 49788)."""
-    return ContextConfig("", "\n", 1, 1, -10000, "doNotTrim", "newline", "newline", -2)
-
-
-def _str_list(name: str, value: Any) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InputError(name, value, "a list of strings")
-    out = list(value)
-    if not all(isinstance(x, str) for x in out):
-        raise InputError(name, value, "a list of strings")
-    return out
-
-
-@dataclass
-class LoreEntry:
-    """A lorebook entry: its text, the keys that activate it and its context settings.
-
-    A key is a word or phrase (case-insensitive, whole words when it starts/ends with a word
-    character; ``a & b`` needs both), or a regular expression written ``/pattern/flags``.
-    """
-
-    text: str = ""
-    keys: list[str] = field(default_factory=list)
-    display_name: str = "New Lorebook Entry"
-    id: str = ""
-    search_range: int = 1000
-    enabled: bool = True
-    force_activation: bool = False
-    key_relative: bool = False
-    non_story_activatable: bool = False
-    category: str = ""
-    context_config: ContextConfig = field(default_factory=lore_config)
-    lore_bias_groups: list = field(default_factory=list)
-    advanced_conditions: list = field(default_factory=list)
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise InputError("text", self.text, "the entry's text as a string")
-        self.keys = _str_list("keys", self.keys)
-        if not self.id:
-            self.id = str(uuid.uuid4())
-        if isinstance(self.search_range, bool) or not isinstance(self.search_range, int):
-            raise InputError("search_range", self.search_range, "an integer number of characters")
-        if not isinstance(self.context_config, ContextConfig):
-            raise InputError("context_config", self.context_config, "a ContextConfig")
-
-    _ORDER = (
-        "text",
-        "context_config",
-        "display_name",
-        "id",
-        "keys",
-        "search_range",
-        "enabled",
-        "force_activation",
-        "key_relative",
-        "non_story_activatable",
-        "category",
-        "lore_bias_groups",
-        "advanced_conditions",
-    )
-
-    @classmethod
-    def from_dict(cls, d: Any) -> LoreEntry:
-        """Return the entry stored as ``d`` (the site's lorebook entry object)."""
-        if not isinstance(d, dict):
-            raise _err("lorebook entry", f"expected an object, got {type(d).__name__}")
-        try:
-            out = cls(
-                text=d.get("text", ""),
-                keys=d.get("keys", []),
-                display_name=d.get("displayName", "New Lorebook Entry"),
-                id=d.get("id", ""),
-                search_range=d.get("searchRange", 1000),
-                enabled=d.get("enabled", True),
-                force_activation=d.get("forceActivation", False),
-                key_relative=d.get("keyRelative", False),
-                non_story_activatable=d.get("nonStoryActivatable", False),
-                category=d.get("category", ""),
-                context_config=ContextConfig.from_dict(d.get("contextConfig", {}), lore_config()),
-                lore_bias_groups=d.get("loreBiasGroups", []),
-                advanced_conditions=d.get("advancedConditions", []),
-            )
-        except InputError as e:
-            raise _err(f"lorebook entry {d.get('displayName')!r}", str(e)) from None
-        out.raw = d
-        return out
-
-    def to_dict(self) -> dict:
-        """Return the entry as the site stores it."""
-        out = dict(self.raw)
-        for k in self._ORDER:
-            v = getattr(self, k)
-            if k == "context_config":
-                v = v.to_dict()
-            elif k in ("advanced_conditions",) and not v and FIELD_NAMES[k] not in out:
-                continue
-            out[FIELD_NAMES[k]] = v
-        return out
-
-
-@dataclass
-class Category:
-    """A lorebook category (entries point at it by ``id``); disabled categories disable their entries."""
-
-    name: str = "New Category"
-    id: str = ""
-    enabled: bool = True
-    create_subcontext: bool = False
-    use_category_defaults: bool = False
-    order: list[str] = field(default_factory=list)
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.id:
-            self.id = str(uuid.uuid4())
-
-    @classmethod
-    def from_dict(cls, d: Any) -> Category:
-        """Return the category stored as ``d``."""
-        if not isinstance(d, dict):
-            raise _err("lorebook category", f"expected an object, got {type(d).__name__}")
-        out = cls(
-            d.get("name", ""),
-            d.get("id", ""),
-            d.get("enabled", True),
-            d.get("createSubcontext", False),
-            d.get("useCategoryDefaults", False),
-            list(d.get("order") or []),
-        )
-        out.raw = d
-        return out
-
-    def to_dict(self) -> dict:
-        """Return the category as the site stores it (settings naikit does not model kept)."""
-        out = dict(self.raw)
-        out.update(
-            {
-                "name": self.name,
-                "id": self.id,
-                "enabled": self.enabled,
-                "createSubcontext": self.create_subcontext,
-                "useCategoryDefaults": self.use_category_defaults,
-            }
-        )
-        if self.order or "order" in out:
-            out["order"] = list(self.order)
-        return out
-
-
-@dataclass
-class EphemeralEntry:
-    """Ephemeral context: text shown only at some story steps (``startingStep``, ``delay``,
-    ``duration``, ``repeat``, ``reverse``; module 53925)."""
-
-    text: str = ""
-    starting_step: int = 1
-    delay: int = 0
-    duration: int = 1
-    repeat: bool = False
-    reverse: bool = False
-    context_config: ContextConfig = field(default_factory=ephemeral_config)
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def active(self, step: int) -> bool:
-        """Return True when the entry is shown at story step ``step`` (the site's rule)."""
-        from .._validate import check_int
-
-        check_int(step, "step")
-        t = step - self.starting_step
-        if t < 0:
-            return self.reverse
-        if self.duration == 0:
-            return (t >= self.delay) != self.reverse
-        if self.repeat:
-            # JS ``%`` by 0 is NaN and NaN < x is false
-            on = (t % self.delay < self.duration) if self.delay else False
-            return on != self.reverse
-        return (self.delay <= t < self.delay + self.duration) != self.reverse
-
-    @classmethod
-    def from_dict(cls, d: Any) -> EphemeralEntry:
-        """Return the ephemeral entry stored as ``d``."""
-        if not isinstance(d, dict):
-            raise _err("ephemeral entry", f"expected an object, got {type(d).__name__}")
-        out = cls(
-            d.get("text", ""),
-            d.get("startingStep", 1),
-            d.get("delay", 0),
-            d.get("duration", 1),
-            d.get("repeat", False),
-            d.get("reverse", False),
-            ContextConfig.from_dict(d.get("contextConfig", {}), ephemeral_config()),
-        )
-        out.raw = d
-        return out
-
-    def to_dict(self) -> dict:
-        """Return the entry as the site stores it."""
-        out = dict(self.raw)
-        out.update({"text": self.text, "contextConfig": self.context_config.to_dict()})
-        out.update(
-            {
-                "startingStep": self.starting_step,
-                "delay": self.delay,
-                "duration": self.duration,
-                "repeat": self.repeat,
-                "reverse": self.reverse,
-            }
-        )
-        return out
 
 
 def _dumps(data: Any, indent: bool) -> str:
@@ -462,11 +109,14 @@ class Story:
     adventure: bool = False
     raw: dict = field(default_factory=dict, repr=False, compare=False)
     raw_lorebook: dict = field(default_factory=dict, repr=False, compare=False)
+    # Set when read from a file: the file's kind and whether it was indented (to_json keeps its layout),
+    # and the .story container (metadata and fields naikit does not model, written back as they were).
+    _file: tuple[str, bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _container: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("text", "memory", "authors_note", "title"):
-            if not isinstance(getattr(self, name), str):
-                raise InputError(name, getattr(self, name), "a string")
+            check_instance(getattr(self, name), str, name, "a string")
         if isinstance(self.lorebook, LoreEntry) or not all(isinstance(e, LoreEntry) for e in self.lorebook):
             raise InputError("lorebook", self.lorebook, "a list of naikit.LoreEntry")
         self.lorebook = list(self.lorebook)
@@ -497,8 +147,6 @@ class Story:
 
     @classmethod
     def _from_content(cls, content: dict, title: str) -> Story:
-        from .content import story_text_of
-
         if not isinstance(content, dict):
             raise _err("storycontent", f"expected an object, got {type(content).__name__}")
         try:
@@ -549,7 +197,7 @@ class Story:
 
     def lorebook_dict(self) -> dict:
         """Return the lorebook as the site stores it (``.lorebook`` file / storycontent ``lorebook``)."""
-        out = dict(self.raw_lorebook) if self.raw_lorebook else {"lorebookVersion": 6}
+        out: dict[str, Any] = dict(self.raw_lorebook) if self.raw_lorebook else {"lorebookVersion": 6}
         out["entries"] = [e.to_dict() for e in self.lorebook]
         settings = dict(out.get("settings") or {})
         if self.order_by_key_locations or "orderByKeyLocations" in settings:
@@ -566,7 +214,7 @@ class Story:
         The story text itself is not rewritten here (the document format is the content layer's);
         :meth:`NovelAI.continue_story` appends generated text through it.
         """
-        out = copy.deepcopy(self.raw) if self.raw else {"storyContentVersion": 6}
+        out: dict[str, Any] = copy.deepcopy(self.raw) if self.raw else {"storyContentVersion": 6}
         ctx = list(out.get("context") or [{}, {}])
         while len(ctx) < 2:
             ctx.append({})
@@ -587,8 +235,6 @@ class Story:
     @classmethod
     def from_file(cls, path: str | Path) -> Story:
         """Return the story in a ``.story`` file (or a story with only the lorebook of a ``.lorebook``)."""
-        from .._validate import check_path
-
         check_path(path)
         p = Path(path)
         try:
@@ -598,7 +244,7 @@ class Story:
         return cls.from_json(raw, what=str(p))
 
     @classmethod
-    def from_json(cls, text: str, *, what: str = "story file") -> Story:
+    def from_json(cls, text: str | bytes, *, what: str = "story file") -> Story:
         """Return the story in the text of a ``.story`` or ``.lorebook`` file (StoryFileError if it is
         not one)."""
         if isinstance(text, bytes):
@@ -646,11 +292,11 @@ class Story:
         file keeps its layout (compact or two-space indent) unless ``indent`` says otherwise."""
         if kind not in ("story", "lorebook"):
             raise InputError("kind", kind, '"story" or "lorebook"')
-        was = getattr(self, "_file", (kind, False))
+        was = self._file or (kind, False)
         pretty = was[1] if indent is None else indent
         if kind == "lorebook":
             return _dumps(self.lorebook_dict(), pretty)
-        container = dict(getattr(self, "_container", None) or {"storyContainerVersion": 1, "metadata": {}})
+        container = dict(self._container or {"storyContainerVersion": 1, "metadata": {}})
         meta = dict(container.get("metadata") or {})
         if self.title or "title" in meta:
             meta["title"] = self.title
@@ -663,14 +309,12 @@ class Story:
 
     def save(self, path: str | Path, *, indent: bool | None = None) -> Path:
         """Write a ``.story`` or ``.lorebook`` file (kind from the suffix); return the path."""
-        from .._validate import check_path
-
         check_path(path)
         p = Path(path)
         kind = "lorebook" if p.suffix == ".lorebook" else "story"
         data = self.to_json(kind, indent=indent).encode("utf-8")
         try:
-            p.write_bytes(data)
+            write_atomic(p, data)
         except OSError as exc:
             raise InputError("path", path, "a writable file path", hint=str(exc)) from None
         return p
@@ -692,9 +336,7 @@ class Story:
         ``max_length``); ``tokenizer`` is any object with ``encode(str) -> list[int]`` and
         ``decode(list[int]) -> str`` (default: the model's own).
         """
-        from .story_context import build_context
-
-        return build_context(
+        return build(
             self,
             model,
             tier=tier,
@@ -714,6 +356,69 @@ class Story:
             name,
             "the display name or id of an entry: " + ", ".join(e.display_name for e in self.lorebook),
         )
+
+
+# ------------------------------------------------------------------------------------------ story text
+
+
+def _datablock_text(story: dict) -> str:
+    """Replay the datablock chain from the root to ``currentBlock``; return the resulting text.
+
+    Raises CorruptData (stage "storycontent") when a block on the chain is not an object, its indices are
+    not integers or its fragment's data is not text.
+    """
+    blocks = story.get("datablocks") or []
+    fragments = story.get("fragments") or []
+    blocks = blocks if isinstance(blocks, list) else []
+    fragments = fragments if isinstance(fragments, list) else []
+    cur = story.get("currentBlock")
+    if not blocks or not _is_index(cur, blocks):
+        return "".join(f["data"] for f in fragments if isinstance(f, dict) and isinstance(f.get("data"), str))
+    path, seen, i = [], set(), cur
+    while _is_index(i, blocks) and i not in seen:
+        seen.add(i)
+        if not isinstance(blocks[i], dict):
+            raise CorruptData("storycontent", f"datablocks[{i}] is not an object")
+        path.append((i, blocks[i]))
+        i = blocks[i].get("prevBlock", -1)
+    text = ""
+    for i, block in reversed(path):
+        frag = block.get("dataFragment")
+        if not isinstance(frag, dict):
+            idx = block.get("fragmentIndex")
+            frag = fragments[idx] if _is_index(idx, fragments) else {}
+        data = frag.get("data", "") if isinstance(frag, dict) else ""
+        start = block.get("startIndex", len(text))
+        end = block.get("endIndex", start)
+        if not isinstance(data, str) or not _is_int(start) or not _is_int(end):
+            raise CorruptData("storycontent", f"datablocks[{i}] has non-text data or non-integer indices")
+        start = min(max(start, 0), len(text))
+        end = min(max(end, start), len(text))
+        text = text[:start] + data + text[end:]
+    return text
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_index(value: Any, items: list) -> TypeGuard[int]:
+    return _is_int(value) and 0 <= value < len(items)
+
+
+def story_text_of(content: dict) -> str:
+    """Return the full text of a storycontent's data: its ``document`` decoded (newer stories) or its
+    datablocks replayed up to the current block (older ones).
+
+    Raises CorruptData (DocumentError for the document) when the data cannot give a text.
+    """
+    if not isinstance(content, dict):
+        raise CorruptData("storycontent", f"the storycontent is {type(content).__name__}, not an object")
+    doc = content.get("document")
+    if isinstance(doc, str) and doc:
+        return decode_document(doc).text
+    story = content.get("story")
+    return _datablock_text(story) if isinstance(story, dict) else ""
 
 
 def _list(data: dict, key: str, what: str) -> list:
@@ -758,8 +463,6 @@ def append_story_text(content: dict, addition: str, *, origin: str = "ai") -> di
     section per further line. The result is checked: its text must be the old text plus ``addition``
     (else :class:`StoryFileError`, before anything is uploaded).
     """
-    from .content import story_text_of
-
     if not isinstance(addition, str) or not addition:
         raise InputError("addition", addition, "the non-empty text to append")
     old = story_text_of(content)

@@ -15,11 +15,11 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_atomic
 from .._decode import finite, load_json
 from ..errors import InputError
 from .image_models import Vibe, load_image, model_spec
@@ -72,10 +72,10 @@ class VibeCache:
                 except InputError:  # damaged, or no encoding for this model yet: a miss
                     found = []
                 for v in found:
-                    if round(v.information_extracted, 4) == key[2]:
+                    if round(v.information_extracted, 4) == key[2] and v.encoding:
                         hit = v.encoding
                         with self._lock:
-                            self._mem[key] = hit  # type: ignore[assignment]
+                            self._mem[key] = hit
                         break
         return hit
 
@@ -202,15 +202,4 @@ def write_naiv4vibe(
         doc["importInfo"].update(
             information_extracted=vibes[0].information_extracted, strength=vibes[0].strength
         )
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".naiv4vibe-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, ensure_ascii=False)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
+    return write_atomic(path, json.dumps(doc, ensure_ascii=False))
