@@ -95,10 +95,7 @@ KNOWN: set[tuple[str, str]] = {
     # novelai client mixins (core): backup/content/client/story/story_context/sanity call each other
     ("naikit.novelai.backup", "naikit.novelai.client"),
     ("naikit.novelai.backup", "naikit.novelai.content"),
-    ("naikit.novelai.content", "naikit.novelai.client"),
-    ("naikit.novelai.content", "naikit.novelai.sanity"),  # sanity needs content's decode_object/story_text_of
     ("naikit.novelai.content", "naikit.novelai.story"),
-    ("naikit.novelai.story", "naikit.novelai.story_context"),
     # --- upward edges (b)
     ("naikit.experiments.experiment", "naikit.widgets.images"),  # Experiment.contact_sheet -> image_grid(exp)
     ("naikit.metadata", "naikit.novelai.image_models"),  # core reads model names from a client module
@@ -107,8 +104,6 @@ KNOWN: set[tuple[str, str]] = {
     # --- novelai <-> novita (d): shared shape checks and polling belong in core
     ("naikit.novelai.modules", "naikit.novita.tasks"),
     ("naikit.novita.client", "naikit.novelai.shapes"),
-    ("naikit.novita.tasks", "naikit.novelai.shapes"),
-    ("naikit.novita.training", "naikit.novelai.shapes"),
     # --- the sandbox imports client modules (c): what both sides need (access keys, document and crypto
     # formats, model tables, presets, request checks) belongs in core
     ("naikit.sandbox.accounts", "naikit.novelai.auth"),

@@ -415,9 +415,9 @@ class ClientCore:
 
 def _demo_credentials() -> tuple[str, Secret]:
     """Return the embedded sandbox's demo account (email, password); the one place the client reads it."""
-    from .. import sandbox as sb
+    from .._embedded import DEMO_EMAIL, DEMO_PASSWORD
 
-    return sb.DEMO_EMAIL, Secret(sb.DEMO_PASSWORD)
+    return DEMO_EMAIL, Secret(DEMO_PASSWORD)
 
 
 def _hosts_from_env() -> Hosts | None:

@@ -225,7 +225,7 @@ def _counts(text: str | None, model: str | None, tokens: bool) -> tuple[int | No
 
 
 def _ts_ms(value: Any) -> Any:
-    from .account import _ts
+    from .._records import to_timestamp as _ts
 
     return _ts(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
