@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .sandbox.server import Sandbox
 
-__all__ = ["start_embedded"]
+__all__ = ["start_embedded", "novita_demo_key"]
 
 _announced: set[tuple[str, str]] = set()
 
@@ -28,3 +28,10 @@ async def start_embedded(service: str, announcement: str) -> Sandbox:
         _announced.add((service, server.url))
         print("naikit: " + announcement.format(url=server.url), file=sys.stdout)
     return server
+
+
+def novita_demo_key() -> str:
+    """Return the key the embedded sandbox's Novita emulation accepts (its demo key)."""
+    from .sandbox.novita_store import DEMO_KEY
+
+    return DEMO_KEY

@@ -26,6 +26,10 @@ __all__ = [
     "check_wire_json",
     "check_wire_text",
     "check_mapping",
+    "check_wait_options",
+    "check_choice",
+    "check_string",
+    "check_above",
 ]
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -249,3 +253,42 @@ def check_wait_options(
     check_bool(download, "download")
     if progress is not None and not isinstance(progress, bool) and not hasattr(progress, "update"):
         raise InputError("progress", progress, "None, True, False or an object with update() and close()")
+
+
+# -- choices, bounded strings, open lower bounds (first used by the Novita request builders) ---------------
+
+
+def check_choice(value: Any, field: str, allowed: Any, hint: str = "") -> Any:
+    """Return ``value`` if it is one of ``allowed`` (a sequence or mapping); else raise, listing them.
+
+    ``hint`` is added to the message (what to do instead).
+    """
+    try:
+        ok = value in allowed
+    except TypeError:  # an unhashable value tested against a dict or set
+        ok = False
+    if not ok:
+        raise InputError(field, value, "one of " + ", ".join(repr(a) for a in allowed), hint)
+    return value
+
+
+def check_string(value: Any, field: str, *, lo: int = 1, hi: int | None = None) -> Any:
+    """Return ``value`` if it is a string of ``lo`` to ``hi`` characters UTF-8 can carry; else raise.
+
+    Unlike ``check_text(empty=False)``, a string of spaces counts its spaces: only the length is checked.
+    """
+    allowed = (
+        f"a string of {lo} to {hi} characters" if hi is not None else f"a string of at least {lo} characters"
+    )
+    if not isinstance(value, str) or len(value) < lo or (hi is not None and len(value) > hi):
+        raise InputError(field, value, allowed)
+    return check_text(value, field, allowed=allowed)
+
+
+def check_above(value: Any, field: str, lo: float, *, hi: float | None = None) -> Any:
+    """Return ``value`` if it is a finite number more than ``lo`` (and at most ``hi``); else raise."""
+    allowed = f"a number more than {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
+    check_number(value, field, hi=hi, allowed=allowed)
+    if value <= lo:
+        raise InputError(field, value, allowed)
+    return value

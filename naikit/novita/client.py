@@ -24,13 +24,14 @@ from urllib.parse import urlsplit
 
 from .. import _runner
 from .._outcome import spend_checked
+from .._poll import attach_task, poll
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
 from .._validate import check_bool, check_mapping, check_text, check_wait_options, check_wire_text
 from ..errors import CredentialsError, InputError, NaikitError, OutcomeUnknown
 from . import requests as rq
 from ._blocking import BlockingMethods
-from .errors import attach_task, map_error
-from .tasks import TASK_RESULT_SHAPE, MediaFile, Task, TaskResult, poll
+from .errors import map_error
+from .tasks import TASK_RESULT_SHAPE, MediaFile, Task, TaskResult
 from .training import ModelCatalogue, ModelInfo, TrainingList, TrainingStatus, TrainingTask, UserInfo
 
 __all__ = ["AsyncNovita", "Novita", "ImageResult", "DEFAULT_BASE_URL"]
@@ -201,8 +202,7 @@ class AsyncNovita:
             self._ready = True
 
     async def _start_sandbox(self) -> str:
-        from .._embedded import start_embedded
-        from ..sandbox.novita_store import DEMO_KEY
+        from .._embedded import novita_demo_key, start_embedded
 
         server = await start_embedded(
             "novita",
@@ -210,7 +210,7 @@ class AsyncNovita:
         )
         self._sandbox = server
         self.transport.hosts = Hosts.single(server.url)
-        return DEMO_KEY
+        return novita_demo_key()
 
     async def _call(self, method: str, path: str, **kw: Any) -> Any:
         await self._ensure_ready()
@@ -220,7 +220,7 @@ class AsyncNovita:
     def _check(self, body: Any, shape: Any, what: str) -> Any:
         if not self.validate:
             return body
-        from ..novelai.shapes import check
+        from .._shapes import check
 
         return check(body, shape, what)
 

@@ -20,8 +20,6 @@ when there was one), so the id of a task you paid for is never lost.
 
 from __future__ import annotations
 
-from typing import Any
-
 # TaskFailed and TaskTimeout live in naikit.errors (one tree); re-exported here.
 from ..errors import (
     APIError,
@@ -35,7 +33,7 @@ from ..errors import (
     api_error,
 )
 
-__all__ = ["map_error", "TaskFailed", "TaskTimeout", "attach_task", "REASON_CLASSES"]
+__all__ = ["map_error", "TaskFailed", "TaskTimeout", "REASON_CLASSES"]
 
 REASON_CLASSES: dict[str, type[APIError]] = {
     "MISSING_API_KEY": AuthError,
@@ -60,23 +58,6 @@ _HINTS = {
     "NOT_ENOUGH_BALANCE": "top up the Novita balance",
     "TASK_NOT_FOUND": "the task id is unknown to this server (another account, or a typo)",
 }
-
-
-def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseException:
-    """Return ``exc`` with ``task_id`` (and ``result`` if it has none) set, so the task is never lost."""
-    if getattr(exc, "task_id", None) is None:
-        try:
-            exc.task_id = task_id  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - exceptions with __slots__
-            pass
-    if result is not None and getattr(exc, "result", None) is None:
-        try:
-            exc.result = result  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover
-            pass
-    if hasattr(exc, "add_note"):
-        exc.add_note(f"naikit: Novita task id {task_id}")
-    return exc
 
 
 def map_error(err: APIError, url: str) -> APIError:

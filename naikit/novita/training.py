@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._decode import finite
-from ..novelai.shapes import check
+from .._shapes import check
 
 
 def _is_int(v: Any) -> bool:
