@@ -23,10 +23,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import _runner
+from .._novita_limits import MAX_TRAINING_IMAGES, MB
 from .._outcome import spend_checked
 from .._poll import attach_task, poll
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
-from .._validate import check_bool, check_mapping, check_text, check_wait_options, check_wire_text
+from .._validate import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_mapping,
+    check_text,
+    check_wait_options,
+    check_wire_text,
+)
 from ..errors import CredentialsError, InputError, NaikitError, OutcomeUnknown
 from . import requests as rq
 from ._blocking import BlockingMethods
@@ -659,16 +668,16 @@ class AsyncNovita:
         """
         check_text(query, "query", none=True, max_length=1024)
         if types is not None:
-            rq._choice(
-                "types", types, ("checkpoint", "lora", "vae", "controlnet", "upscaler", "textualinversion")
+            check_choice(
+                types, "types", ("checkpoint", "lora", "vae", "controlnet", "upscaler", "textualinversion")
             )
         if visibility is not None:
-            rq._choice("visibility", visibility, ("public", "private"))
+            check_choice(visibility, "visibility", ("public", "private"))
         if source is not None:
-            rq._choice("source", source, ("civitai", "training", "uploading"))
-        rq._int("limit", limit, 1, 100)
+            check_choice(source, "source", ("civitai", "training", "uploading"))
+        check_int(limit, "limit", lo=1, hi=100)
         if max_pages is not None:
-            rq._int("max_pages", max_pages, 1)
+            check_int(max_pages, "max_pages", lo=1)
         params: dict[str, str] = {"pagination.limit": str(limit)}
         for key, value in (
             ("filter.types", types),
@@ -680,7 +689,7 @@ class AsyncNovita:
                 params[key] = value
         for key, flag in (("filter.is_sdxl", is_sdxl), ("filter.is_inpainting", is_inpainting)):
             if flag is not None:
-                params[key] = "true" if rq._bool(key, flag) else "false"
+                params[key] = "true" if check_bool(flag, key) else "false"
         models: list[ModelInfo] = []
         cursor, pages, seen = "", 0, set()
         while True:
@@ -709,7 +718,7 @@ class AsyncNovita:
         alpha); other formats are converted to PNG. At most 50 images.
         """
         prepared = [_training_image(im, i) for i, im in enumerate(_image_list(images))]
-        rq._int("concurrency", concurrency, 1, 16)
+        check_int(concurrency, "concurrency", lo=1, hi=16)
         sem = asyncio.Semaphore(concurrency)
 
         async def one(raw: bytes, ext: str) -> str:
@@ -841,7 +850,7 @@ class AsyncNovita:
         """Return a training task's status, progress and model (``GET /v3/training/{subject|style}``)."""
         task_id = _task_id(task)
         kind = kind or _kind_of(task)
-        rq._choice("kind", kind, ("subject", "style"), "Pass kind= when giving a bare task id.")
+        check_choice(kind, "kind", ("subject", "style"), "Pass kind= when giving a bare task id.")
         data = await self._call("GET", f"/v3/training/{kind}", params={"task_id": task_id})
         data = self._check(
             data, {"task_id": str, "task_status": str, "models?": ([dict], None)}, f"GET /v3/training/{kind}"
@@ -863,7 +872,7 @@ class AsyncNovita:
         """Poll a training until it failed or its model is SERVING; return the final TrainingStatus."""
         task_id = _task_id(task)
         kind = kind or _kind_of(task)
-        rq._choice("kind", kind, ("subject", "style"), "Pass kind= when giving a bare task id.")
+        check_choice(kind, "kind", ("subject", "style"), "Pass kind= when giving a bare task id.")
         return await poll(
             lambda: self.training_status(task_id, kind),
             task_id,
@@ -883,8 +892,8 @@ class AsyncNovita:
     ) -> TrainingList:
         """Return every training task (``GET /v3/training``), following ``next_cursor`` over all pages."""
         if task_type is not None:
-            rq._choice("task_type", task_type, ("subject", "style"))
-        rq._int("limit", limit, 1, 100)
+            check_choice(task_type, "task_type", ("subject", "style"))
+        check_int(limit, "limit", lo=1, hi=100)
         params: dict[str, str] = {"pagination.limit": str(limit)}
         if task_type is not None:
             params["task_type"] = task_type
@@ -932,9 +941,9 @@ def _image_list(images: Any) -> list[Any]:
             pass
     if not isinstance(images, (list, tuple)) or not images:
         raise InputError("images", images, "a non-empty list of images (PIL, bytes, paths)")
-    if len(images) > rq.MAX_TRAINING_IMAGES:
+    if len(images) > MAX_TRAINING_IMAGES:
         raise InputError(
-            "images", f"<{len(images)} images>", f"at most {rq.MAX_TRAINING_IMAGES} images per task"
+            "images", f"<{len(images)} images>", f"at most {MAX_TRAINING_IMAGES} images per task"
         )
     return list(images)
 
@@ -945,7 +954,7 @@ def _training_image(image: Any, i: int) -> tuple[bytes, str]:
 
     from PIL import Image
 
-    b64, _ = rq.image_to_base64(image, f"images[{i}]", max_bytes=30 * rq.MB)
+    b64, _ = rq.image_to_base64(image, f"images[{i}]", max_bytes=30 * MB)
     raw = base64.b64decode(b64)
     with Image.open(io.BytesIO(raw)) as im:
         fmt = (im.format or "").upper()

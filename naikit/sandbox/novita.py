@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..novita import requests as rq
+from .. import _novita_limits as limits
 from . import novita_media as media
 from . import novita_store as ns
 from .app import STATE, ApiError, json_response, parse_json, read_body
@@ -212,7 +212,7 @@ def _check_generation(
     _int(req, "steps", 1, 100, 20)
     _num(req, "guidance_scale", 1, 30, 7.5)
     sampler = _get(req, "sampler_name", "Euler a")
-    if sampler not in rq.SAMPLERS:
+    if sampler not in limits.SAMPLERS:
         raise _bad(f"sampler_name: unknown sampler {sampler!r}")
     if _get(req, "seed") is not None:
         _int(req, "seed", -1, 2**32 - 1)
@@ -222,8 +222,8 @@ def _check_generation(
     if vae and vae not in _names(models, "vae"):
         raise _bad(f"sd_vae: unknown VAE {vae!r}")
     loras = _get(req, "loras", [])
-    if not isinstance(loras, list) or len(loras) > rq.MAX_LORAS:
-        raise _bad(f"loras: at most {rq.MAX_LORAS} LoRAs")
+    if not isinstance(loras, list) or len(loras) > limits.MAX_LORAS:
+        raise _bad(f"loras: at most {limits.MAX_LORAS} LoRAs")
     lora_names = _names(models, "lora")
     trained = {
         r["model_name"]: r
@@ -252,8 +252,8 @@ def _check_generation(
                 )
             raise _bad(f"loras[{i}].model_name: unknown LoRA {name!r}")
     embs = _get(req, "embeddings", [])
-    if not isinstance(embs, list) or len(embs) > rq.MAX_EMBEDDINGS:
-        raise _bad(f"embeddings: at most {rq.MAX_EMBEDDINGS} embeddings")
+    if not isinstance(embs, list) or len(embs) > limits.MAX_EMBEDDINGS:
+        raise _bad(f"embeddings: at most {limits.MAX_EMBEDDINGS} embeddings")
     for i, e in enumerate(embs):
         if not isinstance(e, dict) or _text(e, "model_name", 1, 512, where=f"embeddings[{i}].") not in _names(
             models, "textualinversion"
@@ -266,7 +266,7 @@ def _extra(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(extra, dict):
         raise _bad("extra must be an object")
     image_type = _get(extra, "response_image_type", "png")
-    if image_type not in rq.IMAGE_TYPES:
+    if image_type not in limits.IMAGE_TYPES:
         raise _bad(f"extra.response_image_type must be one of png, webp, jpeg, got {image_type!r}")
     level = _get(extra, "nsfw_detection_level", 0)
     if level not in (0, 1, 2):
@@ -371,7 +371,7 @@ async def txt2img(request: web.Request) -> web.Response:
         width = _int(hf, "target_width", 128, 4096, where="hires_fix.")
         height = _int(hf, "target_height", 128, 4096, where="hires_fix.")
         _num(hf, "strength", 0, 1, 0.5, where="hires_fix.")
-        if _get(hf, "upscaler", "Latent") not in rq.HIRES_UPSCALERS:
+        if _get(hf, "upscaler", "Latent") not in limits.HIRES_UPSCALERS:
             raise _bad("hires_fix.upscaler is unknown")
     if _get(req, "refiner"):
         _num(req["refiner"], "switch_at", 0, 1, where="refiner.")
@@ -481,8 +481,8 @@ async def upscale(request: web.Request) -> web.Response:
     """Start an upscale task (source at most 2048x2048 and 30 MB, factor in (1, 4])."""
     account = _auth(request)
     req, extra = await _task_request(request)
-    if _get(req, "model_name") not in rq.UPSCALERS:
-        raise _bad(f"model_name must be one of {', '.join(rq.UPSCALERS)}")
+    if _get(req, "model_name") not in limits.UPSCALERS:
+        raise _bad(f"model_name must be one of {', '.join(limits.UPSCALERS)}")
     image = _image(req, "image_base64", max_bytes=30 * MB, max_side=2048)
     factor = _num(req, "scale_factor", 1, 4, lo_open=True)
     params = {"kind": "image", "n": 1, "seed": 0, "prompt": "", "scale": factor, **extra}
@@ -504,11 +504,11 @@ async def img2video(request: web.Request) -> web.Response:
     account = _auth(request)
     body = await _body(request)
     model = _get(body, "model_name")
-    if model not in rq.IMG2VIDEO_MODELS:
+    if model not in limits.IMG2VIDEO_MODELS:
         raise _bad("model_name must be SVD or SVD-XT")
     frames = _int(body, "frames_num", 1, 25)
-    if frames != rq.IMG2VIDEO_MODELS[model]:
-        raise _bad(f"frames_num must be {rq.IMG2VIDEO_MODELS[model]} for {model}")
+    if frames != limits.IMG2VIDEO_MODELS[model]:
+        raise _bad(f"frames_num must be {limits.IMG2VIDEO_MODELS[model]} for {model}")
     image = _image(body, "image_file", max_bytes=30 * MB, max_side=2048)
     _int(body, "steps", 1, 50)
     params = {
@@ -695,7 +695,7 @@ async def output_file(request: web.Request) -> web.Response:
 
 
 def _case_route(endpoint: str) -> None:
-    spec = rq.CASE_ENDPOINTS[endpoint]
+    spec = limits.CASE_ENDPOINTS[endpoint]
 
     async def handler(request: web.Request) -> web.Response:
         account = _auth(request)
@@ -721,7 +721,7 @@ def _case_route(endpoint: str) -> None:
     routes.post(f"/v3/{endpoint}")(_handler(handler))
 
 
-for _endpoint in rq.CASE_ENDPOINTS:
+for _endpoint in limits.CASE_ENDPOINTS:
     _case_route(_endpoint)
 
 
@@ -859,11 +859,11 @@ def _expert(body: dict[str, Any], kind: str) -> int:
             rate = float(lr)
         except (TypeError, ValueError):
             rate = -1.0
-        if not any(math.isclose(rate, r, rel_tol=1e-9) for r in rq.LEARNING_RATES):
+        if not any(math.isclose(rate, r, rel_tol=1e-9) for r in limits.LEARNING_RATES):
             raise _bad(
                 f"expert_setting.learning_rate must be one of 1e-4, 1e-5, 1e-6, 2e-4, 5e-5, got {lr!r}"
             )
-    if _get(es, "lr_scheduler") is not None and es["lr_scheduler"] not in rq.LR_SCHEDULERS:
+    if _get(es, "lr_scheduler") is not None and es["lr_scheduler"] not in limits.LR_SCHEDULERS:
         raise _bad("expert_setting.lr_scheduler is unknown")
     for name in ("lora_r", "lora_alpha", "lora_text_encoder_r", "lora_text_encoder_alpha"):
         if _get(es, name) is not None:
@@ -882,13 +882,13 @@ def _training_route(kind: str) -> None:
         account = _auth(request)
         body = await _body(request)
         name = _text(body, "name", 1, 256)
-        if _get(body, "base_model") not in rq.TRAINING_BASE_MODELS:
+        if _get(body, "base_model") not in limits.TRAINING_BASE_MODELS:
             raise _bad(f"base_model {body.get('base_model')!r} is not one of the training base models")
         _int(body, "width", 1, None)
         _int(body, "height", 1, None)
         items = _get(body, "image_dataset_items")
-        if not isinstance(items, list) or not 1 <= len(items) <= rq.MAX_TRAINING_IMAGES:
-            raise _bad(f"image_dataset_items needs 1 to {rq.MAX_TRAINING_IMAGES} items")
+        if not isinstance(items, list) or not 1 <= len(items) <= limits.MAX_TRAINING_IMAGES:
+            raise _bad(f"image_dataset_items needs 1 to {limits.MAX_TRAINING_IMAGES} items")
         store = _store(request)
         for i, item in enumerate(items):
             aid = _get(item, "assets_id") if isinstance(item, dict) else None
@@ -901,8 +901,8 @@ def _training_route(kind: str) -> None:
             if kind == "style":
                 _text(item, "caption", 1, 1024, where=f"image_dataset_items[{i}].")
         for i, comp in enumerate(_get(body, "components", []) or []):
-            if not isinstance(comp, dict) or comp.get("name") not in rq.TRAINING_COMPONENTS:
-                raise _bad(f"components[{i}].name must be one of {', '.join(rq.TRAINING_COMPONENTS)}")
+            if not isinstance(comp, dict) or comp.get("name") not in limits.TRAINING_COMPONENTS:
+                raise _bad(f"components[{i}].name must be one of {', '.join(limits.TRAINING_COMPONENTS)}")
         steps = _expert(body, kind)
         now = request.app[STATE].now()
         task_id = str(uuid.uuid4())
