@@ -74,7 +74,7 @@ class NovitaBase:
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         *,
         base_url: str | None = None,
         sandbox: bool | None = None,
@@ -84,7 +84,7 @@ class NovitaBase:
     ):
         # kept as a Secret from here on: frame locals and attributes show <hidden>
         api_key = _check_key(api_key) if api_key is not None else None
-        self._key_arg = api_key
+        self._key_arg: Secret | None = api_key
         self._base_arg = base_url
         self.sandbox_mode = sandbox
         self.validate = validate
@@ -147,14 +147,14 @@ class NovitaBase:
         async with self._ready_lock:
             if self._ready:
                 return
-            key = self._key_arg if self.sandbox_mode is not True else None
+            key: Secret | None = self._key_arg if self.sandbox_mode is not True else None
             if key is None and self.sandbox_mode is not True:
                 env = Secret.wrap(os.environ.get("NOVITA_API_KEY"))
                 key = _check_key(env) if env else None
             if key is None:
                 automatic = self.sandbox_mode is None and self._base_arg is None and _base_from_env() is None
                 if self.sandbox_mode is True or automatic:
-                    key = await self._start_sandbox()
+                    key = Secret(await self._start_sandbox())
                 else:
                     raise CredentialsError(
                         "api_key", None, "a Novita API key", "Pass api_key= or set NOVITA_API_KEY."

@@ -84,7 +84,9 @@ def loras_json(value: Any) -> list[dict[str, Any]] | None:
         if isinstance(item, str):
             item = LoRA(item)
         elif isinstance(item, Mapping):
-            item = LoRA(item.get("model_name"), item.get("strength", 1.0))  # type: ignore[arg-type]
+            item = LoRA(
+                check_string(item.get("model_name"), f"loras[{i}].model_name"), item.get("strength", 1.0)
+            )
         if not isinstance(item, LoRA):
             raise InputError(f"loras[{i}]", item, "a LoRA(model_name, strength), a name, or a dict")
         check_string(item.model_name, f"loras[{i}].model_name")
@@ -120,7 +122,7 @@ def controlnet_json(units: Any) -> dict[str, Any] | None:
     for i, unit in enumerate(units):
         if isinstance(unit, Mapping):
             unit = ControlNetUnit(
-                unit.get("model_name"),
+                check_string(unit.get("model_name"), f"controlnet_units[{i}].model_name"),
                 unit.get("image", unit.get("image_base64")),
                 unit.get("strength", 1.0),
                 unit.get("preprocessor"),

@@ -130,11 +130,11 @@ def components_json(components: Any) -> list[dict[str, Any]]:
     out = []
     for i, comp in enumerate(components):
         name = comp.get("name") if isinstance(comp, Mapping) else None
-        check_choice(name, f"components[{i}].name", tuple(TRAINING_COMPONENTS))
+        comp_name: str = check_choice(name, f"components[{i}].name", tuple(TRAINING_COMPONENTS))
         args = []
         for arg in comp.get("args") or []:
             arg_name = arg.get("name") if isinstance(arg, Mapping) else None
-            check_choice(arg_name, f"components[{i}].args.name", TRAINING_COMPONENTS[name])
+            check_choice(arg_name, f"components[{i}].args.name", TRAINING_COMPONENTS[comp_name])
             value = arg.get("value")
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise InputError(f"components[{i}].args.{arg_name}", value, "a number or a string")

@@ -67,11 +67,10 @@ def map_error(err: APIError, url: str) -> APIError:
     ``reason`` set from the status.
     """
     body = err.body if isinstance(err.body, dict) else {}
-    reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-    message = (
-        body.get("message") if isinstance(body.get("message"), str) and body.get("message") else err.message
-    )
+    raw_reason, raw_metadata, raw_message = body.get("reason"), body.get("metadata"), body.get("message")
+    reason = raw_reason if isinstance(raw_reason, str) else ""
+    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
+    message = raw_message if isinstance(raw_message, str) and raw_message else err.message
     status = err.status
     code = body.get("code")
     if isinstance(code, int) and code >= 400 and status < 400:
@@ -87,8 +86,8 @@ def map_error(err: APIError, url: str) -> APIError:
     if reason:
         new.message = f"{reason}: {message}"
     new.hint = _HINTS.get(reason, err.hint)
-    new.reason = reason  # type: ignore[attr-defined]
-    new.metadata = metadata  # type: ignore[attr-defined]
+    new.reason = reason
+    new.metadata = metadata
     if isinstance(new, ServerError) and not reason:
-        new.reason = "SERVER_ERROR"  # type: ignore[attr-defined]
+        new.reason = "SERVER_ERROR"
     return new

@@ -679,14 +679,14 @@ async def output_file(request: web.Request) -> web.Response:
     if not 0 <= i < p["n"]:
         return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
     seed = (p["seed"] + i) % 2**32
-    if row["task_type"] == "UPSCALE":
+    if src is None:  # txt2img (upscale, inpainting and img2img tasks always keep their source)
+        im = media.procedural(seed, p["w"], p["h"], p["prompt"])
+    elif row["task_type"] == "UPSCALE":
         im = media.upscale(src, p["scale"])
     elif row["task_type"] == "INPAINTING":
         im = media.inpaint(src, base64.b64decode(inputs["mask"]), seed, p["prompt"])
-    elif src is not None:
-        im = media.img2img(src, seed, p["w"], p["h"], p["prompt"], p["strength"])
     else:
-        im = media.procedural(seed, p["w"], p["h"], p["prompt"])
+        im = media.img2img(src, seed, p["w"], p["h"], p["prompt"], p["strength"])
     mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[p["image_type"]]
     return web.Response(body=media.encode(im, p["image_type"]), content_type=mime)
 
@@ -787,6 +787,8 @@ async def user(request: web.Request) -> web.Response:
     row = _store(request).query_one(
         "SELECT credit_balance FROM novita_keys WHERE key_hash = ?", (account["key_hash"],)
     )
+    if row is None:  # the key was removed since _auth read it
+        raise NovitaError(403, "INVALID_API_KEY", "invalid API key")
     return json_response(
         {
             "allow_features": ["txt2img", "img2img", "inpainting", "upscale", "training", "video"],
