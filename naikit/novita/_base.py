@@ -281,7 +281,7 @@ class NovitaBase:
             progress=progress,
             callback=callback,
             raise_on_failure=raise_on_failure,
-            what=getattr(task, "endpoint", "") or "task",
+            what=(task.endpoint if isinstance(task, Task) else "") or "task",
             now=self.poll_clock,
             sleep=self.poll_sleep,
         )

@@ -76,7 +76,7 @@ def map_error(err: APIError, url: str) -> APIError:
     if isinstance(code, int) and code >= 400 and status < 400:
         status = code
     cls = REASON_CLASSES.get(reason)
-    retry_after = getattr(err, "retry_after", None)
+    retry_after = err.retry_after if isinstance(err, RateLimited) else None
     if cls is None:
         new = api_error(status, message, url=err.url or url, body=err.body, retry_after=retry_after)
     elif cls is RateLimited:
