@@ -72,7 +72,17 @@ log = logging.getLogger("naikit.sandbox")
 
 # Modules (relative to this package) whose ``routes`` make up the application. Later areas: content, text,
 # image, modules (NovelAI); novita_tasks, novita_training, novita_models.
-AREAS: tuple[str, ...] = ("accounts", "text", "oa", "image", "modules", "voice", "novita")
+AREAS: tuple[str, ...] = (
+    "accounts",
+    "text",
+    "oa",
+    "image",
+    "modules",
+    "voice",
+    "novita",
+    "novita_models",
+    "novita_training",
+)
 
 # The largest request a real client sends: an image request with base64 images (a 2048x1536 source, its mask,
 # vibe and character references) or a large story upload. NovelAI publishes no limit (its website only shows
