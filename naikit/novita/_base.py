@@ -34,6 +34,7 @@ __all__ = ["NovitaBase", "DEFAULT_BASE_URL", "task_id_of"]
 DEFAULT_BASE_URL = "https://api.novita.ai"
 _WAIT_KEYS = {"timeout", "interval", "max_interval", "progress", "callback", "download", "raise_on_failure"}
 _Client = TypeVar("_Client", bound="NovitaBase")
+_Item = TypeVar("_Item")
 
 
 def _base_from_env() -> str | None:
@@ -321,6 +322,33 @@ class NovitaBase:
         if not wait:
             return task
         return await self.wait_for_task(task, **wait_kw)
+
+    # -- cursor-paged lists ---------------------------------------------------------------------------
+    async def _pages(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        items: str,
+        shape: Mapping[str, Any],
+        parse: Callable[[dict[str, Any]], _Item],
+        max_pages: int | None,
+    ) -> tuple[list[_Item], int, str]:
+        """Return every item of the cursor-paged list at ``path`` (the ``items`` field), parsed; the number
+        of pages read; and the cursor to go on from when ``max_pages`` stopped the walk (else "")."""
+        out: list[_Item] = []
+        cursor, pages, seen = "", 0, set()
+        while True:
+            page = dict(params, **({"pagination.cursor": cursor} if cursor else {}))
+            data = self._check(await self._call("GET", path, params=page), shape, f"GET {path}")
+            pages += 1
+            out += [parse(x) for x in data.get(items) or []]
+            pagination = data.get("pagination")
+            cursor = str((pagination.get("next_cursor") if isinstance(pagination, dict) else None) or "")
+            stopped = bool(max_pages and pages >= max_pages)
+            # a cursor seen before would loop forever; an empty page ends too
+            if not cursor or not data.get(items) or cursor in seen or stopped:
+                return out, pages, cursor if stopped else ""
+            seen.add(cursor)
 
     # -- account -----------------------------------------------------------------------------------
     async def user_info(self) -> UserInfo:

@@ -57,17 +57,8 @@ class CatalogueArea(NovitaBase):
         for key, flag in (("filter.is_sdxl", is_sdxl), ("filter.is_inpainting", is_inpainting)):
             if flag is not None:
                 params[key] = "true" if check_bool(flag, key) else "false"
-        models: list[ModelInfo] = []
-        cursor, pages, seen = "", 0, set()
-        while True:
-            page_params = dict(params, **({"pagination.cursor": cursor} if cursor else {}))
-            data = await self._call("GET", "/v3/model", params=page_params)
-            data = self._check(data, {"models": ([dict], None), "pagination?": (dict, None)}, "GET /v3/model")
-            pages += 1
-            models += [ModelInfo.from_json(m) for m in data.get("models") or []]
-            cursor = str(((data.get("pagination") or {}).get("next_cursor")) or "")
-            # a cursor seen before would loop forever; an empty page ends too
-            if not cursor or not data.get("models") or cursor in seen or (max_pages and pages >= max_pages):
-                break
-            seen.add(cursor)
-        return ModelCatalogue(tuple(models), pages, cursor if max_pages and pages >= max_pages else "")
+        shape = {"models": ([dict], None), "pagination?": (dict, None)}
+        models, pages, cursor = await self._pages(
+            "/v3/model", params, "models", shape, ModelInfo.from_json, max_pages
+        )
+        return ModelCatalogue(tuple(models), pages, cursor)

@@ -208,18 +208,10 @@ class TrainingArea(NovitaBase):
         params: dict[str, str] = {"pagination.limit": str(limit)}
         if task_type is not None:
             params["task_type"] = task_type
-        tasks: list[TrainingTask] = []
-        cursor, pages, seen = "", 0, set()
-        while True:
-            page = dict(params, **({"pagination.cursor": cursor} if cursor else {}))
-            data = await self._call("GET", "/v3/training", params=page)
-            data = self._check(data, {"tasks": ([dict], None)}, "GET /v3/training")
-            pages += 1
-            tasks += [TrainingTask.from_json(t) for t in data.get("tasks") or []]
-            cursor = str(((data.get("pagination") or {}).get("next_cursor")) or "")
-            if not cursor or not data.get("tasks") or cursor in seen or (max_pages and pages >= max_pages):
-                break
-            seen.add(cursor)
+        shape = {"tasks": ([dict], None)}
+        tasks, pages, _ = await self._pages(
+            "/v3/training", params, "tasks", shape, TrainingTask.from_json, max_pages
+        )
         return TrainingList(tuple(tasks), pages)
 
 
