@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from .._outcome import spend_checked
 from .._poll import attach_task, poll
+from .._shapes import check as check_shape
 from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
 from .._validate import (
     check_bool,
@@ -180,11 +181,7 @@ class NovitaBase:
         return resp.body
 
     def _check(self, body: Any, shape: Any, what: str) -> Any:
-        if not self.validate:
-            return body
-        from .._shapes import check
-
-        return check(body, shape, what)
+        return check_shape(body, shape, what) if self.validate else body
 
     # -- files on other hosts (S3 results, presigned uploads) ---------------------------------------
     def _file_transport(self, url: str) -> tuple[Transport, str]:

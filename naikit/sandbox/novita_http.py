@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._novita_limits import MB
 from . import novita_store as ns
 from .app import STATE, ApiError, json_response, parse_json, read_body
 from .store import Store
@@ -36,8 +37,6 @@ __all__ = [
     "s3_error",
     "check_signature",
 ]
-
-MB = 1024 * 1024
 
 
 class NovitaError(Exception):
