@@ -205,6 +205,7 @@ class TrainingArea(NovitaBase):
         if task_type is not None:
             check_choice(task_type, "task_type", ("subject", "style"))
         check_int(limit, "limit", lo=1, hi=100)
+        check_int(max_pages, "max_pages", lo=1, none=True)
         params: dict[str, str] = {"pagination.limit": str(limit)}
         if task_type is not None:
             params["task_type"] = task_type
