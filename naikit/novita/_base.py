@@ -359,6 +359,7 @@ class NovitaBase:
 
 
 def task_id_of(task: Task | str) -> str:
+    """Return the task id of a Task or an id string; InputError for anything that cannot be one."""
     task_id = task.task_id if isinstance(task, Task) else task
     if (
         not isinstance(task_id, str)

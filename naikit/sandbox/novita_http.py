@@ -48,10 +48,13 @@ class NovitaError(Exception):
 
 
 def bad(message: str, reason: str = "INVALID_REQUEST_BODY") -> NovitaError:
+    """Return a 400 NovitaError with ``reason`` (``INVALID_REQUEST_BODY`` unless told) and ``message``."""
     return NovitaError(400, reason, message)
 
 
 def handler(fn: Any) -> Any:
+    """Return ``fn`` wrapped so a NovitaError it raises is answered in Novita's error envelope."""
+
     @functools.wraps(fn)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
@@ -69,12 +72,14 @@ def handler(fn: Any) -> Any:
 
 
 def store_of(request: web.Request) -> Store:
+    """Return the sandbox's store, with the Novita tables made on first use."""
     store = request.app[STATE].store
     ns.ensure(store)
     return store
 
 
 def auth(request: web.Request) -> dict[str, Any]:
+    """Return the account of the request's key (``Bearer <key>`` or the bare key); 400/403 otherwise."""
     header = request.headers.get("Authorization", "").strip()
     if not header:
         raise NovitaError(400, "MISSING_API_KEY", "missing API key: send 'Authorization: Bearer <key>'")
@@ -87,6 +92,7 @@ def auth(request: web.Request) -> dict[str, Any]:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    """Return the request's JSON object; 400 in Novita's envelope when it is not one."""
     raw = await read_body(request)
     try:
         body = parse_json(raw) if raw.strip() else None
@@ -99,6 +105,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 def get_field(d: dict[str, Any], name: str, default: Any = None) -> Any:
     # the official SDK sends explicit nulls for unset fields: null means absent
+    """Return ``d[name]``, or ``default`` when it is missing or null."""
     v = d.get(name)
     return default if v is None else v
 
@@ -106,6 +113,7 @@ def get_field(d: dict[str, Any], name: str, default: Any = None) -> Any:
 def int_field(
     d: dict, name: str, lo: int | None, hi: int | None, default: Any = None, *, where: str = ""
 ) -> Any:
+    """Return the integer field ``name`` (an integral float counts) within [lo, hi]; 400 otherwise."""
     v = get_field(d, name, default)
     if v is None:
         raise bad(f"{where}{name} is required")
@@ -120,6 +128,7 @@ def int_field(
 def num_field(
     d: dict, name: str, lo: float, hi: float, default: Any = None, *, where: str = "", lo_open: bool = False
 ) -> Any:
+    """Return the finite number field ``name`` within [lo, hi] (``lo`` excluded when ``lo_open``)."""
     v = get_field(d, name, default)
     if v is None:
         raise bad(f"{where}{name} is required")
@@ -133,6 +142,7 @@ def num_field(
 def text_field(
     d: dict, name: str, lo: int = 1, hi: int = 1024, *, required: bool = True, where: str = ""
 ) -> Any:
+    """Return the string field ``name`` of ``lo`` to ``hi`` characters (None when optional and unset)."""
     v = get_field(d, name)
     if v is None or v == "":
         if required:
@@ -146,6 +156,7 @@ def text_field(
 def image_field(
     d: dict, name: str, *, max_bytes: int, max_pixels: int = 16_000_000, max_side: int | None = None
 ) -> bytes:
+    """Return the decoded bytes of the base64 image field ``name``, within the size limits."""
     text = get_field(d, name)
     if not isinstance(text, str) or not text:
         raise bad(f"{name} is required")
@@ -168,6 +179,7 @@ def image_field(
 
 
 def charge(store: Store, account: dict, cost: int) -> None:
+    """Take ``cost`` credits from the account's balance; 400 ``BILLING_BALANCE_NOT_ENOUGH`` if short."""
     with store.transaction() as conn:
         row = conn.execute(
             "SELECT credit_balance FROM novita_keys WHERE key_hash = ?", (account["key_hash"],)
@@ -183,6 +195,7 @@ def charge(store: Store, account: dict, cost: int) -> None:
 
 
 def file_url(request: web.Request, path: str, signed_at: int, ttl: int) -> str:
+    """Return a presigned-looking URL for ``path``, valid ``ttl`` seconds from ``signed_at``."""
     store = store_of(request)
     expires = signed_at + ttl
     sig = ns.sign(store, path, expires)
@@ -194,6 +207,7 @@ def file_url(request: web.Request, path: str, signed_at: int, ttl: int) -> str:
 
 
 def s3_error(status: int, code: str, message: str) -> web.Response:
+    """Return S3's XML error answer."""
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"

@@ -51,6 +51,7 @@ def models_of(store: Store, key_hash: str, now: float) -> list[dict[str, Any]]:
 
 
 def model_names(models: list[dict[str, Any]], type_: str) -> set[str]:
+    """Return every name (``sd_name`` and ``sd_name_in_api``) of the models of type ``type_``."""
     out: set[str] = set()
     for m in models:
         if m["type"]["name"] == type_:
