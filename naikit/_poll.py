@@ -31,19 +31,35 @@ __all__ = ["poll", "attach_task", "ProgressBar", "TqdmProgress", "PollStatus"]
 
 
 class PollStatus(Protocol):
-    """What :func:`poll` reads from a job's status: its id, state, whether it is over, progress."""
+    """What :func:`poll` reads from a job's status: its id, state, whether it is over, progress.
 
-    task_id: str
-    status: str
-
-    @property
-    def finished(self) -> bool: ...
+    Read-only members, so a dataclass field and a property (a NovelAI module's ``task_id``) both fit.
+    """
 
     @property
-    def failed(self) -> bool: ...
+    def task_id(self) -> str:
+        """Return the job's id."""
+        ...
 
     @property
-    def progress(self) -> float | None: ...
+    def status(self) -> str:
+        """Return the job's state as the service names it."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Return True once the job succeeded or failed."""
+        ...
+
+    @property
+    def failed(self) -> bool:
+        """Return True when the job ended failed."""
+        ...
+
+    @property
+    def progress(self) -> float | None:
+        """Return the progress in percent, or None when unknown."""
+        ...
 
 
 def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseException:
