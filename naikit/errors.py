@@ -252,6 +252,10 @@ class APIError(NaikitError):
     ``url`` the request URL (which never carries secrets).
     """
 
+    # set on Novita's answers (naikit.novita.errors.map_error): the body's UPPER_SNAKE reason and metadata
+    reason: str
+    metadata: dict[str, Any]
+
     def __init__(self, status: int, message: str, *, url: str = "", body: Any = None, hint: str = ""):
         self.status = status
         self.message = message

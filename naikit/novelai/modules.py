@@ -271,7 +271,7 @@ class ModulesAPI(ClientCore):
         Raises TaskFailed on failure (unless ``raise_on_failure`` is False) and TaskTimeout after
         ``timeout`` seconds; both carry ``task_id`` = the module id.
         """
-        from ..novita.tasks import poll
+        from .._poll import poll
 
         mid = _check_module_id(module_id.id if isinstance(module_id, Module) else module_id)
         return await poll(

@@ -23,7 +23,7 @@ _EXPORTS: dict[str, str] = {
     "ImageResult": ".client",
     "Task": ".tasks",
     "TaskResult": ".tasks",
-    "ProgressBar": ".tasks",
+    "ProgressBar": ".._poll",
     "TaskFailed": ".errors",
     "TaskTimeout": ".errors",
     "LoRA": ".requests",

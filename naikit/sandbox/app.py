@@ -51,7 +51,17 @@ log = logging.getLogger("naikit.sandbox")
 
 # Modules (relative to this package) whose ``routes`` make up the application. Later areas: content, text,
 # image, modules (NovelAI); novita_tasks, novita_training, novita_models.
-AREAS: tuple[str, ...] = ("accounts", "text", "oa", "image", "modules", "voice", "novita")
+AREAS: tuple[str, ...] = (
+    "accounts",
+    "text",
+    "oa",
+    "image",
+    "modules",
+    "voice",
+    "novita",
+    "novita_models",
+    "novita_training",
+)
 
 _INVALID = {
     "UnicodeEncodeError": "text must be valid Unicode (no lone surrogates)",

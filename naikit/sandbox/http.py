@@ -192,7 +192,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(raw: bytes | str) -> Any:
+def parse_json(raw: bytes | bytearray | str) -> Any:
     """Return ``raw`` parsed as strict JSON, as NovelAI's server (JSON.parse, then validation) would take it.
 
     Raises ApiError 400 for what it refuses: invalid JSON or UTF-8, NaN/Infinity, numbers beyond a double
