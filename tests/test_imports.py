@@ -102,8 +102,6 @@ KNOWN: set[tuple[str, str]] = {
     ("naikit.tokenizers", "naikit.novelai.models"),  # core reads model names from a client module
     ("naikit.render.context", "naikit.novelai.story_context"),  # render annotates with a result type
     # --- novelai <-> novita (d): shared shape checks and polling belong in core
-    ("naikit.novelai.modules", "naikit.novita.tasks"),
-    ("naikit.novita.client", "naikit.novelai.shapes"),
     # --- the sandbox imports client modules (c): what both sides need (access keys, document and crypto
     # formats, model tables, presets, request checks) belongs in core
     ("naikit.sandbox.accounts", "naikit.novelai.auth"),
@@ -113,7 +111,6 @@ KNOWN: set[tuple[str, str]] = {
     ("naikit.sandbox.demo_content", "naikit.novelai.crypto"),
     ("naikit.sandbox.demo_content", "naikit.novelai.document"),
     ("naikit.sandbox.image", "naikit.novelai.image_models"),
-    ("naikit.sandbox.novita", "naikit.novita.requests"),
     ("naikit.sandbox.oa", "naikit.novelai.models"),
     ("naikit.sandbox.text", "naikit.novelai.models"),
     ("naikit.sandbox.text", "naikit.novelai.modules_catalog"),

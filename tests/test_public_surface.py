@@ -218,6 +218,6 @@ def test_type_checkers_see_the_lazy_names(tmp_path):
     lines = out.stdout.splitlines()
     assert "-> naikit.widgets.tokens.TokenInspector" in lines[0], out.stdout + out.stderr
     assert "-> naikit.comparison.Comparison" in lines[1]
-    assert "-> naikit.novita.requests.LoRA" in lines[2]
+    assert "-> naikit.novita._parts.LoRA" in lines[2]
     assert 'Module has no attribute "no_such_name"' in lines[3]
     assert len(lines) == 4

@@ -57,10 +57,11 @@ __all__ = [
 ]
 
 if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
+    from .._poll import ProgressBar
     from .client import AsyncNovita, ImageResult, Novita
     from .errors import TaskFailed, TaskTimeout
     from .requests import ControlNetUnit, LoRA, S3Storage, build_extra
-    from .tasks import ProgressBar, Task, TaskResult
+    from .tasks import Task, TaskResult
     from .training import ModelCatalogue, TrainingList, TrainingStatus, UserInfo
 else:
     __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
