@@ -22,7 +22,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .._atomic import write_atomic
 from .._validate import check_instance, check_path
@@ -391,11 +391,11 @@ def _datablock_text(story: dict) -> str:
     return text
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_index(value: Any, items: list) -> bool:
+def _is_index(value: Any, items: list) -> TypeGuard[int]:
     return _is_int(value) and 0 <= value < len(items)
 
 
