@@ -43,9 +43,9 @@ MUTATIONS = [
     ),
     (
         "Novita: txt2img sampler field name",
-        "naikit/novita/requests.py",
-        'body["sampler_name"] = _choice("sampler_name", sampler_name, SAMPLERS)',
-        'body["sampler"] = _choice("sampler_name", sampler_name, SAMPLERS)',
+        "naikit/novita/_image_bodies.py",
+        'body["sampler_name"] = check_choice(sampler_name, "sampler_name", SAMPLERS)',
+        'body["sampler"] = check_choice(sampler_name, "sampler_name", SAMPLERS)',
         ["tests/test_novita_requests.py"],
     ),
 ]

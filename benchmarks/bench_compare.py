@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from served import start_serve, stop_serve  # noqa: E402
 
 import naikit  # noqa: E402
-from naikit.compare import compare  # noqa: E402
+from naikit.comparison import compare  # noqa: E402
 from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD  # noqa: E402
 
 PROMPT = "The old lighthouse keeper climbed the stairs"

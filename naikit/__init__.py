@@ -5,16 +5,12 @@
 offline sandbox, so every notebook runs without an account.
 """
 
-from __future__ import annotations
+import typing as _typing
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from ._lazy import lazy_exports as _lazy_exports
+from ._version import __version__
 
-__version__ = "0.1.0"
-
-# public name -> module that defines it
+# public name -> module that defines it (the TYPE_CHECKING imports below list the same names)
 _EXPORTS: dict[str, str] = {
     "NovelAI": "naikit.novelai.client",
     "AsyncNovelAI": "naikit.novelai.client",
@@ -30,7 +26,7 @@ _EXPORTS: dict[str, str] = {
     "GlobalSettings": "naikit.novelai.presets",
     "BiasGroup": "naikit.novelai.presets",
     "BanList": "naikit.novelai.presets",
-    "compare": "naikit.compare",
+    "compare": "naikit.comparison",
     "Experiment": "naikit.experiments.experiment",
     "Keystore": "naikit.novelai.crypto",
     "Novita": "naikit.novita.client",
@@ -49,27 +45,53 @@ _EXPORTS: dict[str, str] = {
     "EphemeralEntry": "naikit.novelai.story",
     "Context": "naikit.novelai.story_context",
 }
-_SUBMODULES = {
+# subpackages and modules reachable as attributes (``naikit.sandbox.start()`` after a bare ``import naikit``)
+_SUBMODULES = ("errors", "sandbox", "novelai", "tokenizers", "widgets", "cli", "sampling", "novita",
+               "metadata", "explain", "experiments")  # fmt: skip
+
+# the same names, written out for static tools (ruff, pyright: `from naikit import *`)
+__all__ = [
+    "AsyncNovelAI",
+    "AsyncNovita",
+    "BanList",
+    "BiasGroup",
+    "Category",
+    "Character",
+    "CharacterReference",
+    "Context",
+    "ContextConfig",
+    "EphemeralEntry",
+    "Experiment",
+    "GlobalSettings",
+    "Hosts",
+    "ImagePreset",
+    "Keystore",
+    "LoreEntry",
+    "NovelAI",
+    "Novita",
+    "Preset",
+    "RetryPolicy",
+    "Secret",
+    "Story",
+    "Timeouts",
+    "Token",
+    "Vibe",
+    "__version__",
+    "access_key",
+    "compare",
+    "encryption_key",
     "errors",
+    "explain_step",
+    "read_metadata",
     "sandbox",
-    "novelai",
-    "tokenizers",
-    "widgets",
-    "cli",
-    "sampling",
-    "novita",
-    "metadata",
-    "explain",
-    "experiments",
-}
+    "tokenize",
+    "xy_plot",
+]
 
-__all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
-
-if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
-    # ruff: noqa: F401
+if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from . import errors, sandbox
     from ._transport import Hosts, RetryPolicy, Secret, Timeouts
-    from .compare import compare
+    from .comparison import compare
     from .experiments.experiment import Experiment
     from .explain import explain_step
     from .metadata import read_metadata
@@ -83,31 +105,5 @@ if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .novita.client import AsyncNovita, Novita
     from .tokenizers import tokenize
     from .xyplot import xy_plot
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"naikit.{name}")
-    raise AttributeError(f"module 'naikit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """This package's module type: importing a submodule named like a function the package exports
-    (``naikit.compare``, imported by ``naikit.widgets`` too) does not replace that function with the module,
-    so ``naikit.compare(...)`` works whatever was imported first. The module stays in ``sys.modules``."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == f"{__name__}.{name}":
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+else:
+    __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, submodules=_SUBMODULES, public=["__version__"])

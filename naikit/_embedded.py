@@ -10,10 +10,13 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
+# The demo credentials clients log in with when they use the sandbox (a tiny module: no server code loads).
+from .sandbox.demo_account import DEMO_EMAIL, DEMO_KEY, DEMO_PASSWORD
+
 if TYPE_CHECKING:
     from .sandbox.server import Sandbox
 
-__all__ = ["start_embedded"]
+__all__ = ["start_embedded", "novita_demo_key", "DEMO_EMAIL", "DEMO_PASSWORD", "DEMO_KEY"]
 
 _announced: set[tuple[str, str]] = set()
 
@@ -28,3 +31,10 @@ async def start_embedded(service: str, announcement: str) -> Sandbox:
         _announced.add((service, server.url))
         print("naikit: " + announcement.format(url=server.url), file=sys.stdout)
     return server
+
+
+def novita_demo_key() -> str:
+    """Return the key the embedded sandbox's Novita emulation accepts (its demo key)."""
+    from .sandbox.novita_store import DEMO_KEY
+
+    return DEMO_KEY

@@ -77,7 +77,7 @@ async def spend_checked(
                     f"the balance fell from {before:g} to {after:g} {unit}, so the request "
                     "was carried out and paid for, but its answer was lost; it was not sent again."
                 )
-                err.spent = before - after  # type: ignore[attr-defined]
+                err.spent = before - after
                 raise err from None
             if not server_finished(exc):
                 raise exc.checked(

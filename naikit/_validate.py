@@ -26,6 +26,10 @@ __all__ = [
     "check_wire_json",
     "check_wire_text",
     "check_mapping",
+    "check_wait_options",
+    "check_choice",
+    "check_string",
+    "check_above",
 ]
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -261,14 +265,15 @@ def check_instance(value: Any, cls: type | tuple[type, ...], field: str, allowed
     return value
 
 
-def check_choice(value: Any, field: str, choices: Any, *, allowed: str | None = None) -> Any:
-    """Return ``value`` if it is one of ``choices``; else raise InputError listing them (or ``allowed``)."""
+def check_choice(value: Any, field: str, choices: Any, hint: str = "", *, allowed: str | None = None) -> Any:
+    """Return ``value`` if it is one of ``choices`` (a sequence, set or mapping); else raise InputError
+    listing them (or saying ``allowed``), with ``hint`` added (what to do instead)."""
     try:
         ok = value in choices
     except TypeError:  # an unhashable value tested against a set or dict
         ok = False
     if not ok:
-        raise InputError(field, value, allowed or "one of " + ", ".join(repr(c) for c in choices))
+        raise InputError(field, value, allowed or "one of " + ", ".join(repr(c) for c in choices), hint)
     return value
 
 
@@ -281,3 +286,27 @@ def check_flags(**flags: Any) -> None:
     """Refuse any keyword whose value is not True or False (each named by its keyword); returns None."""
     for name, value in flags.items():
         check_bool(value, name)
+# -- choices, bounded strings, open lower bounds (first used by the Novita request builders) ---------------
+
+
+
+def check_string(value: Any, field: str, *, lo: int = 1, hi: int | None = None) -> Any:
+    """Return ``value`` if it is a string of ``lo`` to ``hi`` characters UTF-8 can carry; else raise.
+
+    Unlike ``check_text(empty=False)``, a string of spaces counts its spaces: only the length is checked.
+    """
+    allowed = (
+        f"a string of {lo} to {hi} characters" if hi is not None else f"a string of at least {lo} characters"
+    )
+    if not isinstance(value, str) or len(value) < lo or (hi is not None and len(value) > hi):
+        raise InputError(field, value, allowed)
+    return check_text(value, field, allowed=allowed)
+
+
+def check_above(value: Any, field: str, lo: float, *, hi: float | None = None) -> Any:
+    """Return ``value`` if it is a finite number more than ``lo`` (and at most ``hi``); else raise."""
+    allowed = f"a number more than {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
+    check_number(value, field, hi=hi, allowed=allowed)
+    if value <= lo:
+        raise InputError(field, value, allowed)
+    return value

@@ -4,27 +4,22 @@ tokenizers and account backups."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import os
 import re
 import sys
 from collections.abc import Sequence
 
+from ._prompt import read_password
+
 # Areas that add their own subcommands: each module has register_cli(subparsers).
 _AREA_MODULES = ("naikit.tokenizers", "naikit.novelai.backup")
-
-
-def _password(value: str | None) -> str:
-    if value in (None, "-"):
-        return getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    return value
 
 
 def _cmd_access_key(args: argparse.Namespace) -> int:
     from .novelai.auth import access_key
 
-    print(access_key(args.email, _password(args.password), email_case=args.email_case))
+    print(access_key(args.email, read_password(args.password), email_case=args.email_case))
     return 0
 
 
@@ -32,7 +27,7 @@ def _cmd_access_token(args: argparse.Namespace) -> int:
     from .novelai.client import NovelAI
 
     with NovelAI(base_url=args.base_url, sandbox=False, email_case=args.email_case) as nai:
-        token = nai.login(args.email, _password(args.password))
+        token = nai.login(args.email, read_password(args.password))
         print(token.value)
     return 0
 
@@ -195,7 +190,7 @@ def _default_notebooks() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``naikit`` command with every subcommand registered."""
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="naikit",

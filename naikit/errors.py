@@ -205,8 +205,11 @@ class OutcomeUnknown(TransportError):
     out): the server may have carried it out, so naikit did not send it again.
 
     ``check`` says how to find out what happened, ``cause`` is the failure (an APIError or a text),
-    ``endpoint`` the rule's name (see ``naikit._transport.SEND_RULES``).
+    ``endpoint`` the rule's name (see ``naikit._transport.SEND_RULES``), ``spent`` how much the balance fell
+    when naikit found the call was carried out and paid for (else None).
     """
+
+    spent: float | None = None
 
     def __init__(
         self, message: str, *, url: str = "", attempts: int = 1, check: str = "", cause: Any = None,
@@ -248,6 +251,10 @@ class APIError(NaikitError):
     ``status`` is the HTTP status (or the ``statusCode`` of the body), ``message`` the server's text,
     ``url`` the request URL (which never carries secrets).
     """
+
+    # set on Novita's answers (naikit.novita.errors.map_error): the body's UPPER_SNAKE reason and metadata
+    reason: str
+    metadata: dict[str, Any]
 
     def __init__(self, status: int, message: str, *, url: str = "", body: Any = None, hint: str = ""):
         self.status = status

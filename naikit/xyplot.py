@@ -3,8 +3,9 @@
 ``xy_plot(nai, prompt, x=("scale", [4, 6, 8]), y=("steps", [12, 28]))`` generates one picture per
 combination (same seed, so only the varied parameters change), prices the whole batch first (refusing
 above ``max_anlas``), runs within the account's concurrency limit, and returns an :class:`XYPlot`:
-``.image()`` is a labelled grid picture (PIL), ``.widget()`` the image-grid widget, and in a notebook it
-shows itself as an HTML grid with row and column labels. ``z`` adds one grid page per value.
+``.image()`` is a labelled grid picture (PIL), ``naikit.widgets.image_grid(plot)`` the image-grid widget of
+its cells, and in a notebook it shows itself as an HTML grid with row and column labels. ``z`` adds one grid
+page per value.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from .errors import InputError
 from .novelai.image_models import ImagePreset
-from .novelai.images_result import ImageResult
+from .novelai.images_result import GridCells, ImageResult
 
 __all__ = ["XYPlot", "xy_plot", "axy_plot", "plan"]
 
@@ -108,10 +109,9 @@ class XYPlot:
             out.paste(res[0].image.convert("RGB").resize((cw, ch)), (left + j * cw, title + top + i * ch))
         return out
 
-    def widget(self, **kw: Any) -> Any:
-        """Return the image-grid widget of every cell, captioned with its axis values."""
-        from .widgets.images import image_grid
-
+    def grid_cells(self) -> GridCells:
+        """Return every cell's picture captioned with its axis values, one column per X value (what
+        ``naikit.widgets.image_grid(plot)`` shows)."""
         caps = []
         for k in range(len(self.results)):
             per_page = len(self.x[1]) * (len(self.y[1]) if self.y else 1)
@@ -123,8 +123,7 @@ class XYPlot:
             if self.z:
                 parts.append(f"{self.z[0]}={self.z[1][zk]}")
             caps.append(" · ".join(parts))
-        kw.setdefault("columns", len(self.x[1]))
-        return image_grid([r[0] for r in self.results], captions=caps, **kw)
+        return GridCells([r[0] for r in self.results], caps, len(self.x[1]))
 
     def __repr__(self) -> str:
         dims = " x ".join(str(len(a[1])) for a in (self.x, self.y, self.z) if a)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from naikit import errors, sandbox
-from naikit.compare import Comparison, acompare, compare, comparison_html, distinct_n, repetition_rate
+from naikit.comparison import Comparison, acompare, compare, comparison_html, distinct_n, repetition_rate
 from naikit.novelai.client import NovelAI
 from naikit.novelai.presets import Preset
 
@@ -191,14 +191,14 @@ def test_widget_highlights_against_a_chosen_base_and_formats_the_summary(nai):
 
 
 def test_naikit_compare_stays_the_function_after_the_widget_import():
-    # importing the widget imports the naikit.compare module; the package's compare() must survive it
+    # importing the widget imports the naikit.comparison module; the package's compare() must survive it
     import subprocess
     import sys
     from pathlib import Path
 
     code = (
-        "import naikit\nfrom naikit.widgets import compare_widget\nimport naikit.compare\n"
-        "from naikit.compare import Comparison\nprint(callable(naikit.compare), Comparison.__name__)"
+        "import naikit\nfrom naikit.widgets import compare_widget\nimport naikit.comparison\n"
+        "from naikit.comparison import Comparison\nprint(callable(naikit.compare), Comparison.__name__)"
     )
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)

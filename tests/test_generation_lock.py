@@ -14,8 +14,8 @@ from naikit import sandbox
 from naikit._transport import RetryPolicy
 from naikit.novelai.client import AsyncNovelAI
 from naikit.novelai.presets import Preset, build_request
-from naikit.sandbox.app import ApiError
 from naikit.sandbox.generation_lock import LOCKED_MESSAGE, GenerationLocks, generation_locks, generation_slot
+from naikit.sandbox.http import ApiError
 
 DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 PROMPT = "The old lighthouse keeper climbed the stairs"

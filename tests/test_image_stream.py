@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (hypothesis strategies read best on one line)
-"""The V5 / msgpack image stream reader (naikit.novelai.image.msgpack_frames): frames split at every chunk
+"""The V5 / msgpack image stream reader (naikit.novelai.image_stream.msgpack_frames): frames split at every chunk
 boundary read the same; any other bytes end in a naikit error, never a raw exception (hypothesis)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from naikit.errors import APIError, NaikitError, ResponseShapeError
-from naikit.novelai.image import msgpack_frames
+from naikit.novelai.image_stream import msgpack_frames
 
 
 def _frame(event: dict) -> bytes:

@@ -285,7 +285,7 @@ def test_result_urls_expire(nv, clock):
 
 
 def test_async_client_and_progress_widget(sb, clock):
-    from naikit.novita.tasks import ProgressBar
+    from naikit.novita import ProgressBar
 
     async def main():
         async with AsyncNovita(KEY, base_url=sb.url, retry=FAST) as nv:
@@ -350,7 +350,7 @@ def test_embedded_sandbox_default_and_env(fresh_env, capsys, sb):
 def test_progress_true_in_a_terminal_is_a_tqdm_text_bar(sb, clock):
     import io
 
-    from naikit.novita.tasks import TqdmProgress, _make_reporter
+    from naikit._poll import TqdmProgress, _make_reporter
 
     assert isinstance(_make_reporter(True, "t", "txt2img"), TqdmProgress)  # no kernel here: a terminal
     out = io.StringIO()

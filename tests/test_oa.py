@@ -24,8 +24,8 @@ from naikit.novelai.glm_prompt import build_prompt, default_texts
 from naikit.novelai.models import text_model
 from naikit.novelai.oa import parse_token_count
 from naikit.novelai.presets import Preset
-from naikit.sandbox.app import STATE
 from naikit.sandbox.generation_lock import generation_locks
+from naikit.sandbox.http import STATE
 
 DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 ASSISTANT = "<|assistant|>\n<think></think>\n"
@@ -359,7 +359,7 @@ def test_model_table_entries():
 
 
 def test_seed_goes_in_the_body_and_compare_takes_glm_presets(nai):
-    from naikit.compare import compare
+    from naikit.comparison import compare
 
     seen = capture(nai)
     a = nai.generate(STORY, model="glm", max_length=10, seed=1)
@@ -521,7 +521,7 @@ def test_without_token_count_the_prompt_goes_as_text(nai, monkeypatch):
 )
 def test_oa_parsers_end_in_naikit_errors(data):
     from naikit.errors import NaikitError
-    from naikit.novelai.oa import _Assembler
+    from naikit.novelai.oa_api import _Assembler
 
     for chat in (False, True):
         try:

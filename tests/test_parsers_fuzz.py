@@ -609,7 +609,7 @@ def _sse_events() -> list[Any]:
 @example(b"\x91" * 100000)
 def test_image_stream_event(event):
     """One image-stream event: a msgpack frame, or the JSON data of a server-sent event."""
-    from naikit.novelai.image import decode_stream_frame, decode_stream_sse
+    from naikit.novelai.image_stream import decode_stream_frame, decode_stream_sse
 
     if isinstance(event, bytes):
         total("image_stream_event", decode_stream_frame, event)

@@ -21,7 +21,7 @@ import pytest
 
 from naikit import sandbox as sb
 from naikit.novelai.auth import hashed_email
-from naikit.sandbox.app import ADMIN_HEADER, MAX_BODY
+from naikit.sandbox.http import ADMIN_HEADER, MAX_BODY
 
 sys.path.insert(0, str(Path(__file__).parent))
 from served import naikit_serve, start_serve, stop_serve  # noqa: E402
@@ -453,7 +453,7 @@ def test_large_objects_stream_the_same_bytes_json_would_give():
 
 
 def test_bodies_received_at_once_share_a_budget():
-    from naikit.sandbox.app import STATE
+    from naikit.sandbox.http import STATE
 
     with sb.start() as box:
         state = box.app[STATE]

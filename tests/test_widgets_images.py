@@ -120,7 +120,7 @@ def test_xy_plot_against_the_sandbox():
             assert len(plot.results) == 4
             img = plot.image(cell=64)
             assert img.size == (110 + 2 * 64, 24 + 2 * 96)
-            w = plot.widget(thumb_size=64)
+            w = image_grid(plot, thumb_size=64)
             assert w.captions[3] == "scale=7 · steps=12"
             assert "scale=3" in plot._repr_html_() and "steps=12" in plot._repr_html_()
             a, b = plot.results[0][0].image.tobytes(), plot.results[1][0].image.tobytes()

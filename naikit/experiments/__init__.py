@@ -5,7 +5,7 @@
 - :mod:`.metrics` — text metrics and bootstrap intervals
 - :mod:`.experiment` — :class:`Experiment`: run / resume / stop, frame, summary, export
 
-``naikit.compare`` and ``naikit.xyplot`` run on this engine.
+``naikit.comparison`` and ``naikit.xyplot`` run on this engine.
 """
 
 from __future__ import annotations

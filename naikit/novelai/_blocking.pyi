@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from naikit._secret import Secret
 from naikit._transport import Hosts, RetryPolicy, Timeouts
 from naikit.novelai.account import (
     AccountInformation,
@@ -36,11 +37,11 @@ class BlockingMethods:
 
     def __init__(
         self,
-        token: str | None = None,
+        token: str | Secret | None = None,
         *,
         email: str | None = None,
-        password: str | None = None,
-        access_key: str | None = None,
+        password: str | Secret | None = None,
+        access_key: str | Secret | None = None,
         base_url: str | None = None,
         hosts: Hosts | None = None,
         sandbox: bool | None = None,
@@ -97,8 +98,8 @@ class BlockingMethods:
 
     def change_access_key(
         self,
-        current_access_key: str,
-        new_access_key: str,
+        current_access_key: str | Secret,
+        new_access_key: str | Secret,
         *,
         new_email: str | None = None,
         force: bool = False,
@@ -395,15 +396,15 @@ class BlockingMethods:
         """Return all objects of ``object_type`` (stories, storycontent, presets, aimodules, shelf)."""
         ...
 
-    def login(self, email: str, password: str) -> Token:
+    def login(self, email: str, password: str | Secret) -> Token:
         """Log in with email and password; return the access token (also kept for later calls)."""
         ...
 
-    def login_with_key(self, access_key: str) -> Token:
+    def login_with_key(self, access_key: str | Secret) -> Token:
         """Log in with a precomputed 64-character access key; return the access token."""
         ...
 
-    def login_with_token(self, token: str) -> Token:
+    def login_with_token(self, token: str | Secret) -> Token:
         """Use a login JWT or a ``pst-`` persistent token (no request is made); return it as a Token."""
         ...
 
@@ -429,9 +430,9 @@ class BlockingMethods:
 
     def recover_account(
         self,
-        recovery_token: str,
+        recovery_token: str | Secret,
         email: str,
-        new_password: str,
+        new_password: str | Secret,
         *,
         delete_content: bool = False,
         backup: bool = True,
@@ -442,7 +443,7 @@ class BlockingMethods:
     def register(
         self,
         email: str,
-        password: str,
+        password: str | Secret,
         recaptcha: str,
         *,
         giftkey: str | None = None,
@@ -560,7 +561,7 @@ class BlockingMethods:
         """Start training a module on ``data`` (text, or a list of texts joined by blank lines); return it."""
         ...
 
-    def unlock(self, email: str, password: str) -> Keystore:
+    def unlock(self, email: str, password: str | Secret) -> Keystore:
         """Derive the encryption key from ``email`` and ``password``; return the keystore it opens."""
         ...
 
@@ -589,7 +590,7 @@ class BlockingMethods:
         """Return the presets saved in the account (name, model, main parameters)."""
         ...
 
-    def verify_email(self, verification_token: str) -> bool:
+    def verify_email(self, verification_token: str | Secret) -> bool:
         """Confirm the email with the 64-character token from the verification mail; return True."""
         ...
 

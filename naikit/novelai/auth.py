@@ -240,11 +240,3 @@ class Token:
         return f"Token(kind={self.kind!r}, value=<hidden>)"
 
     __str__ = __repr__
-
-
-def _utc(seconds: float) -> str:
-    """Return unix ``seconds`` as UTC text; a time beyond what the platform can show as a number."""
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(seconds))
-    except (OverflowError, OSError, ValueError):
-        return f"{seconds:g} s after 1970"

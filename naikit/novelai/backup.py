@@ -545,7 +545,7 @@ def _client(args: argparse.Namespace) -> Any:
     elif args.base_url:
         kw["base_url"] = args.base_url
     if args.email:
-        from ..cli import _password
+        from .._prompt import read_password as _password
 
         kw.update(email=args.email, password=_password(args.password))
     return NovelAI(**kw)

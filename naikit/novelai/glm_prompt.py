@@ -170,7 +170,7 @@ class GLMPrompt:
 def default_texts() -> dict[str, str]:
     """Return the website's default texts: ``system_prompt``, ``system_prompt_adventure``, ``prefill``,
     ``prefill_adventure`` (from the January 2026 bundle; see ``naikit/data/glm/NOTICE``)."""
-    raw = resources.files("naikit").joinpath("data", "glm", "prompts.json").read_text(encoding="utf-8")
+    raw = (resources.files("naikit") / "data" / "glm" / "prompts.json").read_text(encoding="utf-8")
     data = json.loads(raw)
     return {k: v for k, v in data.items() if k != "source"}
 

@@ -1,7 +1,8 @@
 """NovelAI endpoints for image generation, vibe transfer, director tools, upscale and tag suggestions.
 
-``ImageAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`: its public coroutine methods use the
-client's ``_call`` / ``transport`` and appear on the sync ``NovelAI`` automatically.
+``ImageAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+:class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``_call`` /
+``transport`` and appear on the sync ``NovelAI`` automatically.
 
 Every generation is validated and priced before anything is sent: bad input raises InputError, and a
 ``max_anlas`` below the estimate refuses to start (for a batch, the sum of its requests). Generations pass
@@ -15,15 +16,16 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from .._decode import load_json
 from .._outcome import spend_checked
 from .._validate import check_bool, check_int, check_number
 from ..errors import InputError, ResponseShapeError, StreamIncomplete
 from . import image_models as im
 from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
+from .image_stream import _IMAGE_STREAM, _b64, _checked_event, _stream_json, _stream_msgpack, msgpack_frames
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
+from .user_api import AccountAPI
 
-__all__ = ["ImageAPI", "BudgetExceeded", "decode_stream_frame", "decode_stream_sse", "msgpack_frames"]
+__all__ = ["ImageAPI", "BudgetExceeded"]
 
 
 class BudgetExceeded(InputError):
@@ -44,21 +46,21 @@ def _check_budget(cost: int, max_anlas: int | None, what: str) -> None:
         )
 
 
-class ImageAPI:
-    """Mixin: image generation, vibe transfer, director tools, upscale and tag suggestions (issue 5)."""
+class ImageAPI(AccountAPI):
+    """Area: image generation, vibe transfer, director tools, upscale and tag suggestions (issue 5)."""
 
     _opus_cache: bool | None = None
 
     async def _anlas_balance(self) -> float:
         """Return the account's Anlas now (the probe that tells whether a lost paid answer was charged)."""
-        return float((await self.subscription()).anlas)  # type: ignore[attr-defined]
+        return float((await self.subscription()).anlas)
 
     async def _is_opus(self, opus: bool | None) -> bool:
         check_bool(opus, "opus", none=True)
         if opus is not None:
             return bool(opus)
         if self._opus_cache is None:
-            sub = await self.subscription()  # type: ignore[attr-defined]
+            sub = await self.subscription()
             self._opus_cache = bool(sub.tier == 3 and sub.active)
         return self._opus_cache
 
@@ -170,12 +172,12 @@ class ImageAPI:
             files = [(f"image_{i}.png", finals[i]) for i in sorted(finals)]
         else:
             data = await spend_checked(
-                lambda: self._call("POST", "/ai/generate-image", host="image", json=body, generation=True),  # type: ignore[attr-defined]
+                lambda: self._call("POST", "/ai/generate-image", host="image", json=body, generation=True),
                 self._anlas_balance,
                 body=body,
                 cost=estimate.total,
                 unit="Anlas",
-                stats=self.transport.stats,  # type: ignore[attr-defined]
+                stats=self.transport.stats,
             )
             files = unzip_images(data, "POST /ai/generate-image")
         params = body["parameters"]
@@ -184,7 +186,7 @@ class ImageAPI:
             GeneratedImage(png, dict(shown, seed=params["seed"] + i), prompt, body["model"], action, i)
             for i, (_, png) in enumerate(files)
         ]
-        if self.validate and len(items) != params["n_samples"]:  # type: ignore[attr-defined]
+        if self.validate and len(items) != params["n_samples"]:
             raise ResponseShapeError(
                 "POST /ai/generate-image", "body", f"has {len(items)} images, not n_samples"
             )
@@ -311,7 +313,7 @@ class ImageAPI:
         for body in bodies:
             total += im.estimate_cost(body, opus=is_opus).total
         _check_budget(total, max_anlas, f"this batch of {len(presets)} generations")
-        labels = list(labels) if labels is not None else [""] * len(presets)  # type: ignore[arg-type]
+        labels = list(labels) if labels is not None else [""] * len(presets)
         tasks = [
             self._generate(pr, ps, "generate", characters=characters, vibes=vibes, opus=is_opus, label=lb)
             for pr, ps, lb in zip(prompts, presets, labels, strict=False)
@@ -341,7 +343,7 @@ class ImageAPI:
         body["parameters"]["stream"] = stream
         estimate = im.estimate_cost(body, opus=await self._is_opus(opus))
         _check_budget(estimate.total, max_anlas, "this generation")
-        await self._ensure_ready()  # type: ignore[attr-defined]
+        await self._ensure_ready()
         chunks = self._stream_chunks(body)
         what = _IMAGE_STREAM
         expected = int(body["parameters"].get("n_samples", 1))
@@ -393,13 +395,11 @@ class ImageAPI:
         multipart ``request`` part), older models as JSON."""
         if im.model_spec(body["model"]).generation == "v5":
             data, ctype = im.v5_multipart(body)
-            return self.transport.stream(  # type: ignore[attr-defined]
+            return self.transport.stream(
                 "POST", "image", "/ai/generate-image-stream", data=data, headers={"Content-Type": ctype},
                 generation=True,
             )  # fmt: skip
-        return self.transport.stream(  # type: ignore[attr-defined]
-            "POST", "image", "/ai/generate-image-stream", json=body, generation=True
-        )
+        return self.transport.stream("POST", "image", "/ai/generate-image-stream", json=body, generation=True)
 
     async def encode_vibe(
         self,
@@ -438,7 +438,7 @@ class ImageAPI:
             )
         body = {"image": base64.b64encode(png).decode(), "model": spec.value,
                 "information_extracted": information_extracted}  # fmt: skip
-        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/encode-vibe", host="image", json=body)
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise ResponseShapeError("POST /ai/encode-vibe", "body", "is not the binary encoding")
         enc = base64.b64encode(bytes(data)).decode()
@@ -480,9 +480,7 @@ class ImageAPI:
                 body["prompt"] = prompt
         estimate = im.estimate_augment_cost(tool, w, h, opus=await self._is_opus(opus))
         _check_budget(estimate.total, max_anlas, f"the {tool} tool")
-        data = await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/augment-image", host="image", json=body, generation=True
-        )
+        data = await self._call("POST", "/ai/augment-image", host="image", json=body, generation=True)
         files = unzip_images(data, "POST /ai/augment-image")
         shown = strip_images(body)
         items = [
@@ -498,7 +496,7 @@ class ImageAPI:
         if w * h > 1024 * 1024:
             raise InputError("image", f"{w}x{h}", "at most 1024x1024 pixels to upscale")
         body = {"image": base64.b64encode(png).decode(), "width": w, "height": h, "scale": scale}
-        data = await self._call("POST", "/ai/upscale", json=body, generation=True)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/upscale", json=body, generation=True)
         files = unzip_images(data, "POST /ai/upscale")
         return GeneratedImage(
             files[0][1], {"width": w * scale, "height": h * scale, "scale": scale}, "", "upscale"
@@ -510,7 +508,7 @@ class ImageAPI:
             raise InputError("annotator", annotator, "hed, midas, fake_scribble, mlsd or uniformer")
         png, (w, h), _ = im.load_image(image, "image")
         body = {"model": annotator, "parameters": {"image": base64.b64encode(png).decode()}}
-        data = await self._call("POST", "/ai/annotate-image", json=body)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/annotate-image", json=body)
         files = unzip_images(data, "POST /ai/annotate-image")
         return GeneratedImage(files[0][1], {"width": w, "height": h, "annotator": annotator}, "", "annotate")
 
@@ -527,7 +525,7 @@ class ImageAPI:
         params = {"model": im.model_spec(model).value, "prompt": prompt}
         if lang:
             params["lang"] = lang
-        data = await self._call("GET", "/ai/generate-image/suggest-tags", host="image", params=params)  # type: ignore[attr-defined]
+        data = await self._call("GET", "/ai/generate-image/suggest-tags", host="image", params=params)
         if lang == "jp":
             if not isinstance(data, list):
                 raise ResponseShapeError("GET suggest-tags", "body", "is not a list")
@@ -535,112 +533,3 @@ class ImageAPI:
         if not isinstance(data, dict) or not isinstance(data.get("tags"), list):
             raise ResponseShapeError("GET suggest-tags", "tags", "is missing or not a list")
         return pd.DataFrame(data["tags"], columns=["tag", "count", "confidence"])
-
-
-_IMAGE_STREAM = "POST /ai/generate-image-stream"
-
-
-async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """Yield the msgpack maps of an image stream (frames of a 4-byte big-endian length and a map), read
-    across chunk boundaries in linear time. An ``error`` event raises APIError; a malformed frame and a
-    stream that ends inside a frame raise ResponseShapeError."""
-    from .._transport import FrameDecoder
-
-    frames = FrameDecoder(what=_IMAGE_STREAM)
-    async for chunk in chunks:
-        for payload in frames.feed(chunk):
-            d = _stream_msgpack(payload, _IMAGE_STREAM)
-            _checked_event(d, _IMAGE_STREAM, _IMAGE_STREAM, [], d.get("image") or b"")
-            yield d
-    if frames.pending:
-        raise ResponseShapeError(_IMAGE_STREAM, "stream", "ends inside a frame")
-
-
-def decode_stream_frame(frame: bytes) -> StreamEvent:
-    """Return the :class:`StreamEvent` in one msgpack frame of the image stream (the bytes after its length).
-
-    Raises the APIError of an ``error`` event, and ResponseShapeError when the frame is not msgpack or the
-    event's fields have the wrong types.
-    """
-    d = _stream_msgpack(frame, _IMAGE_STREAM)
-    return _checked_event(d, _IMAGE_STREAM, _IMAGE_STREAM, [], d.get("image") or b"")
-
-
-def decode_stream_sse(data: str) -> StreamEvent:
-    """Return the :class:`StreamEvent` in the ``data:`` of one server-sent event of the image stream (its
-    picture in base64). Raises like :func:`decode_stream_frame`."""
-    d = _stream_json(data, _IMAGE_STREAM)
-    return _checked_event(d, _IMAGE_STREAM, _IMAGE_STREAM, [], _b64(d.get("image", ""), _IMAGE_STREAM))
-
-
-def _event(d: dict[str, Any], image: bytes) -> StreamEvent:
-    return StreamEvent(
-        str(d.get("event_type")),
-        int(d.get("samp_ix", 0)),
-        int(d.get("step_ix", -1) if d.get("step_ix") is not None else -1),
-        d.get("sigma"),
-        bytes(image),
-        d.get("gen_id"),
-    )
-
-
-def _stream_json(raw: str, what: str) -> dict[str, Any]:
-    d = load_json(raw, lambda reason: ResponseShapeError(what, "data", f"is not JSON ({reason})"))
-    if not isinstance(d, dict):
-        raise ResponseShapeError(what, "data", "is not a JSON object")
-    return d
-
-
-def _stream_msgpack(payload: bytes, what: str) -> dict[str, Any]:
-    import msgpack
-
-    try:
-        d = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    except Exception:  # noqa: BLE001 - msgpack raises many types (ExtraData, ValueError, ...) on bad data
-        raise ResponseShapeError(what, "frame", "is not a msgpack object") from None
-    if not isinstance(d, dict):
-        raise ResponseShapeError(what, "frame", "is not a msgpack map")
-    return d
-
-
-def _b64(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise ResponseShapeError(what, "image", "is not base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except ValueError:
-        raise ResponseShapeError(what, "image", "is not valid base64") from None
-
-
-def _checked_event(
-    d: dict[str, Any], what: str, url: str, seen: list[StreamEvent], image: Any
-) -> StreamEvent:
-    """Return the StreamEvent of one decoded event (kept in ``seen``), or raise: an ``error`` event as an
-    APIError carrying the events before it, a malformed one as ResponseShapeError."""
-    if d.get("event_type") == "error" or "error" in d:
-        from ..errors import APIError
-
-        err = APIError(
-            500,
-            str(d.get("message") or d.get("error") or "generation failed")[:500],
-            url=url,
-            body={"event": {k: v for k, v in d.items() if k != "image"}, "partial": list(seen)},
-            hint=f"the stream failed after {len(seen)} events (in .body['partial'])",
-        )
-        raise err
-    if d.get("event_type") not in ("intermediate", "final"):
-        raise ResponseShapeError(
-            what, "event_type", f"should be intermediate or final, not {d.get('event_type')!r}"
-        )
-    if not isinstance(image, (bytes, bytearray)):
-        raise ResponseShapeError(what, "image", "is not binary")
-    for name in ("samp_ix", "step_ix"):
-        v = d.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ResponseShapeError(what, name, "is not an integer")
-    sigma = d.get("sigma")
-    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))):
-        raise ResponseShapeError(what, "sigma", "is not a number")
-    event = _event(d, bytes(image))
-    seen.append(event)
-    return event

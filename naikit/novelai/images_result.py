@@ -2,7 +2,9 @@
 
 :class:`GeneratedImage` is one picture (``.image`` is a PIL image whose ``.info`` holds NovelAI's metadata;
 ``.params`` the parameters that made it, with this picture's own seed). :class:`ImageResult` is the
-pictures of one request, with the request body (images left out), the Anlas estimate and a grid view.
+pictures of one request, with the request body (images left out) and the Anlas estimate; it is a sequence of
+pictures, so ``naikit.widgets.image_grid(result)`` shows it. :class:`GridCells` is what a result that is not
+a plain sequence of pictures (an X/Y plot) gives the image grid through its ``grid_cells()`` method.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 from .._decode import decoding, open_image
 from ..errors import InputError, ResponseShapeError
 
-__all__ = ["GeneratedImage", "ImageResult", "StreamEvent", "unzip_images", "strip_images"]
+__all__ = ["GeneratedImage", "ImageResult", "GridCells", "StreamEvent", "unzip_images", "strip_images"]
 
 _IMAGE_KEYS = ("image", "mask", "reference_image_multiple", "director_reference_images", "reference_image")
 
@@ -221,12 +223,6 @@ class ImageResult(Sequence[GeneratedImage]):
             g.save(Path(folder) / f"{prefix}_{g.seed}_{g.index}.png", overwrite=overwrite) for g in self.items
         ]
 
-    def grid(self, **kw: Any) -> Any:
-        """Return an image-grid widget of these pictures (see ``naikit.widgets.images.image_grid``)."""
-        from ..widgets.images import image_grid
-
-        return image_grid(self.items, **kw)
-
     def __repr__(self) -> str:
         cost = f", {self.cost!r}" if self.cost is not None else ""
         return f"ImageResult({len(self.items)} image(s), seeds={self.seeds}{cost})"
@@ -239,6 +235,16 @@ class ImageResult(Sequence[GeneratedImage]):
             [f"seed {g.seed}" for g in self.items],
             title=self.label or f"{len(self.items)} image(s) · {self.items[0].model if self.items else ''}",
         )
+
+
+class GridCells(NamedTuple):
+    """The cells an image grid shows of a result (what its ``grid_cells()`` method returns): one picture per
+    cell, the captions (None: the grid writes the seed and the parameters that differ) and the number of
+    columns (None: the grid's default)."""
+
+    pictures: list[GeneratedImage]
+    captions: list[str] | None = None
+    columns: int | None = None
 
 
 @dataclass(frozen=True)

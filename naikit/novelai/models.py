@@ -385,7 +385,8 @@ def _unknown(field: str, value: object, kind: Literal["text", "image", "all"]) -
     elif kind == "image":
         listing = ", ".join(f"{m.value} ({m.short})" for m in IMAGE_MODELS)
     else:
-        listing = ", ".join(f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *OA_MODELS, *IMAGE_MODELS))
+        names = [f"{m.value} ({m.short})" for m in (*TEXT_MODELS, *OA_MODELS)]
+        listing = ", ".join(names + [f"{m.value} ({m.short})" for m in IMAGE_MODELS])
     return InputError(field, value, f"one of the known models: {listing}")
 
 

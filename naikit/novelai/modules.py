@@ -1,7 +1,8 @@
 """NovelAI endpoints for custom AI module training (spec §7.2).
 
-``ModulesAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`: its public coroutine methods use the
-client's ``_call`` and appear on the sync ``NovelAI`` automatically.
+``ModulesAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+:class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``_call`` and
+appear on the sync ``NovelAI`` automatically.
 
 A module trains on a text dataset for ``steps`` steps, paid in training steps (Anlas), and reports a loss
 per step in ``lossHistory``. The status values are undocumented; naikit treats ``ready`` as success and
@@ -11,7 +12,7 @@ per step in ``lossHistory``. The status values are undocumented; naikit treats `
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from .._decode import finite
 from .._records import Listing, Record, record, to_float, to_int, to_str, wire
 from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
+from ._base import ClientCore
 
 __all__ = ["ModulesAPI", "Module", "ModuleList", "AI_MODULE", "loss_svg", "MAX_DATASET_BYTES"]
 
@@ -157,8 +159,12 @@ def _check_module_id(module_id: Any) -> str:
     return module_id
 
 
-class ModulesAPI:
-    """Mixin: NovelAI custom AI module training."""
+class ModulesAPI(ClientCore):
+    """Area: NovelAI custom AI module training."""
+
+    #: the clock and sleep ``wait_for_module`` polls with (None: the real ones); tests drive them
+    poll_clock: Callable[[], float] | None = None
+    poll_sleep: Callable[[float], Awaitable[None]] | None = None
 
     async def train_module(
         self,
@@ -203,20 +209,20 @@ class ModulesAPI:
             if not isinstance(model, str) or not model:
                 raise InputError("model", model, "a model name such as 'euterpe-v2'")
             body["model"] = model
-        dto = await self._call("POST", "/ai/module/train", json=body)  # type: ignore[attr-defined]
-        return Module.from_json(self._check(dto, AI_MODULE, "POST /ai/module/train"))  # type: ignore[attr-defined]
+        dto = await self._call("POST", "/ai/module/train", json=body)
+        return Module.from_json(self._check(dto, AI_MODULE, "POST /ai/module/train"))
 
     async def modules(self) -> ModuleList:
         """Return every module of the account (``GET /ai/module/all``)."""
-        data = await self._call("GET", "/ai/module/all")  # type: ignore[attr-defined]
-        data = self._check(data, [AI_MODULE], "GET /ai/module/all")  # type: ignore[attr-defined]
+        data = await self._call("GET", "/ai/module/all")
+        data = self._check(data, [AI_MODULE], "GET /ai/module/all")
         return ModuleList(tuple(Module.from_json(d) for d in data))
 
     async def module(self, module_id: str) -> Module:
         """Return one module with its status and loss history (``GET /ai/module/{id}``)."""
         _check_module_id(module_id)
-        dto = await self._call("GET", f"/ai/module/{module_id}")  # type: ignore[attr-defined]
-        return Module.from_json(self._check(dto, AI_MODULE, "GET /ai/module/{id}"))  # type: ignore[attr-defined]
+        dto = await self._call("GET", f"/ai/module/{module_id}")
+        return Module.from_json(self._check(dto, AI_MODULE, "GET /ai/module/{id}"))
 
     async def delete_module(self, module_id: str, *, backup: bool = True) -> Module:
         """Delete a module; return it as it was (its loss history included).
@@ -229,11 +235,11 @@ class ModulesAPI:
         if backup:
             from .backup import write_safety_backup
 
-            current = await self._call("GET", f"/ai/module/{module_id}")  # type: ignore[attr-defined]
+            current = await self._call("GET", f"/ai/module/{module_id}")
             name = f"modules/{re.sub(r'[^A-Za-z0-9._-]+', '_', module_id)}.json"
             await write_safety_backup(self, f"delete-module-{module_id}", extras={name: current})
-        dto = await self._call("DELETE", f"/ai/module/{module_id}")  # type: ignore[attr-defined]
-        return Module.from_json(self._check(dto, AI_MODULE, "DELETE /ai/module/{id}"))  # type: ignore[attr-defined]
+        dto = await self._call("DELETE", f"/ai/module/{module_id}")
+        return Module.from_json(self._check(dto, AI_MODULE, "DELETE /ai/module/{id}"))
 
     async def buy_training_steps(self, amount: int) -> Any:
         """Buy ``amount`` training steps (``POST /ai/module/buy-training-steps``); return the server's JSON.
@@ -243,9 +249,7 @@ class ModulesAPI:
         """
         if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= 1_000_000:
             raise InputError("amount", amount, "a positive whole number of training steps (at most 1000000)")
-        return await self._call(  # type: ignore[attr-defined]
-            "POST", "/ai/module/buy-training-steps", json={"amount": amount}
-        )
+        return await self._call("POST", "/ai/module/buy-training-steps", json={"amount": amount})
 
     async def loss_history(self, module_id: str) -> Any:
         """Return a module's loss history as a DataFrame (step, loss)."""
@@ -267,7 +271,7 @@ class ModulesAPI:
         Raises TaskFailed on failure (unless ``raise_on_failure`` is False) and TaskTimeout after
         ``timeout`` seconds; both carry ``task_id`` = the module id.
         """
-        from ..novita.tasks import poll
+        from .._poll import poll
 
         mid = _check_module_id(module_id.id if isinstance(module_id, Module) else module_id)
         return await poll(
@@ -280,8 +284,8 @@ class ModulesAPI:
             callback=callback,
             raise_on_failure=raise_on_failure,
             what="module",
-            now=getattr(self, "poll_clock", None) or _monotonic,
-            sleep=getattr(self, "poll_sleep", None) or _sleep,
+            now=self.poll_clock or _monotonic,
+            sleep=self.poll_sleep or _sleep,
         )
 
 

@@ -22,7 +22,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .._atomic import write_atomic
 from .._validate import check_instance, check_path
@@ -43,6 +43,9 @@ from ._story_parts import (
     story_config,
 )
 from .document import decode_document
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .content import ContentObject
 
 __all__ = [
     "ContextConfig",
@@ -83,6 +86,10 @@ class Story:
     model sees. ``step`` is the story's step count (ephemeral entries depend on it).
     """
 
+    # Set when read from the account (nai.story): the object it came from and its text then, so that
+    # save_story writes it back (the text only by appending). Not constructor arguments.
+    _item: ContentObject | None = field(default=None, init=False, repr=False, compare=False)
+    _read_text: str = field(default="", init=False, repr=False, compare=False)
     text: str = ""
     memory: str = ""
     authors_note: str = ""

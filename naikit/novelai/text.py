@@ -1,7 +1,8 @@
 """NovelAI endpoints for text generation and streaming with presets (spec §5).
 
-``TextAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`: its public coroutine methods use the
-client's ``_call`` / ``transport`` and appear on the sync ``NovelAI`` automatically.
+``TextAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+:class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``transport`` and
+appear on the sync ``NovelAI`` automatically.
 
 ``generate(prompt, preset)`` sends ``POST /ai/generate`` to the model's host (``text.novelai.net`` for
 Kayra and Erato, answering 200; ``api.novelai.net`` for the others, answering 201) and returns a
@@ -22,7 +23,10 @@ from .._decode import load_json
 from ..errors import InputError, ResponseShapeError, StreamIncomplete, api_error
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
+from .oa import _preset_for
+from .oa_api import OAAPI
 from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
+from .stories_api import StoriesAPI
 
 __all__ = [
     "TextAPI",
@@ -181,8 +185,8 @@ def _check_seed(seed: Any) -> dict[str, str] | None:
     return {SEED_PARAM: str(seed)}
 
 
-class TextAPI:
-    """Mixin: text generation and streaming with presets."""
+class TextAPI(OAAPI, StoriesAPI):
+    """Area: text generation and streaming with presets (GLM-family models go to the OA area)."""
 
     async def generate(
         self,
@@ -214,7 +218,7 @@ class TextAPI:
                      stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
                      context_tokens=context_tokens, seed=seed)
             )  # fmt: skip
-            return await self._oa_generate(prompt, preset, **kw, **params)  # type: ignore[attr-defined]
+            return await self._oa_generate(prompt, preset, **kw, **params)
         body, p, m = prepare_request(
             prompt,
             preset,
@@ -230,18 +234,18 @@ class TextAPI:
             **params,
         )
         query = _check_seed(seed)
-        await self._ensure_ready()  # type: ignore[attr-defined]
+        await self._ensure_ready()
         t0 = time.perf_counter()
-        resp = await self.transport.request(  # type: ignore[attr-defined]
+        resp = await self.transport.request(
             "POST", m.host, "/ai/generate", json=body, params=query, generation=True
         )
         total = time.perf_counter() - t0
         what = "POST /ai/generate"
-        if self.validate and resp.status != m.ok_status:  # type: ignore[attr-defined]
+        if self.validate and resp.status != m.ok_status:
             raise ResponseShapeError(
                 what, "status", f"should be {m.ok_status} for {m.value} but is {resp.status}"
             )
-        data = self._check(resp.body, _OUTPUT_SHAPE, what)  # type: ignore[attr-defined]
+        data = self._check(resp.body, _OUTPUT_SHAPE, what)
         return _generation(data, body, p, m, prompt, seed, {"total_s": total})
 
     async def continue_story(
@@ -265,14 +269,13 @@ class TextAPI:
         ``story.text`` and saves it to the account with :meth:`save_story` (a story read with
         ``nai.story``; backup first unless ``backup=False``).
         """
-        from .oa import _preset_for
         from .story import Story
 
         if not isinstance(story, Story):
             raise InputError("story", story, "a naikit.Story")
         if not isinstance(write, bool):
             raise InputError("write", write, "True or False")
-        if write and getattr(story, "_item", None) is None:
+        if write and story._item is None:
             raise InputError("write", write, "False for a story that was not read from the account")
         chosen = model or (preset.model if isinstance(preset, Preset) else None) or story.model or "erato"
         m = text_model(chosen)
@@ -292,9 +295,9 @@ class TextAPI:
         gen.context = ctx
         if write:
             story.text += gen.text
-            saved = await self.save_story(story, backup=backup)  # type: ignore[attr-defined]
-            story._item = saved._item  # type: ignore[attr-defined]
-            story._read_text = saved._read_text  # type: ignore[attr-defined]
+            saved = await self.save_story(story, backup=backup)
+            story._item = saved._item
+            story._read_text = saved._read_text
             story.raw = saved.raw
         return gen
 
@@ -329,8 +332,8 @@ class TextAPI:
                      stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
                      context_tokens=context_tokens, seed=seed)
             )  # fmt: skip
-            async for ev in self._oa_generate_stream(prompt, preset, **kw, **params):  # type: ignore[attr-defined]
-                yield ev
+            async for tok in self._oa_generate_stream(prompt, preset, **kw, **params):
+                yield tok
             return
         body, p, m = prepare_request(
             prompt,
@@ -347,7 +350,7 @@ class TextAPI:
             **params,
         )
         query = _check_seed(seed)
-        await self._ensure_ready()  # type: ignore[attr-defined]
+        await self._ensure_ready()
         from ..tokenizers import token_bytes
 
         what = "POST /ai/generate-stream"
@@ -374,10 +377,10 @@ class TextAPI:
                 seed=seed,
             )
 
-        chunks = self.transport.stream(  # type: ignore[attr-defined]
+        chunks = self.transport.stream(
             "POST", m.host, "/ai/generate-stream", json=body, params=query, generation=True
         )
-        valid = self.validate  # type: ignore[attr-defined]
+        valid = self.validate
         # ``async with``: however this generator ends (exhausted, closed, an exception kept in a
         # traceback), the stream is closed and the account's generation gate freed right here.
         async with chunks:
@@ -387,7 +390,7 @@ class TextAPI:
                         # a server that answered the stream endpoint with one JSON body
                         data = _json_object(chunk, what)
                         _raise_error_event(data, chunks.url)
-                        data = self._check(data, _OUTPUT_SHAPE, _STREAM)  # type: ignore[attr-defined]
+                        data = self._check(data, _OUTPUT_SHAPE, _STREAM)
                         gen = _generation(
                             data, body, p, m, prompt, seed, {"total_s": time.perf_counter() - t0}
                         )
@@ -481,11 +484,8 @@ def decode_stream_event(raw: str, model: str, *, use_string: bool, validate: boo
     object. Without ``validate`` a wrong ``ptr`` or ``logprobs`` is dropped instead.
     """
     data = load_json(raw, lambda reason: ResponseShapeError(_STREAM, "data", f"is not JSON ({reason})"))
-    if isinstance(data, dict) and "error" in data:
-        status = data.get("statusCode")
-        ok = isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
-        message = str(data.get("message") or data["error"])[:500]
-        raise api_error(status if ok else 500, message, url=_STREAM, body=data)
+    if isinstance(data, dict):
+        _raise_error_event(data, _STREAM)
     if not isinstance(data, dict) or not isinstance(data.get("token"), str):
         raise ResponseShapeError(_STREAM, "token", "is missing or not a string")
     token = data["token"]
@@ -521,8 +521,6 @@ def _raise_error_event(data: dict[str, Any], url: str) -> None:
     """Raise the APIError an ``{"error": ...}`` event stands for (a stream that failed mid-way)."""
     if "error" not in data:
         return
-    from ..errors import api_error
-
     code = data.get("statusCode")
     code = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
     raise api_error(code, str(data.get("message") or data["error"])[:500], url=url, body=data)

@@ -1,7 +1,8 @@
 """NovelAI endpoints for text to speech (spec §7.1) and image prompt generation.
 
-``VoiceAPI`` is a mixin of :class:`naikit.novelai.client.AsyncNovelAI`: its public coroutine methods use the
-client's ``_call`` and appear on the sync ``NovelAI`` automatically.
+``VoiceAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+:class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``_call`` and
+appear on the sync ``NovelAI`` automatically.
 
 Voices: v2 voices are chosen by a seed string (the official voices' names are their seeds, except Ligeia
 whose seed is ``Anananan``; any other string gives some voice); v1 voices by a speaker id.
@@ -15,6 +16,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import InputError, ResponseShapeError
+from ._base import ClientCore
 
 __all__ = ["VoiceAPI", "Speech", "V1_VOICES", "V2_VOICES", "MAX_TEXT"]
 
@@ -123,8 +125,8 @@ def _voice_params(voice: str | int | None, seed: str | None, version: str) -> tu
     )
 
 
-class VoiceAPI:
-    """Mixin: text to speech and image prompt generation."""
+class VoiceAPI(ClientCore):
+    """Area: text to speech and image prompt generation."""
 
     async def generate_voice(
         self,
@@ -159,7 +161,7 @@ class VoiceAPI:
             "opus": "true" if opus else "false",
             "version": version,
         }
-        body = await self._call("GET", "/ai/generate-voice", params=params)  # type: ignore[attr-defined]
+        body = await self._call("GET", "/ai/generate-voice", params=params)
         if not isinstance(body, bytes) or not body:
             raise ResponseShapeError("GET /ai/generate-voice", "(body)", "should be audio bytes")
         content_type = "audio/webm" if opus else "audio/mpeg"
@@ -206,10 +208,10 @@ class VoiceAPI:
             "temp": float(temperature),
             "tokens_to_generate": tokens_to_generate,
         }
-        data = await self._call("POST", "/ai/generate-prompt", json=body)  # type: ignore[attr-defined]
+        data = await self._call("POST", "/ai/generate-prompt", json=body)
         if isinstance(data, dict) and isinstance(data.get("output"), str):
             return data["output"]
-        if getattr(self, "validate", True):
+        if self.validate:
             raise ResponseShapeError("POST /ai/generate-prompt", "output", "is missing")
         import json
 

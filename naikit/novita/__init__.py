@@ -12,18 +12,18 @@
 Names load on first use so that ``import naikit.novita`` stays light.
 """
 
-from __future__ import annotations
+import typing as _typing
 
-from importlib import import_module
-from typing import Any
+from .._lazy import lazy_exports as _lazy_exports
 
+# public name -> defining module, relative to this package (the TYPE_CHECKING imports list the same names)
 _EXPORTS: dict[str, str] = {
     "Novita": ".client",
     "AsyncNovita": ".client",
     "ImageResult": ".client",
     "Task": ".tasks",
     "TaskResult": ".tasks",
-    "ProgressBar": ".tasks",
+    "ProgressBar": ".._poll",
     "TaskFailed": ".errors",
     "TaskTimeout": ".errors",
     "LoRA": ".requests",
@@ -36,17 +36,31 @@ _EXPORTS: dict[str, str] = {
     "UserInfo": ".training",
 }
 
-__all__ = sorted(_EXPORTS)
+# the same names, written out for static tools (ruff, pyright: `from naikit import *`)
+__all__ = [
+    "AsyncNovita",
+    "ControlNetUnit",
+    "ImageResult",
+    "LoRA",
+    "ModelCatalogue",
+    "Novita",
+    "ProgressBar",
+    "S3Storage",
+    "Task",
+    "TaskFailed",
+    "TaskResult",
+    "TaskTimeout",
+    "TrainingList",
+    "TrainingStatus",
+    "UserInfo",
+    "build_extra",
+]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'naikit.novita' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
+    from .client import AsyncNovita, ImageResult, Novita
+    from .errors import TaskFailed, TaskTimeout
+    from .requests import ControlNetUnit, LoRA, S3Storage, build_extra
+    from .tasks import ProgressBar, Task, TaskResult
+    from .training import ModelCatalogue, TrainingList, TrainingStatus, UserInfo
+else:
+    __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

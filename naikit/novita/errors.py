@@ -20,8 +20,6 @@ when there was one), so the id of a task you paid for is never lost.
 
 from __future__ import annotations
 
-from typing import Any
-
 # TaskFailed and TaskTimeout live in naikit.errors (one tree); re-exported here.
 from ..errors import (
     APIError,
@@ -35,7 +33,7 @@ from ..errors import (
     api_error,
 )
 
-__all__ = ["map_error", "TaskFailed", "TaskTimeout", "attach_task", "REASON_CLASSES"]
+__all__ = ["map_error", "TaskFailed", "TaskTimeout", "REASON_CLASSES"]
 
 REASON_CLASSES: dict[str, type[APIError]] = {
     "MISSING_API_KEY": AuthError,
@@ -62,23 +60,6 @@ _HINTS = {
 }
 
 
-def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseException:
-    """Return ``exc`` with ``task_id`` (and ``result`` if it has none) set, so the task is never lost."""
-    if getattr(exc, "task_id", None) is None:
-        try:
-            exc.task_id = task_id  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - exceptions with __slots__
-            pass
-    if result is not None and getattr(exc, "result", None) is None:
-        try:
-            exc.result = result  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover
-            pass
-    if hasattr(exc, "add_note"):
-        exc.add_note(f"naikit: Novita task id {task_id}")
-    return exc
-
-
 def map_error(err: APIError, url: str) -> APIError:
     """Return the naikit error for a Novita error answer (reason first, then status), keeping reason/metadata.
 
@@ -86,17 +67,16 @@ def map_error(err: APIError, url: str) -> APIError:
     ``reason`` set from the status.
     """
     body = err.body if isinstance(err.body, dict) else {}
-    reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-    message = (
-        body.get("message") if isinstance(body.get("message"), str) and body.get("message") else err.message
-    )
+    raw_reason, raw_metadata, raw_message = body.get("reason"), body.get("metadata"), body.get("message")
+    reason = raw_reason if isinstance(raw_reason, str) else ""
+    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
+    message = raw_message if isinstance(raw_message, str) and raw_message else err.message
     status = err.status
     code = body.get("code")
     if isinstance(code, int) and code >= 400 and status < 400:
         status = code
     cls = REASON_CLASSES.get(reason)
-    retry_after = getattr(err, "retry_after", None)
+    retry_after = err.retry_after if isinstance(err, RateLimited) else None
     if cls is None:
         new = api_error(status, message, url=err.url or url, body=err.body, retry_after=retry_after)
     elif cls is RateLimited:
@@ -106,8 +86,8 @@ def map_error(err: APIError, url: str) -> APIError:
     if reason:
         new.message = f"{reason}: {message}"
     new.hint = _HINTS.get(reason, err.hint)
-    new.reason = reason  # type: ignore[attr-defined]
-    new.metadata = metadata  # type: ignore[attr-defined]
+    new.reason = reason
+    new.metadata = metadata
     if isinstance(new, ServerError) and not reason:
-        new.reason = "SERVER_ERROR"  # type: ignore[attr-defined]
+        new.reason = "SERVER_ERROR"
     return new

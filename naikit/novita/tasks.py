@@ -1,10 +1,4 @@
-"""Novita task results and the polling loop.
-
-:func:`poll` waits for any job with a status (a v3 async task, a training task) with a *time-based*
-timeout, a growing interval (0.5 s, then x1.5 up to 5 s by default), an optional progress bar (an
-ipywidgets bar in a notebook) and an optional callback. Transient failures while polling (429, 5xx,
-dropped connections) do not end the wait: it keeps polling until the time budget is spent, then raises
-:class:`~naikit.novita.errors.TaskTimeout` naming the task. Every error it raises carries ``task_id``.
+"""Novita task results (the polling loop that waits for them is :func:`naikit._poll.poll`).
 
 :class:`TaskResult` is one answer of ``GET /v3/async/task-result``: status, progress, ETA, the image,
 video and audio descriptors, and (once downloaded) the bytes, shown in a notebook as a small table with
@@ -13,26 +7,20 @@ thumbnails and convertible with ``.images`` (PIL) and ``.to_frame()``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from .._decode import finite
 from .._records import Record, record, to_str, to_text, wire
-from ..errors import APIError, NaikitError, RateLimited, ServerError, TransportError
-from .errors import TaskFailed, TaskTimeout, attach_task
+from .errors import TaskFailed
 
 __all__ = [
     "Task",
     "TaskResult",
     "MediaFile",
-    "ProgressBar",
-    "TqdmProgress",
-    "poll",
     "short_status",
     "TASK_STATUS",
     "TASK_RESULT_SHAPE",
@@ -71,20 +59,6 @@ class MediaFile:
     def __repr__(self) -> str:
         size = f", {len(self.data)} bytes" if self.data is not None else ""
         return f"MediaFile({self.kind}/{self.type}{size})"
-
-
-class _Status(Protocol):
-    task_id: str
-    status: str
-
-    @property
-    def finished(self) -> bool: ...
-
-    @property
-    def failed(self) -> bool: ...
-
-    @property
-    def progress(self) -> float | None: ...
 
 
 def _ttl(v: Any) -> int | None:
@@ -281,186 +255,3 @@ class TaskResult(Record):
 
 
 TASK_RESULT_SHAPE = TaskResult.shape()
-
-
-# ------------------------------------------------------------------------------------------------ progress
-
-
-class ProgressBar:
-    """A notebook progress bar for one task (ipywidgets ``IntProgress`` + label), styled like tqdm.auto.
-
-    ``widget`` is the ipywidgets box (display it yourself, or let ``show=True`` do it); ``update`` takes
-    any status object, ``close`` colours the bar green (success) or red (failure).
-    """
-
-    def __init__(self, task_id: str, what: str = "task", *, show: bool = True):
-        import ipywidgets as widgets
-
-        self.task_id = task_id
-        self.bar = widgets.IntProgress(value=0, min=0, max=100, bar_style="info", description=what[:12])
-        self.label = widgets.Label(value="submitted")
-        self.widget = widgets.HBox([self.bar, self.label])
-        if show:
-            from IPython.display import display
-
-            display(self.widget)
-
-    def update(self, status: Any) -> None:
-        """Show ``status`` (its progress, state and ETA); returns None."""
-        progress = getattr(status, "progress", None)
-        if progress is not None:
-            self.bar.value = int(max(0, min(100, progress)))
-        text = str(getattr(status, "status", ""))
-        eta = getattr(status, "eta", None)
-        if eta:
-            text += f", about {eta:.0f} s left"
-        self.label.value = text
-
-    def close(self, ok: bool, text: str = "") -> None:
-        """Mark the bar finished: green when ``ok``, red otherwise; returns None."""
-        self.bar.bar_style = "success" if ok else "danger"
-        if ok:
-            self.bar.value = 100
-        if text:
-            self.label.value = text
-
-
-class TqdmProgress:
-    """A progress bar for one task through ``tqdm.auto``: a text bar in a terminal, tqdm's widget in a
-    notebook. The same ``update``/``close`` as :class:`ProgressBar`; ``file`` defaults to stderr."""
-
-    def __init__(self, task_id: str, what: str = "task", *, file: Any = None):
-        from tqdm.auto import tqdm
-
-        self.task_id = task_id
-        self.bar = tqdm(total=100, desc=what, unit="%", file=file, leave=True, dynamic_ncols=True)
-        self.value = 0
-
-    def update(self, status: Any) -> None:
-        """Show ``status`` (its progress and state); returns None."""
-        progress = getattr(status, "progress", None)
-        if progress is not None:
-            value = int(max(0, min(100, progress)))
-            if value > self.value:
-                self.bar.update(value - self.value)
-                self.value = value
-        self.bar.set_postfix_str(str(getattr(status, "status", "")), refresh=True)
-
-    def close(self, ok: bool, text: str = "") -> None:
-        """Finish the bar (filled when ``ok``) with ``text`` beside it; returns None."""
-        if ok and self.value < 100:
-            self.bar.update(100 - self.value)
-            self.value = 100
-        if text:
-            self.bar.set_postfix_str(text, refresh=False)
-        self.bar.close()
-
-
-def _in_notebook() -> bool:
-    import sys
-
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    except ImportError:  # pragma: no cover
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _make_reporter(progress: Any, task_id: str, what: str) -> Any:
-    if progress is None:
-        progress = _in_notebook()
-    if progress is False:
-        return None
-    if progress is True:
-        try:
-            # a notebook gets the widget; a terminal (a script, IPython in a shell) tqdm's text bar
-            return ProgressBar(task_id, what) if _in_notebook() else TqdmProgress(task_id, what)
-        except ImportError:
-            return None
-    if hasattr(progress, "update"):
-        return progress
-    from ..errors import InputError
-
-    raise InputError(
-        "progress", progress, "None (automatic), True, False, or an object with update()/close()"
-    )
-
-
-_TRANSIENT = (TransportError, ServerError, RateLimited)
-
-
-async def poll(
-    fetch: Callable[[], Awaitable[_Status]],
-    task_id: str,
-    *,
-    timeout: float = 300.0,
-    interval: float = 0.5,
-    max_interval: float = 5.0,
-    growth: float = 1.5,
-    progress: Any = None,
-    callback: Callable[[Any], Any] | None = None,
-    raise_on_failure: bool = True,
-    what: str = "task",
-    now: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> Any:
-    """Poll ``fetch()`` until the job is finished; return its final status.
-
-    ``timeout`` is in seconds of ``now()`` (not a count of polls). The interval starts at ``interval``
-    and grows by ``growth`` up to ``max_interval``; ``callback(status)`` runs after every successful poll
-    (its errors propagate, with the task id attached). Transient failures (429, 5xx, connection
-    problems) are retried until the budget is spent. A failed job raises TaskFailed unless
-    ``raise_on_failure`` is False. Every error raised carries ``task_id``.
-    """
-    from .._validate import check_wait_options
-
-    check_wait_options(
-        timeout=timeout,
-        interval=interval,
-        max_interval=max_interval,
-        growth=growth,
-        callback=callback,
-        raise_on_failure=raise_on_failure,
-        progress=progress,
-    )
-    reporter = _make_reporter(progress, task_id, what)
-    deadline = now() + timeout
-    delay = interval
-    last: Any = None
-    last_error: BaseException | None = None
-    try:
-        while True:
-            try:
-                last = await fetch()
-                last_error = None
-            except _TRANSIENT as exc:
-                last_error = exc
-            except (APIError, NaikitError) as exc:
-                raise attach_task(exc, task_id, last) from None
-            if last is not None and last_error is None:
-                if reporter is not None:
-                    reporter.update(last)
-                if callback is not None:
-                    try:
-                        callback(last)
-                    except Exception as exc:
-                        raise attach_task(exc, task_id, last) from None
-                if last.finished:
-                    if reporter is not None and hasattr(reporter, "close"):
-                        reporter.close(not last.failed, str(last.status))
-                    if last.failed and raise_on_failure:
-                        raise TaskFailed(task_id, getattr(last, "reason", "") or "", result=last)
-                    return last
-            remaining = deadline - now()
-            if remaining <= 0:
-                raise TaskTimeout(task_id, timeout, result=last, last_error=last_error)
-            await sleep(min(delay, remaining))
-            delay = min(delay * growth, max_interval)
-    except BaseException:
-        if reporter is not None and hasattr(reporter, "close") and not (last is not None and last.finished):
-            reporter.close(False, "stopped")
-        raise

@@ -23,9 +23,12 @@ Importing this package is cheap: aiohttp and the modules of the server load on f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
-if TYPE_CHECKING:
+from .._lazy import lazy_exports as _lazy_exports
+from .demo_account import DEMO_EMAIL, DEMO_PASSWORD
+
+if _typing.TYPE_CHECKING:
     import os
 
     from aiohttp import web
@@ -51,10 +54,8 @@ __all__ = [
     "Clock",
 ]
 
-DEMO_EMAIL = "demo@naikit.dev"
-DEMO_PASSWORD = "naikit-demo"
-
-_LAZY = {
+# public name -> module that defines it (the TYPE_CHECKING imports above list the same names)
+_EXPORTS = {
     "Sandbox": ".server",
     "Store": ".store",
     "FaultPlan": ".faults",
@@ -63,20 +64,8 @@ _LAZY = {
     "Clock": ".clock",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+if not _typing.TYPE_CHECKING:
+    __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, public=__all__)
 
 
 def start(
@@ -164,3 +153,8 @@ def demo_access_key() -> str:
     from .app import demo_access_keys
 
     return demo_access_keys()[0]
+
+
+# the __future__ import binds a name: keep it out of the package namespace (dir() and vars() list public
+# names only)
+del annotations

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import InputError
-from .app import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response, read_body
+from .http import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response, read_body
 from .store import OBJECT_TYPES, Account, StaleChangeIndex, StoreConflict, UserObject
 from .tokens import authenticate
 

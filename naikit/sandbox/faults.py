@@ -338,7 +338,7 @@ async def _drop(request: web.Request) -> web.StreamResponse:
 
     # Read the body first: closing a socket with unread input makes the kernel send RST, and the client would
     # see "connection reset" instead of the clean "server disconnected" a real dropped proxy connection gives.
-    from .app import read_body
+    from .http import read_body
 
     try:
         await read_body(request)

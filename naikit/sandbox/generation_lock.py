@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .app import ApiError, SandboxState
+from .http import ApiError, SandboxState
 
 __all__ = ["GenerationLocks", "Slot", "generation_locks", "generation_slot", "LOCKED_MESSAGE"]
 

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..metadata import novelai_fields
 from ..novelai import image_models as im
 from . import imagegen
-from .app import STATE, ApiError, SandboxState, json_body, json_response
+from .http import STATE, ApiError, SandboxState, json_body, json_response
 from .tokens import authenticate
 
 __all__ = ["routes", "ImageSettings", "settings_for"]

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from .accounts import subscription_json
-from .app import STATE, ApiError, field, json_body, json_response
+from .http import STATE, ApiError, field, json_body, json_response
 from .store import Store
 from .tokens import authenticate
 

@@ -33,12 +33,10 @@ def procedural(seed: int, width: int, height: int, prompt: str = "") -> Any:
     # draw small and scale up: fast at any size
     sw, sh = max(1, min(width, 256)), max(1, min(height, 256))
     im = Image.new("RGB", (sw, sh))
-    px = im.load()
     for y in range(sh):
         t = y / max(1, sh - 1)
         row = tuple(int(a + (b - a) * t) for a, b in zip(c1, c2, strict=True))
-        for x in range(sw):
-            px[x, y] = row
+        im.paste(row, (0, y, sw, y + 1))
     draw = ImageDraw.Draw(im)
     for _ in range(rng.randrange(3, 8)):
         x0, y0 = rng.randrange(sw), rng.randrange(sh)
@@ -104,7 +102,8 @@ def case_op(endpoint: str, images: dict[str, bytes], prompt: str = "") -> Any:
         rgba = im.convert("RGBA")
         # "foreground": everything brighter than the border average
         grey = ImageOps.grayscale(im)
-        threshold = sum(grey.getpixel((x, 0)) for x in range(grey.width)) / max(1, grey.width)
+        # one byte per pixel in mode L: the top row's bytes are its grey values
+        threshold = sum(grey.crop((0, 0, grey.width, 1)).tobytes()) / max(1, grey.width)
         rgba.putalpha(grey.point(lambda v: 255 if v > threshold else 0))
         return rgba
     if endpoint == "replace-background":

@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .demo_account import DEMO_KEY
 from .store import Store, secret_hash
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "sign",
 ]
 
-DEMO_KEY = "naikit-demo-key"
 DEMO_BALANCE = 10_000_000
 FAIL_MARK = "sandbox:fail"
 TIMING = {

@@ -41,8 +41,8 @@ from aiohttp import web
 from .. import sampling
 from ..novelai.models import OA_MODELS, TextModel
 from . import textgen
-from .app import STATE, ApiError, json_body, json_response
 from .generation_lock import generation_slot
+from .http import STATE, ApiError, json_body, json_response
 from .tokens import authenticate
 
 routes = web.RouteTableDef()

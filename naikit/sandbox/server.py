@@ -21,8 +21,8 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import DEMO_EMAIL, DEMO_PASSWORD
 from .clock import Clock, SystemClock
+from .demo_account import DEMO_EMAIL, DEMO_PASSWORD
 from .faults import FaultInjector, FaultPlan, as_plan
 from .store import Store
 
@@ -49,7 +49,7 @@ class Sandbox:
         test_hooks: bool = False,
         read_timeout: float | None = None,
     ):
-        from .app import READ_TIMEOUT
+        from .http import READ_TIMEOUT
 
         self.host = host
         # random per start: knowing the port is not enough to read the outbox or change the faults
@@ -204,7 +204,7 @@ class Sandbox:
     @property
     def admin_headers(self) -> dict[str, str]:
         """Return the header that opens the ``/_sandbox/`` test hooks; raise RuntimeError if they are off."""
-        from .app import ADMIN_HEADER
+        from .http import ADMIN_HEADER
 
         if self.admin_token is None:
             raise RuntimeError("this sandbox's test hooks are off: start it with test_hooks=True")
@@ -220,7 +220,7 @@ class Sandbox:
     @property
     def outbox(self) -> list[dict[str, Any]]:
         """Return a copy of the mails the sandbox would have sent (kind, to, token, at)."""
-        from .app import STATE
+        from .http import STATE
 
         assert self.app is not None
         state = self.app[STATE]
@@ -233,7 +233,7 @@ class Sandbox:
         Raises KeyError if no account has that email.
         """
         from ..novelai.auth import hashed_email
-        from .app import STATE
+        from .http import STATE
 
         assert self.app is not None
         account = self.store.account_by_email_hash(hashed_email(email))
@@ -320,7 +320,7 @@ def serve(
             demo = f"demo account {DEMO_EMAIL} / {DEMO_PASSWORD}"
             print(f"naikit sandbox on {sandbox.url} ({demo}{where}{extra}); Ctrl-C to stop", flush=True)
             if sandbox.admin_token is not None:
-                from .app import ADMIN_HEADER
+                from .http import ADMIN_HEADER
 
                 print(f"test hooks on: send {ADMIN_HEADER}: {sandbox.admin_token}", flush=True)
             # wake up now and then: a signal handler only runs between bytecodes of the main thread

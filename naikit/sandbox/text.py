@@ -35,8 +35,8 @@ from ..novelai.models import TEXT_MODELS, TextModel
 from ..novelai.modules_catalog import check_module
 from ..novelai.presets import check_parameter
 from . import textgen
-from .app import STATE, ApiError, json_body, json_response
 from .generation_lock import generation_slot
+from .http import STATE, ApiError, json_body, json_response
 from .tokens import authenticate
 
 routes = web.RouteTableDef()

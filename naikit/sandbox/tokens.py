@@ -148,7 +148,7 @@ class TokenIssuer:
 
 def authenticate(request: web.Request) -> Account:
     """Return the account of the request's ``Authorization: Bearer`` token, or raise a 401 ApiError."""
-    from .app import STATE, ApiError
+    from .http import STATE, ApiError
 
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -16,7 +16,7 @@ import random
 
 from aiohttp import web
 
-from .app import ApiError, field, json_body, json_response
+from .http import ApiError, field, json_body, json_response
 from .tokens import authenticate
 from .voice_audio import mp3, webm_opus
 

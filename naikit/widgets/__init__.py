@@ -6,11 +6,11 @@ factory returns an ipywidgets object; the HTML they show comes from pure builder
 ``naikit.render.tokens`` that also work without ipywidgets.
 """
 
-from __future__ import annotations
+import typing as _typing
 
-from importlib import import_module
-from typing import Any
+from .._lazy import lazy_exports as _lazy_exports
 
+# public name -> module that defines it (the TYPE_CHECKING imports below list the same names)
 _EXPORTS: dict[str, str] = {
     "token_inspector": "naikit.widgets.tokens",
     "logprob_view": "naikit.widgets.tokens",
@@ -34,17 +34,38 @@ _EXPORTS: dict[str, str] = {
     "ContextViewer": "naikit.widgets.context",
 }
 
-__all__ = sorted(_EXPORTS)
+# the same names, written out for static tools (ruff, pyright: `from naikit import *`)
+__all__ = [
+    "CompareWidget",
+    "ContextViewer",
+    "ExperimentDashboard",
+    "ExplainWidget",
+    "ImageGrid",
+    "LogprobView",
+    "PresetEditor",
+    "StreamPreview",
+    "TokenInspector",
+    "TrainingDashboard",
+    "compare_widget",
+    "context_viewer",
+    "experiment_dashboard",
+    "explain_widget",
+    "image_grid",
+    "logprob_view",
+    "preset_editor",
+    "stream_preview",
+    "token_inspector",
+    "training_dashboard",
+]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'naikit.widgets' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
+    from .compare import CompareWidget, compare_widget
+    from .context import ContextViewer, context_viewer
+    from .experiments import ExperimentDashboard, experiment_dashboard
+    from .explain import ExplainWidget, explain_widget
+    from .images import ImageGrid, StreamPreview, image_grid, stream_preview
+    from .presets import PresetEditor, preset_editor
+    from .tokens import LogprobView, TokenInspector, logprob_view, token_inspector
+    from .training import TrainingDashboard, training_dashboard
+else:
+    __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

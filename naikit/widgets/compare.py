@@ -1,4 +1,4 @@
-"""Side-by-side comparison widget for :func:`naikit.compare.compare` results.
+"""Side-by-side comparison widget for :func:`naikit.compare` results.
 
 ``compare_widget(comparison)`` returns an ipywidgets ``VBox``: a toggle between the side-by-side texts
 (the words that differ from one chosen base preset highlighted) and the per-preset summary table. ``view``
@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..compare import Comparison
+from ..comparison import Comparison
 from ..errors import InputError
 from ..render.compare import side_by_side_html, summary_table_html
 from .snapshot import Snapshot
@@ -24,7 +24,7 @@ _VIEWS = ("side by side", "summary")
 
 
 class CompareWidget(Snapshot, widgets.VBox):
-    """Side-by-side texts or the summary table of one :class:`~naikit.compare.Comparison`."""
+    """Side-by-side texts or the summary table of one :class:`~naikit.comparison.Comparison`."""
 
     view = traitlets.Unicode("side by side", help="the view shown: 'side by side' or 'summary'")
     base = traitlets.Unicode("", help="the preset the other texts are compared with")
@@ -34,7 +34,7 @@ class CompareWidget(Snapshot, widgets.VBox):
 
     def __init__(self, comparison: Comparison, *, base: str | None = None):
         if not isinstance(comparison, Comparison):
-            raise InputError("comparison", comparison, "a Comparison (the result of naikit.compare.compare)")
+            raise InputError("comparison", comparison, "a Comparison (the result of naikit.compare)")
         self.comparison = comparison
         self._ready = False
         self.toggle = widgets.ToggleButtons(options=list(_VIEWS), value="side by side")

@@ -1,6 +1,8 @@
 """Image grid widget: compact thumbnails, captions, click to enlarge, select and save.
 
-``image_grid(images)`` returns an :class:`ImageGrid` (an ipywidgets ``VBox``). Thumbnails are sent as JPEG
+``image_grid(images)`` returns an :class:`ImageGrid` (an ipywidgets ``VBox``) of pictures, or of a result:
+an ``ImageResult`` (a sequence of pictures) or anything with a ``grid_cells()`` method such as an ``XYPlot``
+(its cells captioned with their axis values, one column per X value). Thumbnails are sent as JPEG
 or WebP of at most ``thumb_size`` pixels, so a grid of a hundred 832×1216 pictures stays a few MB in the
 notebook; the full PNG is sent only for the picture being enlarged. Captions show the seed and the
 parameters that differ between the pictures. State (selection, enlarged index, payload size) is plain
@@ -10,7 +12,7 @@ Python, which is how the tests drive it.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,11 @@ import ipywidgets as widgets
 import traitlets
 
 from ..errors import InputError
-from ..novelai.images_result import GeneratedImage
+from ..novelai.images_result import GeneratedImage, GridCells
 from .files import output_folder, output_path, shown_path
 from .snapshot import Snapshot
 
-__all__ = ["ImageGrid", "image_grid", "varying_keys", "make_thumbnail", "StreamPreview", "stream_preview"]
+__all__ = ["ImageGrid", "image_grid", "StreamPreview", "stream_preview"]
 
 _CAPTION_KEYS = ("model", "width", "height", "steps", "scale", "sampler", "noise_schedule", "cfg_rescale",
                  "strength", "uncond_scale", "sm", "skip_cfg_above_sigma")  # fmt: skip
@@ -38,6 +40,26 @@ def _as_generated(x: Any, i: int) -> GeneratedImage:
         x.save(buf, format="PNG")
         return GeneratedImage(buf.getvalue(), {}, index=i)
     raise InputError("images", type(x).__name__, "GeneratedImage, PIL images or PNG bytes")
+
+
+def _cells(images: Any, captions: Sequence[str] | None, columns: int | None) -> GridCells:
+    """Return the pictures, captions and column count to show: a result's own ``grid_cells()`` (captions and
+    columns given to the grid win over the result's), else ``images`` as a sequence of pictures."""
+    grid_cells = getattr(images, "grid_cells", None)
+    if callable(grid_cells):
+        cells = grid_cells()
+        if not isinstance(cells, GridCells):
+            raise InputError("images", type(images).__name__, "a result whose grid_cells() returns GridCells")
+        return GridCells(
+            cells.pictures,
+            list(captions) if captions is not None else cells.captions,
+            columns if columns is not None else cells.columns,
+        )
+    if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Iterable):
+        raise InputError(
+            "images", type(images).__name__, "a sequence of pictures, an ImageResult or an XYPlot"
+        )
+    return GridCells(list(images), None if captions is None else list(captions), columns)
 
 
 def varying_keys(items: Sequence[GeneratedImage]) -> list[str]:
@@ -79,19 +101,21 @@ class ImageGrid(Snapshot, widgets.VBox):
 
     def __init__(
         self,
-        items: Sequence[GeneratedImage],
+        items: Any,
         *,
         thumb_size: int = 256,
         fmt: str = "webp",
         quality: int = 75,
-        columns: int = 4,
+        columns: int | None = None,
         captions: Sequence[str] | None = None,
     ):
         if fmt.lower() not in ("webp", "jpeg", "jpg"):
             raise InputError("fmt", fmt, "'webp' or 'jpeg'")
         if not isinstance(thumb_size, int) or not 32 <= thumb_size <= 1024:
             raise InputError("thumb_size", thumb_size, "an integer from 32 to 1024")
-        self.items = [_as_generated(x, i) for i, x in enumerate(items)]
+        pictures, captions, grid_columns = _cells(items, captions, columns)
+        columns = 4 if grid_columns is None else grid_columns
+        self.items = [_as_generated(x, i) for i, x in enumerate(pictures)]
         if captions is not None and len(captions) != len(self.items):
             raise InputError("captions", f"{len(captions)} captions", f"{len(self.items)} (one per picture)")
         fmt = "jpeg" if fmt.lower() in ("jpeg", "jpg") else "webp"
@@ -278,15 +302,17 @@ def _esc(text: str) -> str:
 
 
 def image_grid(
-    images: Sequence[Any],
+    images: Any,
     *,
     thumb_size: int = 256,
     fmt: str = "webp",
     quality: int = 75,
-    columns: int = 4,
+    columns: int | None = None,
     captions: Sequence[str] | None = None,
 ) -> ImageGrid:
-    """Return an ImageGrid of GeneratedImage objects, PIL images or PNG bytes (an ipywidgets VBox)."""
+    """Return an ImageGrid (an ipywidgets VBox) of GeneratedImage objects, PIL images or PNG bytes, of an
+    ``ImageResult``, or of a result with ``grid_cells()`` (an ``XYPlot``: every cell, captioned with its
+    axis values). ``columns`` defaults to 4 (an X/Y plot: one per X value)."""
     return ImageGrid(
         images, thumb_size=thumb_size, fmt=fmt, quality=quality, columns=columns, captions=captions
     )

@@ -4,7 +4,7 @@
 than the account's concurrency limit (the client's ``max_concurrent_generations``), and returns a
 :class:`Comparison`: ``.frame`` (one row per preset x seed: text, token count, mean logprob, distinct-2,
 repetition rate, time), ``.generations``, and a side-by-side HTML view where the words that differ from
-the first preset's text are highlighted. ``naikit.widgets.compare.compare_widget`` wraps it in a widget.
+the first preset's text are highlighted. ``naikit.widgets.compare_widget`` wraps it in a widget.
 
 Seeds only steer naikit's sandbox; against NovelAI itself each call is an independent draw and the seed
 is a label.
@@ -30,7 +30,7 @@ from .novelai.presets import Preset
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["Comparison", "compare", "acompare", "distinct_n", "repetition_rate", "comparison_html"]
+__all__ = ["Comparison", "compare", "acompare", "comparison_html"]
 
 COLUMNS = ["preset", "seed", "text", "tokens", "mean_logprob", "distinct_2", "repetition_rate", "time_s"]
 
@@ -151,13 +151,14 @@ def _names(presets: Sequence[Preset | str], model: str | None) -> tuple[list[Pre
     objs: list[Preset] = []
     # a Preset object in the list says which model the names belong to
     chosen = model if model is not None else next((p.model for p in presets if isinstance(p, Preset)), None)
+    model_name = ""  # set by the first preset (the list is not empty)
     for i, p in enumerate(presets):
         obj, m = resolve_preset(p, chosen)
-        chosen = resolved = m.value
+        chosen = model_name = m.value
         if obj.name in (o.name for o in objs):
             obj = obj.copy(f"{obj.name} ({i + 1})")
         objs.append(obj)
-    return objs, resolved  # presets is not empty, so the loop set it
+    return objs, model_name
 
 
 async def acompare(

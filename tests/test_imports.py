@@ -1,0 +1,438 @@
+"""Imports run one way, at every depth: the import graph of ``naikit/`` read with ``ast``.
+
+Every ``import``/``from ... import`` in every module counts, at the top of the file, inside functions and
+methods, and under ``if TYPE_CHECKING:``; relative imports are resolved, and ``from pkg import name`` is an
+edge to ``pkg.name`` when that is a module, else to ``pkg``; ``importlib.import_module("literal")`` counts
+too.
+(The lazy exporters' tables are checked against their ``TYPE_CHECKING`` imports in test_public_surface.py, so
+those imports stand for the tables here.) Stub files (``.pyi``) are left out: they describe ``.py`` files.
+
+The rules, each a function below that a self-test runs on a synthetic graph:
+
+(a) no cycle between modules. Imports under ``TYPE_CHECKING`` never execute, so a cycle needs runtime edges
+    only (a type-only edge closing a loop is fine: ``Sandbox`` annotating a handler's state, say);
+(b) an import goes to the same or a lower layer (:data:`LAYERS`), type-only imports included: they say what a
+    module knows about;
+(c) only ``naikit/_embedded.py``, the CLI and the package face import ``naikit.sandbox``; the sandbox imports
+    only core modules and itself;
+(d) ``naikit.novelai`` and ``naikit.novita`` do not import each other (shared helpers live in core);
+(e) no module imports the package face ``naikit`` nor the ``naikit.widgets`` face, and no module imports the
+    ``__init__`` of a package it belongs to (that is how a package imports itself in a circle).
+
+:data:`KNOWN` lists the edges that break a rule today, each with the module that has to change; it only
+shrinks: an entry that no longer matches an edge fails too.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ------------------------------------------------------------------------------------------------ layer table
+
+CORE, RENDER, CLIENTS, WIDGETS, CLI, FACE = 0, 1, 2, 3, 4, 5
+BESIDE = -1  # the sandbox: a server next to the clients, see rule (c)
+LAYER_NAMES = {CORE: "core", RENDER: "render", CLIENTS: "clients/results", WIDGETS: "widgets", CLI: "cli",
+               FACE: "package face", BESIDE: "sandbox (beside)"}  # fmt: skip
+
+#: naikit's top-level names (module or package) and their layer. Private top-level modules (``naikit._x``) are
+#: core, except ``_embedded``, the client-side door to the sandbox.
+LAYERS: dict[str, int] = {
+    "errors": CORE,
+    "metadata": CORE,
+    "sampling": CORE,
+    "tokenizers": CORE,
+    "data": CORE,
+    "render": RENDER,
+    "_embedded": CLIENTS,
+    "novelai": CLIENTS,
+    "novita": CLIENTS,
+    "experiments": CLIENTS,
+    "comparison": CLIENTS,
+    "explain": CLIENTS,
+    "xyplot": CLIENTS,
+    "widgets": WIDGETS,
+    "cli": CLI,
+    "__main__": CLI,
+    "sandbox": BESIDE,
+}
+
+#: Modules that may import ``naikit.sandbox`` (besides the sandbox itself).
+SANDBOX_DOORS = ("naikit._embedded", "naikit.cli", "naikit")
+#: Package faces no module imports.
+FACES = ("naikit", "naikit.widgets")
+
+
+def layer_of(module: str) -> int:
+    """Return the layer of a naikit module; raise KeyError for a top-level name the table does not place."""
+    if module == "naikit":
+        return FACE
+    top = module.split(".")[1]
+    if top in LAYERS:
+        return LAYERS[top]
+    if top.startswith("_"):
+        return CORE
+    raise KeyError(f"naikit.{top} has no layer: add it to LAYERS in tests/test_imports.py")
+
+
+# --------------------------------------------------------------------------------------------- known edges
+
+#: (importer, imported) pairs breaking a rule today, to be removed by the change named in the comment.
+#: Entries that no longer match an edge fail the test: empty this list, do not add to it.
+KNOWN: set[tuple[str, str]] = {
+    # --- cycles (a); the edge listed is the one inside a function, the one to remove
+    # tokenizers split (tok): render.tokens imports tokenizers at the top, tokenizers imports it back
+    ("naikit.tokenizers", "naikit.render.tokens"),
+    # explain split (sandbox helper): explain <-> novelai.generation, both inside functions
+    ("naikit.explain", "naikit.novelai.generation"),
+    # novelai client mixins (core): backup/content/client/story/story_context/sanity call each other
+    ("naikit.novelai.backup", "naikit.novelai.client"),
+    ("naikit.novelai.backup", "naikit.novelai.content"),
+    ("naikit.novelai.content", "naikit.novelai.story"),
+    # --- upward edges (b)
+    ("naikit.experiments.experiment", "naikit.widgets.images"),  # Experiment.contact_sheet -> image_grid(exp)
+    ("naikit.metadata", "naikit.novelai.image_models"),  # core reads model names from a client module
+    ("naikit.tokenizers", "naikit.novelai.models"),  # core reads model names from a client module
+    ("naikit.render.context", "naikit.novelai.story_context"),  # render annotates with a result type
+    # --- novelai <-> novita (d): shared shape checks and polling belong in core
+    ("naikit.novelai.modules", "naikit.novita.tasks"),
+    ("naikit.novita.client", "naikit.novelai.shapes"),
+    # --- the sandbox imports client modules (c): what both sides need (access keys, document and crypto
+    # formats, model tables, presets, request checks) belongs in core
+    ("naikit.sandbox.accounts", "naikit.novelai.auth"),
+    ("naikit.sandbox.app", "naikit.novelai.auth"),
+    ("naikit.sandbox.server", "naikit.novelai.auth"),
+    ("naikit.sandbox.demo_content", "naikit.novelai.auth"),
+    ("naikit.sandbox.demo_content", "naikit.novelai.crypto"),
+    ("naikit.sandbox.demo_content", "naikit.novelai.document"),
+    ("naikit.sandbox.image", "naikit.novelai.image_models"),
+    ("naikit.sandbox.novita", "naikit.novita.requests"),
+    ("naikit.sandbox.oa", "naikit.novelai.models"),
+    ("naikit.sandbox.text", "naikit.novelai.models"),
+    ("naikit.sandbox.text", "naikit.novelai.modules_catalog"),
+    ("naikit.sandbox.text", "naikit.novelai.presets"),
+    ("naikit.sandbox.textgen", "naikit.novelai.models"),
+}
+
+
+# -------------------------------------------------------------------------------------------------- the graph
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One import: ``src`` imports ``dst`` at ``line``; ``typing`` when under ``if TYPE_CHECKING:``,
+    ``nested`` when inside a function or method."""
+
+    src: str
+    dst: str
+    line: int
+    typing: bool = False
+    nested: bool = field(default=False, compare=False)
+
+    def where(self) -> str:
+        """Return ``src:line -> dst``, saying whether the import is type-only or inside a function."""
+        how = " (typing)" if self.typing else " (in a function)" if self.nested else ""
+        return f"{self.src}:{self.line} -> {self.dst}{how}"
+
+
+def module_files(package_dir: Path) -> dict[str, tuple[Path, bool]]:
+    """Return {module name: (file, is package __init__)} for every ``.py`` file under ``package_dir``."""
+    out = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = list(path.relative_to(package_dir.parent).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        if is_pkg:
+            parts.pop()
+        out[".".join(parts)] = (path, is_pkg)
+    return out
+
+
+def _function_nodes(tree: ast.AST) -> set[int]:
+    """Return the ids of the nodes inside function and method bodies."""
+    ids: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            ids.update(id(n) for n in ast.walk(node) if n is not node)
+    return ids
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """Return the ids of the nodes inside ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) bodies."""
+    ids: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+            if name == "TYPE_CHECKING":
+                ids.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return ids
+
+
+def _resolve(name: str, modules: dict[str, tuple[Path, bool]]) -> str:
+    # an import of naikit.a.b.name (a function, a class) is an import of the module naikit.a.b
+    while name not in modules and "." in name:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def edges_of(
+    module: str, source: str, modules: dict[str, tuple[Path, bool]], root: str = "naikit"
+) -> list[Edge]:
+    """Return the imports of ``module`` (its ``source``) that land inside the ``root`` package."""
+    tree = ast.parse(source)
+    typing_only = _type_checking_nodes(tree)
+    nested = _function_nodes(tree)
+    is_pkg = modules[module][1]
+    package = module if is_pkg else module.rpartition(".")[0]
+    found: dict[Edge, None] = {}  # ordered, one edge per line and target
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                if node.level > 1:
+                    base = base[: 1 - node.level]
+                base_name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base_name = node.module or ""
+            for alias in node.names:
+                sub = f"{base_name}.{alias.name}"
+                targets.append(sub if sub in modules else base_name)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and not node.args[0].value.startswith(".")
+        ):
+            targets = [node.args[0].value]
+        for target in targets:
+            if target.split(".")[0] != root:
+                continue
+            dst = _resolve(target, modules)
+            if dst != module:
+                found[Edge(module, dst, node.lineno, id(node) in typing_only, id(node) in nested)] = None
+    return list(found)
+
+
+def import_graph(package_dir: Path) -> tuple[list[str], list[Edge]]:
+    """Return (every module, every edge) of the package at ``package_dir``."""
+    modules = module_files(package_dir)
+    edges = []
+    for name, (path, _) in modules.items():
+        edges += edges_of(name, path.read_text(encoding="utf-8"), modules, package_dir.name)
+    return sorted(modules), edges
+
+
+# -------------------------------------------------------------------------------------------------- the rules
+
+
+def find_cycles(edges: Iterable[Edge]) -> list[list[Edge]]:
+    """Return one cycle (its edges, in order) for each group of modules that import each other at run time
+    (a strongly connected component of the runtime edges)."""
+    graph: dict[str, dict[str, Edge]] = defaultdict(dict)
+    for e in edges:
+        if not e.typing:
+            graph[e.src].setdefault(e.dst, e)
+    # Tarjan's strongly connected components, iteratively (a long chain must not hit the recursion limit).
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, children = work[-1]
+            for w in children:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, {})))))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    group = set()
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        group.add(w)
+                        if w == v:
+                            break
+                    if len(group) > 1:
+                        groups.append(group)
+    cycles = []
+    for group in groups:
+        # the shortest way from the group's first module back to itself, inside the group
+        first = min(group)
+        came: dict[str, Edge] = {}
+        frontier = [first]
+        while frontier and first not in came:
+            nxt = []
+            for v in frontier:
+                for w, e in sorted(graph[v].items()):
+                    if w in group and w not in came:
+                        came[w] = e
+                        nxt.append(w)
+            frontier = nxt
+        path, v = [], first
+        while True:
+            e = came[v]
+            path.append(e)
+            v = e.src
+            if v == first:
+                break
+        cycles.append(path[::-1])
+    return cycles
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def rule_violations(edges: Iterable[Edge]) -> list[str]:
+    """Return one line per edge that breaks rule (b), (c), (d) or (e)."""
+    out = []
+    for e in edges:
+        try:
+            src_layer, dst_layer = layer_of(e.src), layer_of(e.dst)
+        except KeyError:
+            continue  # _check reports the module the table does not place
+        src_sandbox, dst_sandbox = _inside(e.src, "naikit.sandbox"), _inside(e.dst, "naikit.sandbox")
+        if dst_sandbox and not src_sandbox and e.src not in SANDBOX_DOORS:
+            out.append(f"{e.where()}: only naikit/_embedded.py and the CLI import the sandbox (c)")
+        elif src_sandbox and not dst_sandbox and dst_layer != CORE:
+            out.append(f"{e.where()}: the sandbox imports only core modules and itself (c)")
+        elif (_inside(e.src, "naikit.novelai") and _inside(e.dst, "naikit.novita")) or (
+            _inside(e.src, "naikit.novita") and _inside(e.dst, "naikit.novelai")
+        ):
+            out.append(f"{e.where()}: novelai and novita do not import each other; share through core (d)")
+        elif e.dst in FACES and e.src != "naikit":
+            out.append(f"{e.where()}: library code imports defining modules, never the {e.dst} face (e)")
+        elif _inside(e.src, e.dst):
+            out.append(f"{e.where()}: a module imports siblings, not its own package's __init__ (e)")
+        elif not src_sandbox and not dst_sandbox and dst_layer > src_layer:
+            out.append(f"{e.where()}: upward, from {LAYER_NAMES[src_layer]} to {LAYER_NAMES[dst_layer]} (b)")
+    return out
+
+
+def _check(modules: list[str], edges: list[Edge], known: set[tuple[str, str]]) -> list[str]:
+    """Return every problem of a graph: unplaced modules, cycles, rule violations, stale KNOWN entries."""
+    problems = []
+    for m in modules:
+        try:
+            layer_of(m)
+        except KeyError as exc:
+            problems.append(str(exc.args[0]))
+    pairs = {(e.src, e.dst) for e in edges}
+    problems += [f"KNOWN entry {k} matches no import any more: remove it" for k in sorted(known - pairs)]
+    live = [e for e in edges if (e.src, e.dst) not in known]
+    for cycle in find_cycles(live):
+        problems.append("import cycle (a):\n    " + "\n    ".join(e.where() for e in cycle))
+    problems += rule_violations(live)
+    return problems
+
+
+# -------------------------------------------------------------------------------------------------- the tests
+
+
+def test_naikit_imports_run_one_way():
+    modules, edges = import_graph(ROOT / "naikit")
+    assert len(modules) > 50 and len(edges) > 200  # the scan found the package
+    problems = _check(modules, edges, KNOWN)
+    assert not problems, f"{len(problems)} import problem(s):\n" + "\n".join(problems)
+
+
+def _edge(src: str, dst: str, typing: bool = False) -> Edge:
+    return Edge(f"naikit.{src}" if src else "naikit", f"naikit.{dst}" if dst else "naikit", 1, typing)
+
+
+def test_the_checks_can_fail():
+    # a synthetic graph with one of each mistake; a clean graph next to it passes
+    clean = [_edge("widgets.images", "novelai.images_result"), _edge("novelai.client", "_transport"),
+             _edge("_transport", "errors"), _edge("cli", "sandbox"), _edge("_embedded", "sandbox.server"),
+             _edge("sandbox.app", "errors"), _edge("", "widgets", typing=True),
+             _edge("sandbox.http", "sandbox.tokens", typing=True),
+             _edge("sandbox.tokens", "sandbox.http")]  # fmt: skip
+    modules = sorted({m for e in clean for m in (e.src, e.dst)})
+    assert _check(modules, clean, set()) == []
+
+    cycle = [_edge("novelai.client", "novelai.content"), _edge("novelai.content", "novelai.backup"),
+             _edge("novelai.backup", "novelai.client")]  # fmt: skip
+    (found,) = find_cycles(clean + cycle)
+    assert len(found) == 3 and {(e.src, e.dst) for e in found} == {(e.src, e.dst) for e in cycle}
+    assert all(a.dst == b.src for a, b in zip(found, found[1:] + found[:1], strict=True))  # a closed path
+    assert find_cycles([_edge("a.x", "a.y"), _edge("a.y", "a.x", typing=True)]) == []
+
+    bad = {
+        "(b)": _edge("novelai.images_result", "widgets.images"),
+        "(c)": _edge("novelai.client", "sandbox"),
+        "sandbox imports only": _edge("sandbox.text", "novelai.presets"),
+        "(d)": _edge("novita.tasks", "novelai.shapes", typing=True),
+        "never the naikit face": _edge("cli", ""),
+        "never the naikit.widgets face": _edge("widgets.images", "widgets"),
+        "its own package": _edge("sandbox.app", "sandbox"),
+    }
+    for what, e in bad.items():
+        problems = rule_violations([e])
+        assert len(problems) == 1 and what in problems[0], (what, problems)
+    # a KNOWN entry hides its edge; a stale one is reported
+    assert _check(modules, [*clean, bad["(b)"]], {(bad["(b)"].src, bad["(b)"].dst)}) == []
+    assert "matches no import" in _check(modules, clean, {("naikit.x", "naikit.y")})[0]
+    with pytest.raises(KeyError, match="no layer"):
+        layer_of("naikit.newthing")
+
+
+def test_the_parser_resolves_imports(tmp_path):
+    pkg = tmp_path / "naikit"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "errors.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from . import a\n")
+    (pkg / "sub" / "a.py").write_text(
+        "from __future__ import annotations\n"
+        "import importlib\n"
+        "from typing import TYPE_CHECKING\n"
+        "from ..errors import X\n"
+        "from . import b\n"
+        "import naikit.sub.b as bb\n"
+        "if TYPE_CHECKING:\n"
+        "    from naikit import errors\n"
+        "def f():\n"
+        "    from .. import sub\n"
+        "    importlib.import_module('naikit.errors')\n"
+    )
+    (pkg / "sub" / "b.py").write_text("import os\n")
+    modules, edges = import_graph(pkg)
+    assert modules == ["naikit", "naikit.errors", "naikit.sub", "naikit.sub.a", "naikit.sub.b"]
+    got = sorted((e.src, e.dst, e.line, e.typing) for e in edges)
+    assert got == [
+        ("naikit.sub", "naikit.sub.a", 1, False),
+        ("naikit.sub.a", "naikit.errors", 4, False),
+        ("naikit.sub.a", "naikit.errors", 8, True),
+        ("naikit.sub.a", "naikit.errors", 11, False),
+        ("naikit.sub.a", "naikit.sub", 10, False),
+        ("naikit.sub.a", "naikit.sub.b", 5, False),
+        ("naikit.sub.a", "naikit.sub.b", 6, False),
+    ]
