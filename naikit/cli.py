@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Areas that add their own subcommands: each module has register_cli(subparsers).
-_AREA_MODULES = ("naikit.tokenizers", "naikit.novelai.backup")
+_AREA_MODULES = ("naikit.tokenizers", "naikit.cli_backup")
 
 
 def _password(value: str | None) -> str:

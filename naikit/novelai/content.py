@@ -61,7 +61,8 @@ from .document import Document, decode_document
 
 if TYPE_CHECKING:
     from .account import UserObject
-    from .backup import BackupInfo, RestoreReport
+    from .backup import BackupInfo
+    from .restore import RestoreReport
     from .sanity import SanityReport
     from .story import Story
 
@@ -1109,7 +1110,7 @@ class ContentAPI:
         objects an earlier run restored are recognised, so a second run changes nothing. Keystore keys are
         merged, never dropped. Every overwrite is backed up first.
         """
-        from .backup import restore_account
+        from .restore import restore_account
 
         check_path(directory, "directory")
         check_bool(overwrite, "overwrite")
