@@ -299,7 +299,7 @@ def serve(
     import signal
 
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         # Ctrl-C and SIGTERM only set the event: a KeyboardInterrupt could land anywhere, even in stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
