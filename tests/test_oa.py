@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sandbox_fixtures import DEMO
 
 from naikit import errors, sandbox
 from naikit.novelai.auth import hashed_email
@@ -27,7 +28,6 @@ from naikit.novelai.presets import Preset
 from naikit.sandbox.app import STATE
 from naikit.sandbox.generation_lock import generation_locks
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 ASSISTANT = "<|assistant|>\n<think></think>\n"
 STORY = "The door opened.\nShe walked in."
 
@@ -49,18 +49,6 @@ SITE_BODY = {
     "stop": [],
     "stream": True,
 }
-
-
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def nai(sb):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
 
 
 def raw(sb, token, method, path, body=None):
