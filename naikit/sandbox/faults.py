@@ -31,6 +31,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._validate import check_number
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -78,18 +79,16 @@ class FaultPlan:
     methods: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # the plan is the sandbox's own setting (its errors go to the Python caller or the admin endpoint,
+        # never to an emulated client), so the client side's generic number check serves
         for name in _RATE_FIELDS:
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-                raise InputError(name, value, "a probability between 0 and 1")
+            check_number(getattr(self, name), name, lo=0, hi=1, allowed="a probability between 0 and 1")
         total = sum(getattr(self, n) for n in _RATE_FIELDS)
         if total > 1 + 1e-9:
             used = _RATE_FIELDS[:3] + tuple(n for n in _RATE_FIELDS[3:] if getattr(self, n))
             raise InputError("+".join(used), round(total, 6), "a sum of at most 1")
         for name in ("latency", "retry_after"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise InputError(name, value, "a number of seconds >= 0")
+            check_number(getattr(self, name), name, lo=0, allowed="a number of seconds >= 0")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise InputError("seed", self.seed, "an integer or None")
         paths = (self.paths,) if isinstance(self.paths, str) else tuple(self.paths)
