@@ -28,6 +28,12 @@ nai = demo_client_fixture()
 
 
 @pytest.fixture(scope="module")
+def token(sb):
+    """Return a persistent token of the demo account on ``sb`` (for raw HTTP requests)."""
+    return sb.create_persistent_token()
+
+
+@pytest.fixture(scope="module")
 def clock():
     """Return a FakeClock shared by a test module: its sandbox and its clients' polling read it."""
     from naikit.sandbox.clock import FakeClock

@@ -65,11 +65,6 @@ def raw(sb, token, method, path, body=None):
         return e.code, e.headers.get("Content-Type", ""), e.read().decode()
 
 
-@pytest.fixture(scope="module")
-def token(sb):
-    return sb.create_persistent_token()
-
-
 def capture(client: NovelAI) -> list[tuple[str, dict]]:
     """Record the (path, json body) of every request and stream the async transport sends."""
     t = client._async.transport

@@ -22,11 +22,6 @@ PROMPT = "The old lighthouse keeper climbed the stairs"
 sb = sandbox_fixture(test_hooks=True)
 
 
-@pytest.fixture(scope="module")
-def token(sb):
-    return sb.create_persistent_token()
-
-
 def post(sb, token, path, body, query=""):
     req = urllib.request.Request(
         sb.url + path + query,
