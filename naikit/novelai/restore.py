@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NaikitError
 from .account import UserObject
 from .backup import read_backup, write_safety_backup
-from .crypto import Keystore, UnsafeWrite, WrongKey
+from .content import ENCRYPTED_TYPES, _encode, decode_object
+from .crypto import Keystore, UnsafeWrite, WrongKey, dumps_compact
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -70,9 +71,6 @@ async def restore_account(
     same type, meta and decrypted content on the server under another id) is recognised, so running a
     restore twice, or again after it was interrupted, changes nothing more.
     """
-    from .content import ENCRYPTED_TYPES, _encode, decode_object
-    from .crypto import dumps_compact
-
     _manifest, ks_raw, objects = read_backup(directory)
     report = RestoreReport(Path(directory), "untouched")
     server_raw = await client.keystore_raw()
