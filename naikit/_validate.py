@@ -286,8 +286,9 @@ def check_flags(**flags: Any) -> None:
     """Refuse any keyword whose value is not True or False (each named by its keyword); returns None."""
     for name, value in flags.items():
         check_bool(value, name)
-# -- choices, bounded strings, open lower bounds (first used by the Novita request builders) ---------------
 
+
+# -- choices, bounded strings, open lower bounds (first used by the Novita request builders) ---------------
 
 
 def check_string(value: Any, field: str, *, lo: int = 1, hi: int | None = None) -> Any:

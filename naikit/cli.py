@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from ._prompt import read_password
 
 # Areas that add their own subcommands: each module has register_cli(subparsers).
-_AREA_MODULES = ("naikit.tokenizers", "naikit.novelai.backup")
+_AREA_MODULES = ("naikit.tokenizers", "naikit.cli_backup")
 
 
 def _cmd_access_key(args: argparse.Namespace) -> int:

@@ -19,6 +19,27 @@ for _k in list(os.environ):
 # The local copies naikit keeps before overwriting or deleting go to a throwaway folder, never ~/.naikit.
 os.environ["NAIKIT_BACKUP_DIR"] = tempfile.mkdtemp(prefix="naikit-test-backups-")
 
+# after the clean-up above: the shared sandbox and client fixtures (a module needing others says so in one
+# line with these factories; see tests/sandbox_fixtures.py)
+from sandbox_fixtures import demo_client_fixture, sandbox_fixture  # noqa: E402
+
+sb = sandbox_fixture()
+nai = demo_client_fixture()
+
+
+@pytest.fixture(scope="module")
+def token(sb):
+    """Return a persistent token of the demo account on ``sb`` (for raw HTTP requests)."""
+    return sb.create_persistent_token()
+
+
+@pytest.fixture(scope="module")
+def clock():
+    """Return a FakeClock shared by a test module: its sandbox and its clients' polling read it."""
+    from naikit.sandbox.clock import FakeClock
+
+    return FakeClock()
+
 
 @pytest.fixture
 def fresh_env(monkeypatch):

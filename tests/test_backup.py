@@ -7,26 +7,14 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sandbox_fixtures import demo_client_fixture, sandbox_fixture
 
 from naikit import cli, sandbox
 from naikit.errors import InputError, UnsafeWrite
 from naikit.novelai.backup import account_fingerprint, read_backup
-from naikit.novelai.client import NovelAI
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
-
-
-@pytest.fixture
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture
-def nai(sb, tmp_path):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        client.set_backup_dir(tmp_path / "root")
-        yield client
+sb = sandbox_fixture(scope="function")
+nai = demo_client_fixture(scope="function", backup_dir="root")
 
 
 def test_backup_holds_everything_and_no_secret(nai, sb):

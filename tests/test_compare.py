@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from sandbox_fixtures import DEMO, demo_client_fixture
 
 from naikit import errors, sandbox
 from naikit.comparison import Comparison, acompare, compare, comparison_html, distinct_n, repetition_rate
-from naikit.novelai.client import NovelAI
 from naikit.novelai.presets import Preset
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 PROMPT = "The old lighthouse keeper climbed the stairs"
 
 
@@ -33,10 +32,7 @@ def sb():
         yield server
 
 
-@pytest.fixture(scope="module")
-def nai(sb):
-    with NovelAI(base_url=sb.url, max_concurrent_generations=3, **DEMO) as client:
-        yield client
+nai = demo_client_fixture(max_concurrent_generations=3)
 
 
 def test_metrics_by_hand():

@@ -8,27 +8,16 @@ import json
 import os
 
 import pytest
+from sandbox_fixtures import DEMO, demo_client_fixture, sandbox_fixture
 
 from naikit import sandbox
 from naikit.errors import CredentialsError, InputError
 from naikit.novelai.client import NovelAI
 from naikit.novelai.crypto import CorruptObject, Keystore, UnsafeWrite, WrongKey
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
-
-
-@pytest.fixture
-def sb():
-    # one sandbox per test: these tests change the demo account's content
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture
-def nai(sb, tmp_path):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        client.set_backup_dir(tmp_path / "backups")
-        yield client
+# one sandbox per test: these tests change the demo account's content
+sb = sandbox_fixture(scope="function")
+nai = demo_client_fixture(scope="function", backup_dir="backups")
 
 
 def test_demo_stories_frame(nai):

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sandbox_fixtures import DEMO
 
 from naikit import sandbox
 from naikit.errors import InputError
@@ -25,7 +26,6 @@ from naikit.novelai.backup import read_backup
 from naikit.novelai.client import NovelAI
 from naikit.novelai.content import decode_object
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 TYPES = ("stories", "storycontent", "presets", "aimodules", "shelf")
 RUNS = int(os.environ.get("CRASH_RUNS", "25"))
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,14 +12,13 @@ import threading
 import aiohttp
 import pytest
 from aiohttp import web
+from sandbox_fixtures import DEMO, sandbox_fixture
 
-from naikit import sandbox
 from naikit.errors import Conflict, EditConflict
 from naikit.novelai.backup import read_backup
 from naikit.novelai.client import NovelAI
 from naikit.novelai.content import decode_object
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 TRIALS = 200
 
 
@@ -75,10 +74,7 @@ class StripChangeIndex:
         self.thread.join(30)
 
 
-@pytest.fixture
-def sb():
-    with sandbox.start() as server:
-        yield server
+sb = sandbox_fixture(scope="function")
 
 
 def _content_id(client: NovelAI) -> str:

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 from counting_proxy import CountingProxy
+from sandbox_fixtures import DEMO
 
 from naikit import sandbox
 from naikit.errors import InputError
@@ -21,7 +22,6 @@ from naikit.experiments.metrics import perplexity
 from naikit.novelai.client import NovelAI
 from naikit.novelai.image_models import ImagePreset
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT = "The old lighthouse keeper climbed the stairs"
 
@@ -38,18 +38,6 @@ exp = naikit.Experiment(folder, prompts=[{prompt!r}], presets=["Carefree", "Aspe
 with NovelAI(base_url=url, email=email, password=password) as nai:
     print(exp.run(nai, progress=False))
 """
-
-
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def nai(sb):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
 
 
 def _done_rows(folder: str) -> int:

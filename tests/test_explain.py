@@ -7,12 +7,10 @@ import math
 
 import pytest
 
-from naikit import errors, sandbox
+from naikit import errors
 from naikit.explain import SamplerExplanation, explain_step, explanation_html, explanation_svg
-from naikit.novelai.client import NovelAI
 from naikit.novelai.presets import Preset
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 PROMPT = "The old lighthouse keeper climbed the stairs"
 
 
@@ -170,12 +168,6 @@ def test_svg_is_deterministic_and_escaped():
 
 
 # -- from a Generation ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def nai():
-    with sandbox.start() as sb, NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
 
 
 def test_from_a_generation_matches_the_server_for_exact_samplers(nai):

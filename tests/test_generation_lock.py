@@ -9,15 +9,14 @@ import time
 
 import aiohttp
 import pytest
+from sandbox_fixtures import DEMO, sandbox_fixture
 
-from naikit import sandbox
 from naikit._transport import RetryPolicy
 from naikit.novelai.client import AsyncNovelAI
 from naikit.novelai.presets import Preset, build_request
 from naikit.sandbox.generation_lock import LOCKED_MESSAGE, GenerationLocks, generation_locks, generation_slot
 from naikit.sandbox.http import ApiError
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 PROMPT = "The old lighthouse keeper climbed the stairs"
 FAST_RETRY = RetryPolicy(attempts=60, backoff=0.02, max_backoff=0.1)
 
@@ -65,10 +64,7 @@ def test_slot_refuses_with_429_and_releases_once():
 # -- the sandbox over HTTP -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start(test_hooks=True) as server:
-        yield server
+sb = sandbox_fixture(test_hooks=True)
 
 
 def _settings(sb, **values):

@@ -14,7 +14,6 @@ import pytest
 import refclients
 from novita_helpers import KEY
 
-from naikit import sandbox
 from naikit.novita import Novita
 
 pytestmark = pytest.mark.interop
@@ -63,12 +62,6 @@ from novita_client import NovitaClient
 logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
 NovitaClient(sys.argv[2], sys.argv[1]).user_info()
 """
-
-
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start() as server:  # real clock: the SDK polls in real time
-        yield server
 
 
 def test_official_sdk_runs_txt2img_img2img_and_style_training(sb):

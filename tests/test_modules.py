@@ -5,33 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from novita_helpers import drive
+from sandbox_fixtures import demo_client_fixture, sandbox_fixture
 
-from naikit import errors, sandbox
-from naikit.novelai.client import NovelAI
+from naikit import errors
 from naikit.novelai.modules import Module, loss_svg
 from naikit.novita import TaskFailed
-from naikit.sandbox.clock import FakeClock
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def sb(clock):
-    with sandbox.start(clock=clock) as server:
-        yield server
-
-
-@pytest.fixture
-def nai(sb, clock):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        drive(client, clock)
-        yield client
+sb = sandbox_fixture(clock=True)
+nai = demo_client_fixture(scope="function", clock=True)
 
 
 def test_train_costs_steps_and_loss_grows(nai, clock):

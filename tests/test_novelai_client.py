@@ -9,6 +9,7 @@ import json
 import socket
 
 import pytest
+from sandbox_fixtures import DEMO, demo_client_fixture
 
 from naikit import errors, sandbox
 from naikit._transport import Hosts, RetryPolicy
@@ -18,19 +19,7 @@ from naikit.novelai.client import AsyncNovelAI, NovelAI
 from naikit.sandbox.clock import FakeClock
 from naikit.sandbox.faults import FaultPlan
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture
-def nai(sb):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
+nai = demo_client_fixture(scope="function")
 
 
 def _dead_url() -> str:

@@ -8,26 +8,18 @@ import logging
 
 import pytest
 from novita_helpers import KEY, MODEL, drive, png
+from sandbox_fixtures import sandbox_fixture
 
-from naikit import errors, sandbox
+from naikit import errors
 from naikit._transport import RetryPolicy
 from naikit.novita import AsyncNovita, LoRA, Novita, S3Storage, TaskFailed, TaskResult, TaskTimeout
 from naikit.novita.tasks import Task
 from naikit.sandbox import novita_store
-from naikit.sandbox.clock import FakeClock
 
 FAST = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.01)
 
 
-@pytest.fixture(scope="module")
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def sb(clock):
-    with sandbox.start(clock=clock) as server:
-        yield server
+sb = sandbox_fixture(clock=True)
 
 
 @pytest.fixture

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import pytest
 from novita_helpers import KEY, MODEL, drive, png
+from sandbox_fixtures import sandbox_fixture
 
-from naikit import errors, sandbox
+from naikit import errors
 from naikit._transport import RetryPolicy
 from naikit.novita import Novita, TaskFailed
-from naikit.sandbox.clock import FakeClock
 
 FAST = RetryPolicy(attempts=6, backoff=0.001, max_backoff=0.01)
 
 
-@pytest.fixture(scope="module")
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def sb(clock):
-    with sandbox.start(clock=clock) as server:
-        yield server
+sb = sandbox_fixture(clock=True)
 
 
 @pytest.fixture

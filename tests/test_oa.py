@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sandbox_fixtures import DEMO
 
 from naikit import errors, sandbox
 from naikit.novelai.auth import hashed_email
@@ -27,7 +28,6 @@ from naikit.novelai.presets import Preset
 from naikit.sandbox.generation_lock import generation_locks
 from naikit.sandbox.http import STATE
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 ASSISTANT = "<|assistant|>\n<think></think>\n"
 STORY = "The door opened.\nShe walked in."
 
@@ -51,18 +51,6 @@ SITE_BODY = {
 }
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def nai(sb):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
-
-
 def raw(sb, token, method, path, body=None):
     req = urllib.request.Request(
         sb.url + path,
@@ -75,11 +63,6 @@ def raw(sb, token, method, path, body=None):
             return r.status, r.headers.get("Content-Type", ""), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type", ""), e.read().decode()
-
-
-@pytest.fixture(scope="module")
-def token(sb):
-    return sb.create_persistent_token()
 
 
 def capture(client: NovelAI) -> list[tuple[str, dict]]:

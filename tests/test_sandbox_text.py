@@ -10,8 +10,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from sandbox_fixtures import sandbox_fixture
 
-from naikit import sandbox
 from naikit.novelai.presets import GlobalSettings, Preset, build_request
 from naikit.sandbox import textgen
 from naikit.tokenizers import b64_to_tokens, decode, encode
@@ -19,15 +19,7 @@ from naikit.tokenizers import b64_to_tokens, decode, encode
 PROMPT = "The old lighthouse keeper climbed the stairs"
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start(test_hooks=True) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def token(sb):
-    return sb.create_persistent_token()
+sb = sandbox_fixture(test_hooks=True)
 
 
 def post(sb, token, path, body, query=""):

@@ -6,11 +6,10 @@ import base64
 import os
 
 import pytest
+from sandbox_fixtures import DEMO
 
 from naikit import cli, sandbox
 from naikit.novelai.client import NovelAI
-
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 
 
 @pytest.fixture

@@ -6,26 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from sandbox_fixtures import DEMO, demo_client_fixture, sandbox_fixture
 
-from naikit import sandbox
 from naikit.errors import InputError, UnsafeWrite
 from naikit.novelai.client import NovelAI
 from naikit.novelai.story import Story
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
-
-
-@pytest.fixture
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture
-def nai(sb, tmp_path):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        client.set_backup_dir(tmp_path / "backups")
-        yield client
+sb = sandbox_fixture(scope="function")
+nai = demo_client_fixture(scope="function", backup_dir="backups")
 
 
 def test_account_story_and_its_context(nai):

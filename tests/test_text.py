@@ -7,28 +7,16 @@ import asyncio
 import socket
 
 import pytest
+from sandbox_fixtures import DEMO
 
-from naikit import errors, sandbox
+from naikit import errors
 from naikit._transport import Hosts, RetryPolicy
 from naikit.novelai.client import AsyncNovelAI, NovelAI
 from naikit.novelai.generation import Generation
 from naikit.novelai.presets import BiasGroup, GlobalSettings, Preset
 from naikit.tokenizers import encode, token_bytes
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 PROMPT = "The old lighthouse keeper climbed the stairs"
-
-
-@pytest.fixture(scope="module")
-def sb():
-    with sandbox.start() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def nai(sb):
-    with NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
 
 
 def _dead() -> str:

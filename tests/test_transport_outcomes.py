@@ -32,11 +32,6 @@ def proxy(sb):
         yield p
 
 
-@pytest.fixture(scope="module")
-def token(sb):
-    return sb.create_persistent_token()
-
-
 def _clients(sb, proxy, token):
     direct = NovelAI(base_url=sb.url, token=token, retry=FAST)
     lossy = NovelAI(base_url=proxy.url, token=token, retry=FAST)

@@ -6,13 +6,12 @@ import shutil
 import struct
 
 import pytest
+from sandbox_fixtures import DEMO
 
 from naikit import errors, sandbox
 from naikit.novelai.client import NovelAI
 from naikit.novelai.voice import Speech
 from naikit.sandbox import voice_audio
-
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 
 
 @pytest.fixture(scope="module")

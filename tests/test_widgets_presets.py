@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from naikit import sandbox
-from naikit.novelai.client import NovelAI
 from naikit.novelai.presets import Preset
 from naikit.widgets.presets import PresetEditor, preset_editor
 
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 PROMPT = "The old lighthouse keeper climbed the stairs"
-
-
-@pytest.fixture(scope="module")
-def nai():
-    with sandbox.start() as sb, NovelAI(base_url=sb.url, **DEMO) as client:
-        yield client
 
 
 def test_controls_cover_the_preset_without_changing_it():

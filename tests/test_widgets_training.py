@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from novita_helpers import KEY, png
+from sandbox_fixtures import DEMO
 
 from naikit import errors, sandbox
 from naikit.novelai.client import AsyncNovelAI, NovelAI
@@ -19,8 +20,6 @@ from naikit.widgets.training import (
     dashboard_html,
     training_dashboard,
 )
-
-DEMO = dict(email=sandbox.DEMO_EMAIL, password=sandbox.DEMO_PASSWORD)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from naikit.novelai.account import (
     UserObject,
 )
 from naikit.novelai.auth import EmailCase, Token
-from naikit.novelai.backup import BackupInfo, RestoreReport
+from naikit.novelai.backup import BackupInfo
 from naikit.novelai.content import ContentList, ContentObject
 from naikit.novelai.crypto import Keystore
 from naikit.novelai.generation import Generation, StreamToken
@@ -28,6 +28,7 @@ from naikit.novelai.images_result import GeneratedImage, ImageResult, StreamEven
 from naikit.novelai.models import TextModel
 from naikit.novelai.modules import Module, ModuleList
 from naikit.novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
+from naikit.novelai.restore import RestoreReport
 from naikit.novelai.sanity import SanityReport
 from naikit.novelai.story import Story
 from naikit.novelai.voice import Speech

@@ -20,14 +20,12 @@ client was given another (``set_backup_dir``). The fingerprint is a one-way hash
 email (or of the token's account id), so folders of different accounts never mix.
 
 Before every keystore or object overwrite (and delete) the client writes the server's current version to a
-``<timestamp>-before-<what>`` folder of the same layout; ``restore`` reads both kinds.
-
-CLI (registered by :func:`register_cli`): ``naikit backup``, ``naikit restore DIR``, ``naikit sanity-check``.
+``<timestamp>-before-<what>`` folder of the same layout; :mod:`naikit.novelai.restore` reads both kinds.
+The commands ``naikit backup`` / ``restore`` / ``sanity-check`` live in :mod:`naikit.cli_backup`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import hashlib
 import html
@@ -37,24 +35,25 @@ import re
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, NaikitError
+from .._atomic import fsync_dir, write_atomic
+from ..errors import InputError
 from .account import OBJECT_TYPES, UserObject
-from .crypto import Keystore, UnsafeWrite, WrongKey
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "BackupInfo",
-    "RestoreReport",
     "account_fingerprint",
     "backup_root",
     "backup_account",
-    "restore_account",
     "write_safety_backup",
     "read_backup",
-    "register_cli",
 ]
 
 MANIFEST = "manifest.json"
@@ -95,21 +94,11 @@ def _stamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, obj: Any) -> str:
+    """Write ``obj`` as JSON to a new file (never over one: only ever inside a fresh .partial folder),
+    synced with its folder; return the SHA-256 of the bytes written."""
     data = json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as f:  # only ever inside a fresh .partial folder
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    write_atomic(path, data, overwrite=False)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -157,8 +146,10 @@ def _fill_and_place(
             raise InputError("objects", o.id, "objects with distinct ids", f"{name} would be written twice.")
         files[name] = _write_json(tmp / name, dict(o.raw))
         counts[o.type] = counts.get(o.type, 0) + 1
-    for sub in {(tmp / n).parent for n in files}:
-        _fsync_dir(sub)
+    # each file's own folder was synced as it was written; the folders above them (objects/) hold the
+    # entries of the per-type folders made on the way
+    for sub in {p for n in files for p in (tmp / n).parents if tmp in p.parents}:
+        fsync_dir(sub)
     manifest = {
         "format": FORMAT,
         "reason": reason,
@@ -168,8 +159,7 @@ def _fill_and_place(
         "files": files,
         "complete": True,  # written last: a folder without it is not a backup
     }
-    _write_json(tmp / MANIFEST, manifest)
-    _fsync_dir(tmp)
+    _write_json(tmp / MANIFEST, manifest)  # written last, and synced with the folder holding it
     for i in range(1000):
         path = final if i == 0 else final.with_name(f"{final.name}-{i}")
         try:
@@ -178,7 +168,7 @@ def _fill_and_place(
             if fresh and path.exists():
                 continue
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return path, manifest
     raise OSError(f"cannot create a new backup folder under {final.parent}")
 
@@ -193,7 +183,7 @@ class BackupInfo:
     counts: dict[str, int]
     has_keystore: bool
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Return a DataFrame (type, objects) of what the backup holds."""
         import pandas as pd
 
@@ -214,7 +204,7 @@ async def write_safety_backup(
     what: str,
     *,
     keystore_raw: Any = ...,
-    objects: list[UserObject] = (),
+    objects: Sequence[UserObject] = (),
     extras: dict[str, Any] | None = None,
 ) -> Path:
     """Write the server's current version of what is about to be overwritten; return the folder.
@@ -339,273 +329,3 @@ def read_backup(directory: str | Path) -> tuple[dict, Any, list[UserObject]]:
             "directory", str(folder), "a complete backup", f"It holds {found}, its manifest says {counts}."
         )
     return manifest, keystore_raw, objects
-
-
-@dataclass(repr=False)
-class RestoreReport:
-    """What a restore did: one row per object (type, id, action, new_id, detail) plus the keystore."""
-
-    path: Path
-    keystore: str
-    rows: list[dict] = field(default_factory=list)
-
-    def to_frame(self):
-        """Return the report as a DataFrame (type, id, action, new_id, detail)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows, columns=["type", "id", "action", "new_id", "detail"])
-
-    @property
-    def actions(self) -> dict[str, int]:
-        """Return how many objects got each action (created, overwritten, relinked, unchanged,
-        kept, refused, failed)."""
-        out: dict[str, int] = {}
-        for r in self.rows:
-            out[r["action"]] = out.get(r["action"], 0) + 1
-        return out
-
-    def _repr_html_(self) -> str:
-        return f"<p><b>{html.escape(repr(self))}</b></p>" + self.to_frame().to_html(index=False)
-
-    def __repr__(self) -> str:
-        acts = ", ".join(f"{k}={v}" for k, v in sorted(self.actions.items())) or "nothing"
-        return f"RestoreReport(keystore {self.keystore}; {acts})"
-
-
-async def restore_account(
-    client: Any, directory: str | Path, *, overwrite: bool = False, skip_corrupt: bool = False
-) -> RestoreReport:
-    """Restore a backup folder into the client's account; return a :class:`RestoreReport`.
-
-    Before anything is written, every object is decrypted (or decompressed) with the backup's keys merged
-    into the server's: a backup holding an object that does not is refused with an error naming it
-    (``skip_corrupt=True`` restores the others and reports it as ``refused``). Keystore: keys are merged
-    into the server's keystore (a meta whose key differs is refused); a server with no keystore gets the
-    backup's text as it was. Objects: missing ones are created (storycontent first, so a story's
-    ``remoteStoryId`` can follow the new id), identical ones are left, differing ones are kept unless
-    ``overwrite=True`` (then backed up and replaced). An object already restored by an earlier run (the
-    same type, meta and decrypted content on the server under another id) is recognised, so running a
-    restore twice, or again after it was interrupted, changes nothing more.
-    """
-    from .content import ENCRYPTED_TYPES, _encode, decode_object
-    from .crypto import dumps_compact
-
-    _manifest, ks_raw, objects = read_backup(directory)
-    report = RestoreReport(Path(directory), "untouched")
-    server_raw = await client.keystore_raw()
-    backup_ks: Keystore | None = None
-    if ks_raw is not ... and ks_raw is not None and ks_raw != server_raw:
-        try:
-            backup_ks = Keystore.decrypt(ks_raw, client._key_candidates())
-        except (WrongKey, ValueError) as exc:
-            raise UnsafeWrite(
-                "directory", str(directory), "a backup whose keystore opens with this account's key", str(exc)
-            ) from None
-    needs_keys = any(o.type in ENCRYPTED_TYPES for o in objects)
-    merged: Keystore | None = None
-    added = 0
-    if server_raw is not None and (needs_keys or backup_ks is not None):
-        merged = await client.keystore()
-        for meta in backup_ks or ():
-            if meta not in merged:
-                merged.add(meta, backup_ks[meta])  # type: ignore[index]
-                added += 1
-            elif merged[meta] != backup_ks[meta]:  # type: ignore[index]
-                raise UnsafeWrite(
-                    "directory",
-                    str(directory),
-                    "a backup whose keys agree with the account's",
-                    f"The key of meta {meta!r} differs between the backup and the server.",
-                )
-    elif backup_ks is not None:
-        merged = backup_ks  # a server with no keystore gets the backup's as it was
-
-    # verify every object before anything is written
-    decoded = {}
-    refused = []
-    for obj in objects:
-        item = decode_object(obj, merged if obj.type in ENCRYPTED_TYPES else None)
-        if item.error is not None:
-            refused.append(item.error)
-        decoded[(obj.type, obj.id)] = item
-    if refused and not skip_corrupt:
-        names = "; ".join(str(e) for e in refused[:5])
-        raise UnsafeWrite(
-            "directory",
-            str(directory),
-            "a backup whose every object decrypts with the account's keys",
-            f"{len(refused)} object(s) would be uploaded unreadable: {names}. Nothing was written; pass "
-            "skip_corrupt=True to restore the others.",
-        )
-
-    if backup_ks is not None and server_raw is None:
-        await write_safety_backup(client, "restore-keystore", keystore_raw=None)
-        await client.set_keystore_raw(ks_raw, backup=False)
-        report.keystore = "restored as it was"
-    elif added:
-        await client.set_keystore(merged)
-        report.keystore = f"merged ({added} keys added)"
-    elif backup_ks is not None:
-        report.keystore = "merged (0 keys added)"
-    key_of = merged
-
-    server: dict[str, list[UserObject]] = {}
-    for t in sorted({o.type for o in objects}):
-        server[t] = list(await client.list_objects(t))
-
-    def content_of(o: UserObject) -> bytes | None:
-        got = decode_object(o, key_of if o.type in ENCRYPTED_TYPES else None)
-        return dumps_compact(got.data) if got.ok else None
-
-    claimed: set[tuple[str, str]] = set()
-    new_ids: dict[str, str] = {}
-    order = {"storycontent": 0, "stories": 1}
-    for obj in sorted(objects, key=lambda o: order.get(o.type, 2)):
-        row = {"type": obj.type, "id": obj.id, "action": "", "new_id": None, "detail": ""}
-        report.rows.append(row)
-        item = decoded[(obj.type, obj.id)]
-        if item.error is not None:
-            row.update(action="refused", detail=f"it does not decrypt: {item.error}")
-            continue
-        try:
-            data = obj.data
-            original = dumps_compact(item.data)
-            if obj.type == "stories" and isinstance(item.data, dict):
-                link = item.data.get("remoteStoryId")
-                if link in new_ids and new_ids[link] != link:
-                    item.data["remoteStoryId"] = new_ids[link]
-                    data, _ = _encode(item, key_of[obj.meta])  # type: ignore[index]
-                    row["detail"] = "remoteStoryId follows the restored storycontent"
-            want = dumps_compact(item.data)
-            current = next((o for o in server.get(obj.type, []) if o.id == obj.id), None)
-            if current is None:
-                # restored by an earlier run (perhaps one that was interrupted)? same meta and content
-                twin = next(
-                    (
-                        o
-                        for o in server.get(obj.type, [])
-                        if (o.type, o.id) not in claimed
-                        and o.meta == obj.meta
-                        and (o.data == data or content_of(o) == want)
-                    ),
-                    None,
-                )
-                if twin is not None:
-                    claimed.add((twin.type, twin.id))
-                    new_ids[obj.id] = twin.id
-                    row.update(action="unchanged", new_id=twin.id, detail="restored earlier as " + twin.id)
-                    continue
-                stored = await client.create_object(obj.type, obj.meta, data)
-                if stored.data != data:
-                    raise UnsafeWrite("data", "<sent>", "the server to store what was sent", "It did not.")
-                claimed.add((stored.type, stored.id))
-                new_ids[obj.id] = stored.id
-                row.update(action="created", new_id=stored.id)
-                continue
-            claimed.add((current.type, current.id))
-            new_ids[obj.id] = obj.id
-            same_meta = current.meta == obj.meta
-            if same_meta and (current.data == data or content_of(current) == want):
-                row.update(action="unchanged")
-            elif (
-                same_meta
-                and data != obj.data
-                and (current.data == obj.data or content_of(current) == original)
-            ):
-                # the server's story is the backup's, linked to a storycontent this restore re-created
-                await write_safety_backup(client, f"restore-{obj.type}-{obj.id}", objects=[current])
-                stored = await client.update_object(
-                    obj.type, obj.id, obj.meta, data, change_index=current.change_index, backup=False
-                )
-                row.update(action="relinked", new_id=stored.id)
-            elif not overwrite:
-                row.update(
-                    action="kept", detail="the server's copy differs; pass overwrite=True to replace it"
-                )
-            else:
-                await write_safety_backup(client, f"restore-{obj.type}-{obj.id}", objects=[current])
-                stored = await client.update_object(
-                    obj.type, obj.id, obj.meta, data, change_index=current.change_index, backup=False
-                )
-                row.update(action="overwritten", new_id=stored.id)
-        except NaikitError as exc:
-            row.update(action="failed", detail=str(exc))
-    return report
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-
-def _client(args: argparse.Namespace) -> Any:
-    from .client import NovelAI
-
-    kw: dict[str, Any] = {"email_case": args.email_case}
-    if args.sandbox:
-        kw["sandbox"] = True
-    elif args.base_url:
-        kw["base_url"] = args.base_url
-    if args.email:
-        from .._prompt import read_password as _password
-
-        kw.update(email=args.email, password=_password(args.password))
-    return NovelAI(**kw)
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--email", default=None, help="account email (else NAI_USERNAME / NAI_TOKEN, else the sandbox)"
-    )
-    p.add_argument("--password", default=None, help="omit or '-' to type it (or read it from stdin)")
-    p.add_argument("--email-case", choices=["lower", "verbatim"], default="lower")
-    p.add_argument("--base-url", default=None, help="one URL for all hosts (e.g. a `naikit serve` sandbox)")
-    p.add_argument("--sandbox", action="store_true", help="use the embedded offline sandbox (demo account)")
-    p.add_argument(
-        "--backup-root", default=None, help="backups folder (default $NAIKIT_BACKUP_DIR or ~/.naikit/backups)"
-    )
-
-
-def _cmd_backup(args: argparse.Namespace) -> int:
-    with _client(args) as nai:
-        if args.backup_root:
-            nai.set_backup_dir(args.backup_root)
-        info = nai.backup(args.dir)
-        print(f"{info!r}\n{info.path}")
-    return 0
-
-
-def _cmd_restore(args: argparse.Namespace) -> int:
-    with _client(args) as nai:
-        if args.backup_root:
-            nai.set_backup_dir(args.backup_root)
-        report = nai.restore(args.dir, overwrite=args.overwrite, skip_corrupt=args.skip_corrupt)
-        print(repr(report))
-        print(report.to_frame().to_string(index=False))
-    return 0 if not {"failed", "refused"} & set(report.actions) else 1
-
-
-def _cmd_sanity(args: argparse.Namespace) -> int:
-    with _client(args) as nai:
-        report = nai.sanity_check()
-        print(report.summary())
-    return 0 if report.ok else 1
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``backup``, ``restore`` and ``sanity-check`` to the ``naikit`` command; returns None."""
-    p = subparsers.add_parser("backup", help="download the keystore and every object into a folder")
-    p.add_argument("dir", nargs="?", default=None, help="target folder (default: a new timestamped one)")
-    _add_common(p)
-    p.set_defaults(func=_cmd_backup)
-
-    p = subparsers.add_parser("restore", help="put a backup folder back into the account")
-    p.add_argument("dir", help="a folder written by `naikit backup` (or a before-overwrite copy)")
-    p.add_argument("--overwrite", action="store_true", help="replace objects whose server copy differs")
-    p.add_argument(
-        "--skip-corrupt", action="store_true", help="restore the others when an object does not decrypt"
-    )
-    _add_common(p)
-    p.set_defaults(func=_cmd_restore)
-
-    p = subparsers.add_parser("sanity-check", help="report what decrypts and what is inconsistent")
-    _add_common(p)
-    p.set_defaults(func=_cmd_sanity)

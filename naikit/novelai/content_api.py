@@ -41,7 +41,8 @@ from .keystore_api import KeystoreAPI
 from .objects_api import check_object_type
 
 if TYPE_CHECKING:
-    from .backup import BackupInfo, RestoreReport
+    from .backup import BackupInfo
+    from .restore import RestoreReport
     from .sanity import SanityReport
 
 __all__ = ["ContentAPI"]
@@ -269,7 +270,7 @@ class ContentAPI(KeystoreAPI):
         objects an earlier run restored are recognised, so a second run changes nothing. Keystore keys are
         merged, never dropped. Every overwrite is backed up first.
         """
-        from .backup import restore_account
+        from .restore import restore_account
 
         check_path(directory, "directory")
         check_bool(overwrite, "overwrite")

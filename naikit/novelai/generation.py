@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ..explain import SamplerExplanation
+    from ..explanation import SamplerExplanation
     from ..render.tokens import LogprobStep
 
 __all__ = ["Generation", "StreamToken", "decode_output"]

@@ -17,7 +17,7 @@ import binascii
 import re
 import secrets
 from collections.abc import Iterable
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from aiohttp import web
@@ -489,7 +489,7 @@ async def put_keystore(request: web.Request) -> web.Response:
 
 
 @routes.get("/user/objects/{type}")
-async def list_objects(request: web.Request) -> web.Response:
+async def list_objects(request: web.Request) -> web.StreamResponse:
     """Answer ``{"objects": [UserData…]}`` for one type, oldest first."""
     state = _state(request)
     account = authenticate(request)
@@ -499,7 +499,7 @@ async def list_objects(request: web.Request) -> web.Response:
 
 
 @routes.put("/user/objects/{type}")
-async def create_object(request: web.Request) -> web.Response:
+async def create_object(request: web.Request) -> web.StreamResponse:
     """Create an object from ``{meta, data}``: 200 with the new UserData (changeIndex 1)."""
     state = _state(request)
     account = authenticate(request)
@@ -513,7 +513,7 @@ async def create_object(request: web.Request) -> web.Response:
 
 
 @routes.get("/user/objects/{type}/{id}")
-async def get_object(request: web.Request) -> web.Response:
+async def get_object(request: web.Request) -> web.StreamResponse:
     """Answer one UserData; 404 if this account has no such object."""
     state = _state(request)
     account = authenticate(request)
@@ -526,7 +526,7 @@ async def get_object(request: web.Request) -> web.Response:
 
 
 @routes.patch("/user/objects/{type}/{id}")
-async def patch_object(request: web.Request) -> web.Response:
+async def patch_object(request: web.Request) -> web.StreamResponse:
     """Update ``meta`` and/or ``data``: 200 with the object (changeIndex +1, lastUpdatedAt now).
 
     A ``changeIndex`` in the body must equal the stored one, else 409 and nothing changes (the website sends
@@ -555,7 +555,7 @@ async def patch_object(request: web.Request) -> web.Response:
 
 
 @routes.delete("/user/objects/{type}/{id}")
-async def delete_object(request: web.Request) -> web.Response:
+async def delete_object(request: web.Request) -> web.StreamResponse:
     """Delete one object: 200 with the object as it was."""
     state = _state(request)
     account = authenticate(request)

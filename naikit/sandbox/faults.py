@@ -31,6 +31,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._validate import check_number
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -78,18 +79,16 @@ class FaultPlan:
     methods: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # the plan is the sandbox's own setting (its errors go to the Python caller or the admin endpoint,
+        # never to an emulated client), so the client side's generic number check serves
         for name in _RATE_FIELDS:
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-                raise InputError(name, value, "a probability between 0 and 1")
+            check_number(getattr(self, name), name, lo=0, hi=1, allowed="a probability between 0 and 1")
         total = sum(getattr(self, n) for n in _RATE_FIELDS)
         if total > 1 + 1e-9:
             used = _RATE_FIELDS[:3] + tuple(n for n in _RATE_FIELDS[3:] if getattr(self, n))
             raise InputError("+".join(used), round(total, 6), "a sum of at most 1")
         for name in ("latency", "retry_after"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise InputError(name, value, "a number of seconds >= 0")
+            check_number(getattr(self, name), name, lo=0, allowed="a number of seconds >= 0")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise InputError("seed", self.seed, "an integer or None")
         paths = (self.paths,) if isinstance(self.paths, str) else tuple(self.paths)
@@ -223,22 +222,14 @@ class FaultInjector:
     def reset_stats(self) -> None:
         """Set every counter back to zero; returns None."""
         with self._lock:
-            self._stats = {
-                "requests": 0,
-                "faulted_paths": 0,
-                "handled": 0,
-                "delayed": 0,
-                "injected": {k: 0 for k in (*_BEFORE, *_AFTER)},
-            }
+            self._counts = {"requests": 0, "faulted_paths": 0, "handled": 0, "delayed": 0}
+            self._injected = {k: 0 for k in (*_BEFORE, *_AFTER)}
 
     def stats(self) -> dict[str, Any]:
         """Return the counters: requests seen (admin excluded), requests under the plan's paths
         (``faulted_paths``), requests that reached a handler, delayed ones, and injected 429/500/drops."""
         with self._lock:
-            out = dict(self._stats)
-            out["injected"] = dict(self._stats["injected"])
-            out["plan"] = self._plan.to_dict()
-            return out
+            return {**self._counts, "injected": dict(self._injected), "plan": self._plan.to_dict()}
 
     def decide(self, path: str, method: str | None = None) -> tuple[float, str | None, FaultPlan]:
         """Count a request and return ``(latency, fault, plan)``; fault is "429", "500", "drop" or None."""
@@ -246,13 +237,13 @@ class FaultInjector:
             if path.startswith(ADMIN_PREFIX):
                 return 0.0, None, self._plan
             plan = self._plan
-            self._stats["requests"] += 1
+            self._counts["requests"] += 1
             if not plan.applies_to(path, method):
-                self._stats["handled"] += 1
+                self._counts["handled"] += 1
                 return 0.0, None, plan
-            self._stats["faulted_paths"] += 1
+            self._counts["faulted_paths"] += 1
             if plan.latency:
-                self._stats["delayed"] += 1
+                self._counts["delayed"] += 1
             fault: str | None = None
             if plan.active:
                 u = self._rng.random()
@@ -269,9 +260,9 @@ class FaultInjector:
                 ):
                     fault = "drop_after"
             if fault is None or fault in _AFTER:
-                self._stats["handled"] += 1  # the handler runs (an after-fault loses only its answer)
+                self._counts["handled"] += 1  # the handler runs (an after-fault loses only its answer)
             if fault is not None:
-                self._stats["injected"][fault] += 1
+                self._injected[fault] += 1
             return plan.latency, fault, plan
 
 

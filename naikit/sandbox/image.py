@@ -99,6 +99,16 @@ def _decode_image(value: Any, name: str) -> Any:
     return pil
 
 
+def _image_model(value: object, message: str) -> im.ImageModel:
+    """Return the image model ``value`` names; ApiError 400 with ``message`` for anything else."""
+    if isinstance(value, str):
+        try:
+            return im.model_spec(value)
+        except InputError:
+            pass
+    raise ApiError(400, message)
+
+
 def _zip(pngs: list[bytes]) -> web.Response:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
@@ -158,10 +168,8 @@ async def _parse_generation(request: web.Request, *, stream: bool = False) -> _J
     prompt = body.get("input")
     if not isinstance(prompt, str) or not prompt:
         raise ApiError(400, "input should not be empty")
-    try:
-        spec = im.model_spec(body.get("model"))
-    except InputError:
-        raise ApiError(400, f"model must be one of the image models (got {body.get('model')!r})") from None
+    model = body.get("model")
+    spec = _image_model(model, f"model must be one of the image models (got {model!r})")
     action = body.get("action", "generate")
     if action not in im.ACTIONS:
         raise ApiError(400, "action must be one of generate, img2img, infill")
@@ -440,10 +448,7 @@ async def encode_vibe(request: web.Request) -> web.Response:
     account = authenticate(request)
     body = await json_body(request)
     pic = _decode_image(body.get("image"), "image")
-    try:
-        spec = im.model_spec(body.get("model"))
-    except InputError:
-        raise ApiError(400, "model must be an image model") from None
+    spec = _image_model(body.get("model"), "model must be an image model")
     if spec.generation not in ("v4", "v4.5"):
         raise ApiError(400, f"vibe encoding is only available for V4 and V4.5 models, not {spec.value}")
     info = body.get("information_extracted", body.get("informationExtracted", 1.0))
@@ -469,6 +474,7 @@ async def augment_image(request: web.Request) -> web.Response:
     w, h = body.get("width"), body.get("height")
     if (w, h) != pic.size:
         raise ApiError(400, f"width/height must be the image's size {pic.size[0]}x{pic.size[1]}")
+    w, h = pic.size  # the same numbers, as ints
     if tool in ("colorize", "emotion"):
         defry = body.get("defry", 0)
         if not isinstance(defry, int) or isinstance(defry, bool) or not 0 <= defry <= 5:
@@ -504,7 +510,7 @@ async def upscale(request: web.Request) -> web.Response:
         raise ApiError(400, "width/height must be the image's size")
     if pic.size[0] * pic.size[1] > 1024 * 1024:
         raise ApiError(400, "image is too large to upscale (max 1024x1024 pixels)")
-    big = pic.convert("RGB").resize((pic.size[0] * scale, pic.size[1] * scale), Image.LANCZOS)
+    big = pic.convert("RGB").resize((pic.size[0] * scale, pic.size[1] * scale), Image.Resampling.LANCZOS)
     return _zip([imagegen.to_png(big)])
 
 

@@ -75,7 +75,7 @@ def render(prompt: str, seed: int, width: int, height: int, params: dict[str, An
         gray = img.mean(axis=2, keepdims=True)
         img = gray + (img - gray) * (1 - 0.8 * rescale)
     arr = np.clip(img, 0, 255).astype(np.uint8)
-    out = Image.fromarray(arr, "RGB").resize((width, height), Image.BILINEAR)
+    out = Image.fromarray(arr, "RGB").resize((width, height), Image.Resampling.BILINEAR)
     if p.get("sm"):
         out = out.filter(ImageFilter.BoxBlur(3 if p.get("sm_dyn") else 2))
     return out
@@ -92,7 +92,8 @@ def inpaint(source: Any, generated: Any, mask: Any) -> Any:
     """Return ``source`` with only the pixels under the white part of ``mask`` taken from ``generated``."""
     from PIL import Image
 
-    m = mask.convert("L").resize(generated.size, Image.NEAREST).point(lambda v: 255 if v > 127 else 0)
+    m = mask.convert("L").resize(generated.size, Image.Resampling.NEAREST)
+    m = m.point(lambda v: 255 if v > 127 else 0)
     return Image.composite(generated, source.convert("RGB").resize(generated.size), m)
 
 

@@ -349,7 +349,7 @@ async def _run(
             }
             if chat and _settings_of(request.app)["broken_chat"]:
                 # the real service's defect (spec §2.2): a chunk object, empty text, ids only, no message
-                choice = {"index": 0, "text": "", "token_ids": toks, "finish_reason": finish}
+                choice: dict[str, Any] = {"index": 0, "text": "", "token_ids": toks, "finish_reason": finish}
                 return json_response(
                     {"id": cid, "object": obj, "created": created, "model": m.value, "choices": [choice]}
                 )
@@ -391,7 +391,7 @@ async def _run(
                     for s in slots:
                         s.release()  # free the account before the client sees the end
                 if chat:
-                    choice: dict[str, Any] = {
+                    choice = {
                         "index": 0,
                         "delta": {"role": "assistant", "content": piece},
                         "token_ids": [tok],

@@ -54,11 +54,13 @@ class Sandbox:
         self.host = host
         # random per start: knowing the port is not enough to read the outbox or change the faults
         self.admin_token: str | None = secrets.token_urlsafe(32) if test_hooks else None
-        self.read_timeout = READ_TIMEOUT if read_timeout is None else float(read_timeout)
-        if not self.read_timeout > 0:
-            from ..errors import InputError
+        from .._validate import check_number
+        from ..errors import InputError
 
-            raise InputError("read_timeout", read_timeout, "a number of seconds above 0")
+        allowed = "a number of seconds above 0"
+        if read_timeout is not None and check_number(read_timeout, "read_timeout", allowed=allowed) <= 0:
+            raise InputError("read_timeout", read_timeout, allowed)
+        self.read_timeout = READ_TIMEOUT if read_timeout is None else float(read_timeout)
         self.data_dir = None if data_dir is None else os.fspath(data_dir)
         self.clock: Clock = clock or SystemClock()
         self.store = Store.open(self.data_dir)
@@ -299,7 +301,7 @@ def serve(
     import signal
 
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         # Ctrl-C and SIGTERM only set the event: a KeyboardInterrupt could land anywhere, even in stop()
         for sig in (signal.SIGINT, signal.SIGTERM):

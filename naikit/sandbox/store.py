@@ -1,24 +1,13 @@
-"""The sandbox's storage: one SQLite database behind one small class.
+"""The sandbox's account area in its SQLite database: accounts, access keys, persistent tokens, one-time mail
+tokens, keystore, user objects, client settings, subscription and Anlas.
 
-In memory by default; a file (``<data_dir>/sandbox.sqlite3``) when given a data directory, so what a
-user wrote survives a restart. Every multi-statement write runs in one transaction
-(:meth:`Store.transaction`), so a crash or a dropped connection never leaves half an update behind.
-
-The class has two layers:
-
-* a generic one for any area of the sandbox: :meth:`Store.add_schema` (idempotent DDL, once per name),
-  :meth:`Store.transaction`, :meth:`Store.query`, :meth:`Store.query_one`, :meth:`Store.execute` and a
-  small key/value table (:meth:`Store.get_value` / :meth:`Store.set_value`). Later areas (modules,
-  generations, Novita tasks) add their tables with ``add_schema`` and use these.
-* typed helpers for the account area: accounts, access keys, persistent tokens, one-time mail tokens,
-  keystore, user objects, client settings, subscription and Anlas.
+:class:`Store` is a :class:`~naikit.sandbox.database.Database` (connection, transactions, queries, the
+key/value table and private secrets; later areas such as modules and Novita tasks add their tables with
+``add_schema``) with the account area's tables and typed helpers on top.
 
 Secrets are stored hashed (SHA-256): access keys, persistent tokens and mail tokens are looked up by
 their hash, so the database file never holds a usable credential. The JWT signing secret is not in it at all
-(see :mod:`.tokens`). A file-backed store is private: its folder is created 0700, the database and its
-WAL/SHM files are 0600.
-
-One connection is shared by the server thread and the caller's thread; a re-entrant lock serialises them.
+(see :mod:`.tokens` and :meth:`~naikit.sandbox.database.Database.private_secret`).
 """
 
 from __future__ import annotations
@@ -29,12 +18,11 @@ import json
 import os
 import secrets
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
+
+from .database import Database
 
 __all__ = [
     "Store",
@@ -42,19 +30,13 @@ __all__ = [
     "UserObject",
     "StoreConflict",
     "StaleChangeIndex",
-    "DB_FILENAME",
     "OBJECT_TYPES",
     "secret_hash",
 ]
 
-DB_FILENAME = "sandbox.sqlite3"
 OBJECT_TYPES = ("stories", "storycontent", "presets", "aimodules", "shelf")
 
 _CORE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
     email_hash TEXT UNIQUE,
@@ -222,150 +204,18 @@ def _object_from_row(row: sqlite3.Row) -> UserObject:
     )
 
 
-class Store:
-    """SQLite storage of the sandbox (see the module docstring). Use :meth:`open` to create one."""
+class Store(Database):
+    """The sandbox's storage: its database with the account area (see the module docstring). Use
+    :meth:`open` to create one."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:"):
-        self.path = str(path)
-        self._lock = threading.RLock()
-        if self.path != ":memory:":
-            _create_private(Path(self.path))
-        # isolation_level=None: no implicit transactions; transaction() issues BEGIN IMMEDIATE itself.
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            # WAL + NORMAL keeps every committed transaction across a process crash (not a power cut).
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            # SQLite gives the -wal and -shm files the database's mode; tighten any left by an older version
-            for suffix in ("-wal", "-shm"):
-                if os.path.exists(self.path + suffix):
-                    os.chmod(self.path + suffix, 0o600)
-        self._schemas: set[str] = set()
-        self._private: dict[str, bytes] = {}
+        super().__init__(path)
         self.add_schema("core", _CORE_SCHEMA)
         columns = {row["name"] for row in self.query("PRAGMA table_info(accounts)")}
         if "auth_epoch" not in columns:  # a store written before tokens could be revoked
             self.execute("ALTER TABLE accounts ADD COLUMN auth_epoch INTEGER NOT NULL DEFAULT 0")
         # signing secrets older versions kept in the database (see private_secret)
         self.execute("DELETE FROM kv WHERE key IN ('jwt_secret', 'novita_s3_secret')")
-
-    @classmethod
-    def open(cls, data_dir: str | os.PathLike[str] | None = None) -> Store:
-        """Return a store in memory (``data_dir=None``) or in ``<data_dir>/sandbox.sqlite3`` (dir created)."""
-        if data_dir is None:
-            return cls(":memory:")
-        folder = Path(data_dir).expanduser()
-        # private: the folder holds the accounts and the JWT signing secret (an existing folder is left as
-        # the user made it; the files in it are private either way)
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(folder / DB_FILENAME)
-
-    def __repr__(self) -> str:
-        state = "closed" if self._conn is None else "open"
-        return f"Store({self.path!r}, {state})"
-
-    # ------------------------------------------------------------------ generic layer
-
-    @property
-    def closed(self) -> bool:
-        """Return True once :meth:`close` has run."""
-        return self._conn is None
-
-    def close(self) -> None:
-        """Close the database (idempotent); returns None."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("the sandbox store is closed")
-        return self._conn
-
-    def add_schema(self, name: str, ddl: str) -> bool:
-        """Create an area's tables once (``CREATE TABLE IF NOT EXISTS …``); return True if it ran now."""
-        with self._lock:
-            if name in self._schemas:
-                return False
-            with self.transaction() as conn:
-                for statement in _statements(ddl):
-                    conn.execute(statement)
-            self._schemas.add(name)
-            return True
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Yield the connection inside ``BEGIN IMMEDIATE``; commit on success, roll back on any exception.
-
-        Nested use joins the outer transaction (SQLite has no nested BEGIN).
-        """
-        with self._lock:
-            conn = self._connection()
-            if conn.in_transaction:
-                yield conn
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
-
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """Return every row of a read query."""
-        with self._lock:
-            return self._connection().execute(sql, params).fetchall()
-
-    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        """Return the first row of a read query, or None."""
-        with self._lock:
-            return self._connection().execute(sql, params).fetchone()
-
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        """Run one write statement atomically; return the number of rows it changed."""
-        with self.transaction() as conn:
-            return conn.execute(sql, params).rowcount
-
-    def get_value(self, key: str) -> str | None:
-        """Return the value stored under ``key`` in the key/value table, or None."""
-        row = self.query_one("SELECT value FROM kv WHERE key = ?", (key,))
-        return None if row is None else row["value"]
-
-    def set_value(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key`` (replacing any); returns None."""
-        self.execute(
-            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
-            (key, value, value),
-        )
-
-    def private_secret(self, name: str) -> bytes:
-        """Return a 32-byte secret kept out of the database: drawn once per store in memory, else read from
-        (or first written to) ``<data_dir>/<name>``, a 0600 file beside the database."""
-        with self._lock:
-            if name in self._private:
-                return self._private[name]
-            secret = (
-                secrets.token_bytes(32) if self.path == ":memory:" else _secret_file(Path(self.path), name)
-            )
-            self._private[name] = secret
-            return secret
-
-    def get_or_create_value(self, key: str, factory: Any) -> str:
-        """Return the value under ``key``, storing ``factory()`` first if there is none (atomically)."""
-        with self.transaction() as conn:
-            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-            if row is not None:
-                return row["value"]
-            value = str(factory())
-            conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, value))
-            return value
 
     # ------------------------------------------------------------------ accounts
 
@@ -703,54 +553,6 @@ class Store:
                 (account_id,),
             )
             return n
-
-
-def _create_private(path: Path) -> None:
-    """Create the database file readable by its owner only (0600), or make an existing one so."""
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        os.chmod(path, 0o600)
-
-
-def _secret_file(db: Path, name: str) -> bytes:
-    path = db.with_name(name)
-    if not path.exists():
-        # written whole to a private temporary file, then linked in: a second process opening the same
-        # folder at the same moment either reads our complete file or links its own first and we read that
-        tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        try:
-            os.write(fd, secrets.token_hex(32).encode("ascii"))
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    os.chmod(path, 0o600)
-    try:
-        secret = bytes.fromhex(path.read_text("ascii").strip())
-    except (ValueError, UnicodeDecodeError):
-        secret = b""
-    if len(secret) < 32:
-        raise RuntimeError(f"{path} does not hold a secret (64 hex digits); delete it to have a new one made")
-    return secret
-
-
-def _statements(script: str) -> Iterator[str]:
-    # complete_statement() knows about BEGIN…END in triggers, unlike a split on ';'
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                yield buf
-            buf = ""
-    if buf.strip():
-        yield buf
 
 
 def _encode_columns(columns: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ _lock = threading.Lock()
 
 
 def _corpus() -> list[str]:
-    root = resources.files("naikit").joinpath("data", "corpus")
+    root = resources.files("naikit") / "data" / "corpus"
     return [
         e.read_text(encoding="utf-8")
         for e in sorted(root.iterdir(), key=lambda e: e.name)

@@ -54,10 +54,15 @@ def _speak(text: object, seed: object, voice: object, opus: object, version: obj
     version = version or "v2"
     if version not in ("v1", "v2"):
         raise ApiError(400, "version must be v1 or v2")
-    try:
-        voice_id = int(voice) if voice not in (None, "") else -1
-    except (TypeError, ValueError):
-        raise ApiError(400, "voice must be an integer") from None
+    if voice in (None, ""):
+        voice_id = -1
+    elif isinstance(voice, (str, bytes, int, float)):  # what int() reads; anything else is no integer
+        try:
+            voice_id = int(voice)
+        except ValueError:
+            raise ApiError(400, "voice must be an integer") from None
+    else:
+        raise ApiError(400, "voice must be an integer")
     seed = "" if seed is None else str(seed)
     if len(seed) > 50:
         raise ApiError(400, "seed must be at most 50 characters")
