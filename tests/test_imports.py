@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "experiments": CLIENTS,
     "comparison": CLIENTS,
     "explain": CLIENTS,
+    "explanation": CLIENTS,
     "xyplot": CLIENTS,
     "widgets": WIDGETS,
     "cli": CLI,
@@ -91,10 +92,7 @@ KNOWN: set[tuple[str, str]] = {
     # tokenizers split (tok): render.tokens imports tokenizers at the top, tokenizers imports it back
     ("naikit.tokenizers", "naikit.render.tokens"),
     # explain split (sandbox helper): explain <-> novelai.generation, both inside functions
-    ("naikit.explain", "naikit.novelai.generation"),
     # novelai client mixins (core): backup/content/client/story/story_context/sanity call each other
-    ("naikit.novelai.backup", "naikit.novelai.client"),
-    ("naikit.novelai.backup", "naikit.novelai.content"),
     ("naikit.novelai.content", "naikit.novelai.story"),
     # --- upward edges (b)
     ("naikit.experiments.experiment", "naikit.widgets.images"),  # Experiment.contact_sheet -> image_grid(exp)

@@ -21,7 +21,7 @@ email (or of the token's account id), so folders of different accounts never mix
 
 Before every keystore or object overwrite (and delete) the client writes the server's current version to a
 ``<timestamp>-before-<what>`` folder of the same layout; :mod:`naikit.novelai.restore` reads both kinds.
-The commands ``naikit backup`` / ``restore`` / ``sanity-check`` live in :mod:`naikit.cli_backup`.
+The commands ``naikit backup`` / ``restore`` / ``sanity-check`` live in :mod:`naikit.cli.backup`.
 """
 
 from __future__ import annotations

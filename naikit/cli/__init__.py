@@ -10,21 +10,21 @@ import re
 import sys
 from collections.abc import Sequence
 
-from ._prompt import read_password
+from .._prompt import read_password
 
 # Areas that add their own subcommands: each module has register_cli(subparsers).
-_AREA_MODULES = ("naikit.tokenizers", "naikit.cli_backup")
+_AREA_MODULES = ("naikit.tokenizers", "naikit.cli.backup")
 
 
 def _cmd_access_key(args: argparse.Namespace) -> int:
-    from .novelai.auth import access_key
+    from ..novelai.auth import access_key
 
     print(access_key(args.email, read_password(args.password), email_case=args.email_case))
     return 0
 
 
 def _cmd_access_token(args: argparse.Namespace) -> int:
-    from .novelai.client import NovelAI
+    from ..novelai.client import NovelAI
 
     with NovelAI(base_url=args.base_url, sandbox=False, email_case=args.email_case) as nai:
         token = nai.login(args.email, read_password(args.password))
@@ -112,7 +112,7 @@ def _data_dir(text: str) -> str:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from . import sandbox
+    from .. import sandbox
 
     sandbox.serve(
         host=args.host,
@@ -130,7 +130,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
-    from . import sandbox
+    from .. import sandbox
 
     if importlib.util.find_spec("jupyterlab") is None:
         print("naikit lab needs JupyterLab: pip install 'naikit[lab]'", file=sys.stderr)
@@ -190,7 +190,7 @@ def _default_notebooks() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``naikit`` command with every subcommand registered."""
-    from ._version import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="naikit",
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``naikit`` command; return its exit code."""
-    from .errors import NaikitError
+    from ..errors import NaikitError
 
     parser = build_parser()
     args = parser.parse_args(argv)

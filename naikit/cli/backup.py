@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._prompt import read_password as _password
+from .._prompt import read_password as _password
 
 __all__ = ["register_cli"]
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from .novelai.client import NovelAI
+    from ..novelai.client import NovelAI
 
     kw: dict[str, Any] = {"email_case": args.email_case}
     if args.sandbox:
