@@ -38,10 +38,10 @@ from typing import Any
 from aiohttp import web
 
 from . import DEMO_EMAIL, DEMO_PASSWORD
+from .access_tokens import TokenIssuer
 from .clock import Clock, FakeClock, SystemClock
 from .faults import ADMIN_PREFIX, FaultInjector, FaultPlan, as_plan, fault_middleware
 from .store import Store, StoreConflict
-from .tokens import TokenIssuer
 
 __all__ = [
     "AREAS",

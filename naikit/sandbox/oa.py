@@ -41,9 +41,9 @@ from aiohttp import web
 from .. import sampling
 from ..novelai.models import OA_MODELS, TextModel
 from . import textgen
+from .access_tokens import authenticate
 from .app import STATE, ApiError, json_body, json_response
 from .generation_lock import generation_slot
-from .tokens import authenticate
 
 routes = web.RouteTableDef()
 

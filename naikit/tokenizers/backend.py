@@ -1,0 +1,66 @@
+"""What every tokenizer backend offers, and where their data files are.
+
+A backend is one tokenizer loaded from its data file in ``naikit/data/tokenizers`` (see its NOTICE);
+:mod:`naikit.tokenizers.registry` makes each one on first use and shares it between the models that
+use it. Heavy libraries (``tokenizers``, ``sentencepiece``) are imported by the backends' constructors,
+never at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+
+__all__ = ["FILES", "data", "Backend"]
+
+#: The data file of each tokenizer.
+FILES: dict[str, str] = {
+    "gpt2": "gpt2_tokenizer.json.gz",
+    "gpt2-genji": "gpt2-genji_tokenizer.json.gz",
+    "pile": "pile_tokenizer.json.gz",
+    "llama3": "llama3.json.gz",
+    "nerdstash_v1": "nerdstash_v1.model.gz",
+    "nerdstash_v2": "nerdstash_v2.model.gz",
+    "clip": "bpe_simple_vocab_16e6.txt.gz",
+    "t5": "t5_spiece.model.gz",
+}
+
+
+def data(name: str) -> bytes:
+    """Return the bytes of the shipped tokenizer data file ``name`` (still gzipped)."""
+    return resources.files("naikit").joinpath("data").joinpath("tokenizers").joinpath(name).read_bytes()
+
+
+class Backend:
+    """One loaded tokenizer: encode, decode, vocabulary pieces and the raw bytes of each token."""
+
+    name: str
+    vocab_size: int
+    special_ids: frozenset[int]
+
+    def encode(self, text: str) -> list[int]:
+        """Return the token ids of ``text`` (no BOS)."""
+        raise NotImplementedError
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """Return the token ids of each of ``texts``, the same as :meth:`encode` one by one.
+
+        Backends whose library encodes a batch in parallel (HF ``tokenizers``, ``sentencepiece``)
+        override this; the default encodes one text after the other."""
+        return [self.encode(t) for t in texts]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Return the text ``ids`` spell (special tokens kept as their text)."""
+        raise NotImplementedError
+
+    def pieces(self, ids: Sequence[int]) -> list[str]:
+        """Return the vocabulary piece of each id."""
+        raise NotImplementedError
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """Return the raw UTF-8 bytes one token stands for (possibly part of a character)."""
+        raise NotImplementedError
+
+    def library_offsets(self, text: str) -> list[tuple[int, int]] | None:
+        """Return the library's own character span per token of ``text``, or None if it has none."""
+        return None
