@@ -1,0 +1,87 @@
+"""Batch tokenizing: ``encode_many``/``count_many`` give exactly the ids of ``encode`` one by one.
+
+The one-by-one ids are themselves checked against novelai-api in test_tokenizers.py; here every
+tokenizer's batch path (HF ``encode_batch``, sentencepiece's threaded list encoding, T5's direct
+encoding, CLIP's loop) must reproduce them on a corpus with CJK, emoji, special literals and edge cases.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import naikit.tokenizers as nt
+from naikit.errors import InputError
+
+CORPUS = [
+    "",
+    " ",
+    "Hello world",
+    "The lamp flickered.\n\nShe turned the page, and the room went quiet.",
+    "漢字とかなの混じった文章です。中文也可以。한국어도 됩니다.",
+    "emoji 😀👍🏽👩‍👩‍👧 and flags 🇯🇵 and a lone ZWJ \u200d",
+    "<|endoftext|>after<|pad|><|unk|>x<|startoftext|>",
+    "a<|endoftext|>",
+    "<|begin_of_text|>Erato",
+    "1girl, {{solo}}, [[smile]], 1.2::red hair::, -1::blurry::",
+    "café naïve Ångström ﬁ ＡＢＣ &amp; &lt;b&gt;",
+    "tabs\tand\r\nline breaks\u2028here",
+    "x" * 3000,
+    " leading and trailing spaces  ",
+]
+TOKENIZERS = ["gpt2", "gpt2-genji", "pile", "nerdstash_v1", "nerdstash_v2", "llama3", "clip", "t5"]
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS)
+def test_batch_equals_one_by_one(tokenizer):
+    expected = [nt.encode(t, tokenizer) for t in CORPUS]
+    assert nt.encode_many(CORPUS, tokenizer) == expected
+    assert nt.count_many(CORPUS, tokenizer) == [len(ids) for ids in expected]
+    assert nt.encode_many([], tokenizer) == [] and nt.count_many((), tokenizer) == []
+
+
+@pytest.mark.parametrize("model", ["erato", "kayra", "clio", "krake", "euterpe", "v3", "v4.5"])
+def test_batch_for_models_and_bos(model):
+    for bos in (False, True):
+        assert nt.encode_many(CORPUS, model, bos=bos) == [nt.encode(t, model, bos=bos) for t in CORPUS]
+    if model == "erato":
+        assert all(ids[0] == nt.LLAMA3_BOS for ids in nt.encode_many(CORPUS, model, bos=True))
+
+
+def test_t5_encode_equals_tokenize_ids():
+    # encode() takes the direct path; tokenize() the per-word one that also gives spans
+    for text in CORPUS:
+        assert nt.encode(text, "v4") == nt.tokenize(text, "v4").ids
+
+
+def test_dataframe_column_and_generator():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"text": CORPUS}, index=range(100, 100 + len(CORPUS)))
+    df["tokens"] = nt.count_many(df["text"], "kayra")
+    assert df["tokens"].tolist() == [nt.count(t, "kayra") for t in CORPUS]
+    assert nt.count_many((t for t in CORPUS), "erato") == [nt.count(t, "erato") for t in CORPUS]
+
+
+def test_bad_batches_name_the_item():
+    with pytest.raises(InputError, match="texts"):
+        nt.count_many("one string", "kayra")
+    with pytest.raises(InputError, match="texts"):
+        nt.count_many(12, "kayra")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"texts\[1\]"):
+        nt.count_many(["ok", None], "kayra")  # type: ignore[list-item]
+    with pytest.raises(InputError, match=r"texts\[0\].*surrogates"):
+        nt.encode_many(["\ud800"], "erato")
+    with pytest.raises(nt.TokenizerUnavailable):
+        nt.count_many(["x"], "glm-4-6")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(max_size=40).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)), max_size=8
+    )
+)
+def test_random_batches(texts):
+    for tokenizer in ("llama3", "nerdstash_v2", "t5"):
+        assert nt.encode_many(texts, tokenizer) == [nt.encode(t, tokenizer) for t in texts]
