@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import naikit.tokenizers as nt
 from naikit.errors import InputError
+from naikit.tokenizers import registry
 
 CORPUS = [
     "",
@@ -76,12 +77,40 @@ def test_bad_batches_name_the_item():
         nt.count_many(["x"], "glm-4-6")
 
 
+# Texts built to stress the chunk cut (before a space that follows a non-space): runs of spaces (pile's
+# added tokens), other white space, line breaks, contractions, combining marks (NFC), digits, CJK,
+# emoji and the special literals, next to spaces.
+_PIECES = st.sampled_from(
+    [" ", "  ", "   ", "    ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "a", "Z", "'s", "'ll", "1",
+     "123", ".", "!?", "\u0301", "e\u0301", "\u1100\u1161", "漢", "😀", "👍🏽", "<|endoftext|>", "<|pad|>",
+     "<|begin_of_text|>", "<|", "|>", "\x1c", "\x85", "ﬁ"]
+)  # fmt: skip
+_TEXTS = st.lists(st.lists(_PIECES, max_size=12).map("".join), max_size=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TEXTS)
+def test_random_batches(texts):
+    for tokenizer in ("gpt2", "gpt2-genji", "pile", "llama3", "nerdstash_v1", "nerdstash_v2", "t5"):
+        assert nt.encode_many(texts, tokenizer) == [nt.encode(t, tokenizer) for t in texts], tokenizer
+        assert nt.count_many(texts, tokenizer) == [nt.count(t, tokenizer) for t in texts], tokenizer
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.text(max_size=40).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)), max_size=8
     )
 )
-def test_random_batches(texts):
-    for tokenizer in ("llama3", "nerdstash_v2", "t5"):
-        assert nt.encode_many(texts, tokenizer) == [nt.encode(t, tokenizer) for t in texts]
+def test_random_unicode_batches(texts):
+    for tokenizer in ("llama3", "pile", "nerdstash_v2"):
+        assert nt.encode_many(texts, tokenizer) == [nt.encode(t, tokenizer) for t in texts], tokenizer
+
+
+def test_no_nerdstash_piece_holds_a_space_after_another_character():
+    # what lets a nerdstash text be cut before such a space (naikit.tokenizers.backend.CHUNK_BOUNDARY)
+    for tokenizer in ("nerdstash_v1", "nerdstash_v2"):
+        backend = registry.backend(tokenizer, tokenizer)
+        pieces = backend.pieces(range(backend.vocab_size))
+        assert len(pieces) > 60_000
+        assert not [p for p in pieces if "\u2581" in p.lstrip("\u2581")], tokenizer

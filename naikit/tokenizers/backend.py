@@ -8,10 +8,11 @@ never at import time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from importlib import resources
 
-__all__ = ["FILES", "data", "Backend"]
+__all__ = ["FILES", "data", "Backend", "CHUNK_BOUNDARY", "chunk_table"]
 
 #: The data file of each tokenizer.
 FILES: dict[str, str] = {
@@ -31,6 +32,28 @@ def data(name: str) -> bytes:
     return resources.files("naikit").joinpath("data").joinpath("tokenizers").joinpath(name).read_bytes()
 
 
+#: Where a text can be cut without changing its tokens, for the tokenizers that use :func:`chunk_table`:
+#: before a space (U+0020) that follows a character other than white space. The HF pre-tokenizers
+#: (gpt2's byte-level pattern, llama3's split pattern) put a space only at the start of a pre-token or
+#: inside an all-white-space one, pile's added tokens are runs of spaces and NFC never composes across
+#: a space; no nerdstash piece holds a space after another character, nor does SentencePiece add a prefix
+#: there. So the ids of a text are the ids of its chunks, joined (tests check every tokenizer).
+CHUNK_BOUNDARY = re.compile(r"(?<=\S)(?= )")
+
+
+def chunk_table(
+    texts: Sequence[str], encode_all: Callable[[list[str]], list[list[int]]]
+) -> tuple[list[list[str]], dict[str, list[int]]]:
+    """Return each text cut at :data:`CHUNK_BOUNDARY`, and the ids of every distinct chunk.
+
+    Words repeat across the texts of a column, so the distinct chunks are far fewer than the words:
+    ``encode_all`` (the library's batch encoder) sees each once. The table lives for one call only.
+    """
+    split = [CHUNK_BOUNDARY.split(t) for t in texts]
+    unique = list(dict.fromkeys(c for parts in split for c in parts))
+    return split, dict(zip(unique, encode_all(unique), strict=True))
+
+
 class Backend:
     """One loaded tokenizer: encode, decode, vocabulary pieces and the raw bytes of each token."""
 
@@ -48,6 +71,10 @@ class Backend:
         Backends whose library encodes a batch in parallel (HF ``tokenizers``, ``sentencepiece``)
         override this; the default encodes one text after the other."""
         return [self.encode(t) for t in texts]
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Return how many tokens each of ``texts`` takes (the lengths of :meth:`encode_many`)."""
+        return [len(ids) for ids in self.encode_many(texts)]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Return the text ``ids`` spell (special tokens kept as their text)."""

@@ -211,6 +211,12 @@ def count(text: str, model: str | TextModel | ImageModel, *, bos: bool = False) 
     return len(encode(text, model, bos=bos))
 
 
+def _texts(texts: Any, tokenizer: str) -> list[str]:
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise InputError("texts", texts, "a list (or pandas Series, or other iterable) of str")
+    return [check_text(t, tokenizer, field=f"texts[{k}]") for k, t in enumerate(texts)]
+
+
 def encode_many(
     texts: Iterable[str], model: str | TextModel | ImageModel, *, bos: bool = False
 ) -> list[list[int]]:
@@ -218,13 +224,12 @@ def encode_many(
 
     ``texts`` is a list, a pandas Series (a DataFrame column) or any iterable of str. The whole batch
     goes to the tokenizer library at once, which encodes it on every core (HF ``tokenizers``'
-    ``encode_batch``, ``sentencepiece`` with one thread per core); CLIP, written in Python, encodes one
-    text after the other. ``bos=True`` starts each Erato (llama3) list with ``<|begin_of_text|>``.
+    ``encode_batch``, ``sentencepiece`` with one thread per core), each distinct word-sized chunk once
+    (a column repeats its words); CLIP, written in Python, encodes one text after the other.
+    ``bos=True`` starts each Erato (llama3) list with ``<|begin_of_text|>``.
     """
     target = resolve(model)
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
-        raise InputError("texts", texts, "a list (or pandas Series, or other iterable) of str")
-    items = [check_text(t, target.tokenizer, field=f"texts[{k}]") for k, t in enumerate(texts)]
+    items = _texts(texts, target.tokenizer)
     out = registry.backend(target.tokenizer, target.label).encode_many(items)
     if bos and target.tokenizer == "llama3":
         out = [[LLAMA3_BOS, *ids] for ids in out]
@@ -237,4 +242,9 @@ def count_many(texts: Iterable[str], model: str | TextModel | ImageModel, *, bos
     The batch form of :func:`count` (see :func:`encode_many`): ``df["tokens"] = count_many(df["text"],
     "kayra")`` counts a DataFrame column at once.
     """
-    return [len(ids) for ids in encode_many(texts, model, bos=bos)]
+    target = resolve(model)
+    items = _texts(texts, target.tokenizer)
+    counts = registry.backend(target.tokenizer, target.label).count_many(items)
+    if bos and target.tokenizer == "llama3":
+        counts = [n + 1 for n in counts]
+    return counts

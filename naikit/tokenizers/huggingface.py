@@ -1,7 +1,8 @@
 """The tokenizers run by Hugging Face's ``tokenizers`` library: gpt2, gpt2-genji, pile and llama3.
 
 All four are byte-level BPE, so a token's raw bytes come from its piece through GPT-2's byte table.
-Batches are encoded by the library's ``encode_batch``, which runs in Rust on every core.
+Batches are cut into chunks (:func:`~naikit.tokenizers.backend.chunk_table`) whose distinct ones go to
+the library's ``encode_batch``, which runs in Rust on every core.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Sequence
 
-from .backend import FILES, Backend, data
+from .backend import FILES, Backend, chunk_table, data
 from .bytelevel import BYTE_DECODER
 
 __all__ = ["HFBackend"]
@@ -32,8 +33,18 @@ class HFBackend(Backend):
     def encode(self, text: str) -> list[int]:
         return list(self._tok.encode(text, add_special_tokens=False).ids)
 
+    def _encode_all(self, texts: list[str]) -> list[list[int]]:
+        # encode_batch_fast (tokenizers >= 0.20) skips the character offsets that counting never reads
+        batch = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)
+        return [e.ids for e in batch(texts, add_special_tokens=False)]
+
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        return [list(e.ids) for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
+        split, table = chunk_table(texts, self._encode_all)
+        return [[i for c in parts for i in table[c]] for parts in split]
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        split, table = chunk_table(texts, self._encode_all)
+        return [sum(len(table[c]) for c in parts) for parts in split]
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._tok.decode(list(ids), skip_special_tokens=False))

@@ -11,7 +11,7 @@ import gzip
 import re
 from collections.abc import Sequence
 
-from .backend import FILES, Backend, data
+from .backend import FILES, Backend, chunk_table, data
 
 __all__ = ["SP_SPECIALS", "SPBackend"]
 
@@ -57,11 +57,12 @@ class SPBackend(Backend):
         return out
 
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        # Every text part between literals of every text goes to SentencePiece in one call, which
-        # encodes the list on all cores; the literals' ids are put back in place afterwards.
+        # The text between literals, cut into chunks (chunk_table), goes to SentencePiece in one call,
+        # which encodes the distinct chunks on all cores; the literals' ids are put back afterwards.
         split = [_parts(t) for t in texts]
         plain = [p for parts in split for p in parts if isinstance(p, str)]
-        encoded = iter(self._sp.encode(plain, num_threads=-1) if plain else [])
+        chunks, table = chunk_table(plain, lambda xs: self._sp.encode(xs, num_threads=-1) if xs else [])
+        encoded = iter(chunks)
         out: list[list[int]] = []
         for parts in split:
             ids: list[int] = []
@@ -69,7 +70,8 @@ class SPBackend(Backend):
                 if isinstance(part, int):
                     ids.append(part)
                 else:
-                    ids += next(encoded)
+                    for c in next(encoded):
+                        ids += table[c]
             out.append(ids)
         return out
 
