@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import naikit.tokenizers as nt
 from naikit.errors import InputError
 from naikit.tokenizers import registry
+from naikit.tokenizers.backend import CHUNK_BOUNDARY, chunk_table, chunks
 
 CORPUS = [
     "",
@@ -114,3 +115,30 @@ def test_no_nerdstash_piece_holds_a_space_after_another_character():
         pieces = backend.pieces(range(backend.vocab_size))
         assert len(pieces) > 60_000
         assert not [p for p in pieces if "\u2581" in p.lstrip("\u2581")], tokenizer
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+def test_chunks_are_cut_at_the_boundary(text_list):
+    for text in text_list:
+        assert chunks(text) == [c for c in CHUNK_BOUNDARY.split(text) if c]
+
+
+def test_both_batch_paths():
+    # many repeated words: cut into chunks, each distinct one encoded once; no repeats: whole texts
+    prose = [" ".join(["the lamp and the sea"] * k) + f" word{k}" for k in range(1, 40)]
+    unique = [f"w{k}a w{k}b w{k}c" for k in range(40)]
+    calls: list[list[str]] = []
+
+    def encode_all(items: list[str]) -> list[list[int]]:
+        calls.append(items)
+        return [nt.encode(i, "llama3") for i in items]
+
+    pieces, table = chunk_table(prose, encode_all)
+    assert len(calls[-1]) == 5 + len(prose)  # the five repeated chunks, then one " wordK" per text
+    assert [[i for c in p for i in table[c]] for p in pieces] == [nt.encode(t, "llama3") for t in prose]
+    pieces, table = chunk_table(unique, encode_all)
+    assert pieces == [[t] for t in unique] and calls[-1] == unique
+    for texts in (prose, unique):
+        for tokenizer in ("llama3", "pile", "nerdstash_v2"):
+            assert nt.encode_many(texts, tokenizer) == [nt.encode(t, tokenizer) for t in texts]
