@@ -59,37 +59,22 @@ def chunk_table(
 ) -> tuple[list[list[str]], dict[str, list[int]]]:
     """Return each text as pieces whose ids, joined, are its ids, and the ids of every distinct piece.
 
-    Words repeat across the texts of a column: a chunk met more than once is a piece of its own, so
-    ``encode_all`` (the library's batch encoder) sees it once. Consecutive chunks met only once are
-    joined back into one piece (text between cut points tokenizes the same whole or in chunks), since
-    one long item costs the library far less than many short ones; when a sample of the texts shows few
-    repeats, every text is one piece. The table lives for one call only.
+    Words repeat across the texts of a column, so the pieces are the chunks between cut points and
+    ``encode_all`` (the library's batch encoder) sees each distinct one once. When a sample of the
+    texts shows few repeats, every text is one piece instead (many short items cost the library more
+    than the whole texts). The table lives for one call only.
     """
-    sample = [chunks(t) for t in texts[:_SAMPLE_TEXTS]]
+    # findall also gives an empty chunk at the end of each text, which encodes to no ids.
+    sample = [_CHUNK.findall(t) for t in texts[:_SAMPLE_TEXTS]]
     found = Counter(chain.from_iterable(sample))
+    found.pop("", None)
     total = sum(found.values())
     if not total or (total - len(found)) < _MIN_REPEATS * total:
         unique = list(dict.fromkeys(texts))
         return [[t] for t in texts], dict(zip(unique, encode_all(unique), strict=True))
-    split = sample + [chunks(t) for t in texts[_SAMPLE_TEXTS:]]
-    seen = Counter(chain.from_iterable(split))
-    pieces: list[list[str]] = []
-    for parts in split:
-        out: list[str] = []
-        run: list[str] = []
-        for c in parts:
-            if seen[c] > 1:
-                if run:
-                    out.append("".join(run))
-                    run = []
-                out.append(c)
-            else:
-                run.append(c)
-        if run:
-            out.append("".join(run))
-        pieces.append(out)
-    unique = list(dict.fromkeys(chain.from_iterable(pieces)))
-    return pieces, dict(zip(unique, encode_all(unique), strict=True))
+    split = sample + [_CHUNK.findall(t) for t in texts[_SAMPLE_TEXTS:]]
+    unique = list(dict.fromkeys(chain.from_iterable(split)))
+    return split, dict(zip(unique, encode_all(unique), strict=True))
 
 
 class Backend:

@@ -44,7 +44,8 @@ class HFBackend(Backend):
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
         split, table = chunk_table(texts, self._encode_all)
-        return [sum(len(table[c]) for c in parts) for parts in split]
+        size = {c: len(ids) for c, ids in table.items()}.__getitem__
+        return [sum(map(size, parts)) for parts in split]
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._tok.decode(list(ids), skip_special_tokens=False))

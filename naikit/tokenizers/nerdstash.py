@@ -22,6 +22,8 @@ _SP_SPECIAL_RE = re.compile("|".join(re.escape(k) for k in SP_SPECIALS))
 
 def _parts(text: str) -> list[str | int]:
     """Return ``text`` cut at the special literals: the text in between (str) and each literal's id (int)."""
+    if "<|" not in text:  # no literal: the common case, without a search
+        return [text]
     out: list[str | int] = []
     pos = 0
     for m in _SP_SPECIAL_RE.finditer(text):
@@ -56,24 +58,42 @@ class SPBackend(Backend):
                 out += self._sp.encode(part)
         return out
 
-    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+    def _pieces(self, texts: Sequence[str]) -> tuple[list[list[str | int]], dict[str, list[int]]]:
         # The text between literals, cut into chunks (chunk_table), goes to SentencePiece in one call,
-        # which encodes the distinct chunks on all cores; the literals' ids are put back afterwards.
+        # which encodes the distinct chunks on all cores; the literals stay ids, put back in place.
         split = [_parts(t) for t in texts]
         plain = [p for parts in split for p in parts if isinstance(p, str)]
-        chunks, table = chunk_table(plain, lambda xs: self._sp.encode(xs, num_threads=-1) if xs else [])
-        encoded = iter(chunks)
-        out: list[list[int]] = []
+        chunked, table = chunk_table(plain, lambda xs: self._sp.encode(xs, num_threads=-1) if xs else [])
+        encoded = iter(chunked)
+        out: list[list[str | int]] = []
         for parts in split:
-            ids: list[int] = []
+            items: list[str | int] = []
             for part in parts:
                 if isinstance(part, int):
-                    ids.append(part)
+                    items.append(part)
                 else:
-                    for c in next(encoded):
-                        ids += table[c]
+                    items += next(encoded)
+            out.append(items)
+        return out, table
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        pieces, table = self._pieces(texts)
+        out: list[list[int]] = []
+        for items in pieces:
+            ids: list[int] = []
+            for item in items:
+                if isinstance(item, int):
+                    ids.append(item)
+                else:
+                    ids += table[item]
             out.append(ids)
         return out
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        pieces, table = self._pieces(texts)
+        size: dict[str | int, int] = {c: len(ids) for c, ids in table.items()}
+        size.update(dict.fromkeys(SP_SPECIALS.values(), 1))
+        return [sum(map(size.__getitem__, items)) for items in pieces]
 
     def decode(self, ids: Sequence[int]) -> str:
         parts: list[str] = []
