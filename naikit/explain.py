@@ -29,7 +29,7 @@ from .explanation import SamplerExplanation, explanation_html, explanation_svg, 
 if TYPE_CHECKING:  # pragma: no cover
     from .novelai.models import TextModel
     from .novelai.presets import Preset
-    from .render.tokens import LogprobStep
+    from .tokenizers import LogprobStep
 
 __all__ = ["SamplerExplanation", "explain_step", "explanation_svg", "explanation_html", "stage_setting"]
 

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import naikit.tokenizers as nt  # noqa: E402
 from naikit.errors import InputError  # noqa: E402
+from naikit.tokenizers import registry  # noqa: E402
 
 TEXT_TOKENIZERS = ["gpt2", "gpt2-genji", "pile", "nerdstash_v1", "nerdstash_v2", "llama3"]
 SP_LITERALS = re.compile(r"<\|pad\|>|<\|unk\|>|<\|startoftext\|>|<\|endoftext\|>")
@@ -523,7 +524,7 @@ def test_missing_tokenizer_data_is_reported_as_unavailable(monkeypatch):
     def missing(tokenizer, label):
         raise nt.TokenizerUnavailable(label, tokenizer)
 
-    monkeypatch.setattr(nt, "_backend", missing)
+    monkeypatch.setattr(registry, "backend", missing)
     with pytest.raises(nt.TokenizerUnavailable, match="unavailable"):
         nt.count("1girl", "v4")
     b = nt.budget("1girl", "v4")

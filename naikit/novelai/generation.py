@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ..explanation import SamplerExplanation
-    from ..render.tokens import LogprobStep
+    from ..tokenizers import LogprobStep
 
 __all__ = ["Generation", "StreamToken", "decode_output"]
 
@@ -64,7 +64,7 @@ class Generation:
         """Return one LogprobStep per generated token (empty when logprobs were not asked for)."""
         if not self.raw_logprobs:
             return []
-        from ..render.tokens import parse_logprobs
+        from ..tokenizers import parse_logprobs
 
         return parse_logprobs(self.raw_logprobs, self.model)
 

@@ -552,8 +552,7 @@ def _generation(
     seed: int | None,
     timings: dict[str, float],
 ) -> Generation:
-    from ..render.tokens import parse_logprobs
-    from ..tokenizers import b64_to_tokens, encode
+    from ..tokenizers import b64_to_tokens, encode, parse_logprobs
 
     lps = data.get("logprobs") or None
     if body["parameters"].get("use_string"):

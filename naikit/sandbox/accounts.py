@@ -23,9 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import InputError
+from .access_tokens import authenticate
 from .http import STATE, ApiError, SandboxState, empty_response, field, json_body, json_response, read_body
 from .store import OBJECT_TYPES, Account, StaleChangeIndex, StoreConflict, UserObject
-from .tokens import authenticate
 
 __all__ = ["routes", "PERKS", "PLANS", "subscription_json", "information_json", "priority_json"]
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .access_tokens import TokenIssuer
 from .clock import Clock, FakeClock, SystemClock
 from .demo_account import DEMO_EMAIL, DEMO_PASSWORD
 from .faults import ADMIN_PREFIX, FaultInjector, FaultPlan, as_plan, fault_middleware
@@ -42,7 +43,6 @@ from .http import (
     read_body,
 )
 from .store import Store, StoreConflict
-from .tokens import TokenIssuer
 
 __all__ = ["AREAS", "build_app", "seed_demo_account", "demo_access_keys"]
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from .access_tokens import TokenIssuer
     from .clock import Clock
     from .faults import FaultInjector
     from .store import Store
-    from .tokens import TokenIssuer
 
 __all__ = [
     "STATE",

@@ -27,8 +27,8 @@ from ..errors import InputError
 from ..metadata import novelai_fields
 from ..novelai import image_models as im
 from . import imagegen
+from .access_tokens import authenticate
 from .http import STATE, ApiError, SandboxState, json_body, json_response
-from .tokens import authenticate
 
 __all__ = ["routes", "ImageSettings", "settings_for"]
 

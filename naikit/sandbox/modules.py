@@ -21,10 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
+from .access_tokens import authenticate
 from .accounts import subscription_json
 from .http import STATE, ApiError, field, json_body, json_response
 from .store import Store
-from .tokens import authenticate
 
 __all__ = ["routes", "TIMING", "FAIL_MARK", "MAX_DATA", "loss_curve"]
 

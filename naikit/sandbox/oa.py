@@ -41,9 +41,9 @@ from aiohttp import web
 from .. import sampling
 from ..novelai.models import OA_MODELS, TextModel
 from . import textgen
+from .access_tokens import authenticate
 from .generation_lock import generation_slot
 from .http import STATE, ApiError, json_body, json_response
-from .tokens import authenticate
 
 routes = web.RouteTableDef()
 

@@ -35,9 +35,9 @@ from ..novelai.models import TEXT_MODELS, TextModel
 from ..novelai.modules_catalog import check_module
 from ..novelai.presets import check_parameter
 from . import textgen
+from .access_tokens import authenticate
 from .generation_lock import generation_slot
 from .http import STATE, ApiError, json_body, json_response
-from .tokens import authenticate
 
 routes = web.RouteTableDef()
 log = logging.getLogger("naikit.sandbox")

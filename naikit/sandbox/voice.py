@@ -16,8 +16,8 @@ import random
 
 from aiohttp import web
 
+from .access_tokens import authenticate
 from .http import ApiError, field, json_body, json_response
-from .tokens import authenticate
 from .voice_audio import mp3, webm_opus
 
 __all__ = ["routes", "V1_VOICES", "MAX_TEXT"]

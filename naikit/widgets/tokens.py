@@ -23,15 +23,22 @@ from ..errors import InputError
 from ..novelai.models import IMAGE_MODELS, TEXT_MODELS, tier_name
 from ..render.tokens import (
     DEFAULT_PAGE_CHARS,
-    LogprobStep,
     compare_html,
     logprob_detail_html,
     logprobs_html,
     page_count,
-    parse_logprobs,
     summary_html,
 )
-from ..tokenizers import TokenBudget, Tokenization, TokenizerUnavailable, budget, canonical_name, tokenize
+from ..tokenizers import (
+    LogprobStep,
+    TokenBudget,
+    Tokenization,
+    TokenizerUnavailable,
+    budget,
+    canonical_name,
+    parse_logprobs,
+    tokenize,
+)
 from .snapshot import Snapshot
 
 __all__ = ["Debouncer", "TokenInspector", "LogprobView", "token_inspector", "logprob_view"]
