@@ -18,10 +18,10 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "NovelAI": "naikit.novelai.client",
     "AsyncNovelAI": "naikit.novelai.client",
-    "Hosts": "naikit._transport",
-    "RetryPolicy": "naikit._transport",
-    "Timeouts": "naikit._transport",
-    "Secret": "naikit._transport",
+    "Hosts": "naikit._settings",
+    "RetryPolicy": "naikit._settings",
+    "Timeouts": "naikit._settings",
+    "Secret": "naikit._secret",
     "access_key": "naikit.novelai.auth",
     "encryption_key": "naikit.novelai.auth",
     "Token": "naikit.novelai.auth",
@@ -68,7 +68,8 @@ __all__ = sorted([*_EXPORTS, "errors", "sandbox", "__version__"])
 if TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     # ruff: noqa: F401
     from . import errors, sandbox
-    from ._transport import Hosts, RetryPolicy, Secret, Timeouts
+    from ._secret import Secret
+    from ._settings import Hosts, RetryPolicy, Timeouts
     from .compare import compare
     from .experiments.experiment import Experiment
     from .explain import explain_step

@@ -225,11 +225,11 @@ def mask_secrets(
     func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Return ``args`` and ``kwargs`` for a call of ``func`` (a method) with every string given to a
-    secret-carrying parameter (:data:`SECRET_PARAMS`) wrapped in a :class:`~._transport.Secret`.
+    secret-carrying parameter (:data:`SECRET_PARAMS`) wrapped in a :class:`~._secret.Secret`.
 
     A caller that rebinds its own ``args, kwargs`` to the result keeps only masked values in its frame.
     """
-    from ._transport import Secret
+    from ._secret import Secret
 
     positions = dict(_secret_positions(func))
     if not any(i < len(args) for i in positions) and not SECRET_PARAMS & kwargs.keys():

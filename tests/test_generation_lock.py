@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from naikit import sandbox
-from naikit._transport import RetryPolicy
+from naikit._settings import RetryPolicy
 from naikit.novelai.client import AsyncNovelAI
 from naikit.novelai.presets import Preset, build_request
 from naikit.sandbox.app import ApiError

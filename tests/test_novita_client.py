@@ -10,7 +10,7 @@ import pytest
 from novita_helpers import KEY, MODEL, drive, png
 
 from naikit import errors, sandbox
-from naikit._transport import RetryPolicy
+from naikit._settings import RetryPolicy
 from naikit.novita import AsyncNovita, LoRA, Novita, S3Storage, TaskFailed, TaskResult, TaskTimeout
 from naikit.novita.tasks import Task
 from naikit.sandbox import novita_store

@@ -7,7 +7,7 @@ import pytest
 from novita_helpers import KEY, MODEL, drive, png
 
 from naikit import errors, sandbox
-from naikit._transport import RetryPolicy
+from naikit._settings import RetryPolicy
 from naikit.novita import Novita, TaskFailed
 from naikit.sandbox.clock import FakeClock
 

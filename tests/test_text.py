@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from naikit import errors, sandbox
-from naikit._transport import Hosts, RetryPolicy
+from naikit._settings import Hosts, RetryPolicy
 from naikit.novelai.client import AsyncNovelAI, NovelAI
 from naikit.novelai.generation import Generation
 from naikit.novelai.presets import BiasGroup, GlobalSettings, Preset

@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 from .. import _runner
 from .._decode import json_or
 from .._outcome import server_finished
-from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, redact, reveal
+from .._secret import Secret, reveal
+from .._settings import Hosts, RetryPolicy, Timeouts
+from .._transport import Transport
 from .._validate import check_bool, check_text, check_wire_json, check_wire_text
+from .._wire import redact
 from ..errors import (
     AccessKeyRejected,
     APIError,

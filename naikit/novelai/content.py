@@ -482,7 +482,7 @@ class ContentAPI:
 
         Needed when the client logged in with a token only (a token cannot decrypt anything).
         """
-        from .._transport import Secret
+        from .._secret import Secret
         from .auth import _check_password, _norm_email
 
         _norm_email(email, "verbatim")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from naikit._transport import RetryPolicy, Timeouts
+from naikit._settings import RetryPolicy, Timeouts
 from naikit.novita.client import ImageResult
 from naikit.novita.tasks import Task, TaskResult
 from naikit.novita.training import ModelCatalogue, TrainingList, TrainingStatus, UserInfo

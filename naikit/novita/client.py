@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 
 from .. import _runner
 from .._outcome import spend_checked
-from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
+from .._secret import Secret, reveal
+from .._settings import Hosts, RetryPolicy, Timeouts
+from .._transport import Transport
 from .._validate import check_bool, check_mapping, check_text, check_wait_options, check_wire_text
 from ..errors import CredentialsError, InputError, NaikitError, OutcomeUnknown
 from . import requests as rq

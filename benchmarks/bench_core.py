@@ -1,0 +1,263 @@
+"""Core speed (issue item 7), every figure a ratio against a reference measured in the same run:
+
+1. call overhead: N small sequential requests (GET /user/subscription) to a `naikit serve` process, by raw
+   aiohttp (one session, ``asyncio.run``), AsyncNovelAI, the blocking NovelAI in a plain script, and the
+   blocking NovelAI called while another event loop runs in the thread (a Jupyter cell); medians of rounds.
+2. image stream framing: the time per MB to frame 1, 4 and 16 MB streams (one final picture, arriving in
+   64 KiB chunks) with the msgpack frame reader and the SSE reader; 16 MB / 1 MB should stay near 1.
+3. client import: ``import naikit; naikit.NovelAI`` in a fresh interpreter against ``import aiohttp``,
+   and the heaviest modules from ``-X importtime``.
+
+Prints figures; asserts nothing (timing is never a pass/fail test).
+
+    .venv/bin/python benchmarks/bench_core.py [--n 300] [--rounds 5] [--only calls,framing,import]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from served import start_serve, stop_serve  # noqa: E402
+
+import naikit  # noqa: E402
+from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD  # noqa: E402
+
+PATH = "/user/subscription"
+
+
+# -- 1. call overhead ------------------------------------------------------------------------------------
+def raw_aiohttp(url: str, token: str, n: int) -> float:
+    """Return the seconds of ``n`` GETs through one raw aiohttp session."""
+    import aiohttp
+
+    async def main() -> float:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            async with s.get(url + PATH) as r:
+                await r.json()
+            t = time.perf_counter()
+            for _ in range(n):
+                async with s.get(url + PATH) as r:
+                    r.raise_for_status()
+                    await r.json()
+            return time.perf_counter() - t
+
+    return asyncio.run(main())
+
+
+def naikit_async(url: str, token: str, n: int) -> float:
+    """Return the seconds of ``n`` ``await subscription()`` calls."""
+
+    async def main() -> float:
+        async with naikit.AsyncNovelAI(base_url=url, token=token) as nai:
+            await nai.subscription()
+            t = time.perf_counter()
+            for _ in range(n):
+                await nai.subscription()
+            return time.perf_counter() - t
+
+    return asyncio.run(main())
+
+
+def naikit_sync(url: str, token: str, n: int) -> float:
+    """Return the seconds of ``n`` blocking ``subscription()`` calls."""
+    with naikit.NovelAI(base_url=url, token=token) as nai:
+        nai.subscription()
+        t = time.perf_counter()
+        for _ in range(n):
+            nai.subscription()
+        return time.perf_counter() - t
+
+
+def naikit_sync_in_running_loop(url: str, token: str, n: int) -> float:
+    """The blocking client called from a thread whose loop is running, as in a Jupyter cell."""
+
+    async def cell() -> float:
+        return naikit_sync(url, token, n)
+
+    return asyncio.run(cell())
+
+
+def bench_calls(n: int, rounds: int, profile: str | None) -> None:
+    """Print the call-overhead medians and ratios."""
+    server, url = start_serve()
+    try:
+        with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
+            nai.subscription()
+            token = nai.token.value
+        if profile:
+            import cProfile
+            import pstats
+
+            fn = {"sync": naikit_sync, "loop": naikit_sync_in_running_loop, "async": naikit_async}[profile]
+            prof = cProfile.Profile()
+            prof.runcall(fn, url, token, n)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+            return
+        kinds = {
+            "raw aiohttp": raw_aiohttp,
+            "AsyncNovelAI": naikit_async,
+            "NovelAI (script)": naikit_sync,
+            "NovelAI (loop running)": naikit_sync_in_running_loop,
+        }
+        res: dict[str, list[float]] = {k: [] for k in kinds}
+        for _ in range(rounds):
+            for k, fn in kinds.items():
+                res[k].append(fn(url, token, n))
+    finally:
+        stop_serve(server)
+    med = {k: statistics.median(v) for k, v in res.items()}
+    print(f"{n} sequential GET {PATH}, median of {rounds} rounds")
+    for k, v in med.items():
+        ratio = v / med["raw aiohttp"]
+        print(f"  {k:24} {v:7.3f} s  {v / n * 1e3:6.3f} ms/request  {ratio:5.2f}x raw aiohttp")
+
+
+# -- 2. stream framing -----------------------------------------------------------------------------------
+CHUNK = 64 * 1024
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
+async def _aiter(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for c in chunks:
+        yield c
+
+
+def _msgpack_stream(mb: int) -> bytes:
+    import msgpack
+
+    image = bytes(range(256)) * (mb * 1024 * 1024 // 256)
+    frame = msgpack.packb(
+        {"event_type": "final", "samp_ix": 0, "step_ix": 27, "gen_id": "g", "sigma": 0.0, "image": image}
+    )
+    return len(frame).to_bytes(4, "big") + frame
+
+
+def _sse_stream(mb: int) -> bytes:
+    # a little under ``mb`` MB of base64, so the 16 MB event stays within the SSE reader's line limit
+    image = base64.b64encode(bytes(range(256)) * ((mb * 1024 * 1024 - 1024) * 3 // 4 // 256)).decode()
+    data = json.dumps({"event_type": "final", "samp_ix": 0, "step_ix": 27, "gen_id": "g", "image": image})
+    return ("event: final\ndata: " + data + "\n\n").encode()
+
+
+def _frame_msgpack(chunks: list[bytes]) -> int:
+    from naikit.novelai.image import msgpack_frames
+
+    async def main() -> int:
+        return sum([len(d["image"]) async for d in msgpack_frames(_aiter(chunks))])
+
+    return asyncio.run(main())
+
+
+def _frame_sse(chunks: list[bytes]) -> int:
+    try:
+        from naikit._framing import SSEDecoder
+    except ImportError:  # before the transport split (for before/after figures)
+        from naikit._transport import SSEDecoder  # type: ignore[attr-defined,no-redef]
+    from naikit.novelai.image import decode_stream_sse
+
+    dec = SSEDecoder()
+    n = 0
+    for c in chunks:
+        for ev in dec.feed(c):
+            n += len(decode_stream_sse(ev["data"]).image)
+    return n
+
+
+def bench_framing(rounds: int) -> None:
+    """Print the framing time per MB of 1, 4 and 16 MB streams, against a copy floor (the same chunks
+    joined once: what the memory itself costs per MB at that size, caches and page faults included)."""
+    print(f"image stream framing, {CHUNK // 1024} KiB chunks, best of {rounds}")
+    for name, make, frame in (("msgpack", _msgpack_stream, _frame_msgpack), ("sse", _sse_stream, _frame_sse)):
+        per_mb: dict[int, float] = {}
+        vs_copy: dict[int, float] = {}
+        for mb in (1, 4, 16):
+            chunks = _chunks(make(mb))
+            best = floor = float("inf")
+            for _ in range(rounds):
+                t = time.perf_counter()
+                frame(chunks)
+                best = min(best, time.perf_counter() - t)
+                t = time.perf_counter()
+                b"".join(chunks)
+                floor = min(floor, time.perf_counter() - t)
+            per_mb[mb], vs_copy[mb] = best / mb, best / floor
+            print(
+                f"  {name:8} {mb:3} MB  {best * 1e3:8.2f} ms  {per_mb[mb] * 1e3:7.2f} ms/MB  "
+                f"copy floor {floor * 1e3:7.2f} ms  framing/copy {vs_copy[mb]:6.1f}x"
+            )
+        print(
+            f"  {name:8} 16 MB / 1 MB: time per MB {per_mb[16] / per_mb[1]:.2f}, "
+            f"framing/copy {vs_copy[16] / vs_copy[1]:.2f}"
+        )
+
+
+# -- 3. import time ----------------------------------------------------------------------------------------
+CHILD = "import time; t = time.perf_counter(); exec({stmt!r}); print(time.perf_counter() - t)"
+
+
+def _import_seconds(stmt: str, rounds: int) -> float:
+    out = []
+    for _ in range(rounds):
+        p = subprocess.run([sys.executable, "-c", CHILD.format(stmt=stmt)], capture_output=True, text=True)
+        out.append(float(p.stdout.strip().splitlines()[-1]))
+    return statistics.median(out)
+
+
+def bench_import(rounds: int) -> None:
+    """Print the client's import time against aiohttp's and the heaviest modules it imports."""
+    client = _import_seconds("import naikit; naikit.NovelAI", rounds)
+    aio = _import_seconds("import aiohttp", rounds)
+    print(f"import, median of {rounds} fresh interpreters")
+    print(f"  import aiohttp                  {aio:7.3f} s")
+    print(f"  import naikit; naikit.NovelAI   {client:7.3f} s  {client / aio:5.2f}x import aiohttp")
+    p = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import naikit; naikit.NovelAI"],
+        capture_output=True,
+        text=True,
+    )
+    rows = []
+    for line in p.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    top = {name.strip() for _, name in rows}
+    heavy = [m for m in ("pandas", "PIL", "numpy", "tokenizers", "ipywidgets", "msgpack", "nacl") if m in top]
+    print(f"  heavy packages loaded: {', '.join(heavy) or 'none'}")
+    print("  top-level modules by cumulative import time (us):")
+    for us, name in sorted((r for r in rows if not r[1].startswith("  ")), reverse=True)[:8]:
+        print(f"    {us:9d} {name.strip()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default="calls,framing,import")
+    ap.add_argument("--profile", choices=["sync", "loop", "async"], help="cProfile one client kind instead")
+    args = ap.parse_args()
+    parts = args.only.split(",")
+    if "calls" in parts or args.profile:
+        bench_calls(args.n, args.rounds, args.profile)
+    if args.profile:
+        return
+    if "framing" in parts:
+        bench_framing(args.rounds)
+    if "import" in parts:
+        bench_import(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
