@@ -36,52 +36,73 @@ PATH = "/user/subscription"
 
 
 # -- 1. call overhead ------------------------------------------------------------------------------------
-def raw_aiohttp(url: str, token: str, n: int) -> float:
-    """Return the seconds of ``n`` GETs through one raw aiohttp session."""
+def raw_aiohttp(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` GETs through one raw aiohttp session."""
     import aiohttp
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
             async with s.get(url + PATH) as r:
                 await r.json()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(n):
                 async with s.get(url + PATH) as r:
                     r.raise_for_status()
                     await r.json()
-            return time.perf_counter() - t
+            return (time.perf_counter() - t, time.process_time() - c)
 
     return asyncio.run(main())
 
 
-def naikit_async(url: str, token: str, n: int) -> float:
-    """Return the seconds of ``n`` ``await subscription()`` calls."""
+def naikit_transport(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` ``Transport.request`` calls: naikit's core without the
+    client's layer (readiness, response shape checks, typed records)."""
+    from naikit._settings import Hosts
+    from naikit._transport import Transport
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
+        t = Transport(Hosts.single(url))
+        t.set_token(token)
+        try:
+            await t.request("GET", "image", PATH)
+            t0, c = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                await t.request("GET", "image", PATH)
+            return (time.perf_counter() - t0, time.process_time() - c)
+        finally:
+            await t.close()
+
+    return asyncio.run(main())
+
+
+def naikit_async(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` ``await subscription()`` calls."""
+
+    async def main() -> tuple[float, float]:
         async with naikit.AsyncNovelAI(base_url=url, token=token) as nai:
             await nai.subscription()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(n):
                 await nai.subscription()
-            return time.perf_counter() - t
+            return (time.perf_counter() - t, time.process_time() - c)
 
     return asyncio.run(main())
 
 
-def naikit_sync(url: str, token: str, n: int) -> float:
-    """Return the seconds of ``n`` blocking ``subscription()`` calls."""
+def naikit_sync(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` blocking ``subscription()`` calls."""
     with naikit.NovelAI(base_url=url, token=token) as nai:
         nai.subscription()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(n):
             nai.subscription()
-        return time.perf_counter() - t
+        return (time.perf_counter() - t, time.process_time() - c)
 
 
-def naikit_sync_in_running_loop(url: str, token: str, n: int) -> float:
+def naikit_sync_in_running_loop(url: str, token: str, n: int) -> tuple[float, float]:
     """The blocking client called from a thread whose loop is running, as in a Jupyter cell."""
 
-    async def cell() -> float:
+    async def cell() -> tuple[float, float]:
         return naikit_sync(url, token, n)
 
     return asyncio.run(cell())
@@ -98,28 +119,38 @@ def bench_calls(n: int, rounds: int, profile: str | None) -> None:
             import cProfile
             import pstats
 
-            fn = {"sync": naikit_sync, "loop": naikit_sync_in_running_loop, "async": naikit_async}[profile]
+            fn = {
+                "sync": naikit_sync,
+                "loop": naikit_sync_in_running_loop,
+                "async": naikit_async,
+                "transport": naikit_transport,
+            }[profile]
             prof = cProfile.Profile()
             prof.runcall(fn, url, token, n)
             pstats.Stats(prof).sort_stats("tottime").print_stats(35)
             return
         kinds = {
             "raw aiohttp": raw_aiohttp,
+            "Transport.request": naikit_transport,
             "AsyncNovelAI": naikit_async,
             "NovelAI (script)": naikit_sync,
             "NovelAI (loop running)": naikit_sync_in_running_loop,
         }
-        res: dict[str, list[float]] = {k: [] for k in kinds}
+        res: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
         for _ in range(rounds):
             for k, fn in kinds.items():
                 res[k].append(fn(url, token, n))
     finally:
         stop_serve(server)
-    med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"{n} sequential GET {PATH}, median of {rounds} rounds")
-    for k, v in med.items():
-        ratio = v / med["raw aiohttp"]
-        print(f"  {k:24} {v:7.3f} s  {v / n * 1e3:6.3f} ms/request  {ratio:5.2f}x raw aiohttp")
+    wall = {k: statistics.median(w for w, _ in v) for k, v in res.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in res.items()}
+    print(f"{n} sequential GET {PATH}, median of {rounds} rounds (wall time; the client process's CPU time)")
+    for k in kinds:
+        w, c = wall[k], cpu[k]
+        print(
+            f"  {k:24} {w / n * 1e3:6.3f} ms/request {w / wall['raw aiohttp']:5.2f}x raw aiohttp   "
+            f"CPU {c / n * 1e3:6.3f} ms/request {c / cpu['raw aiohttp']:5.2f}x raw aiohttp"
+        )
 
 
 # -- 2. stream framing -----------------------------------------------------------------------------------
@@ -246,7 +277,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="calls,framing,import")
-    ap.add_argument("--profile", choices=["sync", "loop", "async"], help="cProfile one client kind instead")
+    ap.add_argument(
+        "--profile", choices=["sync", "loop", "async", "transport"], help="cProfile one client kind instead"
+    )
     args = ap.parse_args()
     parts = args.only.split(",")
     if "calls" in parts or args.profile:

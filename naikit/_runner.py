@@ -21,6 +21,8 @@ from _thread import allocate_lock
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+from ._secret import Secret
+
 T = TypeVar("T")
 
 __all__ = ["get_loop", "run", "iterate", "sync_facade", "in_runner_thread", "SyncClient"]
@@ -105,31 +107,40 @@ def _run_in_background(coro: Awaitable[T], timeout: float | None) -> T:
     # A bare lock instead of run_coroutine_threadsafe's chained futures: half the hand-off cost.
     done = allocate_lock()
     done.acquire()
-    box: list[asyncio.Future[T]] = []
+    box: list[asyncio.Task[None]] = []
+    outcome: list[Any] = []  # [result] or [exception, None]: set before the lock is released
 
-    def _finished(task: asyncio.Future[T]) -> None:
-        done.release()
+    async def _body() -> None:
+        # The outcome is recorded and the lock released in the task's own last step (not by a
+        # done-callback one loop turn later): the caller wakes as soon as the work is over.
+        try:
+            outcome.append(await coro)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            outcome[:] = [exc, None]
+        finally:
+            done.release()
 
     def _start() -> None:
-        try:
-            task = asyncio.ensure_future(coro, loop=loop)
-        except BaseException as exc:  # not awaitable, say: report it in the caller's thread
-            fut: asyncio.Future[T] = loop.create_future()
-            fut.set_exception(exc)
-            task = fut
-        box.append(task)
-        task.add_done_callback(_finished)
+        box.append(loop.create_task(_body()))
+
+    def _cancel() -> None:  # runs on the loop, after _start (callbacks run in order)
+        if box:
+            box[0].cancel()
 
     loop.call_soon_threadsafe(_start)
     try:
         if not done.acquire(timeout=-1 if timeout is None else timeout):
-            loop.call_soon_threadsafe(box[0].cancel)
+            loop.call_soon_threadsafe(_cancel)
             raise TimeoutError(f"naikit call did not finish within {timeout} s")
     except KeyboardInterrupt:
         # Ctrl-C / "interrupt kernel" in Jupyter: stop the work on the loop too, then re-raise.
-        loop.call_soon_threadsafe(lambda: box and box[0].cancel())
+        loop.call_soon_threadsafe(_cancel)
         raise
-    return box[0].result()
+    if len(outcome) == 2:
+        exc = outcome[0]
+        outcome.clear()  # no reference cycle through the traceback
+        raise exc
+    return outcome[0]  # type: ignore[no-any-return]
 
 
 def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
@@ -229,8 +240,6 @@ def mask_secrets(
 
     A caller that rebinds its own ``args, kwargs`` to the result keeps only masked values in its frame.
     """
-    from ._secret import Secret
-
     positions = dict(_secret_positions(func))
     if not any(i < len(args) for i in positions) and not SECRET_PARAMS & kwargs.keys():
         return args, kwargs
@@ -240,10 +249,17 @@ def mask_secrets(
 
 
 def _make_sync(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    # Whether this method takes a secret at all, worked out once: most calls then skip the masking.
+    secretive = bool(_secret_positions(func)) or any(
+        p.name in SECRET_PARAMS or p.kind is p.VAR_KEYWORD
+        for p in inspect.signature(func).parameters.values()
+    )
+
     @functools.wraps(func)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        # rebinding masks the secrets in this frame (an error tracker records its locals)
-        args, kwargs = mask_secrets(func, args, kwargs)
+        if secretive and (args or kwargs):
+            # rebinding masks the secrets in this frame (an error tracker records its locals)
+            args, kwargs = mask_secrets(func, args, kwargs)
         return run(getattr(self._async, name)(*args, **kwargs))
 
     return method

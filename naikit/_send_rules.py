@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -111,6 +112,7 @@ _SAFE = SendRule("read or replace", False)
 _POST_DEFAULT = SendRule("unlisted POST", True, "the service's state before repeating it")
 
 
+@functools.lru_cache(maxsize=4096)  # every call asks; paths repeat (ids aside), the table never changes
 def send_rule(method: str, path: str) -> SendRule:
     """Return the SendRule of ``method path`` (the table above; an unlisted POST counts as creating)."""
     method = method.upper()

@@ -86,6 +86,7 @@ class Transport:
         self.max_concurrent_generations = max_concurrent_generations
         self.stats: Counter[str] = Counter()
         self._token: Secret | None = None
+        self._bearer: Secret | None = None  # "Bearer <token>", built once per token, not per request
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
             weakref.WeakKeyDictionary()
         )
@@ -98,6 +99,7 @@ class Transport:
     def set_token(self, token: str | None) -> None:
         """Store (or clear) the Bearer token sent with authenticated requests; returns None."""
         self._token = Secret(token) if token else None
+        self._bearer = Secret("Bearer " + self._token.reveal()) if self._token else None
 
     @property
     def has_token(self) -> bool:
@@ -120,12 +122,12 @@ class Transport:
         A session belongs to the loop it was made on; a client used from several loops (the sync
         facade's per-thread loops, a notebook's own loop) keeps one session per loop.
         """
-        import aiohttp
-
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)
         if session is not None and not session.closed:
             return session
+        import aiohttp
+
         connector = aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True)
         session = aiohttp.ClientSession(
             connector=connector,
@@ -176,13 +178,13 @@ class Transport:
     # -- requests ---------------------------------------------------------------------------------
     def _headers(self, auth: bool, extra: dict[str, str] | None) -> dict[str, Any]:
         # the Authorization value stays a Secret here; _wire_headers reveals it in the call to aiohttp
-        headers: dict[str, Any] = dict(extra or {})
+        headers: dict[str, Any] = dict(extra) if extra else {}
         if auth:
-            if self._token is None:
+            if self._bearer is None:
                 raise CredentialsError(
                     "token", None, "a logged-in client", "Call login(...) or set NAI_TOKEN first."
                 )
-            headers["Authorization"] = Secret("Bearer " + self._token.reveal())
+            headers["Authorization"] = self._bearer
         return headers
 
     def gate(self) -> Gate:
@@ -247,7 +249,8 @@ class Transport:
             except connection_errors() as exc:
                 await self._after_failure(method, url, attempt, rule, exc=exc)
                 continue
-            log.debug("%s %s -> %s (attempt %d)", method, url, status, attempt)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s -> %s (attempt %d)", method, url, status, attempt)
             error = self._error_for(status, content_type, body, url, resp_headers)
             if error is None:
                 self.stats["requests"] += 1
@@ -331,14 +334,15 @@ class Transport:
         self, status: int, content_type: str, body: Any, url: str, headers: dict[str, str]
     ) -> APIError | None:
         """Return the error a response stands for, or None when it is a success (spec §2.2)."""
+        envelope = isinstance(body, dict) and "error" in body
+        if not envelope and 200 <= status < 300:
+            return None
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        if isinstance(body, dict) and "error" in body:
+        if envelope:
             code = body.get("statusCode", status)
             code = code if isinstance(code, int) and code >= 400 else (status if status >= 400 else 500)
             msg = body.get("message") or body.get("error")
             err = api_error(code, str(msg), url=url, body=body, retry_after=retry_after)
-        elif 200 <= status < 300:
-            return None
         else:
             msg = body.get("message") if isinstance(body, dict) else None
             if not msg:

@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._decode import json_or
+from ._decode import MAX_DEPTH, json_or
 from ._secret import Secret, reveal
+from ._validate import check_wire_json, check_wire_text
 
 if TYPE_CHECKING:
     import aiohttp
@@ -117,22 +118,25 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def check_outgoing(path: str, json: Any, data: Any, params: dict[str, Any] | None) -> None:
     """Refuse, before anything is sent, what the wire cannot carry: NaN/Infinity or lone surrogates in a
     JSON body, lone surrogates in a text body, a path or a query value (one check under every method)."""
-    from ._validate import check_wire_json, check_wire_text
-
-    check_wire_text(path, "URL path")
+    if not (isinstance(path, str) and path.isascii()):  # ASCII (nearly every path) holds no surrogate
+        check_wire_text(path, "URL path")
     if json is not None:
         check_wire_json(json)
-    check_wire_text(data, "request body")
-    for k, v in (params or {}).items():
-        check_wire_text(v, f"query parameter {k}")
+    if data is not None:
+        check_wire_text(data, "request body")
+    if params:
+        for k, v in params.items():
+            check_wire_text(v, f"query parameter {k}")
 
 
 def describe(exc: BaseException) -> str:
+    """Return ``"<ExceptionType>: <message>"`` of a connection failure (for error messages)."""
     # aiohttp connection errors name host and port only; never the headers.
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def reason_phrase(status: int) -> str:
+    """Return the standard reason phrase of an HTTP status ("HTTP <status>" for an unknown one)."""
     from http import HTTPStatus
 
     try:
@@ -151,6 +155,12 @@ async def read_body(resp: aiohttp.ClientResponse) -> Any:
     if ctype == "application/json" or ctype.endswith("+json"):
         if not raw:
             return None
+        if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+            # too few brackets to nest deeper than MAX_DEPTH: json_or's depth walk could find nothing
+            try:
+                return _json.loads(raw)
+            except (ValueError, TypeError):  # malformed, not UTF-8, or the int-digits limit
+                return raw.decode("utf-8", "replace")
         value = json_or(raw, _NOT_JSON)  # deep or malformed JSON: the text, for the error checks to report
         return raw.decode("utf-8", "replace") if value is _NOT_JSON else value
     if ctype.startswith("text/"):
