@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import functools
 import inspect
+import sys
 import threading
 import weakref
 from _thread import allocate_lock
@@ -72,11 +73,64 @@ def run(coro: Awaitable[T], timeout: float | None = None) -> T:
     return _run_in_background(coro, timeout)
 
 
+class _ThreadLoop:
+    """A thread's persistent loop, held in the thread's local slot and closed when the thread ends.
+
+    When a thread finishes, Python clears its thread-local values in that same thread, before ``join()``
+    returns; dropping this holder then closes what was opened on the loop (the sessions registered with
+    :func:`at_loop_close`), its async generators, and the loop itself: no "unclosed event loop" or
+    "unclosed client session" left for the garbage collector to warn about.
+    """
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        _thread_loops.add(self.loop)
+
+    def __del__(self) -> None:
+        if not sys.is_finalizing():  # at interpreter exit the atexit hooks and finalizers own cleanup
+            close_loop(self.loop)
+
+
+_thread_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+# What to close on each thread loop before the loop itself; weak, so a dropped client's session is not kept.
+_closables: dict[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = {}
+
+
+def at_loop_close(loop: asyncio.AbstractEventLoop, closable: Any) -> None:
+    """Have ``await closable.close()`` run on ``loop`` (unless ``closable.closed``) before the runner
+    closes that loop because its thread ended; returns None. For a loop the runner did not make for a
+    thread (a notebook's, the background one) this does nothing: its owner closes it."""
+    if loop in _thread_loops:
+        with _lock:
+            _closables.setdefault(loop, weakref.WeakSet()).add(closable)
+
+
+async def _close_all(items: list[Any]) -> None:
+    await asyncio.gather(*(c.close() for c in items if not c.closed), return_exceptions=True)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close an idle loop of the runner's: close what was registered on it, finish its async generators,
+    close it; returns None. Does nothing to a running or closed loop."""
+    with _lock:
+        items = list(_closables.pop(loop, ()))
+    if loop.is_closed() or loop.is_running():
+        return
+    try:
+        if asyncio._get_running_loop() is None:  # another loop running here cannot be re-entered
+            loop.run_until_complete(_close_all(items))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
-    loop = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-    return loop
+    holder: _ThreadLoop | None = getattr(_local, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _local.holder = _ThreadLoop()
+    return holder.loop
 
 
 def _run_here(coro: Awaitable[T], timeout: float | None) -> T:
@@ -140,7 +194,7 @@ def _run_in_background(coro: Awaitable[T], timeout: float | None) -> T:
         exc = outcome[0]
         outcome.clear()  # no reference cycle through the traceback
         raise exc
-    return outcome[0]  # type: ignore[no-any-return]
+    return outcome[0]
 
 
 def iterate(agen: AsyncIterator[T]) -> Iterator[T]:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._chunk_stream import MAX_BUFFERED_STREAM_BYTES, ChunkStream, StreamState
 from ._gate import Gate, gate_for
+from ._runner import at_loop_close
 from ._secret import Secret
 from ._send_rules import SendRule, send_rule
 from ._settings import Hosts, RetryPolicy, Timeouts
@@ -138,8 +139,10 @@ class Transport:
         # connection; NovelAI creates objects with PUT, so that could store a story twice. All retries
         # are ours (counted, and aware of which calls create).
         if hasattr(session, "_retry_connection"):
-            session._retry_connection = False  # type: ignore[attr-defined]
+            session._retry_connection = False
         self._sessions[loop] = session
+        # a sync call's thread loop is closed when its thread ends: close the session there first
+        at_loop_close(loop, session)
         return session
 
     async def close(self) -> None:
