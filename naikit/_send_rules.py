@@ -107,9 +107,14 @@ SEND_RULES: tuple[tuple[str, str, SendRule], ...] = (
     ("POST", r"/user/login", SendRule("login", False)),
     ("POST", r"/ai/(annotate-image|generate-prompt)", SendRule("free tool", False)),
 )
-_COMPILED_RULES = [(m, re.compile(rx + r"/?"), r) for m, rx, r in SEND_RULES]
 _SAFE = SendRule("read or replace", False)
 _POST_DEFAULT = SendRule("unlisted POST", True, "the service's state before repeating it")
+
+
+@functools.cache
+def _compiled_rules() -> list[tuple[str, re.Pattern[str], SendRule]]:
+    # compiled at the first request, not at import (sixteen patterns)
+    return [(m, re.compile(rx + r"/?"), r) for m, rx, r in SEND_RULES]
 
 
 @functools.lru_cache(maxsize=4096)  # every call asks; paths repeat (ids aside), the table never changes
@@ -117,7 +122,7 @@ def send_rule(method: str, path: str) -> SendRule:
     """Return the SendRule of ``method path`` (the table above; an unlisted POST counts as creating)."""
     method = method.upper()
     path = urlsplit(path).path
-    for m, rx, rule in _COMPILED_RULES:
+    for m, rx, rule in _compiled_rules():
         if m == method and rx.fullmatch(path):
             return rule
     return _POST_DEFAULT if method == "POST" else _SAFE

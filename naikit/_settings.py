@@ -3,11 +3,14 @@ timeouts. Plain frozen dataclasses, so a notebook can build, compare and print t
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["RETRY_STATUSES", "Hosts", "RetryPolicy", "Timeouts", "check_base_url"]
 

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json as _json
 import logging
-import random
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -56,6 +54,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    import random
+
     import aiohttp
 
 __all__ = ["Transport"]
@@ -91,7 +91,7 @@ class Transport:
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
             weakref.WeakKeyDictionary()
         )
-        self._rng = random.Random()
+        self._rng: random.Random | None = None  # made at the first retry (random is a slow import)
         self._error_mapper = error_mapper
         # Replaceable so tests can observe the waits without spending them.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -111,6 +111,8 @@ class Transport:
         """Return a short non-secret fingerprint of the token, used to key the generation gate."""
         if self._token is None:
             return "anonymous"
+        import hashlib
+
         return hashlib.sha256(self._token.reveal().encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -325,6 +327,10 @@ class Transport:
                 url=url,
                 attempts=attempt,
             ) from None
+        if self._rng is None:
+            import random
+
+            self._rng = random.Random()
         wait = policy.delay(attempt, self._rng)
         if retry_after is not None:
             # Honour the server's ask, plus a little jitter so parallel callers spread out.

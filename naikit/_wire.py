@@ -5,7 +5,6 @@ connection errors that mean "no usable answer", Retry-After, and redaction of se
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json as _json
 import time
 from dataclasses import dataclass
@@ -109,6 +108,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except ValueError:
         pass
     try:
+        import email.utils  # only for the rare HTTP-date form; a slow import
+
         when = email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError):
         return None
