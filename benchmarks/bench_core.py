@@ -59,8 +59,12 @@ def raw_aiohttp(url: str, token: str, n: int) -> tuple[float, float]:
 def naikit_transport(url: str, token: str, n: int) -> tuple[float, float]:
     """Return the (wall, CPU) seconds of ``n`` ``Transport.request`` calls: naikit's core without the
     client's layer (readiness, response shape checks, typed records)."""
-    from naikit._settings import Hosts
     from naikit._transport import Transport
+
+    try:
+        from naikit._settings import Hosts
+    except ImportError:  # before the transport split (for before/after figures)
+        from naikit._transport import Hosts  # type: ignore[attr-defined,no-redef]
 
     async def main() -> tuple[float, float]:
         t = Transport(Hosts.single(url))

@@ -66,9 +66,7 @@ def run(coro: Awaitable[T], timeout: float | None = None) -> T:
     worker threads) the coroutine runs on that thread's own persistent loop, with no thread hop; in a
     thread whose loop is already running (a Jupyter kernel) it runs on the shared background loop.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if asyncio._get_running_loop() is None:  # the non-raising form: this check runs on every call
         return _run_here(coro, timeout)
     return _run_in_background(coro, timeout)
 
