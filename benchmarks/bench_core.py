@@ -4,6 +4,7 @@
    aiohttp (one session, ``asyncio.run``), naikit's Transport alone, AsyncNovelAI, the blocking NovelAI in a
    plain script, and the blocking NovelAI called while another event loop runs in the thread (a Jupyter
    cell); medians of rounds, in wall time and in the client process's CPU time (steadier on a busy machine).
+   The same without the network: naikit's own CPU per call over a session that answers at once.
 2. image stream framing: the time per MB to read 1, 4 and 16 MB streams (one final picture, arriving in
    64 KiB chunks: frames cut and unpacked, or SSE events cut, JSON parsed and base64 decoded), beside a
    copy floor (the same chunks joined once); 16 MB / 1 MB should stay near 1 where memory allows.
@@ -12,7 +13,7 @@
 
 Prints figures; asserts nothing (timing is never a pass/fail test).
 
-    .venv/bin/python benchmarks/bench_core.py [--n 300] [--rounds 5] [--only calls,framing,import]
+    .venv/bin/python benchmarks/bench_core.py [--n 300] [--rounds 5] [--only calls,overhead,framing,import]
 """
 
 from __future__ import annotations
@@ -160,6 +161,112 @@ def bench_calls(n: int, rounds: int, profile: str | None) -> None:
         )
 
 
+# -- 1b. the same overhead without the network ----------------------------------------------------------
+class _FakeResponse:
+    status = 200
+    content_type = "application/json"
+    charset = "utf-8"
+
+    def __init__(self, body: bytes):
+        self._body = body
+        self.headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), "Server": "x"}
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def __aenter__(self) -> _FakeResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _FakeSession:
+    """Answers every request at once with the same recorded body (no socket, no server)."""
+
+    closed = False
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def request(self, method: str, url: str, **kw: object) -> _FakeResponse:
+        return _FakeResponse(self.body)
+
+    async def close(self) -> None:
+        return None
+
+
+def _recorded(url: str, token: str) -> bytes:
+    import aiohttp
+
+    async def main() -> bytes:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            async with s.get(url + PATH) as r:
+                return await r.read()
+
+    return asyncio.run(main())
+
+
+def bench_overhead(n: int, rounds: int) -> None:
+    """Print naikit's own CPU time per call, every layer over a session that answers at once, against
+    the same loop reading the fake answer directly: the overhead with no server and no scheduler noise."""
+    from naikit._transport import Transport
+
+    server, url = start_serve()
+    try:
+        with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
+            nai.subscription()
+            token = nai.token.value
+        body = _recorded(url, token)
+    finally:
+        stop_serve(server)
+    fake = _FakeSession(body)
+
+    async def fake_session(self: Transport) -> _FakeSession:
+        return fake
+
+    Transport.session = fake_session  # type: ignore[method-assign,assignment]
+    dead = "http://127.0.0.1:9"  # never dialled: every request goes to the fake session
+
+    async def raw() -> float:
+        c = time.process_time()
+        for _ in range(n):
+            async with fake.request("GET", dead + PATH, headers={}) as r:
+                json.loads(await r.read())
+        return time.process_time() - c
+
+    async def client() -> float:
+        async with naikit.AsyncNovelAI(base_url=dead, token=token) as a:
+            await a.subscription()
+            c = time.process_time()
+            for _ in range(n):
+                await a.subscription()
+            return time.process_time() - c
+
+    def blocking(nai: naikit.NovelAI) -> float:
+        c = time.process_time()
+        for _ in range(n):
+            nai.subscription()
+        return time.process_time() - c
+
+    async def cell(nai: naikit.NovelAI) -> float:
+        return blocking(nai)
+
+    res: dict[str, list[float]] = {}
+    with naikit.NovelAI(base_url=dead, token=token) as nai:
+        nai.subscription()
+        for _ in range(rounds):
+            res.setdefault("fake answer read directly", []).append(asyncio.run(raw()))
+            res.setdefault("AsyncNovelAI", []).append(asyncio.run(client()))
+            res.setdefault("NovelAI (script)", []).append(blocking(nai))
+            res.setdefault("NovelAI (loop running)", []).append(asyncio.run(cell(nai)))
+    print(f"{n} calls of subscription() over a session that answers at once, CPU, best of {rounds}")
+    base = min(res["fake answer read directly"]) / n
+    for k, v in res.items():
+        per = min(v) / n
+        print(f"  {k:26} {per * 1e6:7.1f} us/call  naikit's own: {(per - base) * 1e6:7.1f} us")
+
+
 # -- 2. stream framing -----------------------------------------------------------------------------------
 CHUNK = 64 * 1024
 
@@ -300,7 +407,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", default="calls,framing,import")
+    ap.add_argument("--only", default="calls,overhead,framing,import")
     ap.add_argument(
         "--profile", choices=["sync", "loop", "async", "transport"], help="cProfile one client kind instead"
     )
@@ -310,6 +417,8 @@ def main() -> None:
         bench_calls(args.n, args.rounds, args.profile)
     if args.profile:
         return
+    if "overhead" in parts:
+        bench_overhead(args.n * 10, args.rounds)
     if "framing" in parts:
         if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
             bench_framing(args.rounds)
