@@ -14,10 +14,10 @@ from ._version import __version__
 _EXPORTS: dict[str, str] = {
     "NovelAI": "naikit.novelai.client",
     "AsyncNovelAI": "naikit.novelai.client",
-    "Hosts": "naikit._transport",
-    "RetryPolicy": "naikit._transport",
-    "Timeouts": "naikit._transport",
-    "Secret": "naikit._transport",
+    "Hosts": "naikit._settings",
+    "RetryPolicy": "naikit._settings",
+    "Timeouts": "naikit._settings",
+    "Secret": "naikit._secret",
     "access_key": "naikit.novelai.auth",
     "encryption_key": "naikit.novelai.auth",
     "Token": "naikit.novelai.auth",
@@ -90,7 +90,8 @@ __all__ = [
 
 if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from . import errors, sandbox
-    from ._transport import Hosts, RetryPolicy, Secret, Timeouts
+    from ._secret import Secret
+    from ._settings import Hosts, RetryPolicy, Timeouts
     from .comparison import compare
     from .experiments.experiment import Experiment
     from .explain import explain_step

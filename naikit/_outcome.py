@@ -1,6 +1,6 @@
 """Finding out what happened to a request that creates or spends when its answer was lost.
 
-The transport never resends such a request after it went out (see ``naikit._transport.SEND_RULES``); it
+The transport never resends such a request after it went out (see ``naikit._send_rules.SEND_RULES``); it
 raises :class:`~naikit.errors.OutcomeUnknown`. The clients then look, with the two probes the services
 offer:
 

@@ -15,11 +15,14 @@ import asyncio
 import atexit
 import functools
 import inspect
+import sys
 import threading
 import weakref
 from _thread import allocate_lock
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
+
+from ._secret import Secret
 
 T = TypeVar("T")
 
@@ -63,18 +66,69 @@ def run(coro: Awaitable[T], timeout: float | None = None) -> T:
     worker threads) the coroutine runs on that thread's own persistent loop, with no thread hop; in a
     thread whose loop is already running (a Jupyter kernel) it runs on the shared background loop.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if asyncio._get_running_loop() is None:  # the non-raising form: this check runs on every call
         return _run_here(coro, timeout)
     return _run_in_background(coro, timeout)
 
 
+class _ThreadLoop:
+    """A thread's persistent loop, held in the thread's local slot and closed when the thread ends.
+
+    When a thread finishes, Python clears its thread-local values in that same thread, before ``join()``
+    returns; dropping this holder then closes what was opened on the loop (the sessions registered with
+    :func:`at_loop_close`), its async generators, and the loop itself: no "unclosed event loop" or
+    "unclosed client session" left for the garbage collector to warn about.
+    """
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        _thread_loops.add(self.loop)
+
+    def __del__(self) -> None:
+        if not sys.is_finalizing():  # at interpreter exit the atexit hooks and finalizers own cleanup
+            close_loop(self.loop)
+
+
+_thread_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+# What to close on each thread loop before the loop itself; weak, so a dropped client's session is not kept.
+_closables: dict[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = {}
+
+
+def at_loop_close(loop: asyncio.AbstractEventLoop, closable: Any) -> None:
+    """Have ``await closable.close()`` run on ``loop`` (unless ``closable.closed``) before the runner
+    closes that loop because its thread ended; returns None. For a loop the runner did not make for a
+    thread (a notebook's, the background one) this does nothing: its owner closes it."""
+    if loop in _thread_loops:
+        with _lock:
+            _closables.setdefault(loop, weakref.WeakSet()).add(closable)
+
+
+async def _close_all(items: list[Any]) -> None:
+    await asyncio.gather(*(c.close() for c in items if not c.closed), return_exceptions=True)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close an idle loop of the runner's: close what was registered on it, finish its async generators,
+    close it; returns None. Does nothing to a running or closed loop."""
+    with _lock:
+        items = list(_closables.pop(loop, ()))
+    if loop.is_closed() or loop.is_running():
+        return
+    try:
+        if asyncio._get_running_loop() is None:  # another loop running here cannot be re-entered
+            loop.run_until_complete(_close_all(items))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
-    loop = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-    return loop
+    holder: _ThreadLoop | None = getattr(_local, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _local.holder = _ThreadLoop()
+    return holder.loop
 
 
 def _run_here(coro: Awaitable[T], timeout: float | None) -> T:
@@ -105,31 +159,40 @@ def _run_in_background(coro: Awaitable[T], timeout: float | None) -> T:
     # A bare lock instead of run_coroutine_threadsafe's chained futures: half the hand-off cost.
     done = allocate_lock()
     done.acquire()
-    box: list[asyncio.Future[T]] = []
+    box: list[asyncio.Task[None]] = []
+    outcome: list[Any] = []  # [result] or [exception, None]: set before the lock is released
 
-    def _finished(task: asyncio.Future[T]) -> None:
-        done.release()
+    async def _body() -> None:
+        # The outcome is recorded and the lock released in the task's own last step (not by a
+        # done-callback one loop turn later): the caller wakes as soon as the work is over.
+        try:
+            outcome.append(await coro)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            outcome[:] = [exc, None]
+        finally:
+            done.release()
 
     def _start() -> None:
-        try:
-            task = asyncio.ensure_future(coro, loop=loop)
-        except BaseException as exc:  # not awaitable, say: report it in the caller's thread
-            fut: asyncio.Future[T] = loop.create_future()
-            fut.set_exception(exc)
-            task = fut
-        box.append(task)
-        task.add_done_callback(_finished)
+        box.append(loop.create_task(_body()))
+
+    def _cancel() -> None:  # runs on the loop, after _start (callbacks run in order)
+        if box:
+            box[0].cancel()
 
     loop.call_soon_threadsafe(_start)
     try:
         if not done.acquire(timeout=-1 if timeout is None else timeout):
-            loop.call_soon_threadsafe(box[0].cancel)
+            loop.call_soon_threadsafe(_cancel)
             raise TimeoutError(f"naikit call did not finish within {timeout} s")
     except KeyboardInterrupt:
         # Ctrl-C / "interrupt kernel" in Jupyter: stop the work on the loop too, then re-raise.
-        loop.call_soon_threadsafe(lambda: box and box[0].cancel())
+        loop.call_soon_threadsafe(_cancel)
         raise
-    return box[0].result()
+    if len(outcome) == 2:
+        exc = outcome[0]
+        outcome.clear()  # no reference cycle through the traceback
+        raise exc
+    return outcome[0]
 
 
 def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
@@ -225,12 +288,10 @@ def mask_secrets(
     func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Return ``args`` and ``kwargs`` for a call of ``func`` (a method) with every string given to a
-    secret-carrying parameter (:data:`SECRET_PARAMS`) wrapped in a :class:`~._transport.Secret`.
+    secret-carrying parameter (:data:`SECRET_PARAMS`) wrapped in a :class:`~._secret.Secret`.
 
     A caller that rebinds its own ``args, kwargs`` to the result keeps only masked values in its frame.
     """
-    from ._transport import Secret
-
     positions = dict(_secret_positions(func))
     if not any(i < len(args) for i in positions) and not SECRET_PARAMS & kwargs.keys():
         return args, kwargs
@@ -240,10 +301,17 @@ def mask_secrets(
 
 
 def _make_sync(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    # Whether this method takes a secret at all, worked out once: most calls then skip the masking.
+    secretive = bool(_secret_positions(func)) or any(
+        p.name in SECRET_PARAMS or p.kind is p.VAR_KEYWORD
+        for p in inspect.signature(func).parameters.values()
+    )
+
     @functools.wraps(func)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        # rebinding masks the secrets in this frame (an error tracker records its locals)
-        args, kwargs = mask_secrets(func, args, kwargs)
+        if secretive and (args or kwargs):
+            # rebinding masks the secrets in this frame (an error tracker records its locals)
+            args, kwargs = mask_secrets(func, args, kwargs)
         return run(getattr(self._async, name)(*args, **kwargs))
 
     return method

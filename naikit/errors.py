@@ -205,7 +205,7 @@ class OutcomeUnknown(TransportError):
     out): the server may have carried it out, so naikit did not send it again.
 
     ``check`` says how to find out what happened, ``cause`` is the failure (an APIError or a text),
-    ``endpoint`` the rule's name (see ``naikit._transport.SEND_RULES``), ``spent`` how much the balance fell
+    ``endpoint`` the rule's name (see ``naikit._send_rules.SEND_RULES``), ``spent`` how much the balance fell
     when naikit found the call was carried out and paid for (else None).
     """
 

@@ -10,7 +10,7 @@ import string
 import pytest
 
 from naikit import sandbox
-from naikit._transport import RetryPolicy
+from naikit._settings import RetryPolicy
 from naikit.novelai.client import NovelAI
 from naikit.novelai.crypto import UnsafeWrite
 

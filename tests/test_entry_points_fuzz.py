@@ -30,7 +30,7 @@ import pytest
 
 import naikit
 from naikit import sandbox as sb
-from naikit._transport import RetryPolicy
+from naikit._settings import RetryPolicy
 from naikit.errors import APIError, InputError, NaikitError, ServerError
 from naikit.novelai.client import AsyncNovelAI
 from naikit.novita.client import AsyncNovita

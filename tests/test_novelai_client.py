@@ -12,7 +12,7 @@ import pytest
 from sandbox_fixtures import DEMO, demo_client_fixture
 
 from naikit import errors, sandbox
-from naikit._transport import Hosts, RetryPolicy
+from naikit._settings import Hosts, RetryPolicy
 from naikit.novelai.account import ObjectList, Subscription
 from naikit.novelai.auth import access_key
 from naikit.novelai.client import AsyncNovelAI, NovelAI

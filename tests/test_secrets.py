@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from naikit import errors, sandbox
-from naikit._transport import RetryPolicy
+from naikit._settings import RetryPolicy
 from naikit.novelai.auth import access_key
 from naikit.novelai.client import AsyncNovelAI, NovelAI
 from naikit.sandbox.faults import FaultPlan

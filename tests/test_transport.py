@@ -11,15 +11,10 @@ import pytest
 from aiohttp import web
 
 from naikit import errors
-from naikit._transport import (
-    Hosts,
-    RetryPolicy,
-    Timeouts,
-    Transport,
-    check_base_url,
-    parse_retry_after,
-    parse_sse,
-)
+from naikit._framing import parse_sse
+from naikit._settings import Hosts, RetryPolicy, Timeouts, check_base_url
+from naikit._transport import Transport
+from naikit._wire import parse_retry_after
 
 
 class Script:

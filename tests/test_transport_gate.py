@@ -21,7 +21,8 @@ import pytest
 from lossy_proxy import LossyProxy
 
 from naikit import errors, sandbox
-from naikit._transport import Hosts, RetryPolicy, Timeouts, Transport
+from naikit._settings import Hosts, RetryPolicy, Timeouts
+from naikit._transport import Transport
 from naikit.novelai.client import AsyncNovelAI, NovelAI
 
 PROMPT = "The old lighthouse keeper climbed the stairs"

@@ -12,7 +12,8 @@ from lossy_proxy import LossyProxy
 from novita_helpers import KEY, MODEL, png
 
 from naikit import errors, sandbox
-from naikit._transport import SEND_RULES, RetryPolicy, send_rule
+from naikit._send_rules import SEND_RULES, send_rule
+from naikit._settings import RetryPolicy
 from naikit.novelai.client import NovelAI
 from naikit.novelai.image_models import ImagePreset
 from naikit.novita import Novita

@@ -6,7 +6,8 @@ import asyncio
 
 from aiohttp import web
 
-from naikit._transport import Hosts, Transport
+from naikit._settings import Hosts
+from naikit._transport import Transport
 
 
 def _run(auth: bool, headers: dict[str, str] | None) -> tuple[list[dict[str, str]], bytes]:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from naikit import errors, sandbox
-from naikit._transport import FrameDecoder, SSEDecoder, parse_sse
+from naikit._framing import FrameDecoder, SSEDecoder, parse_sse
 from naikit.novelai import image_models as im
 from naikit.novelai.client import AsyncNovelAI
 from naikit.novelai.image_models import ImagePreset

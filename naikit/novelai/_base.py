@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from .._secret import Secret
-from .._transport import Hosts, RetryPolicy, Timeouts, Transport, redact
+from .._settings import Hosts, RetryPolicy, Timeouts
+from .._transport import Transport
 from .._validate import check_path
+from .._wire import redact
 from ..errors import (
     AccessKeyRejected,
     APIError,

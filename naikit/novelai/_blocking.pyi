@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from naikit._secret import Secret
-from naikit._transport import Hosts, RetryPolicy, Timeouts
+from naikit._settings import Hosts, RetryPolicy, Timeouts
 from naikit.novelai.account import (
     AccountInformation,
     ObjectList,

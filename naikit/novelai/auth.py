@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .._decode import finite, json_or
-from .._transport import Secret, reveal
+from .._secret import Secret, reveal
 from .._validate import has_lone_surrogate
 from ..errors import CredentialsError, InputError
 

@@ -354,7 +354,7 @@ class ImageAPI(AccountAPI):
         async with chunks:
             try:
                 if stream == "sse":
-                    from .._transport import SSEDecoder
+                    from .._framing import SSEDecoder
 
                     sse = SSEDecoder(what=what)
                     async for chunk in chunks:
@@ -368,7 +368,7 @@ class ImageAPI(AccountAPI):
                     sse.close()
                     leftover = sse.pending
                 else:
-                    from .._transport import FrameDecoder
+                    from .._framing import FrameDecoder
 
                     frames = FrameDecoder(what=what)
                     async for chunk in chunks:

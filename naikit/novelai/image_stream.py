@@ -26,7 +26,7 @@ async def msgpack_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str
     """Yield the msgpack maps of an image stream (frames of a 4-byte big-endian length and a map), read
     across chunk boundaries in linear time. An ``error`` event raises APIError; a malformed frame and a
     stream that ends inside a frame raise ResponseShapeError."""
-    from .._transport import FrameDecoder
+    from .._framing import FrameDecoder
 
     frames = FrameDecoder(what=_IMAGE_STREAM)
     async for chunk in chunks:

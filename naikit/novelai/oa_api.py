@@ -333,7 +333,7 @@ class OAAPI(AccountAPI):
         self, path: str, body: dict[str, Any], chat: bool
     ) -> AsyncIterator[tuple[str, list[int], bool, _Assembler, float]]:
         from .._decode import load_json
-        from .._transport import SSEDecoder
+        from .._framing import SSEDecoder
         from ..errors import StreamIncomplete
 
         await self._ensure_ready()

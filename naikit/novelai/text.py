@@ -324,7 +324,7 @@ class TextAPI(OAAPI, StoriesAPI):
         :class:`Generation` in ``.generation``. A stream that breaks after delivering tokens is not
         retried (TransportError).
         """
-        from .._transport import SSEDecoder
+        from .._framing import SSEDecoder
 
         if _is_oa(preset, model):
             kw = _oa_kwargs(

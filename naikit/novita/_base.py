@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 from .._outcome import spend_checked
 from .._poll import attach_task, poll
+from .._secret import Secret, reveal
+from .._settings import Hosts, RetryPolicy, Timeouts
 from .._shapes import check as check_shape
-from .._transport import Hosts, RetryPolicy, Secret, Timeouts, Transport, reveal
+from .._transport import Transport
 from .._validate import (
     check_bool,
     check_mapping,

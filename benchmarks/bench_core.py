@@ -1,0 +1,438 @@
+"""Core speed (issue item 7), every figure a ratio against a reference measured in the same run:
+
+1. call overhead: N small sequential requests (GET /user/subscription) to a `naikit serve` process, by raw
+   aiohttp (one session, ``asyncio.run``), naikit's Transport alone, AsyncNovelAI, the blocking NovelAI in a
+   plain script, and the blocking NovelAI called while another event loop runs in the thread (a Jupyter
+   cell); medians of rounds, in wall time and in the client process's CPU time (steadier on a busy machine).
+   The same without the network: naikit's own CPU per call over a session that answers at once.
+2. image stream framing: the time per MB to read 1, 4 and 16 MB streams (one final picture, arriving in
+   64 KiB chunks: frames cut and unpacked, or SSE events cut, JSON parsed and base64 decoded), beside a
+   copy floor (the same chunks joined once); 16 MB / 1 MB should stay near 1 where memory allows.
+3. client import: ``import naikit; naikit.NovelAI`` in a fresh interpreter (bytecode cached) against
+   ``import aiohttp``, wall and CPU, and the heaviest modules from ``-X importtime``.
+
+Prints figures; asserts nothing (timing is never a pass/fail test).
+
+    .venv/bin/python benchmarks/bench_core.py [--n 300] [--rounds 5] [--only calls,overhead,framing,import]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from served import start_serve, stop_serve  # noqa: E402
+
+import naikit  # noqa: E402
+from naikit.sandbox import DEMO_EMAIL, DEMO_PASSWORD  # noqa: E402
+
+PATH = "/user/subscription"
+
+
+# -- 1. call overhead ------------------------------------------------------------------------------------
+def raw_aiohttp(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` GETs through one raw aiohttp session."""
+    import aiohttp
+
+    async def main() -> tuple[float, float]:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            async with s.get(url + PATH) as r:
+                await r.json()
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                async with s.get(url + PATH) as r:
+                    r.raise_for_status()
+                    await r.json()
+            return (time.perf_counter() - t, time.process_time() - c)
+
+    return asyncio.run(main())
+
+
+def naikit_transport(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` ``Transport.request`` calls: naikit's core without the
+    client's layer (readiness, response shape checks, typed records)."""
+    from naikit._transport import Transport
+
+    try:
+        from naikit._settings import Hosts
+    except ImportError:  # before the transport split (for before/after figures)
+        from naikit._transport import Hosts  # type: ignore[attr-defined,no-redef]
+
+    async def main() -> tuple[float, float]:
+        t = Transport(Hosts.single(url))
+        t.set_token(token)
+        try:
+            await t.request("GET", "image", PATH)
+            t0, c = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                await t.request("GET", "image", PATH)
+            return (time.perf_counter() - t0, time.process_time() - c)
+        finally:
+            await t.close()
+
+    return asyncio.run(main())
+
+
+def naikit_async(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` ``await subscription()`` calls."""
+
+    async def main() -> tuple[float, float]:
+        async with naikit.AsyncNovelAI(base_url=url, token=token) as nai:
+            await nai.subscription()
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                await nai.subscription()
+            return (time.perf_counter() - t, time.process_time() - c)
+
+    return asyncio.run(main())
+
+
+def naikit_sync(url: str, token: str, n: int) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``n`` blocking ``subscription()`` calls."""
+    with naikit.NovelAI(base_url=url, token=token) as nai:
+        nai.subscription()
+        t, c = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            nai.subscription()
+        return (time.perf_counter() - t, time.process_time() - c)
+
+
+def naikit_sync_in_running_loop(url: str, token: str, n: int) -> tuple[float, float]:
+    """The blocking client called from a thread whose loop is running, as in a Jupyter cell."""
+
+    async def cell() -> tuple[float, float]:
+        return naikit_sync(url, token, n)
+
+    return asyncio.run(cell())
+
+
+def bench_calls(n: int, rounds: int, profile: str | None) -> None:
+    """Print the call-overhead medians and ratios."""
+    server, url = start_serve()
+    try:
+        with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
+            nai.subscription()
+            token = nai.token.value
+        if profile:
+            import cProfile
+            import pstats
+
+            fn = {
+                "sync": naikit_sync,
+                "loop": naikit_sync_in_running_loop,
+                "async": naikit_async,
+                "transport": naikit_transport,
+            }[profile]
+            prof = cProfile.Profile()
+            prof.runcall(fn, url, token, n)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+            return
+        kinds = {
+            "raw aiohttp": raw_aiohttp,
+            "Transport.request": naikit_transport,
+            "AsyncNovelAI": naikit_async,
+            "NovelAI (script)": naikit_sync,
+            "NovelAI (loop running)": naikit_sync_in_running_loop,
+        }
+        res: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
+        for _ in range(rounds):
+            for k, fn in kinds.items():
+                res[k].append(fn(url, token, n))
+    finally:
+        stop_serve(server)
+    wall = {k: statistics.median(w for w, _ in v) for k, v in res.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in res.items()}
+    print(f"{n} sequential GET {PATH}, median of {rounds} rounds (wall time; the client process's CPU time)")
+    for k in kinds:
+        w, c = wall[k], cpu[k]
+        print(
+            f"  {k:24} {w / n * 1e3:6.3f} ms/request {w / wall['raw aiohttp']:5.2f}x raw aiohttp   "
+            f"CPU {c / n * 1e3:6.3f} ms/request {c / cpu['raw aiohttp']:5.2f}x raw aiohttp"
+        )
+
+
+# -- 1b. the same overhead without the network ----------------------------------------------------------
+class _FakeResponse:
+    status = 200
+    content_type = "application/json"
+    charset = "utf-8"
+
+    def __init__(self, body: bytes):
+        self._body = body
+        self.headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), "Server": "x"}
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def __aenter__(self) -> _FakeResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _FakeSession:
+    """Answers every request at once with the same recorded body (no socket, no server)."""
+
+    closed = False
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def request(self, method: str, url: str, **kw: object) -> _FakeResponse:
+        return _FakeResponse(self.body)
+
+    async def close(self) -> None:
+        return None
+
+
+def _recorded(url: str, token: str) -> bytes:
+    import aiohttp
+
+    async def main() -> bytes:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            async with s.get(url + PATH) as r:
+                return await r.read()
+
+    return asyncio.run(main())
+
+
+def bench_overhead(n: int, rounds: int) -> None:
+    """Print naikit's own CPU time per call, every layer over a session that answers at once, against
+    the same loop reading the fake answer directly: the overhead with no server and no scheduler noise."""
+    from naikit._transport import Transport
+
+    server, url = start_serve()
+    try:
+        with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
+            nai.subscription()
+            token = nai.token.value
+        body = _recorded(url, token)
+    finally:
+        stop_serve(server)
+    fake = _FakeSession(body)
+
+    async def fake_session(self: Transport) -> _FakeSession:
+        return fake
+
+    Transport.session = fake_session  # type: ignore[method-assign,assignment]
+    dead = "http://127.0.0.1:9"  # never dialled: every request goes to the fake session
+
+    async def raw() -> float:
+        c = time.process_time()
+        for _ in range(n):
+            async with fake.request("GET", dead + PATH, headers={}) as r:
+                json.loads(await r.read())
+        return time.process_time() - c
+
+    async def client() -> float:
+        async with naikit.AsyncNovelAI(base_url=dead, token=token) as a:
+            await a.subscription()
+            c = time.process_time()
+            for _ in range(n):
+                await a.subscription()
+            return time.process_time() - c
+
+    def blocking(nai: naikit.NovelAI) -> float:
+        c = time.process_time()
+        for _ in range(n):
+            nai.subscription()
+        return time.process_time() - c
+
+    async def cell(nai: naikit.NovelAI) -> float:
+        return blocking(nai)
+
+    res: dict[str, list[float]] = {}
+    with naikit.NovelAI(base_url=dead, token=token) as nai:
+        nai.subscription()
+        for _ in range(rounds):
+            res.setdefault("fake answer read directly", []).append(asyncio.run(raw()))
+            res.setdefault("AsyncNovelAI", []).append(asyncio.run(client()))
+            res.setdefault("NovelAI (script)", []).append(blocking(nai))
+            res.setdefault("NovelAI (loop running)", []).append(asyncio.run(cell(nai)))
+    print(f"{n} calls of subscription() over a session that answers at once, CPU, best of {rounds}")
+    base = min(res["fake answer read directly"]) / n
+    for k, v in res.items():
+        per = min(v) / n
+        print(f"  {k:26} {per * 1e6:7.1f} us/call  naikit's own: {(per - base) * 1e6:7.1f} us")
+
+
+# -- 2. stream framing -----------------------------------------------------------------------------------
+CHUNK = 64 * 1024
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
+def _msgpack_stream(mb: int) -> bytes:
+    import msgpack
+
+    image = bytes(range(256)) * (mb * 1024 * 1024 // 256)
+    frame = msgpack.packb(
+        {"event_type": "final", "samp_ix": 0, "step_ix": 27, "gen_id": "g", "sigma": 0.0, "image": image}
+    )
+    return len(frame).to_bytes(4, "big") + frame
+
+
+def _sse_stream(mb: int) -> bytes:
+    # a little under ``mb`` MB of base64, so the 16 MB event stays within the SSE reader's line limit
+    image = base64.b64encode(bytes(range(256)) * ((mb * 1024 * 1024 - 1024) * 3 // 4 // 256)).decode()
+    data = json.dumps({"event_type": "final", "samp_ix": 0, "step_ix": 27, "gen_id": "g", "image": image})
+    return ("event: final\ndata: " + data + "\n\n").encode()
+
+
+def _decoders() -> tuple[type, type]:
+    try:
+        from naikit._framing import FrameDecoder, SSEDecoder
+    except ImportError:  # before the transport split (for before/after figures)
+        from naikit._transport import FrameDecoder, SSEDecoder  # type: ignore[attr-defined,no-redef]
+    return FrameDecoder, SSEDecoder
+
+
+def _frame_msgpack(chunks: list[bytes]) -> int:
+    """Return the picture bytes read from a msgpack image stream: frames cut, each map unpacked."""
+    import msgpack
+
+    dec = _decoders()[0]()
+    return sum(len(msgpack.unpackb(f)["image"]) for c in chunks for f in dec.feed(c))
+
+
+def _frame_sse(chunks: list[bytes]) -> int:
+    """Return the picture bytes read from an SSE image stream: events cut, JSON parsed, base64 decoded."""
+    dec = _decoders()[1]()
+    return sum(len(base64.b64decode(json.loads(ev["data"])["image"])) for c in chunks for ev in dec.feed(c))
+
+
+def bench_framing(rounds: int) -> None:
+    """Print the framing time per MB of 1, 4 and 16 MB streams, against a copy floor (the same chunks
+    joined once: what the memory itself costs per MB at that size, caches and page faults included)."""
+    rounds = max(rounds, 9)  # the 16 MB figures swing with page faults: the best of more rounds
+    print(f"image stream framing, {CHUNK // 1024} KiB chunks, best of {rounds}")
+    for name, make, frame in (("msgpack", _msgpack_stream, _frame_msgpack), ("sse", _sse_stream, _frame_sse)):
+        per_mb: dict[int, float] = {}
+        vs_copy: dict[int, float] = {}
+        for mb in (1, 4, 16):
+            chunks = _chunks(make(mb))
+            best = floor = float("inf")
+            for _ in range(rounds):
+                t = time.perf_counter()
+                frame(chunks)
+                best = min(best, time.perf_counter() - t)
+                t = time.perf_counter()
+                b"".join(chunks)
+                floor = min(floor, time.perf_counter() - t)
+            per_mb[mb], vs_copy[mb] = best / mb, best / floor
+            print(
+                f"  {name:8} {mb:3} MB  {best * 1e3:8.2f} ms  {per_mb[mb] * 1e3:7.2f} ms/MB  "
+                f"copy floor {floor * 1e3:7.2f} ms  framing/copy {vs_copy[mb]:6.1f}x"
+            )
+        print(
+            f"  {name:8} 16 MB / 1 MB: time per MB {per_mb[16] / per_mb[1]:.2f}, "
+            f"framing/copy {vs_copy[16] / vs_copy[1]:.2f}"
+        )
+
+
+# -- 3. import time ----------------------------------------------------------------------------------------
+CHILD = (
+    "import time; t, c = time.perf_counter(), time.process_time(); exec({stmt!r}); "
+    "print(time.perf_counter() - t, time.process_time() - c)"
+)
+
+
+def _child_env(cache: str) -> dict[str, str]:
+    # as a user's install runs: compiled bytecode cached (kept out of the tree), whatever this shell says
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache
+    return env
+
+
+def _import_seconds(stmt: str, rounds: int, env: dict[str, str]) -> tuple[float, float]:
+    """Return the median (wall, CPU) seconds of ``stmt`` in fresh interpreters, after one warm-up run."""
+    walls, cpus = [], []
+    for i in range(rounds + 1):
+        cmd = [sys.executable, "-c", CHILD.format(stmt=stmt)]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+        wall, cpu = map(float, p.stdout.strip().splitlines()[-1].split())
+        if i:  # the first run writes the bytecode cache
+            walls.append(wall)
+            cpus.append(cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def bench_import(rounds: int) -> None:
+    """Print the client's import time against aiohttp's and the heaviest modules it imports."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = _child_env(cache)
+        base = _import_seconds("pass", rounds, env)
+        aio = _import_seconds("import aiohttp", rounds, env)
+        client = _import_seconds("import naikit; naikit.NovelAI", rounds, env)
+        stmt = "import naikit; naikit.NovelAI"
+        p = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", stmt], capture_output=True, text=True, env=env
+        )
+    print(f"import, median of {rounds} fresh interpreters (bytecode cached), wall and CPU seconds")
+    for name, (w, c) in (("nothing (pass)", base), ("import aiohttp", aio), (stmt, client)):
+        print(f"  {name:32} {w:7.3f} s  CPU {c:7.3f} s")
+    print(
+        f"  client / aiohttp: wall {client[0] / aio[0]:.2f}x, CPU {client[1] / aio[1]:.2f}x; "
+        f"client alone (wall): {client[0]:.3f} s"
+    )
+    rows = []
+    for line in p.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    loaded = {name.strip() for _, name in rows}
+    heavy = [
+        m for m in ("pandas", "PIL", "numpy", "tokenizers", "ipywidgets", "msgpack", "nacl") if m in loaded
+    ]
+    print(f"  heavy packages loaded: {', '.join(heavy) or 'none'}")
+    print("  top-level modules by cumulative import time (us):")
+    for us, name in sorted((r for r in rows if not r[1].startswith("  ")), reverse=True)[:8]:
+        print(f"    {us:9d} {name.strip()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default="calls,overhead,framing,import")
+    ap.add_argument(
+        "--profile", choices=["sync", "loop", "async", "transport"], help="cProfile one client kind instead"
+    )
+    args = ap.parse_args()
+    parts = args.only.split(",")
+    if "calls" in parts or args.profile:
+        bench_calls(args.n, args.rounds, args.profile)
+    if args.profile:
+        return
+    if "overhead" in parts:
+        bench_overhead(args.n * 10, args.rounds)
+    if "framing" in parts:
+        if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+            bench_framing(args.rounds)
+        else:
+            # In a child whose allocator keeps freed memory (glibc tunables): the figures then show the
+            # readers' work, not the first-touch page faults of fresh 16 MB blocks, which on a VM swing
+            # the copy floor itself from 3 to 80 ms between runs.
+            big = str(1 << 30)
+            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": big, "MALLOC_TRIM_THRESHOLD_": big}
+            cmd = [sys.executable, __file__, "--only", "framing", "--rounds", str(args.rounds)]
+            subprocess.run(cmd, env=env, check=True)
+    if "import" in parts:
+        bench_import(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
