@@ -16,6 +16,7 @@ class Secret:
     """
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str | Secret):
         self._value = value._value if isinstance(value, Secret) else value
