@@ -180,9 +180,8 @@ def _payload(bits: Any, magics: dict[str, bool]) -> dict[str, str] | None:
     start = head + 32
     if nbits <= 0 or nbits % 8 or start + nbits > bits.size:
         return None
-    payload: bytes | None = np.packbits(bits[start : start + nbits]).tobytes()
-    if magics[magic]:
-        payload = _gunzip(payload)
+    packed = np.packbits(bits[start : start + nbits]).tobytes()
+    payload = _gunzip(packed) if magics[magic] else packed
     if payload is None:
         return None
     try:
