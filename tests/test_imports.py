@@ -95,7 +95,6 @@ KNOWN: set[tuple[str, str]] = {
     # novelai client mixins (core): backup/content/client/story/story_context/sanity call each other
     ("naikit.novelai.content", "naikit.novelai.story"),
     # --- upward edges (b)
-    ("naikit.experiments.experiment", "naikit.widgets.images"),  # Experiment.contact_sheet -> image_grid(exp)
     ("naikit.metadata", "naikit.novelai.image_models"),  # core reads model names from a client module
     ("naikit.tokenizers", "naikit.novelai.models"),  # core reads model names from a client module
     ("naikit.render.context", "naikit.novelai.story_context"),  # render annotates with a result type
