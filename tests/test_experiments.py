@@ -21,6 +21,7 @@ from naikit.experiments import Experiment, bootstrap_ci, request_key
 from naikit.experiments.metrics import perplexity
 from naikit.novelai.client import NovelAI
 from naikit.novelai.image_models import ImagePreset
+from naikit.widgets import image_grid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT = "The old lighthouse keeper climbed the stairs"
@@ -178,7 +179,7 @@ def test_budget_is_never_crossed(sb, tmp_path):
         # raising the budget continues where it stopped
         rep = exp.run(client, progress=False, max_anlas=sum(costs))
         assert rep["stopped"] is None and proxy.total() == 10 and len(exp.frame()) == 10
-        sheet = exp.contact_sheet(thumb_size=64)
+        sheet = image_grid(exp, thumb_size=64)
         assert repr(sheet) == "ImageGrid(10 images)" and sheet.captions[0] == "steps=28 · seed=1"
 
 

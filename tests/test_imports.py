@@ -93,12 +93,9 @@ KNOWN: set[tuple[str, str]] = {
     ("naikit.tokenizers", "naikit.render.tokens"),
     # explain split (sandbox helper): explain <-> novelai.generation, both inside functions
     # novelai client mixins (core): backup/content/client/story/story_context/sanity call each other
-    ("naikit.novelai.content", "naikit.novelai.story"),
     # --- upward edges (b)
-    ("naikit.experiments.experiment", "naikit.widgets.images"),  # Experiment.contact_sheet -> image_grid(exp)
     ("naikit.metadata", "naikit.novelai.image_models"),  # core reads model names from a client module
     ("naikit.tokenizers", "naikit.novelai.models"),  # core reads model names from a client module
-    ("naikit.render.context", "naikit.novelai.story_context"),  # render annotates with a result type
     # --- novelai <-> novita (d): shared shape checks and polling belong in core
     # --- the sandbox imports client modules (c): what both sides need (access keys, document and crypto
     # formats, model tables, presets, request checks) belongs in core

@@ -38,6 +38,8 @@ from .record import IMAGE_METRICS, TEXT_METRICS, record_response
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from ..novelai.images_result import GridCells
+
 __all__ = ["Experiment", "RunReport", "TEXT_METRICS", "IMAGE_METRICS"]
 
 
@@ -513,12 +515,12 @@ class Experiment:
         ]
         return HTML(strip_plot_svg(groups, cis, title=f"{metric} by {by}"))
 
-    def contact_sheet(self, **kw: Any) -> Any:
-        """Return the image-grid widget of every picture of an image experiment, captioned with its axes."""
+    def grid_cells(self) -> GridCells:
+        """Return every picture of an image experiment (the first of each result), captioned with the axes
+        whose values differ between cells (what ``naikit.widgets.image_grid(exp)`` shows)."""
         if self.kind != "image":
-            raise InputError("kind", self.kind, '"image" for a contact sheet')
-        from ..novelai.images_result import GeneratedImage
-        from ..widgets.images import image_grid
+            raise InputError("kind", self.kind, '"image" for a grid of pictures')
+        from ..novelai.images_result import GeneratedImage, GridCells
 
         items, caps = [], []
         varying = [a for a in self.axes if len({json.dumps(c.axes.get(a)) for c in self.cells}) > 1]
@@ -529,7 +531,7 @@ class Experiment:
                 png = fh.read()
             items.append(GeneratedImage(png, res["parameters"], axes["prompt"], res["model"], "generate", 0))
             caps.append(" · ".join(f"{a}={axes[a]}" for a in varying))
-        return image_grid(items, captions=caps, **kw)
+        return GridCells(items, caps)
 
 
 def _outcome_unknown(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._decode import load_json
 from ..errors import InputError
+from ._story_text import story_text_of
 from .crypto import (
     COMPRESSION_MARKER,
     NONCE_SIZE,
@@ -35,7 +36,6 @@ from .crypto import (
     encrypt_payload,
 )
 from .document import Document, decode_document
-from .story import story_text_of
 
 if TYPE_CHECKING:
     from .account import UserObject

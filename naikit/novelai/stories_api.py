@@ -180,7 +180,8 @@ class StoriesAPI(ContentAPI):
         Memory, author's note, lorebook and context settings are written as they are; the story text may
         only have grown at the end (what ``continue_story`` adds), anything else raises UnsafeWrite.
         """
-        from .story import Story, append_story_text
+        from ._story_text import append_story_text
+        from .story import Story
 
         if not isinstance(story, Story) or story._item is None:
             raise InputError("story", story, "a Story read from the account with nai.story(...)")

@@ -1,15 +1,50 @@
-"""HTML of a story context (:class:`~naikit.novelai.story_context.Context`): the text coloured by source,
-a budget bar per section and the lorebook entries with whether they fired and why. Pure: no ipywidgets."""
+"""HTML of a story context (what ``naikit.novelai``'s ``Context`` holds): the text coloured by source, a
+budget bar per section and the lorebook entries with whether they fired and why. Pure: no ipywidgets.
+
+It reads the context through :class:`ContextView` and :class:`SectionView`, the few attributes it shows,
+so that render (a lower layer) names no client type."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Sized
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..novelai.story_context import Context
+__all__ = ["context_html", "ContextView", "SectionView"]
 
-__all__ = ["context_html"]
+
+class SectionView(Protocol):
+    """What :func:`context_html` reads of one section of a context."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def included(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def tokens(self) -> int: ...
+
+
+class ContextView(Protocol):
+    """What :func:`context_html` reads of a context: its model, token limit and tokens (only counted), its
+    sections and its pieces (the text in order, each with the name of its source)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def token_limit(self) -> int: ...
+    @property
+    def tokens(self) -> Sized: ...
+    @property
+    def sections(self) -> Sequence[SectionView]: ...
+    @property
+    def pieces(self) -> Sequence[tuple[str, str]]: ...
+
 
 _COLOURS = {
     "story": "#e5e7eb",
@@ -26,8 +61,9 @@ def _colour(kind: str) -> str:
     return _COLOURS.get(kind, "#f3f4f6")
 
 
-def context_html(ctx: Context) -> str:
-    """Return HTML for a :class:`Context`: the text coloured by source, budget bars, entry table."""
+def context_html(ctx: ContextView) -> str:
+    """Return HTML for a context (``naikit.novelai``'s ``Context``, or anything shaped like
+    :class:`ContextView`): the text coloured by source, budget bars, entry table."""
     kinds = {s.name: s.kind for s in ctx.sections}
     spans = []
     for text, source in ctx.pieces:

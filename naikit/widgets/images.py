@@ -1,8 +1,9 @@
 """Image grid widget: compact thumbnails, captions, click to enlarge, select and save.
 
 ``image_grid(images)`` returns an :class:`ImageGrid` (an ipywidgets ``VBox``) of pictures, or of a result:
-an ``ImageResult`` (a sequence of pictures) or anything with a ``grid_cells()`` method such as an ``XYPlot``
-(its cells captioned with their axis values, one column per X value). Thumbnails are sent as JPEG
+an ``ImageResult`` (a sequence of pictures), a ``GridCells``, or anything with a ``grid_cells()`` method such
+as an ``XYPlot`` (its cells captioned with their axis values, one column per X value) or an image
+``Experiment`` (its pictures captioned with the axes that vary). Thumbnails are sent as JPEG
 or WebP of at most ``thumb_size`` pixels, so a grid of a hundred 832×1216 pictures stays a few MB in the
 notebook; the full PNG is sent only for the picture being enlarged. Captions show the seed and the
 parameters that differ between the pictures. State (selection, enlarged index, payload size) is plain
@@ -43,11 +44,12 @@ def _as_generated(x: Any, i: int) -> GeneratedImage:
 
 
 def _cells(images: Any, captions: Sequence[str] | None, columns: int | None) -> GridCells:
-    """Return the pictures, captions and column count to show: a result's own ``grid_cells()`` (captions and
-    columns given to the grid win over the result's), else ``images`` as a sequence of pictures."""
+    """Return the pictures, captions and column count to show: ``images`` itself when it is a GridCells, a
+    result's own ``grid_cells()`` (captions and columns given to the grid win over the result's), else
+    ``images`` as a sequence of pictures."""
     grid_cells = getattr(images, "grid_cells", None)
-    if callable(grid_cells):
-        cells = grid_cells()
+    if isinstance(images, GridCells) or callable(grid_cells):
+        cells = images if isinstance(images, GridCells) else grid_cells() if callable(grid_cells) else None
         if not isinstance(cells, GridCells):
             raise InputError("images", type(images).__name__, "a result whose grid_cells() returns GridCells")
         return GridCells(
@@ -57,7 +59,9 @@ def _cells(images: Any, captions: Sequence[str] | None, columns: int | None) -> 
         )
     if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Iterable):
         raise InputError(
-            "images", type(images).__name__, "a sequence of pictures, an ImageResult or an XYPlot"
+            "images",
+            type(images).__name__,
+            "a sequence of pictures, an ImageResult, an XYPlot or an Experiment",
         )
     return GridCells(list(images), None if captions is None else list(captions), columns)
 
@@ -311,8 +315,9 @@ def image_grid(
     captions: Sequence[str] | None = None,
 ) -> ImageGrid:
     """Return an ImageGrid (an ipywidgets VBox) of GeneratedImage objects, PIL images or PNG bytes, of an
-    ``ImageResult``, or of a result with ``grid_cells()`` (an ``XYPlot``: every cell, captioned with its
-    axis values). ``columns`` defaults to 4 (an X/Y plot: one per X value)."""
+    ``ImageResult``, of a ``GridCells``, or of a result with ``grid_cells()`` (an ``XYPlot``: every cell,
+    captioned with its axis values; an image ``Experiment``: every picture, captioned with the axes that
+    vary). ``columns`` defaults to 4 (an X/Y plot: one per X value)."""
     return ImageGrid(
         images, thumb_size=thumb_size, fmt=fmt, quality=quality, columns=columns, captions=captions
     )
