@@ -179,11 +179,10 @@ def _payload(bits: Any, magics: dict[str, bool]) -> dict[str, str] | None:
     start = head + 32
     if nbits <= 0 or nbits % 8 or start + nbits > bits.size:
         return None
-    payload = np.packbits(bits[start : start + nbits]).tobytes()
-    if magics[magic]:
-        payload = _gunzip(payload)
-        if payload is None:
-            return None
+    raw = np.packbits(bits[start : start + nbits]).tobytes()
+    payload = _gunzip(raw) if magics[magic] else raw
+    if payload is None:
+        return None
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
