@@ -31,6 +31,7 @@ from typing import Any
 
 from ._decode import decoding, json_or, open_image
 from .errors import InputError
+from .novelai.models import image_model
 
 __all__ = [
     "ImageMetadata",
@@ -128,9 +129,7 @@ def novelai_fields(
     source = "NovelAI"
     if model is not None:
         try:
-            from .novelai.image_models import model_spec
-
-            source = _SOURCES.get(model_spec(model).generation, model)
+            source = _SOURCES.get(image_model(model).generation, model)
         except InputError:
             source = model
     # V4 and later write "NovelAI generated image" and "Generation_time"; V1-V3 images

@@ -1,27 +1,13 @@
-"""The image model tables (generations, samplers, noise schedules, quality tags, undesired-content
-presets) and :class:`ImagePreset`, the settings of an image request with the website's defaults."""
+"""The image model vocabulary (:class:`ImageModelSpec`, :func:`model_spec`) and :class:`ImagePreset`, the
+settings of an image request with the website's defaults. The tables are in :mod:`.image_tables`."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields, replace
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 from ..errors import InputError
 from .models import IMAGE_MODELS, ImageModel, image_model
-
-Action = Literal["generate", "img2img", "infill"]
-ACTIONS: tuple[str, ...] = ("generate", "img2img", "infill")
-GENERATIONS: tuple[str, ...] = ("v1", "v2", "v3", "v4", "v4.5", "v5")
-
-#: Largest image area the service renders (1024×3072 = 1536×2048); above it n_samples may be 0.
-MAX_PIXELS = 3 * 1024 * 1024
-MAX_SIDE = 3072
-MAX_CHARACTERS = 6
-MAX_VIBES = 16
-
 
 # The image model table is the one in models.py (shared with the tokenizers); these names keep this
 # module's vocabulary.
@@ -32,77 +18,6 @@ IMAGE_MODEL_SPECS: tuple[ImageModel, ...] = IMAGE_MODELS
 def model_spec(model: str | ImageModel) -> ImageModel:
     """Return the image model of an API value or short name; InputError listing the models otherwise."""
     return image_model(model)
-
-
-# -------------------------------------------------------------------------------- samplers and schedules
-
-SAMPLERS: tuple[str, ...] = (
-    "k_lms", "k_euler", "k_euler_ancestral", "k_heun", "plms", "ddim", "ddim_v3", "nai_smea", "nai_smea_dyn",
-    "k_dpmpp_2m", "k_dpmpp_2m_sde", "k_dpmpp_2s_ancestral", "k_dpmpp_sde", "k_dpmpp_3m_sde", "k_dpm_2",
-    "k_dpm_2_ancestral", "k_dpm_adaptive", "k_dpm_fast",
-)  # fmt: skip
-NOISE_SCHEDULES: tuple[str, ...] = ("native", "karras", "exponential", "polyexponential")
-
-# plms, nai_smea, k_dpm_adaptive and k_dpm_fast do not work on the service (REF marks them so); V4+ reject
-# ddim, the nai_smea samplers and plms; the website's V4+ list is the six below.
-_OLD_SAMPLERS = (
-    "k_euler", "k_euler_ancestral", "k_dpmpp_2s_ancestral", "k_dpmpp_2m", "k_dpmpp_sde", "k_dpm_2",
-    "k_dpm_2_ancestral", "k_lms", "k_heun", "ddim", "nai_smea_dyn",
-)  # fmt: skip
-_V4_SAMPLERS = (
-    "k_euler", "k_euler_ancestral", "k_dpmpp_2s_ancestral", "k_dpmpp_2m_sde", "k_dpmpp_2m", "k_dpmpp_sde",
-)  # fmt: skip
-_SAMPLERS_BY_GEN: dict[str, tuple[str, ...]] = {
-    "v1": _OLD_SAMPLERS,
-    "v2": _OLD_SAMPLERS,
-    "v3": (*_OLD_SAMPLERS, "ddim_v3", "k_dpmpp_2m_sde"),
-    "v4": _V4_SAMPLERS,
-    "v4.5": _V4_SAMPLERS,
-    "v5": _V4_SAMPLERS,
-}
-_ALL_SCHEDULES = frozenset(("k_euler", "k_euler_ancestral", "k_dpmpp_2s_ancestral", "k_dpmpp_2m",
-                            "k_dpmpp_2m_sde", "k_dpmpp_sde"))  # fmt: skip
-
-
-def samplers_for(model: str | ImageModelSpec) -> tuple[str, ...]:
-    """Return the samplers the model accepts."""
-    return _SAMPLERS_BY_GEN[model_spec(model).generation]
-
-
-def schedules_for(model: str | ImageModelSpec, sampler: str) -> tuple[str, ...]:
-    """Return the noise schedules valid for ``sampler`` on ``model`` (first = the website's default)."""
-    spec = model_spec(model)
-    if sampler in _ALL_SCHEDULES:
-        out = ("karras", "exponential", "polyexponential") if spec.is_v4_plus else NOISE_SCHEDULES
-    elif sampler == "k_dpm_2":
-        out = ("exponential", "polyexponential")
-    else:
-        out = ("native",)
-    return tuple(out)
-
-
-# ------------------------------------------------------------------------------------------ data tables
-
-
-@lru_cache(maxsize=1)
-def _data() -> dict[str, Any]:
-    return json.loads(resources.files("naikit.data.image").joinpath("presets.json").read_text("utf-8"))
-
-
-@lru_cache(maxsize=1)
-def _cost_tables() -> dict[str, list[list[float]]]:
-    return json.loads(resources.files("naikit.data.image").joinpath("cost_tables.json").read_text("utf-8"))
-
-
-def uc_presets(model: str | ImageModelSpec) -> dict[str, str]:
-    """Return the model's undesired-content presets, name -> text, in website order (index = ucPreset)."""
-    return dict(_data()["groups"][model_spec(model).group]["uc"])
-
-
-def quality_tags(model: str | ImageModelSpec) -> tuple[str, str]:
-    """Return (prefix, suffix) the website adds to the prompt when quality tags are on."""
-    q = _data()["groups"][model_spec(model).group]["quality"]
-    return q["prefix"], q["suffix"]
 
 
 # ------------------------------------------------------------------------------------------------- preset
@@ -217,13 +132,3 @@ _WEBSITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "v5": dict(size=(832, 1216), scale=7.0, steps=23, use_coords=True, straight_alpha=True),
     "v5-medium": dict(size=(832, 1216), scale=7.0, steps=14, use_coords=True, straight_alpha=True),
 }
-
-
-def max_n_samples(width: int, height: int) -> int:
-    """Return how many samples one request may ask for at this size (0 = too large): the website's table,
-    8 up to 512x704, 6 up to 640x640, 4 up to 3 MPx."""
-    area = width * height
-    for limit, n in ((512 * 704, 8), (640 * 640, 6), (MAX_PIXELS, 4)):
-        if area <= limit:
-            return n
-    return 0

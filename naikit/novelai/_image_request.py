@@ -22,17 +22,15 @@ from ._image_inputs import (
     letterbox,
     load_image,
 )
-from ._image_preset import (
+from ._image_preset import ImageModelSpec, ImagePreset, model_spec
+from .image_tables import (
     ACTIONS,
     MAX_CHARACTERS,
     MAX_PIXELS,
     MAX_SIDE,
     MAX_VIBES,
-    ImageModelSpec,
-    ImagePreset,
     _data,
     max_n_samples,
-    model_spec,
     quality_tags,
     samplers_for,
     schedules_for,

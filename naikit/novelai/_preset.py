@@ -27,7 +27,6 @@ from ._preset_params import (
     _FILE_ONLY,
     _OA_EXTRA,
     OA_PARAM_FIELDS,
-    PARAMS,
     SAMPLER_IDS,
     SAMPLER_KEYS,
     SAMPLER_MODELS,
@@ -37,6 +36,7 @@ from ._preset_params import (
     is_oa_model,
 )
 from .models import TextModel, text_model
+from .text_param_tables import PARAMS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

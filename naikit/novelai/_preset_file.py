@@ -16,7 +16,6 @@ from ._preset_params import (
     OA_PARAM_FIELDS,
     OA_PRESET_MODELS,
     OA_SAMPLERS,
-    PARAMS,
     SAMPLER_IDS,
     SAMPLER_MODELS,
     SAMPLERS,
@@ -24,6 +23,7 @@ from ._preset_params import (
     check_parameter,
 )
 from .models import TEXT_MODELS, TextModel, text_model
+from .text_param_tables import PARAMS
 
 #: The preset file format version naikit reads and writes.
 PRESET_VERSION = 3

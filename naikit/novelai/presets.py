@@ -22,7 +22,8 @@ naikit's own deliberate differences from the website are listed in the README.
 Everything a user gives is checked before a request is built; bad values raise InputError naming the
 key, the value and what is allowed.
 
-Layout: the parameter tables and checks are in ``_preset_params``, the ``.preset`` file format and the
+Layout: each parameter's type and range is in ``text_param_tables`` (a format module the sandbox shares),
+the sampler tables and the checks in ``_preset_params``, the ``.preset`` file format and the
 official presets in ``_preset_file``, the :class:`Preset` object in ``_preset``, the site's settings, bans
 and biases in ``_text_settings``; this module builds the request and is where every public name is
 imported from.
@@ -40,13 +41,10 @@ from ._preset_file import PRESET_VERSION, _official_files, default_preset_name
 from ._preset_params import (
     OA_PARAM_FIELDS,
     OA_SAMPLERS,
-    PARAMS,
-    PHRASE_REP_PEN,
     SAMPLER_IDS,
     SAMPLER_KEYS,
     SAMPLER_MODELS,
     SAMPLERS,
-    ParamSpec,
     check_oa_parameter,
     check_parameter,
     is_oa_model,
@@ -65,6 +63,7 @@ from ._text_settings import (
 )
 from .models import OA_MODELS, TEXT_MODELS, TextModel, text_model
 from .modules_catalog import check_module
+from .text_param_tables import PARAMS, PHRASE_REP_PEN, ParamSpec
 
 __all__ = [
     "SAMPLERS",

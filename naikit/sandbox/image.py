@@ -25,7 +25,9 @@ from aiohttp import web
 
 from ..errors import InputError
 from ..metadata import novelai_fields
-from ..novelai import image_models as im
+from ..novelai import image_tables as tables
+from ..novelai.image_cost import estimate_augment_cost, estimate_cost
+from ..novelai.models import ImageModel, image_model
 from . import imagegen
 from .access_tokens import authenticate
 from .http import STATE, ApiError, SandboxState, json_body, json_response
@@ -99,11 +101,11 @@ def _decode_image(value: Any, name: str) -> Any:
     return pil
 
 
-def _image_model(value: object, message: str) -> im.ImageModel:
+def _image_model(value: object, message: str) -> ImageModel:
     """Return the image model ``value`` names; ApiError 400 with ``message`` for anything else."""
     if isinstance(value, str):
         try:
-            return im.model_spec(value)
+            return image_model(value)
         except InputError:
             pass
     raise ApiError(400, message)
@@ -171,26 +173,26 @@ async def _parse_generation(request: web.Request, *, stream: bool = False) -> _J
     model = body.get("model")
     spec = _image_model(model, f"model must be one of the image models (got {model!r})")
     action = body.get("action", "generate")
-    if action not in im.ACTIONS:
+    if action not in tables.ACTIONS:
         raise ApiError(400, "action must be one of generate, img2img, infill")
     params = body.get("parameters")
     if not isinstance(params, dict):
         raise ApiError(400, "parameters must be an object")
     for name in ("width", "height"):
-        v = _num(params, name, 64, im.MAX_SIDE, integer=True)
+        v = _num(params, name, 64, tables.MAX_SIDE, integer=True)
         if v % 64:
             raise ApiError(400, f"parameters.{name} must be a multiple of 64")
     w, h = params["width"], params["height"]
-    if w * h > im.MAX_PIXELS:
+    if w * h > tables.MAX_PIXELS:
         raise ApiError(400, "image resolution is too large")
     _num(params, "steps", 1, 50, integer=True)
-    _num(params, "n_samples", 1, max(1, im.max_n_samples(w, h)), integer=True)
+    _num(params, "n_samples", 1, max(1, tables.max_n_samples(w, h)), integer=True)
     _num(params, "scale", 0, 25 if spec.generation in ("v1", "v2") else 10)
     seed = params.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ApiError(400, "parameters.seed must be an unsigned 32-bit integer")
     sampler = params.get("sampler")
-    if sampler not in (*im.samplers_for(spec), "ddim_v3"):
+    if sampler not in (*tables.samplers_for(spec), "ddim_v3"):
         raise ApiError(400, f"sampler {sampler!r} is not supported by {spec.value}")
     job = _Job(account, prompt, spec.value, action, params, 0)
     if action in ("img2img", "infill"):
@@ -212,9 +214,7 @@ async def _parse_generation(request: web.Request, *, stream: bool = False) -> _J
     if params.get("reference_image_multiple") and spec.generation == "v5":
         raise ApiError(400, "vibe transfer is not available on V5")
     opus = account.tier == 3 and account.active
-    job.cost = im.estimate_cost(
-        {"model": spec.value, "action": action, "parameters": params}, opus=opus
-    ).total
+    job.cost = estimate_cost({"model": spec.value, "action": action, "parameters": params}, opus=opus).total
     if job.cost > account.anlas:
         raise ApiError(
             402, f"Not enough Anlas: this generation costs {job.cost}, the balance is {account.anlas}"
@@ -224,7 +224,7 @@ async def _parse_generation(request: web.Request, *, stream: bool = False) -> _J
 
 def spec_generation(model: str) -> str:
     """Return the generation ("v1" ... "v5") of a validated model value."""
-    return im.model_spec(model).generation
+    return image_model(model).generation
 
 
 def _slot(state: SandboxState, account_id: str):
@@ -468,8 +468,8 @@ async def augment_image(request: web.Request) -> web.Response:
     account = authenticate(request)
     body = await json_body(request)
     tool = body.get("req_type")
-    if tool not in im.DIRECTOR_TOOLS:
-        raise ApiError(400, "req_type must be one of " + ", ".join(im.DIRECTOR_TOOLS))
+    if tool not in tables.DIRECTOR_TOOLS:
+        raise ApiError(400, "req_type must be one of " + ", ".join(tables.DIRECTOR_TOOLS))
     pic = _decode_image(body.get("image"), "image")
     w, h = body.get("width"), body.get("height")
     if (w, h) != pic.size:
@@ -481,10 +481,10 @@ async def augment_image(request: web.Request) -> web.Response:
             raise ApiError(400, "defry must be an integer in [0, 5]")
         if tool == "emotion":
             mood, sep, _ = str(body.get("prompt", "")).partition(";;")
-            if not sep or mood not in im.EMOTIONS:
+            if not sep or mood not in tables.EMOTIONS:
                 raise ApiError(400, "prompt must be '<emotion>;;<prompt>' with a known emotion")
     opus = account.tier == 3 and account.active
-    cost = im.estimate_augment_cost(tool, w, h, opus=opus).total
+    cost = estimate_augment_cost(tool, w, h, opus=opus).total
     if cost > account.anlas:
         raise ApiError(402, "Not enough Anlas")
     out = imagegen.derived(pic, tool)
@@ -558,7 +558,7 @@ async def suggest_tags(request: web.Request) -> web.Response:
     authenticate(request)
     model = request.query.get("model", "")
     try:
-        im.model_spec(model)
+        image_model(model)
     except InputError:
         raise ApiError(400, "model must be an image model") from None
     prompt = request.query.get("prompt", "")

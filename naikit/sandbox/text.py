@@ -25,15 +25,17 @@ import base64
 import binascii
 import json
 import logging
+import math
 import weakref
 from typing import Any
 
 from aiohttp import web
 
+from .._validate import is_token_id
 from ..errors import InputError
 from ..novelai.models import TEXT_MODELS, TextModel
 from ..novelai.modules_catalog import check_module
-from ..novelai.presets import check_parameter
+from ..novelai.text_param_tables import PARAMS, REQUEST_PARAMS
 from . import textgen
 from .access_tokens import authenticate
 from .generation_lock import generation_slot
@@ -95,16 +97,64 @@ def _check_params(params: Any, model: TextModel) -> dict[str, Any]:
                 check_module(value, model)
             except InputError:
                 raise ApiError(400, f"Module {value} is not available for model {model.value}") from None
-        else:
-            try:
-                out[key] = check_parameter(key, value, f"parameters.{key}")
-            except InputError as exc:
-                if "a known parameter" in exc.allowed:
-                    continue  # other flags (next_word, output_nonzero_probs...) are accepted and ignored
-                raise ApiError(400, str(exc)) from None
+        elif key in _PARAMS:
+            out[key] = _checked(key, value)
+        # other keys (next_word, output_nonzero_probs...) are accepted and ignored, as the service does
     if out.get("min_length", 0) > out.get("max_length", 40):
         raise ApiError(400, "parameters.min_length must not exceed parameters.max_length")
     return out
+
+
+_PARAMS = {**PARAMS, **REQUEST_PARAMS}
+
+
+def _checked(key: str, value: Any) -> Any:
+    """Return ``value`` if it has the type and lies in the range NovelAI takes for ``parameters.key``
+    (integral numbers of an integer parameter as ints); ApiError 400 otherwise, in the words of the
+    class-validator checks behind the service's other 400s ("must be one of the following values")."""
+    spec, name = _PARAMS[key], f"parameters.{key}"
+    kind = spec.kind
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ApiError(400, f"{name} must be a boolean value")
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise ApiError(400, f"{name} must be a string")
+    if kind == "choice":
+        if value in spec.choices:
+            return value
+        raise ApiError(400, f"{name} must be one of the following values: {', '.join(spec.choices)}")
+    if kind == "tokens":
+        if isinstance(value, list) and all(is_token_id(t) for t in value):
+            return value
+        raise ApiError(400, f"{name} must be an array of token ids (integers >= 0)")
+    if kind == "sequences":
+        if isinstance(value, list) and all(
+            isinstance(seq, list) and seq and all(is_token_id(t) for t in seq) for seq in value
+        ):
+            return value
+        raise ApiError(400, f"{name} must be an array of non-empty arrays of token ids")
+    # JSON numbers: an integer parameter takes 3.0 as 3; no parameter takes NaN or infinity
+    whole = kind == "int"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not (value.is_integer() if whole else math.isfinite(value)))
+    ):
+        what = "an integer number" if whole else "a number conforming to the specified constraints"
+        raise ApiError(400, f"{name} must be {what}")
+    if whole:
+        value = int(value)
+    lo, hi = spec.lo, spec.hi
+    if lo is not None and spec.lo_open and value <= lo:
+        raise ApiError(400, f"{name} must be greater than {lo}")
+    if lo is not None and value < lo:
+        raise ApiError(400, f"{name} must not be less than {lo}")
+    if hi is not None and value > hi:
+        raise ApiError(400, f"{name} must not be greater than {hi}")
+    return value
 
 
 async def _parse(request: web.Request) -> tuple[TextModel, list[int], dict[str, Any], int, bool, str]:
