@@ -11,11 +11,14 @@ import base64
 import io
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._decode import finite
 from .._records import Record, record, to_str, to_text, wire
 from .errors import TaskFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "Task",
@@ -210,7 +213,7 @@ class TaskResult(Record):
         return self
 
     # -- display -------------------------------------------------------------------------------------
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return one row per file: index, kind, type, ttl, NSFW result, bytes, width, height."""
         import pandas as pd
 
