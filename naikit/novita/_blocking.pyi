@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from naikit._transport import RetryPolicy, Timeouts
-from naikit.novita.client import ImageResult
+from naikit._transport import RetryPolicy, Secret, Timeouts
+from naikit.novita._case import ImageResult
 from naikit.novita.tasks import Task, TaskResult
 from naikit.novita.training import ModelCatalogue, TrainingList, TrainingStatus, UserInfo
 
@@ -15,7 +15,7 @@ class BlockingMethods:
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         *,
         base_url: str | None = None,
         sandbox: bool | None = None,
