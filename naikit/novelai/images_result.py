@@ -193,7 +193,7 @@ class ImageResult(Sequence[GeneratedImage]):
         return iter(self.items)
 
     @property
-    def images(self) -> list[Any]:
+    def images(self) -> list[PIL.Image.Image]:
         """Return the pictures as PIL images."""
         return [g.image for g in self.items]
 

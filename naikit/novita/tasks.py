@@ -19,6 +19,7 @@ from .errors import TaskFailed
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import PIL.Image
 
 __all__ = [
     "Task",
@@ -189,11 +190,11 @@ class TaskResult(Record):
         return [f.url for f in self.image_files]
 
     @property
-    def images(self) -> list[Any]:
+    def images(self) -> list[PIL.Image.Image]:
         """Return the downloaded images as PIL images (order of ``image_urls``); empty before download."""
         from PIL import Image
 
-        out = []
+        out: list[Image.Image] = []
         for f in self.image_files:
             if f.data is not None:
                 im = Image.open(io.BytesIO(f.data))
