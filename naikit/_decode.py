@@ -21,9 +21,12 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import NaikitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import PIL.Image
 
 __all__ = ["Fail", "MAX_DEPTH", "load_json", "json_or", "decoding", "open_image", "depth_exceeds", "finite"]
 
@@ -89,7 +92,7 @@ def json_or(data: str | bytes | bytearray, default: Any = None) -> Any:
         return default
 
 
-def open_image(raw: bytes, fail: Fail) -> Any:
+def open_image(raw: bytes, fail: Fail) -> PIL.Image.Image:
     """Return the PIL image of picture bytes, decoded (so a truncated file fails here, not later);
     raise ``fail(reason)`` when PIL cannot read them (bad chunks, truncated data, a decompression bomb)."""
     from PIL import Image

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ._validate import check_wait_options
 from .errors import (
@@ -60,6 +60,9 @@ class PollStatus(Protocol):
     def progress(self) -> float | None:
         """Return the progress in percent, or None when unknown."""
         ...
+
+
+S = TypeVar("S", bound=PollStatus)  # poll() returns the status type its fetch gives
 
 
 def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseException:
@@ -188,7 +191,7 @@ _TRANSIENT = (TransportError, ServerError, RateLimited)
 
 
 async def poll(
-    fetch: Callable[[], Awaitable[PollStatus]],
+    fetch: Callable[[], Awaitable[S]],
     task_id: str,
     *,
     timeout: float = 300.0,
@@ -201,7 +204,7 @@ async def poll(
     what: str = "task",
     now: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> Any:
+) -> S:
     """Poll ``fetch()`` until the job is finished; return its final status.
 
     ``timeout`` is in seconds of ``now()`` (not a count of polls). The interval starts at ``interval``

@@ -59,6 +59,7 @@ R = TypeVar("R", bound="Record")
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # typing.dataclass_transform is 3.11+; type checkers read typing_extensions' on 3.10
+    import pandas as pd
     from typing_extensions import dataclass_transform
 else:
 
@@ -211,7 +212,7 @@ class Display:
         """Return (field, value) pairs in display order."""
         raise NotImplementedError
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return a two-column DataFrame (field, value), one row per field, indexed by field."""
         import pandas as pd
 
@@ -256,7 +257,7 @@ class Listing:
     def __len__(self) -> int:
         return len(self._entries())
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return a DataFrame with one row per entry and the columns ``COLUMNS``, in the server's order."""
         import pandas as pd
 
@@ -264,7 +265,10 @@ class Listing:
 
     def _repr_html_(self) -> str:
         frame = self.to_frame()
-        return frame._repr_html_() if self.HTML_INDEX else frame.to_html(index=False)
+        if self.HTML_INDEX:
+            # pandas' notebook display exists on every DataFrame; pandas-stubs does not declare it
+            return frame._repr_html_()  # type: ignore[operator]
+        return frame.to_html(index=False)
 
 
 def html_table(caption: str, rows: list[tuple[str, Any]], css_class: str | None = "naikit-record") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from ._secret import Secret
 from .errors import InputError
@@ -31,6 +31,8 @@ __all__ = [
     "check_string",
     "check_above",
 ]
+
+T = TypeVar("T")  # the checks that pass a value through unchanged keep its type
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Deeper than any request naikit builds; deeper input would hit Python's recursion limit when serialized.
@@ -133,7 +135,7 @@ def check_bool(value: Any, field: str, *, none: bool = False) -> Any:
     return value
 
 
-def check_callable(value: Any, field: str) -> Any:
+def check_callable(value: T, field: str) -> T:
     """Return ``value`` if it is None or callable; else raise InputError."""
     if value is not None and not callable(value):
         raise InputError(field, value, "a function (or None)")
@@ -175,7 +177,7 @@ def check_path(value: Any, field: str = "path") -> Any:
     return value
 
 
-def check_wire_text(value: Any, field: str) -> Any:
+def check_wire_text(value: T, field: str) -> T:
     """Return ``value`` if it is bytes, or a string UTF-8 can carry; else raise InputError."""
     if isinstance(value, str) and has_lone_surrogate(value):
         raise InputError(
@@ -184,7 +186,7 @@ def check_wire_text(value: Any, field: str) -> Any:
     return value
 
 
-def check_wire_json(value: Any, field: str = "request body") -> Any:
+def check_wire_json(value: T, field: str = "request body") -> T:
     """Return ``value`` if it serializes to standard JSON that UTF-8 can carry; else raise InputError.
 
     Refused, naming the path inside the body: NaN and ±Infinity (not JSON; ``json.dumps`` would write them),
@@ -258,7 +260,7 @@ def check_wait_options(
 # --- checks the NovelAI data modules share (presets, image requests, stories) ----------------------------
 
 
-def check_instance(value: Any, cls: type | tuple[type, ...], field: str, allowed: str) -> Any:
+def check_instance(value: T, cls: type | tuple[type, ...], field: str, allowed: str) -> T:
     """Return ``value`` if it is an instance of ``cls``; else raise InputError with ``allowed``."""
     if not isinstance(value, cls):
         raise InputError(field, value, allowed)
@@ -291,7 +293,7 @@ def check_flags(**flags: Any) -> None:
 # -- choices, bounded strings, open lower bounds (first used by the Novita request builders) ---------------
 
 
-def check_string(value: Any, field: str, *, lo: int = 1, hi: int | None = None) -> Any:
+def check_string(value: Any, field: str, *, lo: int = 1, hi: int | None = None) -> str:
     """Return ``value`` if it is a string of ``lo`` to ``hi`` characters UTF-8 can carry; else raise.
 
     Unlike ``check_text(empty=False)``, a string of spaces counts its spaces: only the length is checked.

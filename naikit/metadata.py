@@ -27,11 +27,15 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._decode import decoding, json_or, open_image
 from .errors import InputError
 from .novelai.models import image_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import PIL.Image
 
 __all__ = [
     "ImageMetadata",
@@ -95,7 +99,7 @@ class ImageMetadata:
             out["Comment"] = self.parameters
         return out
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return the parameters as a two-column pandas DataFrame (parameter, value)."""
         import pandas as pd
 
@@ -211,7 +215,7 @@ def read_stealth(image: Any) -> dict[str, str] | None:
         return _payload(_rgb_bits(pil), RGB_MAGIC)
 
 
-def write_stealth(image: Any, fields: dict[str, str], *, compressed: bool = True) -> Any:
+def write_stealth(image: Any, fields: dict[str, str], *, compressed: bool = True) -> PIL.Image.Image:
     """Return an RGBA copy of ``image`` with ``fields`` written into the alpha channel's low bits.
 
     Raises InputError when the image has too few pixels to hold them.

@@ -13,11 +13,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .novelai.image_models import ImagePreset
 from .novelai.images_result import GridCells, ImageResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import PIL.Image
 
 __all__ = ["XYPlot", "xy_plot", "axy_plot", "plan"]
 
@@ -86,7 +89,7 @@ class XYPlot:
         rows = [f"{self.y[0]}={v}" for v in self.y[1]] if self.y else [""]
         return cols, rows
 
-    def image(self, z: int = 0, *, cell: int = 256) -> Any:
+    def image(self, z: int = 0, *, cell: int = 256) -> PIL.Image.Image:
         """Return the page ``z`` as one labelled PIL image (cells scaled to ``cell`` pixels wide)."""
         from PIL import Image, ImageDraw
 

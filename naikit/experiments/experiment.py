@@ -37,6 +37,7 @@ from .record import IMAGE_METRICS, TEXT_METRICS, record_response
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from IPython.display import HTML
 
     from ..novelai.images_result import GridCells
 
@@ -496,7 +497,7 @@ class Experiment:
         self.frame().to_parquet(path, index=False)
         return os.fspath(path)
 
-    def plot(self, metric: str = "mean_logprob", by: str | None = None) -> Any:
+    def plot(self, metric: str = "mean_logprob", by: str | None = None) -> HTML:
         """Return an HTML strip plot of ``metric`` per value of the axis ``by`` (every result a dot, the
         mean and its bootstrap interval a bar)."""
         from IPython.display import HTML

@@ -15,10 +15,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .journal import request_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..novelai.generation import Generation
+    from ..novelai.images_result import ImageResult
 
 __all__ = ["Cell", "text_cells", "image_cells", "grid"]
 
@@ -40,7 +44,7 @@ class Cell:
         if not self.key:
             self.key = request_key(self.identity)
 
-    async def send(self, aclient: Any, opus: bool | None = None) -> Any:
+    async def send(self, aclient: Any, opus: bool | None = None) -> Generation | ImageResult:
         """Send the request on ``aclient``; return its Generation or ImageResult."""
         if self.kind == "text":
             return await aclient.generate(self.prompt, self.preset, **self.kwargs)

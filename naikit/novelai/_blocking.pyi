@@ -409,11 +409,11 @@ class BlockingMethods:
         """Use a login JWT or a ``pst-`` persistent token (no request is made); return it as a Token."""
         ...
 
-    def lorebook(self, story: str | ContentObject) -> Any:
+    def lorebook(self, story: str | ContentObject) -> pd.DataFrame:
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""
         ...
 
-    def loss_history(self, module_id: str) -> Any:
+    def loss_history(self, module_id: str) -> pd.DataFrame:
         """Return a module's loss history as a DataFrame (step, loss)."""
         ...
 
@@ -532,7 +532,7 @@ class BlockingMethods:
 
     def suggest_tags(
         self, prompt: str, *, model: str = "nai-diffusion-4-5-full", lang: str | None = None
-    ) -> Any:
+    ) -> pd.DataFrame:
         """Return tag suggestions for the prompt's last term as a DataFrame (tag, count, confidence)."""
         ...
 

@@ -139,7 +139,7 @@ class ContextConfig:
         out.raw = d
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the config as the site stores it (keys it had keep their order)."""
         out = dict(self.raw)
         for k in self._KEYS:
@@ -258,7 +258,7 @@ class LoreEntry:
         out.raw = d
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the entry as the site stores it."""
         out = dict(self.raw)
         for k in self._ORDER:
@@ -303,7 +303,7 @@ class Category:
         out.raw = d
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the category as the site stores it (settings naikit does not model kept)."""
         out = dict(self.raw)
         out.update(
@@ -366,7 +366,7 @@ class EphemeralEntry:
         out.raw = d
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the entry as the site stores it."""
         out = dict(self.raw)
         out.update({"text": self.text, "contextConfig": self.context_config.to_dict()})

@@ -13,7 +13,7 @@ import datetime as _dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._records import (
     Listing,
@@ -28,6 +28,9 @@ from .._records import (
     to_timestamp,
     wire,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "TIERS",
@@ -236,7 +239,7 @@ class UserAccountData(Record):
     settings: Any = wire("settings", (str, dict, None))
     raw: dict = field(compare=False)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Return a DataFrame (section, field, value) joining information, priority and subscription."""
         import pandas as pd
 

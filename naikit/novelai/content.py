@@ -38,6 +38,8 @@ from .crypto import (
 from .document import Document, decode_document
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .account import UserObject
 
 __all__ = [
@@ -271,7 +273,7 @@ class ContentList:
             raise self.errors[0]
         return self
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Return a DataFrame with one row per object (columns depend on the type; ``error`` is last)."""
         import pandas as pd
 

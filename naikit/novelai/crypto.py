@@ -38,11 +38,14 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The content errors live in naikit.errors (one tree); re-exported here for this module's users.
 from .._decode import decoding, load_json
 from ..errors import ContentError, CorruptData, CorruptObject, InputError, UnsafeWrite, WrongKey
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "COMPRESSION_MARKER",
@@ -471,7 +474,7 @@ class Keystore:
         outer = {"version": self.version, "nonce": list(nonce), "sdata": list(sdata)}
         return base64.b64encode(dumps_compact(outer)).decode("ascii")
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Return a DataFrame with one row per key: meta, key length and a fingerprint (never the key)."""
         import pandas as pd
 

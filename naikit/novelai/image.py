@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._outcome import spend_checked
 from .._validate import check_bool, check_int, check_number
@@ -24,6 +24,9 @@ from .image_models import Character, CharacterReference, CostEstimate, ImagePres
 from .image_stream import _IMAGE_STREAM, _b64, _checked_event, _stream_json, _stream_msgpack, msgpack_frames
 from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
 from .user_api import AccountAPI
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["ImageAPI", "BudgetExceeded"]
 
@@ -514,7 +517,7 @@ class ImageAPI(AccountAPI):
 
     async def suggest_tags(
         self, prompt: str, *, model: str = "nai-diffusion-4-5-full", lang: str | None = None
-    ) -> Any:
+    ) -> pd.DataFrame:
         """Return tag suggestions for the prompt's last term as a DataFrame (tag, count, confidence)."""
         import pandas as pd
 

@@ -14,10 +14,16 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from .._decode import decoding, open_image
 from ..errors import InputError, ResponseShapeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import PIL.Image
+
+    from ..metadata import ImageMetadata
 
 __all__ = ["GeneratedImage", "ImageResult", "GridCells", "StreamEvent", "unzip_images", "strip_images"]
 
@@ -72,7 +78,7 @@ def _check_picture(raw: bytes, what: str, name: str) -> None:
             pil.verify()
 
 
-def _picture(raw: bytes, what: str) -> Any:
+def _picture(raw: bytes, what: str) -> PIL.Image.Image:
     """Return the decoded PIL image of ``raw``; ResponseShapeError naming ``what`` when it is unreadable."""
 
     def fail(reason: str) -> ResponseShapeError:
@@ -99,7 +105,7 @@ class GeneratedImage:
         return self.params.get("seed")
 
     @property
-    def image(self) -> Any:
+    def image(self) -> PIL.Image.Image:
         """Return the picture as a PIL image (its ``.info`` holds the PNG text metadata)."""
         if self._pil is None:
             self._pil = _picture(self.png, f"image {self.index} of {self.model or 'a generation'}")
@@ -111,7 +117,7 @@ class GeneratedImage:
         return self.image.size
 
     @property
-    def metadata(self) -> Any:
+    def metadata(self) -> ImageMetadata | None:
         """Return the NovelAI metadata in the PNG (``naikit.metadata.ImageMetadata``), or None."""
         from ..metadata import read_metadata
 
@@ -187,7 +193,7 @@ class ImageResult(Sequence[GeneratedImage]):
         return iter(self.items)
 
     @property
-    def images(self) -> list[Any]:
+    def images(self) -> list[PIL.Image.Image]:
         """Return the pictures as PIL images."""
         return [g.image for g in self.items]
 
@@ -196,7 +202,7 @@ class ImageResult(Sequence[GeneratedImage]):
         """Return each picture's seed."""
         return [g.seed for g in self.items]
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return one row per picture: index, seed, model, size, steps, scale, sampler, prompt, bytes."""
         import pandas as pd
 
@@ -264,7 +270,7 @@ class StreamEvent:
         return self.event_type == "final"
 
     @property
-    def pil(self) -> Any:
+    def pil(self) -> PIL.Image.Image:
         """Return the event's picture as a PIL image."""
         return _picture(self.image, f"stream event {self.event_type} of sample {self.sample}")
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._decode import finite
 from .._records import Listing, Record, record, to_float, to_int, to_str, wire
 from .._validate import check_bool, check_text, has_lone_surrogate
 from ..errors import InputError
 from ._base import ClientCore
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["ModulesAPI", "Module", "ModuleList", "AI_MODULE", "loss_svg", "MAX_DATASET_BYTES"]
 
@@ -117,7 +120,7 @@ class Module(Record):
         """Return the last loss value, or None before the first step."""
         return self.loss_history[-1] if self.loss_history else None
 
-    def loss_frame(self) -> Any:
+    def loss_frame(self) -> pd.DataFrame:
         """Return the loss history as a DataFrame (step, loss)."""
         import pandas as pd
 
@@ -251,7 +254,7 @@ class ModulesAPI(ClientCore):
             raise InputError("amount", amount, "a positive whole number of training steps (at most 1000000)")
         return await self._call("POST", "/ai/module/buy-training-steps", json={"amount": amount})
 
-    async def loss_history(self, module_id: str) -> Any:
+    async def loss_history(self, module_id: str) -> pd.DataFrame:
         """Return a module's loss history as a DataFrame (step, loss)."""
         return (await self.module(module_id)).loss_frame()
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .crypto import KEY_SIZE, Keystore, WrongKey
 from .document import DocumentError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["SanityReport", "sanity_check"]
 
@@ -41,7 +44,7 @@ class SanityReport:
         """Return the rows whose status is "problem"."""
         return [r for r in self.rows if r["status"] != "ok"]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Return every finding as a DataFrame (check, type, id, meta, status, detail)."""
         import pandas as pd
 

@@ -28,6 +28,8 @@ from .content_api import ContentAPI
 from .crypto import UnsafeWrite
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .story import Story
 
 __all__ = ["StoriesAPI"]
@@ -203,7 +205,7 @@ class StoriesAPI(ContentAPI):
         out._read_text = out.text
         return out
 
-    async def lorebook(self, story: str | ContentObject):
+    async def lorebook(self, story: str | ContentObject) -> pd.DataFrame:
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""
         import pandas as pd
 

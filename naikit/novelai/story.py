@@ -195,7 +195,7 @@ class Story:
         story.raw_lorebook = lb
         return story
 
-    def lorebook_dict(self) -> dict:
+    def lorebook_dict(self) -> dict[str, Any]:
         """Return the lorebook as the site stores it (``.lorebook`` file / storycontent ``lorebook``)."""
         out: dict[str, Any] = dict(self.raw_lorebook) if self.raw_lorebook else {"lorebookVersion": 6}
         out["entries"] = [e.to_dict() for e in self.lorebook]
@@ -208,7 +208,7 @@ class Story:
             out["order"] = list(self.lorebook_order)
         return out
 
-    def content_dict(self) -> dict:
+    def content_dict(self) -> dict[str, Any]:
         """Return the storycontent data with this story's memory, AN, lorebook and configs written in.
 
         The story text itself is not rewritten here (the document format is the content layer's);

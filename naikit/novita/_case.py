@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._outcome import spend_checked
 from . import requests as rq
 from ._base import NovitaBase
+
+if TYPE_CHECKING:  # pragma: no cover
+    import PIL.Image
 
 __all__ = ["CaseArea", "ImageResult"]
 
@@ -23,7 +26,7 @@ class ImageResult:
         self.endpoint = endpoint
 
     @property
-    def image(self) -> Any:
+    def image(self) -> PIL.Image.Image:
         """Return the image as a PIL image."""
         from PIL import Image
 

@@ -51,7 +51,7 @@ class Novita(BlockingMethods, _runner.SyncClient):
             super().__init__(AsyncNovita(*args, **kwargs))
 
     @staticmethod
-    def transports_of(async_client: Any) -> list[Any]:
+    def transports_of(async_client: Any) -> list[Transport]:
         """Return the API transport and those of generated files and uploads (made as they are needed)."""
         return [async_client.transport, *async_client._file_transports.values()]
 

@@ -11,11 +11,15 @@ import base64
 import io
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._decode import finite
 from .._records import Record, record, to_str, to_text, wire
 from .errors import TaskFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import PIL.Image
 
 __all__ = [
     "Task",
@@ -186,11 +190,11 @@ class TaskResult(Record):
         return [f.url for f in self.image_files]
 
     @property
-    def images(self) -> list[Any]:
+    def images(self) -> list[PIL.Image.Image]:
         """Return the downloaded images as PIL images (order of ``image_urls``); empty before download."""
         from PIL import Image
 
-        out = []
+        out: list[Image.Image] = []
         for f in self.image_files:
             if f.data is not None:
                 im = Image.open(io.BytesIO(f.data))
@@ -210,7 +214,7 @@ class TaskResult(Record):
         return self
 
     # -- display -------------------------------------------------------------------------------------
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return one row per file: index, kind, type, ttl, NSFW result, bytes, width, height."""
         import pandas as pd
 

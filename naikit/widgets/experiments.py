@@ -73,7 +73,7 @@ class ExperimentDashboard(Snapshot, widgets.VBox):
             f["text"] = f["text"].str.slice(0, 60)
         self.table.value = f.tail(self.rows).to_html(index=False, float_format=lambda v: f"{v:.3f}")
 
-    def start(self, client: Any, **kw: Any) -> asyncio.Task:
+    def start(self, client: Any, **kw: Any) -> asyncio.Task[None]:
         """Run the experiment as a task on the running loop (a Jupyter kernel's); return the task."""
         loop = asyncio.get_running_loop()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
@@ -24,6 +24,9 @@ from ..novelai.models import OA_MODELS, TEXT_MODELS, text_model
 from ..novelai.presets import OA_SAMPLERS, PARAMS, SAMPLER_KEYS, SAMPLER_MODELS, SAMPLERS, Preset, is_oa_model
 from .files import output_folder, output_path, shown_path
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..novelai.generation import Generation
 
 __all__ = ["PresetEditor", "preset_editor"]
 
@@ -392,7 +395,7 @@ class PresetEditor(Snapshot, widgets.VBox):
     def _do_save_file(self) -> None:
         self.save()
 
-    def generate(self, seed: int | None = None, **params: Any) -> Any:
+    def generate(self, seed: int | None = None, **params: Any) -> Generation:
         """Generate from the prompt box with the edited preset; show and return the Generation."""
         if self._client is None:
             from ..novelai.client import NovelAI

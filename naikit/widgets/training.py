@@ -18,7 +18,7 @@ import html
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
@@ -26,6 +26,9 @@ from ..errors import InputError, NaikitError
 from ..novelai.modules import Module
 from ..render.charts import line_chart_svg
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "TrainingDashboard",
@@ -212,7 +215,7 @@ class TrainingDashboard(Snapshot, widgets.VBox):
         """Return True while the background refresh task is alive."""
         return self._task is not None and not self._task.done()
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """Return the jobs as a DataFrame, one row each (columns of :data:`COLUMNS`)."""
         import pandas as pd
 
@@ -395,7 +398,7 @@ class TrainingDashboard(Snapshot, widgets.VBox):
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def wait(self) -> Any:
+    async def wait(self) -> pd.DataFrame:
         """Wait until the background task ends (every job finished); return :meth:`to_frame`."""
         if self._task is None:
             await self.run()
@@ -407,7 +410,7 @@ class TrainingDashboard(Snapshot, widgets.VBox):
                     raise
         return self.to_frame()
 
-    def run_until_done(self) -> Any:
+    def run_until_done(self) -> pd.DataFrame:
         """Block until every job has finished (outside a running loop); return :meth:`to_frame`."""
         from .. import _runner
 
