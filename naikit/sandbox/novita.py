@@ -178,6 +178,27 @@ def _create_task(
     return json_response({"task_id": task_id})
 
 
+def _image_task(
+    request: web.Request,
+    account: dict[str, Any],
+    task_type: str,
+    params: dict[str, Any],
+    inputs: dict[str, str] | None = None,
+) -> web.Response:
+    """Start an image generation task of ``params["n"]`` images; it fails when its prompt asks to."""
+    n = params["n"]
+    return _create_task(
+        request,
+        account,
+        task_type,
+        params,
+        images=n,
+        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
+        fail=_fail_reason(params["prompt"]),
+        inputs=inputs,
+    )
+
+
 def _seed(req: dict[str, Any]) -> int:
     seed = get_field(req, "seed", -1)
     return random.randrange(2**32) if seed == -1 else int(seed)
@@ -229,15 +250,7 @@ async def txt2img(request: web.Request) -> web.Response:
         "prompt": req["prompt"],
         **extra,
     }
-    return _create_task(
-        request,
-        account,
-        "TXT_TO_IMG",
-        params,
-        images=n,
-        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
-        fail=_fail_reason(req["prompt"]),
-    )
+    return _image_task(request, account, "TXT_TO_IMG", params)
 
 
 @routes.post("/v3/async/img2img")
@@ -273,16 +286,7 @@ async def img2img(request: web.Request) -> web.Response:
         **extra,
     }
     inputs = {"image": base64.b64encode(source).decode()}
-    return _create_task(
-        request,
-        account,
-        "IMG_TO_IMG",
-        params,
-        images=n,
-        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
-        fail=_fail_reason(req["prompt"]),
-        inputs=inputs,
-    )
+    return _image_task(request, account, "IMG_TO_IMG", params, inputs)
 
 
 @routes.post("/v3/async/inpainting")
@@ -305,16 +309,7 @@ async def inpainting(request: web.Request) -> web.Response:
     n = int_field(req, "image_num", 1, 8, 1)
     params = {"kind": "image", "n": n, "seed": _seed(req), "prompt": req["prompt"], **extra}
     inputs = {"image": base64.b64encode(image).decode(), "mask": base64.b64encode(mask).decode()}
-    return _create_task(
-        request,
-        account,
-        "INPAINTING",
-        params,
-        images=n,
-        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
-        fail=_fail_reason(req["prompt"]),
-        inputs=inputs,
-    )
+    return _image_task(request, account, "INPAINTING", params, inputs)
 
 
 @routes.post("/v3/async/upscale")
