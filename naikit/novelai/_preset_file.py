@@ -101,14 +101,7 @@ def _blank(name: str, model: str) -> dict[str, Any]:
             "min_p": 0.0,
             "order": [{"id": s, "enabled": s == "temperature"} for s in OA_SAMPLERS],
         }
-        return {
-            "presetVersion": PRESET_VERSION,
-            "name": name,
-            "id": str(uuid.uuid4()),
-            "remoteId": "",
-            "parameters": oa,
-            "model": model,
-        }
+        return _preset_file(name, oa, model)
     params: dict[str, Any] = dict(_NEW_PRESET)
     order = []
     for s in SAMPLERS:
@@ -120,12 +113,17 @@ def _blank(name: str, model: str) -> dict[str, Any]:
     if model in SAMPLER_MODELS["math1"]:
         params.update(math1_temp=1.0, math1_quad=0.0, math1_quad_entropy_scale=0.0, min_p=0.0)
     params["order"] = order
+    return _preset_file(name, params, model)
+
+
+def _preset_file(name: str, parameters: dict[str, Any], model: str) -> dict[str, Any]:
+    """Return a new preset file (a fresh id, no remote id) around ``parameters``."""
     return {
         "presetVersion": PRESET_VERSION,
         "name": name,
         "id": str(uuid.uuid4()),
         "remoteId": "",
-        "parameters": params,
+        "parameters": parameters,
         "model": model,
     }
 
