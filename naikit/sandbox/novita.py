@@ -199,6 +199,38 @@ def _image_task(
     )
 
 
+def _video_task(
+    request: web.Request,
+    account: dict[str, Any],
+    task_type: str,
+    body: dict[str, Any],
+    frames: int,
+    prompt: str,
+    size: tuple[int, int],
+    inputs: dict[str, str] | None = None,
+) -> web.Response:
+    """Start a video task of ``frames`` frames (a GIF of ``size``); it fails when its prompt asks to."""
+    params = {
+        "kind": "video",
+        "frames": frames,
+        "seed": _seed(body),
+        "prompt": prompt,
+        "video_type": "gif",
+        "w": size[0],
+        "h": size[1],
+    }
+    return _create_task(
+        request,
+        account,
+        task_type,
+        params,
+        images=frames,
+        duration=ns.TIMING["run"] * 2,
+        fail=_fail_reason(prompt),
+        inputs=inputs,
+    )
+
+
 def _seed(req: dict[str, Any]) -> int:
     seed = get_field(req, "seed", -1)
     return random.randrange(2**32) if seed == -1 else int(seed)
@@ -348,24 +380,8 @@ async def img2video(request: web.Request) -> web.Response:
         raise bad(f"frames_num must be {limits.IMG2VIDEO_MODELS[model]} for {model}")
     image = image_field(body, "image_file", max_bytes=30 * MB, max_side=2048)
     int_field(body, "steps", 1, 50)
-    params = {
-        "kind": "video",
-        "frames": frames,
-        "seed": _seed(body),
-        "prompt": "",
-        "video_type": "gif",
-        "w": 256,
-        "h": 256,
-    }
-    return _create_task(
-        request,
-        account,
-        "IMG_TO_VIDEO",
-        params,
-        images=frames,
-        duration=ns.TIMING["run"] * 2,
-        inputs={"image": base64.b64encode(image).decode()},
-    )
+    inputs = {"image": base64.b64encode(image).decode()}
+    return _video_task(request, account, "IMG_TO_VIDEO", body, frames, "", (256, 256), inputs=inputs)
 
 
 @routes.post("/v3/async/txt2video")
@@ -386,24 +402,7 @@ async def txt2video(request: web.Request) -> web.Response:
         raise bad("prompts: at most 128 frames in all")
     w, h = int_field(body, "width", 256, 1024), int_field(body, "height", 256, 1024)
     text = " ".join(p["prompt"] for p in prompts)
-    params = {
-        "kind": "video",
-        "frames": total,
-        "seed": _seed(body),
-        "prompt": text,
-        "video_type": "gif",
-        "w": w,
-        "h": h,
-    }
-    return _create_task(
-        request,
-        account,
-        "TXT_TO_VIDEO",
-        params,
-        images=total,
-        duration=ns.TIMING["run"] * 2,
-        fail=_fail_reason(text),
-    )
+    return _video_task(request, account, "TXT_TO_VIDEO", body, total, text, (w, h))
 
 
 @routes.get("/v3/async/task-result")
