@@ -165,6 +165,13 @@ def _check_sampler(name: Any, where: str) -> str:
     return name
 
 
+def _order_list(value: Any, where: str) -> list[dict[str, Any]]:
+    """Return a preset file's ``order`` (a JSON list) as checked ``{"id", "enabled"}`` items."""
+    if not isinstance(value, list):
+        raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
+    return _order_items(value, where)
+
+
 def _order_items(order: Iterable[Any], where: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -217,9 +224,7 @@ def _validate_file(data: dict[str, Any]) -> dict[str, Any]:
         for key, value in params.items():
             where = f"parameters.{key}"
             if key == "order":
-                if not isinstance(value, list):
-                    raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
-                params["order"] = _order_items(value, where)
+                params["order"] = _order_list(value, where)
                 _check_oa_order(params["order"], model.value, where)
             elif key in OA_PARAM_FIELDS:
                 check_oa_parameter(key, value, model.value, where)
@@ -227,9 +232,7 @@ def _validate_file(data: dict[str, Any]) -> dict[str, Any]:
     for key, value in params.items():
         where = f"parameters.{key}"
         if key == "order":
-            if not isinstance(value, list):
-                raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
-            params["order"] = _order_items(value, where)
+            params["order"] = _order_list(value, where)
         elif key == "textGenerationSettingsVersion":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InputError(where, value, "an integer")
