@@ -158,6 +158,19 @@ def _email_hash(value: str, name: str) -> str:
         raise ApiError(400, f"{name} must be an email address or its SHA-256 hex digest") from None
 
 
+def _mail_token(state: SandboxState, email: str, kind: str, ttl: int) -> None:
+    """Mail a new ``kind`` token valid ``ttl`` seconds (to the outbox) if ``email`` has an account (a
+    verification mail also marks the letter sent); returns None, and says nothing of whether it had one."""
+    account = state.store.account_by_email_hash(_email_hash(email, "email"))
+    if account is None:
+        return
+    token = secrets.token_hex(32)
+    state.store.add_mail_token(account.id, kind, token, expires_at=int(state.now()) + ttl)
+    if kind == "verify-email":
+        state.store.update_account(account.id, email_letter_sent=True)
+    state.send_mail(kind, email, token)
+
+
 def _object_type(request: web.Request) -> str:
     type_ = request.match_info["type"]
     if type_ not in OBJECT_TYPES:
@@ -320,15 +333,7 @@ async def resend_email_verification(request: web.Request) -> web.Response:
     """Send a new verification mail (to the outbox) if the address has an account; 200 either way."""
     state = _state(request)
     body = await json_body(request)
-    email = field(body, "email", str)
-    account = state.store.account_by_email_hash(_email_hash(email, "email"))
-    if account is not None:
-        token = secrets.token_hex(32)
-        state.store.add_mail_token(
-            account.id, "verify-email", token, expires_at=int(state.now()) + VERIFY_TTL
-        )
-        state.store.update_account(account.id, email_letter_sent=True)
-        state.send_mail("verify-email", email, token)
+    _mail_token(state, field(body, "email", str), "verify-email", VERIFY_TTL)
     return empty_response(200)
 
 
@@ -356,12 +361,7 @@ async def recovery_request(request: web.Request) -> web.Response:
     """Send a recovery token (to the outbox) if the address has an account; 202 either way."""
     state = _state(request)
     body = await json_body(request)
-    email = field(body, "email", str)
-    account = state.store.account_by_email_hash(_email_hash(email, "email"))
-    if account is not None:
-        token = secrets.token_hex(32)
-        state.store.add_mail_token(account.id, "recovery", token, expires_at=int(state.now()) + RECOVERY_TTL)
-        state.send_mail("recovery", email, token)
+    _mail_token(state, field(body, "email", str), "recovery", RECOVERY_TTL)
     return empty_response(202)
 
 
