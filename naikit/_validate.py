@@ -74,6 +74,18 @@ def check_text(
     return value
 
 
+def _range_text(lo: float | None, hi: float | None, spec: str) -> str:
+    """Return the words for the bounds given (" from 1 to 8", " of at least 0", ...; "" for none),
+    each bound formatted with the format ``spec``."""
+    if lo is not None and hi is not None:
+        return f" from {lo:{spec}} to {hi:{spec}}"
+    if lo is not None:
+        return f" of at least {lo:{spec}}"
+    if hi is not None:
+        return f" of at most {hi:{spec}}"
+    return ""
+
+
 def check_number(
     value: Any,
     field: str,
@@ -86,14 +98,7 @@ def check_number(
     """Return ``value`` if it is a finite int or float (not a bool) within [lo, hi]; else raise InputError."""
     if value is None and none:
         return None
-    rng = ""
-    if lo is not None and hi is not None:
-        rng = f" from {lo:g} to {hi:g}"
-    elif lo is not None:
-        rng = f" of at least {lo:g}"
-    elif hi is not None:
-        rng = f" of at most {hi:g}"
-    text = allowed or f"a finite number{rng}"
+    text = allowed or f"a finite number{_range_text(lo, hi, 'g')}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(field, value, text)
     try:
@@ -112,13 +117,7 @@ def check_int(
     """Return ``value`` if it is an int (not a bool) within [lo, hi]; else raise InputError."""
     if value is None and none:
         return None
-    rng = ""
-    if lo is not None and hi is not None:
-        rng = f" from {lo} to {hi}"
-    elif lo is not None:
-        rng = f" of at least {lo}"
-    elif hi is not None:
-        rng = f" of at most {hi}"
+    rng = _range_text(lo, hi, "")
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field, value, f"an integer{rng}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):

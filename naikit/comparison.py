@@ -12,10 +12,8 @@ is a label.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from .errors import InputError
 from .experiments.metrics import distinct_n, repetition_rate
 from .novelai.generation import Generation
 from .novelai.presets import Preset
+from .render.compare import diff_html
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -89,23 +88,6 @@ class Comparison:
         return f"Comparison({self.model}, {len(self.presets)} presets x {len(self.seeds)} seeds)"
 
 
-_WORD = re.compile(r"\s+|[^\s]+")
-
-
-def _diff_spans(text: str, reference: str) -> str:
-    """Return ``text`` as HTML with the words that are not in ``reference`` highlighted."""
-    a = _WORD.findall(reference)
-    b = _WORD.findall(text)
-    out = []
-    for op, _, _, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        chunk = escape("".join(b[j1:j2]))
-        if op == "equal" or not chunk.strip():
-            out.append(chunk)
-        else:
-            out.append(f'<mark class="nk-diff">{chunk}</mark>')
-    return "".join(out)
-
-
 def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
     """Return the side-by-side HTML of a comparison: one column per preset, one row per seed, the words
     that differ from the first preset's text highlighted, metrics under each cell (no timings, so the
@@ -123,7 +105,7 @@ def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
         for i, name in enumerate(c.presets):
             g = c.generations[(name, seed)]
             r = metrics[(name, seed)]
-            text = escape(g.text) if i == 0 else _diff_spans(g.text, ref)
+            text = escape(g.text) if i == 0 else diff_html(g.text, ref)
             ml = "–" if _m.isnan(r["mean_logprob"]) else f"{r['mean_logprob']:.2f}"
             cells.append(
                 f'<td><div class="nk-text">{text}</div><div class="nk-m">{r["tokens"]} tokens · mean logprob '

@@ -24,25 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from . import sampling
 from .errors import InputError
+from .novelai._preset_params import SAMPLER_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["SamplerExplanation", "explanation_svg", "explanation_html", "stage_setting"]
 
-# the parameters each sampler reads (as in the request), to label the stages
+# the numeric parameters each sampler reads (as in the request), to label the stages: the request's own
+# table without cfg's negative prompt text
 _SETTINGS: dict[str, tuple[str, ...]] = {
-    "temperature": ("temperature",),
-    "top_k": ("top_k",),
-    "top_p": ("top_p",),
-    "tfs": ("tail_free_sampling",),
-    "top_a": ("top_a",),
-    "typical_p": ("typical_p",),
-    "cfg": ("cfg_scale",),
-    "top_g": ("top_g",),
-    "mirostat": ("mirostat_tau", "mirostat_lr"),
-    "math1": ("math1_temp", "math1_quad", "math1_quad_entropy_scale"),
-    "min_p": ("min_p",),
+    name: tuple(k for k in keys if k != "cfg_uc") for name, keys in SAMPLER_KEYS.items()
 }
 _NEUTRAL: dict[str, Any] = {
     "temperature": 1.0,

@@ -188,6 +188,18 @@ def _default_notebooks() -> str:
     return candidate if os.path.isdir(candidate) else os.getcwd()
 
 
+def _add_login_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the account arguments the commands that log in share (email, password, --email-case)."""
+    p.add_argument("email", type=_email, help="the account's email address")
+    p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
+    p.add_argument(
+        "--email-case",
+        choices=["lower", "verbatim"],
+        default="lower",
+        help="'lower' hashes the email lower-cased, as the website does; 'verbatim' as typed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``naikit`` command with every subcommand registered."""
     from .._version import __version__
@@ -204,25 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     p = sub.add_parser("access-key", help="print the 64-character access key for EMAIL and PASSWORD")
-    p.add_argument("email", type=_email, help="the account's email address")
-    p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
-    p.add_argument(
-        "--email-case",
-        choices=["lower", "verbatim"],
-        default="lower",
-        help="'lower' hashes the email lower-cased, as the website does; 'verbatim' as typed",
-    )
+    _add_login_arguments(p)
     p.set_defaults(func=_cmd_access_key)
 
     p = sub.add_parser("access-token", help="log in and print the access token")
-    p.add_argument("email", type=_email, help="the account's email address")
-    p.add_argument("password", nargs="?", help="omit or '-' to type it (or read it from stdin)")
-    p.add_argument(
-        "--email-case",
-        choices=["lower", "verbatim"],
-        default="lower",
-        help="'lower' hashes the email lower-cased, as the website does; 'verbatim' as typed",
-    )
+    _add_login_arguments(p)
     p.add_argument("--base-url", default=None, help="one URL for all hosts (e.g. a `naikit serve` sandbox)")
     p.set_defaults(func=_cmd_access_token)
 

@@ -16,11 +16,11 @@ else ``NAI_BASE_URL`` (one URL for all three hosts, what ``naikit lab`` sets) or
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from .._once import OnceGate
 from .._secret import Secret
 from .._settings import Hosts, RetryPolicy, Timeouts
 from .._transport import Transport
@@ -108,7 +108,7 @@ class ClientCore:
         # A token given up front is visible at once (``client.token``); its expiry is checked on use.
         self._token: Token | None = self._token_arg
         self._ready = False
-        self._ready_lock: asyncio.Lock | None = None
+        self._ready_gate = OnceGate()
         self._sandbox: _Server | None = None
         hosts_now = self._explicit_hosts or _hosts_from_env() or Hosts()
         self.transport = Transport(
@@ -192,34 +192,29 @@ class ClientCore:
 
     async def _ensure_ready(self) -> None:
         """Resolve hosts and credentials once (login if needed); returns None."""
-        if self._ready:
+        await self._ready_gate.run(lambda: self._ready, self._resolve_ready)
+
+    async def _resolve_ready(self) -> None:
+        """Resolve the credentials now (under the gate of :meth:`_ensure_ready`); returns None."""
+        pending = self._pending
+        if pending is None and self.sandbox_mode is not True:
+            pending = _credentials_from_env()
+        if (
+            pending is None
+            and self.sandbox_mode is not False
+            and (self.sandbox_mode is True or (self._explicit_hosts is None and _hosts_from_env() is None))
+        ):
+            await self._use_sandbox()
             return
-        if self._ready_lock is None:
-            self._ready_lock = asyncio.Lock()
-        async with self._ready_lock:
-            if self._ready:
-                return
-            pending = self._pending
-            if pending is None and self.sandbox_mode is not True:
-                pending = _credentials_from_env()
-            if (
-                pending is None
-                and self.sandbox_mode is not False
-                and (
-                    self.sandbox_mode is True or (self._explicit_hosts is None and _hosts_from_env() is None)
-                )
-            ):
-                await self._use_sandbox()
-                return
-            if pending is None:
-                raise CredentialsError(
-                    "credentials",
-                    None,
-                    "a token, email+password or access key",
-                    "Pass them to the client, call login(...), or set NAI_TOKEN or NAI_USERNAME and "
-                    "NAI_PASSWORD.",
-                )
-            await self._login_pending(pending)
+        if pending is None:
+            raise CredentialsError(
+                "credentials",
+                None,
+                "a token, email+password or access key",
+                "Pass them to the client, call login(...), or set NAI_TOKEN or NAI_USERNAME and "
+                "NAI_PASSWORD.",
+            )
+        await self._login_pending(pending)
 
     async def _use_sandbox(self) -> None:
         if self._sandbox is None:

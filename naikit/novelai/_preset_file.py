@@ -101,14 +101,7 @@ def _blank(name: str, model: str) -> dict[str, Any]:
             "min_p": 0.0,
             "order": [{"id": s, "enabled": s == "temperature"} for s in OA_SAMPLERS],
         }
-        return {
-            "presetVersion": PRESET_VERSION,
-            "name": name,
-            "id": str(uuid.uuid4()),
-            "remoteId": "",
-            "parameters": oa,
-            "model": model,
-        }
+        return _preset_file(name, oa, model)
     params: dict[str, Any] = dict(_NEW_PRESET)
     order = []
     for s in SAMPLERS:
@@ -120,12 +113,17 @@ def _blank(name: str, model: str) -> dict[str, Any]:
     if model in SAMPLER_MODELS["math1"]:
         params.update(math1_temp=1.0, math1_quad=0.0, math1_quad_entropy_scale=0.0, min_p=0.0)
     params["order"] = order
+    return _preset_file(name, params, model)
+
+
+def _preset_file(name: str, parameters: dict[str, Any], model: str) -> dict[str, Any]:
+    """Return a new preset file (a fresh id, no remote id) around ``parameters``."""
     return {
         "presetVersion": PRESET_VERSION,
         "name": name,
         "id": str(uuid.uuid4()),
         "remoteId": "",
-        "parameters": params,
+        "parameters": parameters,
         "model": model,
     }
 
@@ -165,6 +163,13 @@ def _check_sampler(name: Any, where: str) -> str:
     if not isinstance(name, str) or name not in SAMPLER_IDS:
         raise InputError(where, name, "a sampler: " + ", ".join(SAMPLERS))
     return name
+
+
+def _order_list(value: Any, where: str) -> list[dict[str, Any]]:
+    """Return a preset file's ``order`` (a JSON list) as checked ``{"id", "enabled"}`` items."""
+    if not isinstance(value, list):
+        raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
+    return _order_items(value, where)
 
 
 def _order_items(order: Iterable[Any], where: str) -> list[dict[str, Any]]:
@@ -219,9 +224,7 @@ def _validate_file(data: dict[str, Any]) -> dict[str, Any]:
         for key, value in params.items():
             where = f"parameters.{key}"
             if key == "order":
-                if not isinstance(value, list):
-                    raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
-                params["order"] = _order_items(value, where)
+                params["order"] = _order_list(value, where)
                 _check_oa_order(params["order"], model.value, where)
             elif key in OA_PARAM_FIELDS:
                 check_oa_parameter(key, value, model.value, where)
@@ -229,9 +232,7 @@ def _validate_file(data: dict[str, Any]) -> dict[str, Any]:
     for key, value in params.items():
         where = f"parameters.{key}"
         if key == "order":
-            if not isinstance(value, list):
-                raise InputError(where, value, '[{"id": <sampler>, "enabled": <bool>}, ...]')
-            params["order"] = _order_items(value, where)
+            params["order"] = _order_list(value, where)
         elif key == "textGenerationSettingsVersion":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InputError(where, value, "an integer")

@@ -118,11 +118,7 @@ class StoriesAPI(ContentAPI):
             target = story.raise_for_error().data.get("remoteStoryId")
         else:
             stories = await self.content("stories", keystore=ks)
-            match = [
-                s
-                for s in stories
-                if story in (s.id, s.meta) or (isinstance(s.data, dict) and s.data.get("title") == story)
-            ]
+            match = [s for s in stories if _is_story(story, s)]
             if not match:
                 match_c = [c for c in contents if story in (c.id, c.meta)]
                 if match_c:
@@ -150,12 +146,8 @@ class StoriesAPI(ContentAPI):
         else:
             stories = await self.content("stories", keystore=ks)
             for s in stories:
-                d = s.data if isinstance(s.data, dict) else {}
-                if (isinstance(story, ContentObject) and story.id == s.id) or story in (
-                    s.id,
-                    s.meta,
-                    d.get("title"),
-                ):
+                if _is_story(story, s):
+                    d = s.data if isinstance(s.data, dict) else {}
                     target, title = d.get("remoteStoryId"), str(d.get("title", ""))
                     break
             found = next(
@@ -214,14 +206,9 @@ class StoriesAPI(ContentAPI):
         contents = await self.content("storycontent", keystore=ks)
         stories = await self.content("stories", keystore=ks)
         target = None
-        for s in stories:
-            d = s.data if isinstance(s.data, dict) else {}
-            if (isinstance(story, ContentObject) and story.id == s.id) or story in (
-                s.id,
-                s.meta,
-                d.get("title"),
-            ):
-                target = d.get("remoteStoryId")
+        for s in stories:  # the last one named wins
+            if _is_story(story, s):
+                target = s.data.get("remoteStoryId") if isinstance(s.data, dict) else None
         content = next(
             (c for c in contents if c.id == target or (isinstance(story, str) and story == c.id)), None
         )
@@ -229,6 +216,13 @@ class StoriesAPI(ContentAPI):
             raise _no_story(story)
         rows = lorebook_rows(content.raise_for_error().data)
         return pd.DataFrame(rows, columns=["name", "keys", "enabled", "category", "text"])
+
+
+def _is_story(story: str | ContentObject, s: ContentObject) -> bool:
+    """Return True when ``s`` (a ``stories`` object) is the story ``story`` names: that object, or its
+    id, meta or title."""
+    d = s.data if isinstance(s.data, dict) else {}
+    return (isinstance(story, ContentObject) and story.id == s.id) or story in (s.id, s.meta, d.get("title"))
 
 
 def _check_story(story: Any) -> None:

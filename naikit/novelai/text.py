@@ -212,27 +212,15 @@ class TextAPI(OAAPI, StoriesAPI):
         parameters (``max_length=60``, ``temperature=0.8``...). ``seed`` only matters on naikit's
         sandbox (NovelAI's text API has no seed). Raises InputError before sending for any bad value.
         """
-        if _is_oa(preset, model):
-            kw = _oa_kwargs(
-                dict(model=model, global_settings=global_settings, bans=bans, biases=biases,
-                     stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
-                     context_tokens=context_tokens, seed=seed)
-            )  # fmt: skip
-            return await self._oa_generate(prompt, preset, **kw, **params)
-        body, p, m = prepare_request(
-            prompt,
-            preset,
-            model=model,
-            global_settings=global_settings,
-            bans=bans,
-            biases=biases,
-            stop_sequences=stop_sequences,
-            module=module,
-            use_string=use_string,
-            truncate=truncate,
+        options: dict[str, Any] = dict(
+            model=model, global_settings=global_settings, bans=bans, biases=biases,
+            stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
             context_tokens=context_tokens,
-            **params,
-        )
+        )  # fmt: skip
+        if _is_oa(preset, model):
+            kw = _oa_kwargs({**options, "seed": seed})
+            return await self._oa_generate(prompt, preset, **kw, **params)
+        body, p, m = prepare_request(prompt, preset, **options, **params)
         query = _check_seed(seed)
         await self._ensure_ready()
         t0 = time.perf_counter()
@@ -326,29 +314,17 @@ class TextAPI(OAAPI, StoriesAPI):
         """
         from .._framing import SSEDecoder
 
+        options: dict[str, Any] = dict(
+            model=model, global_settings=global_settings, bans=bans, biases=biases,
+            stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
+            context_tokens=context_tokens,
+        )  # fmt: skip
         if _is_oa(preset, model):
-            kw = _oa_kwargs(
-                dict(model=model, global_settings=global_settings, bans=bans, biases=biases,
-                     stop_sequences=stop_sequences, module=module, use_string=use_string, truncate=truncate,
-                     context_tokens=context_tokens, seed=seed)
-            )  # fmt: skip
+            kw = _oa_kwargs({**options, "seed": seed})
             async for tok in self._oa_generate_stream(prompt, preset, **kw, **params):
                 yield tok
             return
-        body, p, m = prepare_request(
-            prompt,
-            preset,
-            model=model,
-            global_settings=global_settings,
-            bans=bans,
-            biases=biases,
-            stop_sequences=stop_sequences,
-            module=module,
-            use_string=use_string,
-            truncate=truncate,
-            context_tokens=context_tokens,
-            **params,
-        )
+        body, p, m = prepare_request(prompt, preset, **options, **params)
         query = _check_seed(seed)
         await self._ensure_ready()
         from ..tokenizers import token_bytes

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from .._once import OnceGate
 from .._outcome import spend_checked
 from .._poll import attach_task, poll
 from .._secret import Secret, reveal
@@ -94,7 +95,7 @@ class NovitaBase:
         self.validate = validate
         self._sandbox: Any = None
         self._ready = False
-        self._ready_lock: asyncio.Lock | None = None
+        self._ready_gate = OnceGate()
         base = base_url or _base_from_env() or DEFAULT_BASE_URL
         self.transport = Transport(
             Hosts.single(base),
@@ -144,27 +145,25 @@ class NovitaBase:
 
     # -- credentials -------------------------------------------------------------------------------
     async def _ensure_ready(self) -> None:
-        if self._ready:
-            return
-        if self._ready_lock is None:
-            self._ready_lock = asyncio.Lock()
-        async with self._ready_lock:
-            if self._ready:
-                return
-            key: Secret | None = self._key_arg if self.sandbox_mode is not True else None
-            if key is None and self.sandbox_mode is not True:
-                env = Secret.wrap(os.environ.get("NOVITA_API_KEY"))
-                key = _check_key(env) if env else None
-            if key is None:
-                automatic = self.sandbox_mode is None and self._base_arg is None and _base_from_env() is None
-                if self.sandbox_mode is True or automatic:
-                    key = Secret(await self._start_sandbox())
-                else:
-                    raise CredentialsError(
-                        "api_key", None, "a Novita API key", "Pass api_key= or set NOVITA_API_KEY."
-                    )
-            self.transport.set_token(reveal(key))
-            self._ready = True
+        """Resolve the API key (or start the sandbox) once; returns None."""
+        await self._ready_gate.run(lambda: self._ready, self._resolve_ready)
+
+    async def _resolve_ready(self) -> None:
+        """Resolve the credentials now (under the gate of :meth:`_ensure_ready`); returns None."""
+        key: Secret | None = self._key_arg if self.sandbox_mode is not True else None
+        if key is None and self.sandbox_mode is not True:
+            env = Secret.wrap(os.environ.get("NOVITA_API_KEY"))
+            key = _check_key(env) if env else None
+        if key is None:
+            automatic = self.sandbox_mode is None and self._base_arg is None and _base_from_env() is None
+            if self.sandbox_mode is True or automatic:
+                key = Secret(await self._start_sandbox())
+            else:
+                raise CredentialsError(
+                    "api_key", None, "a Novita API key", "Pass api_key= or set NOVITA_API_KEY."
+                )
+        self.transport.set_token(reveal(key))
+        self._ready = True
 
     async def _start_sandbox(self) -> str:
         from .._embedded import novita_demo_key, start_embedded

@@ -15,6 +15,19 @@ from .tasks import Task, TaskResult
 __all__ = ["GenerationArea"]
 
 
+def _extra(extra: Mapping[str, Any] | None, response_image_type: str, custom_storage: Any) -> dict[str, Any]:
+    """Return the body's ``extra``: the caller's own (checked), else one for ``response_image_type``;
+    with ``custom_storage`` added either way."""
+    ex = (
+        check_mapping(extra, "extra", none=False)
+        if extra is not None
+        else rq.build_extra(response_image_type=response_image_type)
+    )
+    if custom_storage is not None:
+        ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
+    return ex
+
+
 class GenerationArea(NovitaBase):
     """Image and video generation as v3 async tasks (``wait=True`` polls and downloads the result)."""
 
@@ -54,13 +67,7 @@ class GenerationArea(NovitaBase):
         webhooks; ``custom_storage`` = ``S3Storage(region, bucket, path)``. ``wait_options``: see
         :meth:`wait_for_task`.
         """
-        ex = (
-            check_mapping(extra, "extra", none=False)
-            if extra is not None
-            else rq.build_extra(response_image_type=response_image_type)
-        )
-        if custom_storage is not None:
-            ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
+        ex = _extra(extra, response_image_type, custom_storage)
         body = rq.txt2img_request(
             prompt,
             model_name=model_name,
@@ -116,13 +123,7 @@ class GenerationArea(NovitaBase):
         ``controlnet_units``: ``[ControlNetUnit(model_name, image, strength, preprocessor)]``; the size
         defaults to the input image's (the official SDK silently uses 512x512).
         """
-        ex = (
-            check_mapping(extra, "extra", none=False)
-            if extra is not None
-            else rq.build_extra(response_image_type=response_image_type)
-        )
-        if custom_storage is not None:
-            ex["custom_storage"] = rq.build_extra(custom_storage=custom_storage)["custom_storage"]
+        ex = _extra(extra, response_image_type, custom_storage)
         body = rq.img2img_request(
             image,
             prompt,
@@ -164,11 +165,7 @@ class GenerationArea(NovitaBase):
         ``request_options`` passes the other fields of :func:`~naikit.novita.requests.inpainting_request`
         (negative_prompt, steps, strength, mask_blur, loras, ...).
         """
-        ex = (
-            check_mapping(extra, "extra", none=False)
-            if extra is not None
-            else rq.build_extra(response_image_type=response_image_type)
-        )
+        ex = _extra(extra, response_image_type, None)
         body = rq.inpainting_request(
             image,
             mask,

@@ -35,7 +35,7 @@ if _typing.TYPE_CHECKING:
 
     from .clock import Clock, FakeClock, SystemClock
     from .faults import FaultPlan
-    from .server import Sandbox
+    from .server import Sandbox, embedded, start
     from .store import Store
 
 __all__ = [
@@ -56,6 +56,8 @@ __all__ = [
 
 # public name -> module that defines it (the TYPE_CHECKING imports above list the same names)
 _EXPORTS = {
+    "start": ".server",
+    "embedded": ".server",
     "Sandbox": ".server",
     "Store": ".store",
     "FaultPlan": ".faults",
@@ -66,44 +68,6 @@ _EXPORTS = {
 
 if not _typing.TYPE_CHECKING:
     __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, public=__all__)
-
-
-def start(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    data_dir: str | os.PathLike[str] | None = None,
-    faults: FaultPlan | str | None = None,
-    clock: Clock | None = None,
-    test_hooks: bool = False,
-    read_timeout: float | None = None,
-) -> Sandbox:
-    """Start a sandbox on its own daemon thread and event loop; return the running :class:`Sandbox`.
-
-    Returns once the server listens. ``port=0`` picks a free port; ``data_dir`` keeps the store in
-    ``<data_dir>/sandbox.sqlite3`` (else in memory); ``faults`` is a FaultPlan or its string form
-    (``"429=0.2,drop=0.05,seed=7"``); ``clock`` defaults to real time (pass ``FakeClock()`` in tests).
-    ``test_hooks=True`` opens the ``/_sandbox/`` endpoints (outbox, faults, knobs) to requests that carry
-    ``Sandbox.admin_headers``; ``read_timeout`` (default 60 s) bounds how long a request may take to arrive.
-    """
-    from .server import start as _start
-
-    return _start(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        faults=faults,
-        clock=clock,
-        test_hooks=test_hooks,
-        read_timeout=read_timeout,
-    )
-
-
-def embedded() -> Sandbox:
-    """Return the process-wide in-memory sandbox, started on first call."""
-    from .server import embedded as _embedded
-
-    return _embedded()
 
 
 def serve(

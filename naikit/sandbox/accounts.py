@@ -18,7 +18,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -158,6 +158,19 @@ def _email_hash(value: str, name: str) -> str:
         raise ApiError(400, f"{name} must be an email address or its SHA-256 hex digest") from None
 
 
+def _mail_token(state: SandboxState, email: str, kind: str, ttl: int) -> None:
+    """Mail a new ``kind`` token valid ``ttl`` seconds (to the outbox) if ``email`` has an account (a
+    verification mail also marks the letter sent); returns None, and says nothing of whether it had one."""
+    account = state.store.account_by_email_hash(_email_hash(email, "email"))
+    if account is None:
+        return
+    token = secrets.token_hex(32)
+    state.store.add_mail_token(account.id, kind, token, expires_at=int(state.now()) + ttl)
+    if kind == "verify-email":
+        state.store.update_account(account.id, email_letter_sent=True)
+    state.send_mail(kind, email, token)
+
+
 def _object_type(request: web.Request) -> str:
     type_ = request.match_info["type"]
     if type_ not in OBJECT_TYPES:
@@ -167,6 +180,29 @@ def _object_type(request: web.Request) -> str:
 
 def _not_found(type_: str, object_id: str) -> ApiError:
     return ApiError(404, f"Object {object_id} of type {type_} not found")
+
+
+class _ObjectRef(NamedTuple):
+    """The object a ``/user/objects/{type}/{id}`` request names, and whose account asks."""
+
+    state: SandboxState
+    account_id: str
+    type: str
+    id: str
+
+
+def _object_ref(request: web.Request) -> _ObjectRef:
+    """Return the object the request names (401 without a token, 400 for an unknown type)."""
+    state = _state(request)
+    account = authenticate(request)
+    return _ObjectRef(state, account.id, _object_type(request), request.match_info["id"])
+
+
+async def _found(request: web.Request, ref: _ObjectRef, obj: UserObject | None) -> web.StreamResponse:
+    """Answer the object, or 404 when the store had none by that id."""
+    if obj is None:
+        raise _not_found(ref.type, ref.id)
+    return await object_response(request, obj)
 
 
 # Objects whose data is longer than this are sent in pieces of _PIECE characters, so answering a 60 MB story
@@ -297,15 +333,7 @@ async def resend_email_verification(request: web.Request) -> web.Response:
     """Send a new verification mail (to the outbox) if the address has an account; 200 either way."""
     state = _state(request)
     body = await json_body(request)
-    email = field(body, "email", str)
-    account = state.store.account_by_email_hash(_email_hash(email, "email"))
-    if account is not None:
-        token = secrets.token_hex(32)
-        state.store.add_mail_token(
-            account.id, "verify-email", token, expires_at=int(state.now()) + VERIFY_TTL
-        )
-        state.store.update_account(account.id, email_letter_sent=True)
-        state.send_mail("verify-email", email, token)
+    _mail_token(state, field(body, "email", str), "verify-email", VERIFY_TTL)
     return empty_response(200)
 
 
@@ -333,12 +361,7 @@ async def recovery_request(request: web.Request) -> web.Response:
     """Send a recovery token (to the outbox) if the address has an account; 202 either way."""
     state = _state(request)
     body = await json_body(request)
-    email = field(body, "email", str)
-    account = state.store.account_by_email_hash(_email_hash(email, "email"))
-    if account is not None:
-        token = secrets.token_hex(32)
-        state.store.add_mail_token(account.id, "recovery", token, expires_at=int(state.now()) + RECOVERY_TTL)
-        state.send_mail("recovery", email, token)
+    _mail_token(state, field(body, "email", str), "recovery", RECOVERY_TTL)
     return empty_response(202)
 
 
@@ -515,14 +538,8 @@ async def create_object(request: web.Request) -> web.StreamResponse:
 @routes.get("/user/objects/{type}/{id}")
 async def get_object(request: web.Request) -> web.StreamResponse:
     """Answer one UserData; 404 if this account has no such object."""
-    state = _state(request)
-    account = authenticate(request)
-    type_ = _object_type(request)
-    object_id = request.match_info["id"]
-    obj = state.store.get_object(account.id, type_, object_id)
-    if obj is None:
-        raise _not_found(type_, object_id)
-    return await object_response(request, obj)
+    ref = _object_ref(request)
+    return await _found(request, ref, ref.state.store.get_object(ref.account_id, ref.type, ref.id))
 
 
 @routes.patch("/user/objects/{type}/{id}")
@@ -532,10 +549,7 @@ async def patch_object(request: web.Request) -> web.StreamResponse:
     A ``changeIndex`` in the body must equal the stored one, else 409 and nothing changes (the website sends
     the index it last read and answers a 409 by re-reading); a body without one overwrites (REF sends none).
     """
-    state = _state(request)
-    account = authenticate(request)
-    type_ = _object_type(request)
-    object_id = request.match_info["id"]
+    ref = _object_ref(request)
     body = await json_body(request)
     meta = field(body, "meta", str, required=False, max_length=MAX_META)
     data = field(body, "data", str, required=False)
@@ -544,27 +558,19 @@ async def patch_object(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, "meta or data should not be empty")
     try:
         # compare-and-swap: a changeIndex other than the stored one means another write came first
-        obj = state.store.update_object(
-            account.id, type_, object_id, now=int(state.now()), meta=meta, data=data, expect=expect
+        obj = ref.state.store.update_object(
+            ref.account_id, ref.type, ref.id, now=int(ref.state.now()), meta=meta, data=data, expect=expect
         )
     except StaleChangeIndex as exc:
-        raise _stale(exc, f"{type_} {object_id}") from None
-    if obj is None:
-        raise _not_found(type_, object_id)
-    return await object_response(request, obj)
+        raise _stale(exc, f"{ref.type} {ref.id}") from None
+    return await _found(request, ref, obj)
 
 
 @routes.delete("/user/objects/{type}/{id}")
 async def delete_object(request: web.Request) -> web.StreamResponse:
     """Delete one object: 200 with the object as it was."""
-    state = _state(request)
-    account = authenticate(request)
-    type_ = _object_type(request)
-    object_id = request.match_info["id"]
-    obj = state.store.delete_object(account.id, type_, object_id)
-    if obj is None:
-        raise _not_found(type_, object_id)
-    return await object_response(request, obj)
+    ref = _object_ref(request)
+    return await _found(request, ref, ref.state.store.delete_object(ref.account_id, ref.type, ref.id))
 
 
 @routes.get("/user/clientsettings")

@@ -34,22 +34,9 @@ def _ms(minutes: int) -> int:
 
 
 def _context(memory: str, note: str) -> list[dict]:
-    def cfg(prefix: str, budget: int, priority: int, position: int) -> dict:
-        return {
-            "prefix": prefix,
-            "suffix": "\n",
-            "tokenBudget": budget,
-            "reservedTokens": 0,
-            "budgetPriority": priority,
-            "trimDirection": "trimBottom",
-            "insertionType": "newline",
-            "maximumTrimType": "sentence",
-            "insertionPosition": position,
-        }
-
     return [
-        {"text": memory, "contextConfig": cfg("", 1, 800, 0)},
-        {"text": note, "contextConfig": cfg("", 1, -400, -4)},
+        {"text": memory, "contextConfig": _cfg(priority=800, position=0)},
+        {"text": note, "contextConfig": _cfg(priority=-400, position=-4)},
     ]
 
 
@@ -57,31 +44,7 @@ def _lore(entries: list[tuple[str, list[str], str]], minutes: int) -> dict:
     return {
         "lorebookVersion": 5,
         "entries": [
-            {
-                "text": text,
-                "contextConfig": {
-                    "prefix": "",
-                    "suffix": "\n",
-                    "tokenBudget": 1,
-                    "reservedTokens": 0,
-                    "budgetPriority": 400,
-                    "trimDirection": "trimBottom",
-                    "insertionType": "newline",
-                    "maximumTrimType": "sentence",
-                    "insertionPosition": -1,
-                },
-                "lastUpdatedAt": _ms(minutes + i),
-                "displayName": name,
-                "id": _meta(f"lore:{name}"),
-                "keys": keys,
-                "searchRange": 1000,
-                "enabled": True,
-                "forceActivation": False,
-                "keyRelative": False,
-                "nonStoryActivatable": False,
-                "category": "",
-                "loreBiasGroups": [],
-            }
+            _entry(name, keys, text, minutes + i, id_prefix="lore")
             for i, (name, keys, text) in enumerate(entries)
         ],
         "settings": {"orderByKeyLocations": False},
@@ -175,14 +138,16 @@ def _cfg(prefix: str = "", suffix: str = "\n", priority: float = 400, position: 
     return out
 
 
-def _entry(name: str, keys: list[str], text: str, minutes: int, **kw: Any) -> dict:
+def _entry(
+    name: str, keys: list[str], text: str, minutes: int, *, id_prefix: str = "cartographer", **kw: Any
+) -> dict:
     cfg = kw.pop("contextConfig", _cfg())
     out = {
         "text": text,
         "contextConfig": cfg,
         "lastUpdatedAt": _ms(minutes),
         "displayName": name,
-        "id": _meta(f"cartographer:{name}"),
+        "id": _meta(f"{id_prefix}:{name}"),
         "keys": keys,
         "searchRange": 1000,
         "enabled": True,

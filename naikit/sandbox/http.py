@@ -19,9 +19,10 @@ import asyncio
 import json
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -43,6 +44,7 @@ __all__ = [
     "read_body",
     "request_text",
     "field",
+    "choice_field",
     "MAX_BODY",
     "ADMIN_HEADER",
     "READ_TIMEOUT",
@@ -292,3 +294,18 @@ def field(
         if max_length is not None and len(value) > max_length:
             raise ApiError(400, f"{name} must be shorter than or equal to {max_length} characters")
     return value
+
+
+_T = TypeVar("_T")
+
+
+def choice_field(body: dict[str, Any], name: str, choices: Mapping[str, _T]) -> _T:
+    """Return ``choices[body[name]]``; ApiError 400 when the field is empty, not a string or not a key of
+    ``choices`` (naming every allowed value, as NovelAI's enum validation does)."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"{name} should not be empty")
+    chosen = choices.get(value)
+    if chosen is None:
+        raise ApiError(400, f"{name} must be one of the following values: {', '.join(choices)}")
+    return chosen

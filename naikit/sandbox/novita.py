@@ -178,6 +178,59 @@ def _create_task(
     return json_response({"task_id": task_id})
 
 
+def _image_task(
+    request: web.Request,
+    account: dict[str, Any],
+    task_type: str,
+    params: dict[str, Any],
+    inputs: dict[str, str] | None = None,
+) -> web.Response:
+    """Start an image generation task of ``params["n"]`` images; it fails when its prompt asks to."""
+    n = params["n"]
+    return _create_task(
+        request,
+        account,
+        task_type,
+        params,
+        images=n,
+        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
+        fail=_fail_reason(params["prompt"]),
+        inputs=inputs,
+    )
+
+
+def _video_task(
+    request: web.Request,
+    account: dict[str, Any],
+    task_type: str,
+    body: dict[str, Any],
+    frames: int,
+    prompt: str,
+    size: tuple[int, int],
+    inputs: dict[str, str] | None = None,
+) -> web.Response:
+    """Start a video task of ``frames`` frames (a GIF of ``size``); it fails when its prompt asks to."""
+    params = {
+        "kind": "video",
+        "frames": frames,
+        "seed": _seed(body),
+        "prompt": prompt,
+        "video_type": "gif",
+        "w": size[0],
+        "h": size[1],
+    }
+    return _create_task(
+        request,
+        account,
+        task_type,
+        params,
+        images=frames,
+        duration=ns.TIMING["run"] * 2,
+        fail=_fail_reason(prompt),
+        inputs=inputs,
+    )
+
+
 def _seed(req: dict[str, Any]) -> int:
     seed = get_field(req, "seed", -1)
     return random.randrange(2**32) if seed == -1 else int(seed)
@@ -229,15 +282,7 @@ async def txt2img(request: web.Request) -> web.Response:
         "prompt": req["prompt"],
         **extra,
     }
-    return _create_task(
-        request,
-        account,
-        "TXT_TO_IMG",
-        params,
-        images=n,
-        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
-        fail=_fail_reason(req["prompt"]),
-    )
+    return _image_task(request, account, "TXT_TO_IMG", params)
 
 
 @routes.post("/v3/async/img2img")
@@ -273,16 +318,7 @@ async def img2img(request: web.Request) -> web.Response:
         **extra,
     }
     inputs = {"image": base64.b64encode(source).decode()}
-    return _create_task(
-        request,
-        account,
-        "IMG_TO_IMG",
-        params,
-        images=n,
-        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
-        fail=_fail_reason(req["prompt"]),
-        inputs=inputs,
-    )
+    return _image_task(request, account, "IMG_TO_IMG", params, inputs)
 
 
 @routes.post("/v3/async/inpainting")
@@ -305,16 +341,7 @@ async def inpainting(request: web.Request) -> web.Response:
     n = int_field(req, "image_num", 1, 8, 1)
     params = {"kind": "image", "n": n, "seed": _seed(req), "prompt": req["prompt"], **extra}
     inputs = {"image": base64.b64encode(image).decode(), "mask": base64.b64encode(mask).decode()}
-    return _create_task(
-        request,
-        account,
-        "INPAINTING",
-        params,
-        images=n,
-        duration=ns.TIMING["run"] + ns.TIMING["per_image"] * n,
-        fail=_fail_reason(req["prompt"]),
-        inputs=inputs,
-    )
+    return _image_task(request, account, "INPAINTING", params, inputs)
 
 
 @routes.post("/v3/async/upscale")
@@ -353,24 +380,8 @@ async def img2video(request: web.Request) -> web.Response:
         raise bad(f"frames_num must be {limits.IMG2VIDEO_MODELS[model]} for {model}")
     image = image_field(body, "image_file", max_bytes=30 * MB, max_side=2048)
     int_field(body, "steps", 1, 50)
-    params = {
-        "kind": "video",
-        "frames": frames,
-        "seed": _seed(body),
-        "prompt": "",
-        "video_type": "gif",
-        "w": 256,
-        "h": 256,
-    }
-    return _create_task(
-        request,
-        account,
-        "IMG_TO_VIDEO",
-        params,
-        images=frames,
-        duration=ns.TIMING["run"] * 2,
-        inputs={"image": base64.b64encode(image).decode()},
-    )
+    inputs = {"image": base64.b64encode(image).decode()}
+    return _video_task(request, account, "IMG_TO_VIDEO", body, frames, "", (256, 256), inputs=inputs)
 
 
 @routes.post("/v3/async/txt2video")
@@ -391,24 +402,7 @@ async def txt2video(request: web.Request) -> web.Response:
         raise bad("prompts: at most 128 frames in all")
     w, h = int_field(body, "width", 256, 1024), int_field(body, "height", 256, 1024)
     text = " ".join(p["prompt"] for p in prompts)
-    params = {
-        "kind": "video",
-        "frames": total,
-        "seed": _seed(body),
-        "prompt": text,
-        "video_type": "gif",
-        "w": w,
-        "h": h,
-    }
-    return _create_task(
-        request,
-        account,
-        "TXT_TO_VIDEO",
-        params,
-        images=total,
-        duration=ns.TIMING["run"] * 2,
-        fail=_fail_reason(text),
-    )
+    return _video_task(request, account, "TXT_TO_VIDEO", body, total, text, (w, h))
 
 
 @routes.get("/v3/async/task-result")

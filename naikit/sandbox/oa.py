@@ -43,7 +43,7 @@ from ..novelai.models import OA_MODELS, TextModel
 from . import textgen
 from .access_tokens import authenticate
 from .generation_lock import generation_slot
-from .http import STATE, ApiError, json_body, json_response
+from .http import STATE, ApiError, choice_field, json_body, json_response
 
 routes = web.RouteTableDef()
 
@@ -162,12 +162,7 @@ def _params(body: dict[str, Any]) -> dict[str, Any]:
 
 def _model(request: web.Request, body: dict[str, Any]) -> tuple[TextModel, Any]:
     account = authenticate(request)
-    name = body.get("model")
-    if not isinstance(name, str) or not name:
-        raise ApiError(400, "model should not be empty")
-    m = _MODELS.get(name)
-    if m is None:
-        raise ApiError(400, f"model must be one of the following values: {', '.join(_MODELS)}")
+    m = choice_field(body, "model", _MODELS)
     tier = account.tier if 1 <= account.tier <= 3 else 0
     if tier == 0 or not m.available_on(tier):
         raise ApiError(403, NOT_ELIGIBLE)

@@ -254,11 +254,12 @@ def start(
     test_hooks: bool = False,
     read_timeout: float | None = None,
 ) -> Sandbox:
-    """Start a sandbox on its own thread and loop; return it once it is listening.
+    """Start a sandbox on its own daemon thread and event loop; return the running :class:`Sandbox`.
 
-    ``port=0`` picks a free port (see ``Sandbox.url``). ``data_dir`` keeps the store in
-    ``<data_dir>/sandbox.sqlite3`` (else memory). ``faults`` is a FaultPlan or its string form; ``clock``
-    defaults to real time. ``test_hooks`` opens ``/_sandbox/`` to requests carrying
+    Returns once the server listens. ``port=0`` picks a free port (see ``Sandbox.url``); ``data_dir`` keeps
+    the store in ``<data_dir>/sandbox.sqlite3`` (else in memory); ``faults`` is a FaultPlan or its string
+    form (``"429=0.2,drop=0.05,seed=7"``); ``clock`` defaults to real time (pass ``FakeClock()`` in tests).
+    ``test_hooks=True`` opens the ``/_sandbox/`` endpoints (outbox, faults, knobs) to requests that carry
     ``Sandbox.admin_headers``; ``read_timeout`` (default 60 s) bounds how long a request may take to arrive.
     """
     sandbox = Sandbox(

@@ -39,7 +39,7 @@ from ..novelai.text_param_tables import PARAMS, REQUEST_PARAMS
 from . import textgen
 from .access_tokens import authenticate
 from .generation_lock import generation_slot
-from .http import STATE, ApiError, json_body, json_response
+from .http import STATE, ApiError, choice_field, json_body, json_response
 
 routes = web.RouteTableDef()
 log = logging.getLogger("naikit.sandbox")
@@ -162,12 +162,7 @@ async def _parse(request: web.Request) -> tuple[TextModel, list[int], dict[str, 
 
     account = authenticate(request)
     body = await json_body(request)
-    model_name = body.get("model")
-    if not isinstance(model_name, str) or not model_name:
-        raise ApiError(400, "model should not be empty")
-    model = _MODELS.get(model_name)
-    if model is None:
-        raise ApiError(400, f"model must be one of the following values: {', '.join(_MODELS)}")
+    model = choice_field(body, "model", _MODELS)
     data = body.get("input")
     if not isinstance(data, str):
         raise ApiError(400, "input must be a string")
