@@ -177,8 +177,16 @@ def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(cls)
 
 
+# Per record class, worked out once: a response is parsed on every call, its declaration never changes.
+_WIRES: dict[type, list[tuple[str, Wire]]] = {}
+_NEEDS: dict[type, dict[str, Any]] = {}
+
+
 def _wires(cls: type) -> list[tuple[str, Wire]]:
-    return [(f.name, f.metadata[_WIRE]) for f in _fields(cls) if _WIRE in f.metadata]
+    wires = _WIRES.get(cls)
+    if wires is None:
+        wires = _WIRES[cls] = [(f.name, f.metadata[_WIRE]) for f in _fields(cls) if _WIRE in f.metadata]
+    return wires
 
 
 def _is_record(t: Any) -> bool:
@@ -312,7 +320,15 @@ class Record(Display):
 
     @classmethod
     def _needs(cls) -> dict[str, Any]:
-        """Return the shape from_json checks whatever ``validate`` says: objects on the way to each field."""
+        """Return the shape from_json checks whatever ``validate`` says: objects on the way to each field
+        (built once per class; callers only read it)."""
+        needs = _NEEDS.get(cls)
+        if needs is None:
+            needs = _NEEDS[cls] = cls._build_needs()
+        return needs
+
+    @classmethod
+    def _build_needs(cls) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for _, w in _wires(cls):
             if not w.path:

@@ -49,25 +49,48 @@ def _matches(value: Any, t: Any) -> bool:
     return isinstance(value, t)
 
 
+# A dict shape's keys split into (name, optional, sub-shape) once per shape object: responses are checked
+# on every call against the same module-level shapes. Bounded, so shapes built on the fly cannot grow it.
+_ITEMS: dict[int, tuple[dict[str, Any], list[tuple[str, bool, Any]]]] = {}
+
+
+def _items(shape: dict[str, Any]) -> list[tuple[str, bool, Any]]:
+    hit = _ITEMS.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    items = [(key.rstrip("?"), key.endswith("?"), sub) for key, sub in shape.items()]
+    if len(_ITEMS) < 4096:
+        _ITEMS[id(shape)] = (shape, items)  # the shape itself is kept, so its id is not reused
+    return items
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
 def check(value: Any, shape: Any, what: str, path: str = "") -> Any:
     """Return ``value`` unchanged if it has ``shape``; otherwise raise ResponseShapeError naming the field."""
-    where = path or "(body)"
-    alternatives = shape if isinstance(shape, tuple) else (shape,)
     if not _matches(value, shape):
+        where = path or "(body)"
         raise ResponseShapeError(what, where, f"should be {_type_name(shape)} but is {_describe(value)}")
+    alternatives = shape if isinstance(shape, tuple) else (shape,)
     for alt in alternatives:
         if isinstance(alt, dict) and isinstance(value, dict):
-            for key, sub in alt.items():
-                optional = key.endswith("?")
-                name = key.rstrip("?")
-                sub_path = f"{path}.{name}" if path else name
+            for name, optional, sub in _items(alt):
                 if name not in value:
                     if optional:
                         continue
-                    raise ResponseShapeError(what, sub_path, "is missing")
-                if optional and value[name] is None and not _matches(None, sub):
+                    raise ResponseShapeError(what, _join(path, name), "is missing")
+                item = value[name]
+                if optional and item is None and not _matches(None, sub):
                     continue  # optional newer fields may come back null
-                check(value[name], sub, what, sub_path)
+                if isinstance(sub, (dict, list, tuple)):
+                    check(item, sub, what, _join(path, name))
+                elif not _matches(item, sub):  # a leaf: the path is only spelled out for the error
+                    sub_path = _join(path, name)
+                    raise ResponseShapeError(
+                        what, sub_path, f"should be {_type_name(sub)} but is {_describe(item)}"
+                    )
         elif isinstance(alt, list) and isinstance(value, list):
             for i, item in enumerate(value):
                 check(item, alt[0], what, f"{path}[{i}]")
