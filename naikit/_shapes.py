@@ -84,6 +84,8 @@ def check(value: Any, shape: Any, what: str, path: str = "") -> Any:
                 item = value[name]
                 if optional and item is None and not _matches(None, sub):
                     continue  # optional newer fields may come back null
+                if type(item) is sub:  # the common case, and always a match (an exact type is an instance)
+                    continue
                 if isinstance(sub, (dict, list, tuple)):
                     check(item, sub, what, _join(path, name))
                 elif not _matches(item, sub):  # a leaf: the path is only spelled out for the error
