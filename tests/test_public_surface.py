@@ -35,7 +35,7 @@ EXPECTED: dict[str, list[str]] = {
         "NovelAI", "Preset", "Story", "Token", "Vibe", "access_key", "encryption_key",
     ],
     "naikit.novita": [
-        "AsyncNovita", "ControlNetUnit", "ImageResult", "LoRA", "ModelCatalogue", "Novita", "ProgressBar",
+        "AsyncNovita", "ControlNetUnit", "EditedImage", "LoRA", "ModelCatalogue", "Novita", "ProgressBar",
         "S3Storage", "Task", "TaskFailed", "TaskResult", "TaskTimeout", "TrainingList", "TrainingStatus",
         "UserInfo", "build_extra",
     ],

@@ -20,7 +20,7 @@ from .._lazy import lazy_exports as _lazy_exports
 _EXPORTS: dict[str, str] = {
     "Novita": ".client",
     "AsyncNovita": ".client",
-    "ImageResult": ".client",
+    "EditedImage": ".client",
     "Task": ".tasks",
     "TaskResult": ".tasks",
     "ProgressBar": ".._poll",
@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AsyncNovita",
     "ControlNetUnit",
-    "ImageResult",
+    "EditedImage",
     "LoRA",
     "ModelCatalogue",
     "Novita",
@@ -58,7 +58,7 @@ __all__ = [
 
 if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .._poll import ProgressBar
-    from .client import AsyncNovita, ImageResult, Novita
+    from .client import AsyncNovita, EditedImage, Novita
     from .errors import TaskFailed, TaskTimeout
     from .requests import ControlNetUnit, LoRA, S3Storage, build_extra
     from .tasks import Task, TaskResult

@@ -7,7 +7,7 @@ from typing import Any
 
 from naikit._secret import Secret
 from naikit._settings import RetryPolicy, Timeouts
-from naikit.novita._case import ImageResult
+from naikit.novita._case import EditedImage
 from naikit.novita.tasks import Task, TaskResult
 from naikit.novita.training import ModelCatalogue, TrainingList, TrainingStatus, UserInfo
 
@@ -29,7 +29,7 @@ class BlockingMethods:
         """Return the base URL requests go to."""
         ...
 
-    def cleanup(self, image: Any, mask: Any, *, response_image_type: str = "png") -> ImageResult:
+    def cleanup(self, image: Any, mask: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with the white part of ``mask`` erased (``POST /v3/cleanup``)."""
         ...
 
@@ -113,7 +113,7 @@ class BlockingMethods:
         """Return every training task (``GET /v3/training``), following ``next_cursor`` over all pages."""
         ...
 
-    def merge_face(self, image: Any, face_image: Any, *, response_image_type: str = "png") -> ImageResult:
+    def merge_face(self, image: Any, face_image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return ``image`` with the face of ``face_image`` (``POST /v3/merge-face``; each <= 2048x2048)."""
         ...
 
@@ -132,19 +132,19 @@ class BlockingMethods:
         """Return the model catalogue (``GET /v3/model``), following ``next_cursor`` over every page."""
         ...
 
-    def reimagine(self, image: Any, *, response_image_type: str = "png") -> ImageResult:
+    def reimagine(self, image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return a variation of the image (``POST /v3/reimagine``)."""
         ...
 
-    def remove_background(self, image: Any, *, response_image_type: str = "png") -> ImageResult:
+    def remove_background(self, image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with its background made transparent (``POST /v3/remove-background``)."""
         ...
 
-    def remove_text(self, image: Any, *, response_image_type: str = "png") -> ImageResult:
+    def remove_text(self, image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with text removed (``POST /v3/remove-text``)."""
         ...
 
-    def replace_background(self, image: Any, prompt: str, *, response_image_type: str = "png") -> ImageResult:
+    def replace_background(self, image: Any, prompt: str, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with a new background made from ``prompt`` (``POST /v3/replace-background``)."""
         ...
 

@@ -1,5 +1,5 @@
 """The Novita client's synchronous case endpoints (remove or replace a background, clean up, remove text,
-reimagine, merge a face, describe an image) and their answer, :class:`ImageResult`."""
+reimagine, merge a face, describe an image) and their answer, :class:`EditedImage`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from ._base import NovitaBase
 if TYPE_CHECKING:  # pragma: no cover
     import PIL.Image
 
-__all__ = ["CaseArea", "ImageResult"]
+__all__ = ["CaseArea", "EditedImage"]
 
 
-class ImageResult:
+class EditedImage:
     """The answer of a synchronous case endpoint: one image (``.image`` as PIL, ``.data`` bytes)."""
 
     def __init__(self, data: bytes, image_type: str, endpoint: str):
@@ -51,13 +51,13 @@ class ImageResult:
         )
 
     def __repr__(self) -> str:
-        return f"ImageResult({self.endpoint}, {self.image_type}, {len(self.data)} bytes)"
+        return f"EditedImage({self.endpoint}, {self.image_type}, {len(self.data)} bytes)"
 
 
 class CaseArea(NovitaBase):
     """The synchronous case endpoints: one request, one image (or prompt) back, billed per call."""
 
-    async def _case(self, endpoint: str, images: dict[str, Any], **kw: Any) -> ImageResult:
+    async def _case(self, endpoint: str, images: dict[str, Any], **kw: Any) -> EditedImage:
         body = rq.case_request(endpoint, images, **kw)
         data = await spend_checked(
             lambda: self._call("POST", f"/v3/{endpoint}", json=body),
@@ -70,9 +70,9 @@ class CaseArea(NovitaBase):
         data = self._check(data, {"image_file": str, "image_type": str}, f"POST /v3/{endpoint}")
         import base64
 
-        return ImageResult(base64.b64decode(data["image_file"]), data["image_type"], endpoint)
+        return EditedImage(base64.b64decode(data["image_file"]), data["image_type"], endpoint)
 
-    async def remove_background(self, image: Any, *, response_image_type: str = "png") -> ImageResult:
+    async def remove_background(self, image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with its background made transparent (``POST /v3/remove-background``)."""
         return await self._case(
             "remove-background", {"image_file": image}, response_image_type=response_image_type
@@ -80,7 +80,7 @@ class CaseArea(NovitaBase):
 
     async def replace_background(
         self, image: Any, prompt: str, *, response_image_type: str = "png"
-    ) -> ImageResult:
+    ) -> EditedImage:
         """Return the image with a new background made from ``prompt`` (``POST /v3/replace-background``)."""
         return await self._case(
             "replace-background",
@@ -89,23 +89,23 @@ class CaseArea(NovitaBase):
             response_image_type=response_image_type,
         )
 
-    async def cleanup(self, image: Any, mask: Any, *, response_image_type: str = "png") -> ImageResult:
+    async def cleanup(self, image: Any, mask: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with the white part of ``mask`` erased (``POST /v3/cleanup``)."""
         return await self._case(
             "cleanup", {"image_file": image, "mask_file": mask}, response_image_type=response_image_type
         )
 
-    async def remove_text(self, image: Any, *, response_image_type: str = "png") -> ImageResult:
+    async def remove_text(self, image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return the image with text removed (``POST /v3/remove-text``)."""
         return await self._case("remove-text", {"image_file": image}, response_image_type=response_image_type)
 
-    async def reimagine(self, image: Any, *, response_image_type: str = "png") -> ImageResult:
+    async def reimagine(self, image: Any, *, response_image_type: str = "png") -> EditedImage:
         """Return a variation of the image (``POST /v3/reimagine``)."""
         return await self._case("reimagine", {"image_file": image}, response_image_type=response_image_type)
 
     async def merge_face(
         self, image: Any, face_image: Any, *, response_image_type: str = "png"
-    ) -> ImageResult:
+    ) -> EditedImage:
         """Return ``image`` with the face of ``face_image`` (``POST /v3/merge-face``; each <= 2048x2048)."""
         return await self._case(
             "merge-face",

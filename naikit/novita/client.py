@@ -21,12 +21,12 @@ from .. import _runner
 from .._transport import Transport
 from ._base import DEFAULT_BASE_URL
 from ._blocking import BlockingMethods
-from ._case import CaseArea, ImageResult
+from ._case import CaseArea, EditedImage
 from ._catalogue import CatalogueArea
 from ._generation import GenerationArea
 from ._lora_training import TrainingArea
 
-__all__ = ["AsyncNovita", "Novita", "ImageResult", "DEFAULT_BASE_URL"]
+__all__ = ["AsyncNovita", "Novita", "EditedImage", "DEFAULT_BASE_URL"]
 
 
 class AsyncNovita(GenerationArea, CaseArea, TrainingArea, CatalogueArea):
