@@ -69,12 +69,12 @@ def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseExc
     """Return ``exc`` with ``task_id`` (and ``result`` if it has none) set, so the task is never lost."""
     if getattr(exc, "task_id", None) is None:
         try:
-            exc.task_id = task_id  # type: ignore[attr-defined]
+            setattr(exc, "task_id", task_id)  # noqa: B010 - any exception: added, not declared
         except AttributeError:  # pragma: no cover - exceptions with __slots__
             pass
     if result is not None and getattr(exc, "result", None) is None:
         try:
-            exc.result = result  # type: ignore[attr-defined]
+            setattr(exc, "result", result)  # noqa: B010
         except AttributeError:  # pragma: no cover
             pass
     if hasattr(exc, "add_note"):

@@ -41,8 +41,9 @@ def test_registry_counts_per_account_and_pool():
 
 
 def test_slot_refuses_with_429_and_releases_once():
-    class State:  # stands in for SandboxState: the registry is an attribute
-        pass
+    class State:  # stands in for SandboxState: the registry is kept in its per-area extras
+        def __init__(self) -> None:
+            self.extras: dict[str, object] = {}
 
     state = State()
     with generation_slot(state, "acc", "text") as slot:

@@ -80,11 +80,9 @@ _registry_lock = threading.Lock()
 def generation_locks(state: SandboxState) -> GenerationLocks:
     """Return the registry of one sandbox (made on first use and kept on its state object)."""
     with _registry_lock:
-        locks = getattr(state, "_generation_locks", None)
-        if locks is None:
-            locks = GenerationLocks()
-            # SandboxState belongs to the app module; an attribute keeps this helper out of its fields
-            state._generation_locks = locks  # type: ignore[attr-defined]
+        locks = state.extras.get("generation_locks")
+        if not isinstance(locks, GenerationLocks):
+            locks = state.extras["generation_locks"] = GenerationLocks()
         return locks
 
 

@@ -98,6 +98,9 @@ class SandboxState:
     # "Mails" the sandbox would have sent (verification and recovery tokens), newest last. Memory only.
     outbox: list[dict[str, Any]] = dc_field(default_factory=list)
     outbox_lock: threading.Lock = dc_field(default_factory=threading.Lock)
+    # Each area's own knobs and registries (image settings, generation locks), made on first use by the area
+    # that owns them, so this shared state names no area's types.
+    extras: dict[str, object] = dc_field(default_factory=dict)
 
     def now(self) -> float:
         """Return the sandbox clock's current time (unix seconds)."""

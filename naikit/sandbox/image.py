@@ -51,11 +51,9 @@ class ImageSettings:
 
 def settings_for(state: SandboxState) -> ImageSettings:
     """Return the image settings of one sandbox (created on first use, kept on its state object)."""
-    s = getattr(state, "_image_settings", None)
-    if s is None:
-        s = ImageSettings()
-        # SandboxState belongs to the app area; an attribute keeps this area's knobs out of its fields.
-        state._image_settings = s  # type: ignore[attr-defined]
+    s = state.extras.get("image_settings")
+    if not isinstance(s, ImageSettings):
+        s = state.extras["image_settings"] = ImageSettings()
     return s
 
 
