@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from .._once import OnceGate
 from .._secret import Secret
 from .._settings import Hosts, RetryPolicy, Timeouts
+from .._shapes import check
 from .._transport import Transport
 from .._validate import check_path
 from .._wire import redact
@@ -284,7 +285,7 @@ class ClientCore:
     # -- request helpers ---------------------------------------------------------------------------
     def _check(self, body: Any, shape: Any, what: str) -> Any:
         """Return ``body``, checked against ``shape`` when ``validate`` is on (ResponseShapeError if not)."""
-        return shapes.check(body, shape, what) if self.validate else body
+        return check(body, shape, what) if self.validate else body
 
     async def _call(self, method: str, path: str, *, host: str = "api", auth: bool = True, **kw: Any) -> Any:
         """Send one request (logging in first when ``auth``); return the parsed body."""

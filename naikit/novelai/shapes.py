@@ -2,18 +2,15 @@
 
 Each record of :mod:`naikit.novelai.account` declares its wire fields once; the shapes here are computed
 from those declarations (``Subscription.shape()`` and so on), so a field added to a record is checked
-too. The shape language and :func:`check` live in :mod:`naikit._shapes`; answers that have no record
+too. The shape language and its checker live in :mod:`naikit._shapes`; answers that have no record
 (a login token, the keystore wrapper) keep a literal shape here.
 """
 
 from __future__ import annotations
 
-from .._shapes import Number, check
 from .account import AccountInformation, Priority, Subscription, UserAccountData, UserObject
 
 __all__ = [
-    "Number",
-    "check",
     "ACCOUNT_INFORMATION",
     "PRIORITY",
     "SUBSCRIPTION",
