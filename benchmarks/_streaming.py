@@ -4,13 +4,58 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 import urllib.request
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any
 
 
 def record(t0: float, first: float, last: float, count: int) -> dict[str, float]:
     """Return one round's times relative to its start: first and last token, and the tokens counted."""
     return {"first": first - t0, "last": last - t0, "count": count}
+
+
+def _every(_event: Any) -> bool:
+    return True
+
+
+def timed_rounds(
+    stream: Callable[[], Iterable[Any]], rounds: int, counts: Callable[[Any], bool] = _every
+) -> list[dict[str, float]]:
+    """Return the :func:`record` of ``rounds`` streams made by ``stream()`` (one more first, to warm up),
+    counting the events for which ``counts`` is true."""
+    out = []
+    for r in range(rounds + 1):
+        t0 = time.perf_counter()
+        first = last = 0.0
+        count = 0
+        for ev in stream():
+            if counts(ev):
+                last = time.perf_counter()
+                first = first or last
+                count += 1
+        if r:
+            out.append(record(t0, first, last, count))
+    return out
+
+
+async def atimed_rounds(
+    stream: Callable[[], AsyncIterable[Any]], rounds: int, counts: Callable[[Any], bool] = _every
+) -> list[dict[str, float]]:
+    """:func:`timed_rounds` for async streams."""
+    out = []
+    for r in range(rounds + 1):
+        t0 = time.perf_counter()
+        first = last = 0.0
+        count = 0
+        async for ev in stream():
+            if counts(ev):
+                last = time.perf_counter()
+                first = first or last
+                count += 1
+        if r:
+            out.append(record(t0, first, last, count))
+    return out
 
 
 def summarise(runs: list[dict[str, float]]) -> tuple[float, float, float]:

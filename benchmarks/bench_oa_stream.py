@@ -21,12 +21,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from served import start_serve, stop_serve  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _streaming import record, set_token_delay, summarise  # noqa: E402
+from _streaming import atimed_rounds, record, set_token_delay, summarise, timed_rounds  # noqa: E402
 
 import naikit  # noqa: E402
 from naikit.novelai.oa import oa_completion_body, oa_parameters  # noqa: E402
@@ -39,39 +40,27 @@ PROMPT = (
 SEED = 7
 
 
+def _a_token(ev: Any) -> bool:
+    return bool(ev.text or not ev.final)  # the closing event carries no token
+
+
 def naikit_sync(url: str, n: int, rounds: int) -> list[dict[str, float]]:
-    out = []
     with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
-        for r in range(rounds + 1):
-            t0 = time.perf_counter()
-            first = last = 0.0
-            count = 0
-            for ev in nai.generate_stream(PROMPT, Preset.official("glm"), max_length=n, seed=SEED):
-                if ev.text or not ev.final:
-                    last = time.perf_counter()
-                    first = first or last
-                    count += 1
-            if r:
-                out.append(record(t0, first, last, count))
-    return out
+        return timed_rounds(
+            lambda: nai.generate_stream(PROMPT, Preset.official("glm"), max_length=n, seed=SEED),
+            rounds,
+            _a_token,
+        )
 
 
 def naikit_async(url: str, n: int, rounds: int) -> list[dict[str, float]]:
     async def main() -> list[dict[str, float]]:
-        out = []
         async with naikit.AsyncNovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
-            for r in range(rounds + 1):
-                t0 = time.perf_counter()
-                first = last = 0.0
-                count = 0
-                async for ev in nai.generate_stream(PROMPT, Preset.official("glm"), max_length=n, seed=SEED):
-                    if ev.text or not ev.final:
-                        last = time.perf_counter()
-                        first = first or last
-                        count += 1
-                if r:
-                    out.append(record(t0, first, last, count))
-        return out
+            return await atimed_rounds(
+                lambda: nai.generate_stream(PROMPT, Preset.official("glm"), max_length=n, seed=SEED),
+                rounds,
+                _a_token,
+            )
 
     return asyncio.run(main())
 

@@ -25,7 +25,7 @@ from refclients import run_script  # noqa: E402
 from served import start_serve, stop_serve  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _streaming import record, set_token_delay, summarise  # noqa: E402
+from _streaming import atimed_rounds, record, set_token_delay, summarise, timed_rounds  # noqa: E402
 
 import naikit  # noqa: E402
 from naikit.novelai.presets import Preset, build_request  # noqa: E402
@@ -71,36 +71,18 @@ asyncio.run(main(*sys.argv[1:7]))
 
 
 def naikit_sync(url: str, n: int, rounds: int) -> list[dict[str, float]]:
-    out = []
     with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
-        for r in range(rounds + 1):
-            t0 = time.perf_counter()
-            first = last = 0.0
-            count = 0
-            for _ev in nai.generate_stream(PROMPT, model="kayra", max_length=n, min_length=n):
-                last = time.perf_counter()
-                first = first or last
-                count += 1
-            if r:
-                out.append(record(t0, first, last, count))
-    return out
+        return timed_rounds(
+            lambda: nai.generate_stream(PROMPT, model="kayra", max_length=n, min_length=n), rounds
+        )
 
 
 def naikit_async(url: str, n: int, rounds: int) -> list[dict[str, float]]:
     async def main() -> list[dict[str, float]]:
-        out = []
         async with naikit.AsyncNovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
-            for r in range(rounds + 1):
-                t0 = time.perf_counter()
-                first = last = 0.0
-                count = 0
-                async for _ev in nai.generate_stream(PROMPT, model="kayra", max_length=n, min_length=n):
-                    last = time.perf_counter()
-                    first = first or last
-                    count += 1
-                if r:
-                    out.append(record(t0, first, last, count))
-        return out
+            return await atimed_rounds(
+                lambda: nai.generate_stream(PROMPT, model="kayra", max_length=n, min_length=n), rounds
+            )
 
     return asyncio.run(main())
 
