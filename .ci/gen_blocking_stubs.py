@@ -1,11 +1,12 @@
 """Generate the typed view of the blocking clients from their async twins.
 
-``naikit.NovelAI`` and ``naikit.Novita`` get their methods at import time from ``sync_facade`` (every public
-coroutine of the async class becomes a blocking method, every async generator an iterator, every property a
-read-only forward). Type checkers cannot see methods made that way, so this script writes, for each blocking
-client, a stub ``_blocking.pyi`` whose ``BlockingMethods`` class declares them with the async method's own
-parameters and return type (``Iterator[T]`` for an ``AsyncIterator[T]``). The blocking class lists
-``BlockingMethods`` (empty at run time) first among its bases.
+``naikit.NovelAI`` and ``naikit.Novita`` get their methods from their async twins on first use
+(``SyncClient`` in ``naikit._runner``: every public coroutine of the async class becomes a blocking method,
+every async generator an iterator, every property a read-only forward). Type checkers cannot see methods
+made that way, so this script writes, for each blocking client, a stub ``_blocking.pyi`` whose
+``BlockingMethods`` class declares them with the async method's own parameters and return type
+(``Iterator[T]`` for an ``AsyncIterator[T]``). The blocking class lists ``BlockingMethods`` (empty at run
+time) first among its bases.
 
 Usage: ``python .ci/gen_blocking_stubs.py`` rewrites the stubs; ``--check`` exits 1 when a stub is stale
 (tests/test_typing.py runs that in CI).
@@ -23,9 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
-    # stub path -> (module of the async class, async class, blocking class name)
-    "naikit/novelai/_blocking.pyi": ("naikit.novelai.client", "AsyncNovelAI", "NovelAI"),
-    "naikit/novita/_blocking.pyi": ("naikit.novita.client", "AsyncNovita", "Novita"),
+    # stub path -> (the async class, the blocking class), each as "module:name"
+    "naikit/novelai/_blocking.pyi": (
+        "naikit.novelai.async_client:AsyncNovelAI",
+        "naikit.novelai.client:NovelAI",
+    ),
+    "naikit/novita/_blocking.pyi": ("naikit.novita.async_client:AsyncNovita", "naikit.novita.client:Novita"),
 }
 HEADER = "# Generated from {cls} by .ci/gen_blocking_stubs.py; do not edit.\n"
 
@@ -152,12 +156,13 @@ def _source_members(klass: type) -> set[str]:
     return set()
 
 
-def render(module: str, async_name: str, blocking_name: str) -> str:
-    """Return the text of the stub for one blocking client."""
-    mod = importlib.import_module(module)
-    acls = getattr(mod, async_name)
-    bcls = getattr(mod, blocking_name)
-    # what the blocking class (or its base) writes itself; sync_facade fills in the rest
+def render(async_path: str, blocking_path: str) -> str:
+    """Return the text of the stub for one blocking client (each class given as ``"module:name"``)."""
+    module, async_name = async_path.split(":")
+    blocking_module, blocking_name = blocking_path.split(":")
+    acls = getattr(importlib.import_module(module), async_name)
+    bcls = getattr(importlib.import_module(blocking_module), blocking_name)
+    # what the blocking class (or its base) writes itself; the twin's methods fill in the rest
     own = {
         n
         for k in bcls.__mro__
@@ -233,8 +238,8 @@ def main(argv: list[str]) -> int:
     """Write (or with ``--check`` compare) every stub; return the exit code."""
     sys.path.insert(0, str(ROOT))
     stale = []
-    for path, (module, acls, bcls) in TARGETS.items():
-        text = render(module, acls, bcls)
+    for path, (acls, bcls) in TARGETS.items():
+        text = render(acls, bcls)
         target = ROOT / path
         if "--check" in argv:
             if not target.exists() or target.read_text() != text:

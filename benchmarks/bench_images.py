@@ -43,7 +43,7 @@ def bench_grid() -> None:
 
 def bench_concurrency() -> None:
     from naikit import sandbox
-    from naikit.novelai.client import AsyncNovelAI
+    from naikit.novelai.async_client import AsyncNovelAI
 
     latency, n = 0.1, 64
     srv = sandbox.start(test_hooks=True)

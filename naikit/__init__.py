@@ -13,7 +13,7 @@ from ._version import __version__
 # public name -> module that defines it (the TYPE_CHECKING imports below list the same names)
 _EXPORTS: dict[str, str] = {
     "NovelAI": "naikit.novelai.client",
-    "AsyncNovelAI": "naikit.novelai.client",
+    "AsyncNovelAI": "naikit.novelai.async_client",
     "Hosts": "naikit._settings",
     "RetryPolicy": "naikit._settings",
     "Timeouts": "naikit._settings",
@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "Experiment": "naikit.experiments.experiment",
     "Keystore": "naikit.novelai.crypto",
     "Novita": "naikit.novita.client",
-    "AsyncNovita": "naikit.novita.client",
+    "AsyncNovita": "naikit.novita.async_client",
     "read_metadata": "naikit.metadata",
     "ImagePreset": "naikit.novelai.image_models",
     "Character": "naikit.novelai.image_models",
@@ -96,14 +96,16 @@ if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .experiments.experiment import Experiment
     from .explain import explain_step
     from .metadata import read_metadata
+    from .novelai.async_client import AsyncNovelAI
     from .novelai.auth import Token, access_key, encryption_key
-    from .novelai.client import AsyncNovelAI, NovelAI
+    from .novelai.client import NovelAI
     from .novelai.crypto import Keystore
     from .novelai.image_models import Character, CharacterReference, ImagePreset, Vibe
     from .novelai.presets import BanList, BiasGroup, GlobalSettings, Preset
     from .novelai.story import Category, ContextConfig, EphemeralEntry, LoreEntry, Story
     from .novelai.story_context import Context
-    from .novita.client import AsyncNovita, Novita
+    from .novita.async_client import AsyncNovita
+    from .novita.client import Novita
     from .tokenizers import tokenize
     from .xyplot import xy_plot
 else:

@@ -7,26 +7,30 @@ sync call from a thread without a running loop drives that thread's own persiste
 hop, which matters for many small calls on a 2-core machine); a sync call from a thread whose loop is
 running (inside a Jupyter kernel, next to top-level ``await``) hands its coroutine to a private loop on
 a daemon thread and waits. Each aiohttp session is created, used and closed on the loop it belongs to.
+
+asyncio itself is imported by the first call, not with this module: the blocking clients' classes are
+built on :class:`SyncClient`, and ``naikit.NovelAI`` should cost no more than the classes until used.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import functools
-import inspect
 import sys
 import threading
 import weakref
 from _thread import allocate_lock
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._secret import Secret
 
+if TYPE_CHECKING:
+    import asyncio
+
 T = TypeVar("T")
 
-__all__ = ["get_loop", "run", "iterate", "sync_facade", "in_runner_thread", "SyncClient"]
+__all__ = ["get_loop", "run", "iterate", "in_runner_thread", "SyncClient"]
 
 _lock = threading.Lock()
 _local = threading.local()
@@ -34,11 +38,33 @@ _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
 
 
+def _load_asyncio() -> None:
+    """Import asyncio and bind it, and ``_running_loop``, in this module's globals; returns None.
+
+    Every function here that uses ``asyncio`` at run time is reached through one that called this (or
+    through :func:`run`, whose first call does): :func:`get_loop`, :class:`_ThreadLoop`, :func:`close_loop`.
+    """
+    global _running_loop
+    import asyncio as module
+
+    globals()["asyncio"] = module  # the name the TYPE_CHECKING import declares
+    # the non-raising form: run() asks it on every call, so the name is bound to asyncio's own function
+    _running_loop = module._get_running_loop
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop of this thread, or None; the first call imports asyncio and rebinds this name to
+    asyncio's own (C) function, so later calls cost what ``asyncio._get_running_loop()`` costs."""
+    _load_asyncio()
+    return _running_loop()
+
+
 def get_loop() -> asyncio.AbstractEventLoop:
     """Return the runner's event loop, starting its thread on first use."""
     global _loop, _thread
     with _lock:
         if _loop is None or _loop.is_closed():
+            _load_asyncio()
             loop = asyncio.new_event_loop()
             ready = threading.Event()
 
@@ -66,7 +92,7 @@ def run(coro: Awaitable[T], timeout: float | None = None) -> T:
     worker threads) the coroutine runs on that thread's own persistent loop, with no thread hop; in a
     thread whose loop is already running (a Jupyter kernel) it runs on the shared background loop.
     """
-    if asyncio._get_running_loop() is None:  # the non-raising form: this check runs on every call
+    if _running_loop() is None:  # asyncio's non-raising form once loaded: this runs on every call
         return _run_here(coro, timeout)
     return _run_in_background(coro, timeout)
 
@@ -83,6 +109,7 @@ class _ThreadLoop:
     __slots__ = ("loop",)
 
     def __init__(self) -> None:
+        _load_asyncio()
         self.loop = asyncio.new_event_loop()
         _thread_loops.add(self.loop)
 
@@ -116,8 +143,9 @@ def close_loop(loop: asyncio.AbstractEventLoop) -> None:
         items = list(_closables.pop(loop, ()))
     if loop.is_closed() or loop.is_running():
         return
+    _load_asyncio()
     try:
-        if asyncio._get_running_loop() is None:  # another loop running here cannot be re-entered
+        if _running_loop() is None:  # another loop running here cannot be re-entered
             loop.run_until_complete(_close_all(items))
             loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
@@ -228,30 +256,72 @@ def _shutdown() -> None:
 atexit.register(_shutdown)
 
 
-def sync_facade(async_cls: type) -> Callable[[type], type]:
-    """Return a class decorator that gives the decorated class every public async method of
-    ``async_cls`` as a blocking method of the same name, signature and docstring.
+def _add_blocking_methods(cls: type, async_cls: type) -> None:
+    """Give ``cls`` every public async method of ``async_cls`` as a blocking method of the same name,
+    signature and docstring; returns None.
 
-    The decorated class must keep its async twin in ``self._async``. Async generators become
-    ordinary iterators; properties are forwarded read-only; anything the decorated class defines
-    itself is kept.
+    The class keeps its async twin in ``self._async``. Async generators become ordinary iterators;
+    properties are forwarded read-only; anything the class (or a base such as SyncClient) defines itself
+    is kept.
+    """
+    import inspect
+
+    for name, attr in inspect.getmembers(async_cls):
+        if name.startswith("_") or any(name in k.__dict__ for k in cls.__mro__ if k is not object):
+            continue
+        raw = inspect.getattr_static(async_cls, name)
+        if isinstance(raw, property):
+            setattr(cls, name, property(functools.partial(_forward_property, name=name), doc=raw.__doc__))
+        elif inspect.iscoroutinefunction(attr):
+            setattr(cls, name, _make_sync(name, attr))
+        elif inspect.isasyncgenfunction(attr):
+            setattr(cls, name, _make_iter(name, attr))
+
+
+# blocking class -> the function returning its async twin (given as ``twin=`` where the class is defined)
+_twins: weakref.WeakKeyDictionary[type, Callable[[], type]] = weakref.WeakKeyDictionary()
+_complete: weakref.WeakSet[type] = weakref.WeakSet()  # classes whose whole MRO has its blocking methods
+_fill_lock = threading.RLock()
+
+
+def _fill(cls: type) -> None:
+    """Make sure ``cls`` and its bases have their blocking methods; returns None. The first time, this
+    imports each async twin (the whole client) and builds the methods; later it is a set lookup."""
+    if cls in _complete:
+        return
+    with _fill_lock:
+        for k in cls.__mro__:
+            twin = _twins.get(k)
+            if twin is not None and k not in _complete:
+                _add_blocking_methods(k, twin())
+                _complete.add(k)
+        _complete.add(cls)
+
+
+class _Facade(type):
+    """Metaclass of the blocking clients: a class's methods are made from its async twin on first use
+    (the first instance, the first public class attribute that is not there yet, ``dir()``, ``help()``),
+    not when the class is created. So ``naikit.NovelAI`` costs this module and the class body, and
+    importing the client (asyncio, request builders, result classes) waits until it is used. Type
+    checkers never see this: they read the generated ``_blocking.pyi`` stubs.
     """
 
-    def decorate(cls: type) -> type:
-        for name, attr in inspect.getmembers(async_cls):
-            # keep what the class (or a base such as SyncClient) defines itself
-            if name.startswith("_") or any(name in k.__dict__ for k in cls.__mro__ if k is not object):
-                continue
-            raw = inspect.getattr_static(async_cls, name)
-            if isinstance(raw, property):
-                setattr(cls, name, property(functools.partial(_forward_property, name=name), doc=raw.__doc__))
-            elif inspect.iscoroutinefunction(attr):
-                setattr(cls, name, _make_sync(name, attr))
-            elif inspect.isasyncgenfunction(attr):
-                setattr(cls, name, _make_iter(name, attr))
-        return cls
+    if not TYPE_CHECKING:  # a class-level __getattr__ would make mypy accept any name on the class
 
-    return decorate
+        def __getattr__(cls, name: str) -> Any:
+            # only reached when normal lookup failed; private and dunder names are never generated
+            if name.startswith("_") or cls in _complete:
+                raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+            _fill(cls)
+            return type.__getattribute__(cls, name)
+
+    def __dir__(cls) -> list[str]:
+        _fill(cls)
+        return list(super().__dir__())
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        _fill(cls)
+        return super().__call__(*args, **kwargs)
 
 
 def _forward_property(self: Any, name: str) -> Any:
@@ -276,6 +346,8 @@ SECRET_PARAMS = frozenset(
 
 @functools.cache
 def _secret_positions(func: Callable[..., Any]) -> tuple[tuple[int, str], ...]:
+    import inspect
+
     params = list(inspect.signature(func).parameters.values())[1:]  # after self
     return tuple(
         (i, p.name)
@@ -301,6 +373,8 @@ def mask_secrets(
 
 
 def _make_sync(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    import inspect
+
     # Whether this method takes a secret at all, worked out once: most calls then skip the masking.
     secretive = bool(_secret_positions(func)) or any(
         p.name in SECRET_PARAMS or p.kind is p.VAR_KEYWORD
@@ -325,15 +399,25 @@ def _make_iter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return method
 
 
-class SyncClient:
+class SyncClient(metaclass=_Facade):
     """Base of the blocking clients: the async twin lives in ``_async`` (made by the subclass's
-    ``__init__`` from the same arguments); every method comes from :func:`sync_facade`.
+    ``__init__`` from the same arguments).
+
+    A subclass names its twin where it is defined, ``class NovelAI(SyncClient, twin=load)`` with ``load``
+    a function returning the async class: the blocking methods (every public coroutine of the twin,
+    every async generator as an iterator, every property forwarded read-only) are made from it on
+    first use (see :class:`_Facade`).
 
     ``transports_of(async_client)`` lists the twin's transports, so sessions on every loop are closed by
     ``close()`` and, should the client be dropped unclosed, by a finalizer.
     """
 
     _async: Any
+
+    def __init_subclass__(cls, *, twin: Callable[[], type] | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if twin is not None:
+            _twins[cls] = twin
 
     def __init__(self, async_client: Any):
         self._async = async_client

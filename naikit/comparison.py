@@ -156,7 +156,8 @@ async def acompare(
     """Run every preset x seed on ``client`` (an AsyncNovelAI or NovelAI; a new one when None); return
     a :class:`Comparison`. ``kwargs`` go to ``generate`` (``max_length=``...). Everything is checked
     before the first request."""
-    from .novelai.client import AsyncNovelAI, NovelAI
+    from .novelai.async_client import AsyncNovelAI
+    from .novelai.client import NovelAI
     from .novelai.text import prepare_request
 
     if not isinstance(prompt, str) or not prompt:

@@ -134,7 +134,7 @@ def test_widget(nai):
 def test_acompare_async(sb):
     import asyncio
 
-    from naikit.novelai.client import AsyncNovelAI
+    from naikit.novelai.async_client import AsyncNovelAI
 
     async def main():
         async with AsyncNovelAI(base_url=sb.url, **DEMO) as c:

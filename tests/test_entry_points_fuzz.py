@@ -32,8 +32,8 @@ import naikit
 from naikit import sandbox as sb
 from naikit._settings import RetryPolicy
 from naikit.errors import APIError, InputError, NaikitError, ServerError
-from naikit.novelai.client import AsyncNovelAI
-from naikit.novita.client import AsyncNovita
+from naikit.novelai.async_client import AsyncNovelAI
+from naikit.novita.async_client import AsyncNovita
 
 
 class _Opaque:

@@ -365,7 +365,7 @@ def test_a_key_is_claimed_once_by_two_experiments_on_one_folder(tmp_path):
 def test_arun_and_the_dashboard_task_in_a_running_loop(sb, tmp_path):
     import asyncio
 
-    from naikit.novelai.client import AsyncNovelAI
+    from naikit.novelai.async_client import AsyncNovelAI
     from naikit.widgets.experiments import experiment_dashboard
 
     exp = Experiment(str(tmp_path / "a"), **SWEEP, fixed=FIXED)

@@ -12,7 +12,7 @@ import pytest
 from sandbox_fixtures import DEMO, sandbox_fixture
 
 from naikit._transport import RetryPolicy
-from naikit.novelai.client import AsyncNovelAI
+from naikit.novelai.async_client import AsyncNovelAI
 from naikit.novelai.presets import Preset, build_request
 from naikit.sandbox.generation_lock import LOCKED_MESSAGE, GenerationLocks, generation_locks, generation_slot
 from naikit.sandbox.http import ApiError

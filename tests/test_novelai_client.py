@@ -14,8 +14,9 @@ from sandbox_fixtures import DEMO, demo_client_fixture
 from naikit import errors, sandbox
 from naikit._settings import Hosts, RetryPolicy
 from naikit.novelai.account import ObjectList, Subscription
+from naikit.novelai.async_client import AsyncNovelAI
 from naikit.novelai.auth import access_key
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.client import NovelAI
 from naikit.sandbox.clock import FakeClock
 from naikit.sandbox.faults import FaultPlan
 

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from sandbox_fixtures import DEMO
 
 from naikit import errors, sandbox
+from naikit.novelai.async_client import AsyncNovelAI
 from naikit.novelai.auth import hashed_email
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.client import NovelAI
 from naikit.novelai.glm_prompt import build_prompt, default_texts
 from naikit.novelai.models import text_model
 from naikit.novelai.oa import parse_token_count

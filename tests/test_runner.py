@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from naikit import _runner
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.async_client import AsyncNovelAI
+from naikit.novelai.client import NovelAI
 
 
 async def _where():

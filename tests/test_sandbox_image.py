@@ -16,7 +16,8 @@ import pytest
 
 from naikit import sandbox
 from naikit.errors import InputError
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.async_client import AsyncNovelAI
+from naikit.novelai.client import NovelAI
 from naikit.novelai.image import BudgetExceeded
 from naikit.novelai.image_models import ImagePreset
 from naikit.novelai.vibes import VibeCache, read_naiv4vibe

@@ -11,8 +11,9 @@ import pytest
 
 from naikit import errors, sandbox
 from naikit._settings import RetryPolicy
+from naikit.novelai.async_client import AsyncNovelAI
 from naikit.novelai.auth import access_key
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.client import NovelAI
 from naikit.sandbox.faults import FaultPlan
 
 PASSWORD = "correct-horse-battery-staple-42"

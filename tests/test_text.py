@@ -11,7 +11,8 @@ from sandbox_fixtures import DEMO
 
 from naikit import errors
 from naikit._transport import Hosts, RetryPolicy
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.async_client import AsyncNovelAI
+from naikit.novelai.client import NovelAI
 from naikit.novelai.generation import Generation
 from naikit.novelai.presets import BiasGroup, GlobalSettings, Preset
 from naikit.tokenizers import encode, token_bytes

@@ -23,7 +23,8 @@ from lossy_proxy import LossyProxy
 from naikit import errors, sandbox
 from naikit._settings import Hosts, RetryPolicy, Timeouts
 from naikit._transport import Transport
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.async_client import AsyncNovelAI
+from naikit.novelai.client import NovelAI
 
 PROMPT = "The old lighthouse keeper climbed the stairs"
 RETRY = RetryPolicy(attempts=400, backoff=0.01, max_backoff=0.05)

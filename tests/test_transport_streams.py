@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from naikit import errors, sandbox
 from naikit._framing import FrameDecoder, SSEDecoder, parse_sse
 from naikit.novelai import image_models as im
-from naikit.novelai.client import AsyncNovelAI
+from naikit.novelai.async_client import AsyncNovelAI
 from naikit.novelai.image_models import ImagePreset
 from naikit.novelai.text import prepare_request
 

@@ -10,7 +10,8 @@ from novita_helpers import KEY, png
 from sandbox_fixtures import DEMO
 
 from naikit import errors, sandbox
-from naikit.novelai.client import AsyncNovelAI, NovelAI
+from naikit.novelai.async_client import AsyncNovelAI
+from naikit.novelai.client import NovelAI
 from naikit.novita import AsyncNovita, Novita
 from naikit.sandbox.clock import FakeClock
 from naikit.widgets.training import (

@@ -228,7 +228,8 @@ class Experiment:
         would cross it is not started, and the run stops there), ``max_requests`` and ``max_time`` (seconds
         of the experiment's clock) bound this run. ``progress``: None for a tqdm.auto bar when tqdm is
         installed, False for none, or a callable receiving a progress dict."""
-        from ..novelai.client import AsyncNovelAI, NovelAI
+        from ..novelai.async_client import AsyncNovelAI
+        from ..novelai.client import NovelAI
 
         limits = {
             "max_anlas": self.limits["max_anlas"] if max_anlas is None else max_anlas,

@@ -18,7 +18,7 @@ from .._lazy import lazy_exports as _lazy_exports
 # public name -> defining module, relative to this package (the TYPE_CHECKING imports list the same names)
 _EXPORTS: dict[str, str] = {
     "NovelAI": ".client",
-    "AsyncNovelAI": ".client",
+    "AsyncNovelAI": ".async_client",
     "access_key": ".auth",
     "encryption_key": ".auth",
     "Token": ".auth",
@@ -64,8 +64,9 @@ __all__ = [
 ]
 
 if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
+    from .async_client import AsyncNovelAI
     from .auth import Token, access_key, encryption_key
-    from .client import AsyncNovelAI, NovelAI
+    from .client import NovelAI
     from .crypto import Keystore
     from .image_models import Character, CharacterReference, ImagePreset, Vibe
     from .presets import BanList, BiasGroup, GlobalSettings, Preset

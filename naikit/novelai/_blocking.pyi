@@ -1,4 +1,4 @@
-# Generated from naikit.novelai.client.AsyncNovelAI by .ci/gen_blocking_stubs.py; do not edit.
+# Generated from naikit.novelai.async_client.AsyncNovelAI by .ci/gen_blocking_stubs.py; do not edit.
 
 from __future__ import annotations
 

@@ -1,16 +1,9 @@
-"""NovelAI clients: :class:`AsyncNovelAI` (the core) and :class:`NovelAI` (same methods, blocking).
+"""The blocking NovelAI client, :class:`NovelAI`: the methods of
+:class:`~naikit.novelai.async_client.AsyncNovelAI`, each run to completion (see :mod:`naikit._runner`).
 
-Credentials are resolved on the first call that needs them, in this order: what the constructor or a
-``login*`` method was given; ``NAI_TOKEN``; ``NAI_USERNAME`` + ``NAI_PASSWORD``; otherwise the embedded
-offline sandbox with its demo account (announced once, in one line). Hosts: ``hosts=``/``base_url=``;
-else ``NAI_BASE_URL`` (one URL for all three hosts, what ``naikit lab`` sets) or ``NAI_API_BASE`` /
-``NAI_IMAGE_BASE`` / ``NAI_TEXT_BASE``; else NovelAI's real hosts.
-
-The async client is composed of one area per module, each built on the typed core
-:class:`~naikit.novelai._base.ClientCore` (transport, validation, readiness, credentials and keys):
-account calls (:mod:`.user_api`), raw objects (:mod:`.objects_api`), keystore (:mod:`.keystore_api`),
-content (:mod:`.content_api`), stories (:mod:`.stories_api`), text (:mod:`.text`), GLM text (:mod:`.oa`),
-images (:mod:`.image`), modules (:mod:`.modules`) and voice (:mod:`.voice`).
+The class is light: its methods are made from the async client on first use (the first instance, or the
+first look at a method), so ``naikit.NovelAI`` does not import asyncio or the areas' request builders and
+result classes until then. Type checkers read the methods from the generated ``_blocking.pyi``.
 """
 
 from __future__ import annotations
@@ -19,35 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _runner
 from ._blocking import BlockingMethods
-from .image import ImageAPI
-from .modules import ModulesAPI
-from .text import TextAPI
-from .voice import VoiceAPI
 
-__all__ = ["AsyncNovelAI", "NovelAI"]
+if TYPE_CHECKING:
+    from .async_client import AsyncNovelAI
 
-
-class AsyncNovelAI(TextAPI, ImageAPI, ModulesAPI, VoiceAPI):
-    """Async client for NovelAI's REST API: account, content, text, images, modules and voice.
-
-    Construct with any one of: ``token`` (a login JWT or a ``pst-`` persistent token), ``email`` +
-    ``password``, ``access_key``; or nothing, to use the environment or, failing that, the offline
-    sandbox. Use as ``async with AsyncNovelAI() as nai:`` or call :meth:`close` at the end.
-
-    ``validate`` (default True) checks every response against the documented shapes and raises
-    ResponseShapeError naming the field that differs. ``sandbox``: None = automatic, True = always
-    the embedded sandbox, False = never.
-    """
-
-    async def __aenter__(self) -> AsyncNovelAI:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
+__all__ = ["NovelAI"]
 
 
-@_runner.sync_facade(AsyncNovelAI)
-class NovelAI(BlockingMethods, _runner.SyncClient):
+def _async_class() -> type[AsyncNovelAI]:
+    """Return :class:`AsyncNovelAI`, importing the async client (every area) on the first call."""
+    from .async_client import AsyncNovelAI
+
+    return AsyncNovelAI
+
+
+class NovelAI(BlockingMethods, _runner.SyncClient, twin=_async_class):
     """Blocking client with the same methods as :class:`AsyncNovelAI` and the same constructor.
 
     Each call runs on naikit's background event loop, so it works in scripts and inside a running
@@ -57,8 +36,9 @@ class NovelAI(BlockingMethods, _runner.SyncClient):
     if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
 
         def __init__(self, *args: Any, **kwargs: Any):
-            args, kwargs = _runner.mask_secrets(AsyncNovelAI.__init__, args, kwargs)
-            super().__init__(AsyncNovelAI(*args, **kwargs))
+            twin = _async_class()
+            args, kwargs = _runner.mask_secrets(twin.__init__, args, kwargs)
+            super().__init__(twin(*args, **kwargs))
 
     @property
     def validate(self) -> bool:

@@ -1,6 +1,6 @@
 """NovelAI endpoints for image generation, vibe transfer, director tools, upscale and tag suggestions.
 
-``ImageAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+``ImageAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (built on the typed core
 :class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``_call`` /
 ``transport`` and appear on the sync ``NovelAI`` automatically.
 

@@ -1,6 +1,6 @@
 """The account's keystore, decrypted: reading it with the account key and writing it back safely.
 
-``KeystoreAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI`. :meth:`KeystoreAPI.keystore`
+``KeystoreAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI`. :meth:`KeystoreAPI.keystore`
 decrypts the keystore with the key derived from the account's email and password (spec §1.3; both email
 cases are tried, and a wrong password raises :class:`~.crypto.WrongKey` listing every attempt).
 

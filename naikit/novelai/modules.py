@@ -1,6 +1,6 @@
 """NovelAI endpoints for custom AI module training (spec §7.2).
 
-``ModulesAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+``ModulesAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (built on the typed core
 :class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``_call`` and
 appear on the sync ``NovelAI`` automatically.
 

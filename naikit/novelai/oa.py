@@ -1,7 +1,7 @@
 """NovelAI's OpenAI-style text API (``/oa/v1``) for GLM-4.6 and Xialong (spec novelai-oa.md).
 
 This module builds and checks the requests; the client's area that sends them is ``OAAPI``
-(:mod:`naikit.novelai.oa_api`), part of :class:`naikit.novelai.client.AsyncNovelAI` (the sync ``NovelAI``
+(:mod:`naikit.novelai.oa_api`), part of :class:`naikit.novelai.async_client.AsyncNovelAI` (the sync ``NovelAI``
 gets the same methods). ``nai.generate(prompt, glm_preset)`` and ``generate_stream`` go there for
 GLM-family models (see :mod:`naikit.novelai.text`):
 

@@ -1,6 +1,6 @@
 """The GLM-4.6 / Xialong area of the NovelAI client: completions and chat over ``/oa/v1``, streamed.
 
-``OAAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+``OAAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (built on the typed core
 :class:`~naikit.novelai._base.ClientCore`); the sync ``NovelAI`` gets the same methods. The requests are
 built and checked in :mod:`naikit.novelai.oa` (see there for what is sent and why). Here: the account's
 tier check (Xialong needs Opus), the token-count calls (cached per client), and the stream: every answer

@@ -1,6 +1,6 @@
 """The account's raw storage: the keystore as stored, user objects, and the website's settings blob.
 
-``ObjectsAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (spec §3.1, ``/user/keystore``,
+``ObjectsAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (spec §3.1, ``/user/keystore``,
 ``/user/objects``, ``/user/clientsettings``). These calls move the server's bytes as they are; the content
 methods (:mod:`naikit.novelai.content_api`) decrypt and check them. Every overwrite or delete first keeps
 the server's current copy in a local backup; a create whose answer was lost is never sent twice.

@@ -1,7 +1,7 @@
 """The account's stories and tables: stories, story contents, presets, modules and shelves as DataFrames;
 one story's text, its lorebook, and the story as a :class:`~naikit.novelai.story.Story` to edit and save.
 
-``StoriesAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI`, built on the content area
+``StoriesAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI`, built on the content area
 (:mod:`naikit.novelai.content_api`), whose guarded ``save_content`` every write goes through.
 """
 

@@ -1,6 +1,6 @@
 """NovelAI endpoints for text generation and streaming with presets (spec §5).
 
-``TextAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+``TextAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (built on the typed core
 :class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``transport`` and
 appear on the sync ``NovelAI`` automatically.
 

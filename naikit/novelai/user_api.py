@@ -1,6 +1,6 @@
 """The account itself: registration, login recovery, access key and email, subscription and records.
 
-``AccountAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (spec §3.1, the ``/user`` calls
+``AccountAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (spec §3.1, the ``/user`` calls
 about the account rather than its stored objects). A call that would make stories unreadable or delete
 them (a new access key, a recovery that wipes content, deleting the account) first downloads the whole
 account into a local backup.

@@ -1,6 +1,6 @@
 """NovelAI endpoints for text to speech (spec §7.1) and image prompt generation.
 
-``VoiceAPI`` is an area of :class:`naikit.novelai.client.AsyncNovelAI` (built on the typed core
+``VoiceAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI` (built on the typed core
 :class:`~naikit.novelai._base.ClientCore`): its public coroutine methods use the client's ``_call`` and
 appear on the sync ``NovelAI`` automatically.
 

@@ -19,8 +19,8 @@ from .._lazy import lazy_exports as _lazy_exports
 # public name -> defining module, relative to this package (the TYPE_CHECKING imports list the same names)
 _EXPORTS: dict[str, str] = {
     "Novita": ".client",
-    "AsyncNovita": ".client",
-    "EditedImage": ".client",
+    "AsyncNovita": ".async_client",
+    "EditedImage": ".async_client",
     "Task": ".tasks",
     "TaskResult": ".tasks",
     "ProgressBar": ".._poll",
@@ -58,7 +58,8 @@ __all__ = [
 
 if _typing.TYPE_CHECKING:  # pragma: no cover  # for type checkers and IDEs only
     from .._poll import ProgressBar
-    from .client import AsyncNovita, EditedImage, Novita
+    from .async_client import AsyncNovita, EditedImage
+    from .client import Novita
     from .errors import TaskFailed, TaskTimeout
     from .requests import ControlNetUnit, LoRA, S3Storage, build_extra
     from .tasks import Task, TaskResult

@@ -69,7 +69,7 @@ def _plausible_key(value: Any) -> bool:
 
 
 class NovitaBase:
-    """The state and plumbing every area of :class:`~naikit.novita.client.AsyncNovita` uses: the key and
+    """The state and plumbing every area of :class:`~naikit.novita.async_client.AsyncNovita` uses: the key and
     the sandbox default (``_ensure_ready``), the API call (``_call``), the response check (``_check``,
     switched by ``validate``), files on other hosts, the account's balance, and the v3 task lifecycle.
 

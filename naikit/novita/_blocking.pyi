@@ -1,4 +1,4 @@
-# Generated from naikit.novita.client.AsyncNovita by .ci/gen_blocking_stubs.py; do not edit.
+# Generated from naikit.novita.async_client.AsyncNovita by .ci/gen_blocking_stubs.py; do not edit.
 
 from __future__ import annotations
 

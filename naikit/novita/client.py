@@ -1,15 +1,9 @@
-"""Novita.ai clients: :class:`AsyncNovita` (the core) and :class:`Novita` (same methods, blocking).
+"""The blocking Novita.ai client, :class:`Novita`: the methods of
+:class:`~naikit.novita.async_client.AsyncNovita`, each run to completion (see :mod:`naikit._runner`).
 
-The API key comes from the constructor or ``NOVITA_API_KEY``; with neither, the client uses naikit's
-embedded offline sandbox with its demo key (announced once, in one line). The base URL comes from
-``base_url=``, else ``NOVITA_BASE_URL`` (or ``NOVITA_API_URI``, what Novita's own examples read), else
-``https://api.novita.ai``. The key is held by the transport and never appears in a repr, log line or
-exception.
-
-Generation methods submit a v3 async task and, with ``wait=True`` (the default), poll it with a
-time-based timeout and a growing interval, then download the results (with retries) so ``.images``
-gives PIL images. ``wait=False`` returns the :class:`~naikit.novita.tasks.Task` at once. Every submitted
-task id is also appended to ``client.task_ids``; errors raised while waiting carry ``task_id``.
+The class is light: its methods are made from the async client on first use (the first instance, or the
+first look at a method), so ``naikit.Novita`` does not import asyncio or the areas until then. Type
+checkers read the methods from the generated ``_blocking.pyi``.
 """
 
 from __future__ import annotations
@@ -18,27 +12,23 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import _runner
-from .._transport import Transport
-from ._base import DEFAULT_BASE_URL
 from ._blocking import BlockingMethods
-from ._case import CaseArea, EditedImage
-from ._catalogue import CatalogueArea
-from ._generation import GenerationArea
-from ._lora_training import TrainingArea
 
-__all__ = ["AsyncNovita", "Novita", "EditedImage", "DEFAULT_BASE_URL"]
+if TYPE_CHECKING:
+    from .._transport import Transport
+    from .async_client import AsyncNovita
 
-
-class AsyncNovita(GenerationArea, CaseArea, TrainingArea, CatalogueArea):
-    """Async client for Novita.ai's v3 image, video, training, model and account APIs.
-
-    ``api_key``: a Novita key (else ``NOVITA_API_KEY``, else the sandbox). ``sandbox``: None = automatic,
-    True = always the embedded sandbox, False = never. ``validate`` checks response shapes.
-    """
+__all__ = ["Novita"]
 
 
-@_runner.sync_facade(AsyncNovita)
-class Novita(BlockingMethods, _runner.SyncClient):
+def _async_class() -> type[AsyncNovita]:
+    """Return :class:`AsyncNovita`, importing the async client (every area) on the first call."""
+    from .async_client import AsyncNovita
+
+    return AsyncNovita
+
+
+class Novita(BlockingMethods, _runner.SyncClient, twin=_async_class):
     """Blocking client with the same methods as :class:`AsyncNovita` and the same constructor.
 
     Each call runs on naikit's runner loop, so it works in scripts and inside a running Jupyter kernel.
@@ -47,8 +37,9 @@ class Novita(BlockingMethods, _runner.SyncClient):
     if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
 
         def __init__(self, *args: Any, **kwargs: Any):
-            args, kwargs = _runner.mask_secrets(AsyncNovita.__init__, args, kwargs)
-            super().__init__(AsyncNovita(*args, **kwargs))
+            twin = _async_class()
+            args, kwargs = _runner.mask_secrets(twin.__init__, args, kwargs)
+            super().__init__(twin(*args, **kwargs))
 
     @staticmethod
     def transports_of(async_client: Any) -> list[Transport]:
