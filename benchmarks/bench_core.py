@@ -8,8 +8,10 @@
 2. image stream framing: the time per MB to read 1, 4 and 16 MB streams (one final picture, arriving in
    64 KiB chunks: frames cut and unpacked, or SSE events cut, JSON parsed and base64 decoded), beside a
    copy floor (the same chunks joined once); 16 MB / 1 MB should stay near 1 where memory allows.
-3. client import: ``import naikit; naikit.NovelAI`` in a fresh interpreter (bytecode cached) against
-   ``import aiohttp``, wall and CPU, and the heaviest modules from ``-X importtime``.
+3. client import: ``import naikit; naikit.NovelAI`` (and ``naikit.Novita``, ``naikit.AsyncNovelAI``, a
+   constructed ``naikit.NovelAI(token=...)``, no network) in fresh interpreters (bytecode cached) against
+   ``import asyncio`` and ``import aiohttp`` in the same run, wall (median and range) and CPU, and the
+   heaviest modules from ``-X importtime``.
 
 Prints figures; asserts nothing (timing is never a pass/fail test).
 
@@ -424,6 +426,18 @@ CHILD = (
     "import time; t, c = time.perf_counter(), time.process_time(); exec({stmt!r}); "
     "print(time.perf_counter() - t, time.process_time() - c)"
 )
+# construction only: a well-formed persistent token and no sandbox, so nothing is sent and nothing is started
+TOKEN = "pst-" + "0" * 64
+# the references first: every ratio is against them, measured in the same run
+IMPORTS = [
+    "import asyncio",
+    "import aiohttp",
+    "import naikit; naikit.NovelAI",
+    "import naikit; naikit.Novita",
+    "import naikit; naikit.AsyncNovelAI",
+    f"import naikit; naikit.NovelAI(token={TOKEN!r}, sandbox=False)",
+]
+HEAVY = ("aiohttp", "asyncio", "pandas", "PIL", "numpy", "tokenizers", "sentencepiece", "ipywidgets")
 
 
 def _child_env(cache: str) -> dict[str, str]:
@@ -433,49 +447,73 @@ def _child_env(cache: str) -> dict[str, str]:
     return env
 
 
-def _import_seconds(stmt: str, rounds: int, env: dict[str, str]) -> tuple[float, float]:
-    """Return the median (wall, CPU) seconds of ``stmt`` in fresh interpreters, after one warm-up run."""
-    walls, cpus = [], []
-    for i in range(rounds + 1):
-        cmd = [sys.executable, "-c", CHILD.format(stmt=stmt)]
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-        wall, cpu = map(float, p.stdout.strip().splitlines()[-1].split())
-        if i:  # the first run writes the bytecode cache
-            walls.append(wall)
-            cpus.append(cpu)
-    return statistics.median(walls), statistics.median(cpus)
+def _import_once(stmt: str, env: dict[str, str]) -> tuple[float, float]:
+    """Return the (wall, CPU) seconds of ``stmt`` in a fresh interpreter."""
+    cmd = [sys.executable, "-c", CHILD.format(stmt=stmt)]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    wall, cpu = map(float, p.stdout.strip().splitlines()[-1].split())
+    return wall, cpu
 
 
-def bench_import(rounds: int) -> None:
-    """Print the client's import time against aiohttp's and the heaviest modules it imports."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = _child_env(cache)
-        base = _import_seconds("pass", rounds, env)
-        aio = _import_seconds("import aiohttp", rounds, env)
-        client = _import_seconds("import naikit; naikit.NovelAI", rounds, env)
-        stmt = "import naikit; naikit.NovelAI"
-        p = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", stmt], capture_output=True, text=True, env=env
-        )
-    print(f"import, median of {rounds} fresh interpreters (bytecode cached), wall and CPU seconds")
-    for name, (w, c) in (("nothing (pass)", base), ("import aiohttp", aio), (stmt, client)):
-        print(f"  {name:32} {w:7.3f} s  CPU {c:7.3f} s")
-    print(
-        f"  client / aiohttp: wall {client[0] / aio[0]:.2f}x, CPU {client[1] / aio[1]:.2f}x; "
-        f"client alone (wall): {client[0]:.3f} s"
+def _import_rounds(
+    stmts: list[str], rounds: int, env: dict[str, str]
+) -> dict[str, list[tuple[float, float]]]:
+    """Return ``rounds`` (wall, CPU) samples per statement, one fresh interpreter each, after a warm-up run
+    of each (which writes the bytecode cache). The statements take turns in every round, so a burst of
+    load from other processes falls on all of them rather than on one."""
+    for stmt in stmts:
+        _import_once(stmt, env)
+    out: dict[str, list[tuple[float, float]]] = {s: [] for s in stmts}
+    for r in range(rounds):
+        for stmt in stmts[r % len(stmts) :] + stmts[: r % len(stmts)]:
+            out[stmt].append(_import_once(stmt, env))
+    return out
+
+
+def _importtime(stmt: str, env: dict[str, str]) -> list[tuple[int, int, str]]:
+    """Return ``-X importtime``'s rows for ``stmt``: (self us, cumulative us, indented module name)."""
+    p = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", stmt], capture_output=True, text=True, env=env
     )
     rows = []
     for line in p.stderr.splitlines():
         parts = line.split("|")
         if len(parts) == 3 and parts[1].strip().isdigit():
-            rows.append((int(parts[1]), parts[2].rstrip()))
-    loaded = {name.strip() for _, name in rows}
-    heavy = [
-        m for m in ("pandas", "PIL", "numpy", "tokenizers", "ipywidgets", "msgpack", "nacl") if m in loaded
-    ]
-    print(f"  heavy packages loaded: {', '.join(heavy) or 'none'}")
-    print("  top-level modules by cumulative import time (us):")
-    for us, name in sorted((r for r in rows if not r[1].startswith("  ")), reverse=True)[:8]:
+            rows.append((int(parts[0].split(":")[1]), int(parts[1]), parts[2].rstrip()))
+    return rows
+
+
+def bench_import(rounds: int) -> None:
+    """Print the time to the client classes and to a constructed client, against asyncio's and aiohttp's
+    import in the same run, and the heaviest modules the constructed client imports."""
+    stmts = list(IMPORTS)
+    with tempfile.TemporaryDirectory() as cache:
+        env = _child_env(cache)
+        samples = _import_rounds(stmts, rounds, env)
+        rows = _importtime(stmts[-1], env)
+    med = {
+        s: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+        for s, v in samples.items()
+    }
+    print(f"import, {rounds} fresh interpreters each (bytecode cached, statements interleaved); seconds")
+    print(f"  {'statement':58} {'wall median [min-max]':>24} {'CPU median':>10}  /asyncio /aiohttp (wall)")
+    for stmt in stmts:
+        walls = [w for w, _ in samples[stmt]]
+        w, c = med[stmt]
+        label = stmt if len(stmt) <= 58 else stmt[:55] + "..."
+        ratios = f"{w / med['import asyncio'][0]:8.2f}x {w / med['import aiohttp'][0]:7.2f}x"
+        print(f"  {label:58} {w:7.3f} [{min(walls):.3f}-{max(walls):.3f}] {c:10.3f}  {ratios}")
+    loaded = {name.strip() for _, _, name in rows}
+    print(
+        f"  a constructed NovelAI has loaded: {', '.join(m for m in HEAVY if m in loaded) or 'none of'} "
+        f"(of {', '.join(HEAVY)})"
+    )
+    print("  top-level imports of a constructed NovelAI, cumulative (us):")
+    for _, us, name in sorted((r for r in rows if not r[2].startswith("  ")), key=lambda r: -r[1])[:6]:
+        print(f"    {us:9d} {name.strip()}")
+    print("  heaviest naikit modules by their own time (us):")
+    own = sorted((r for r in rows if r[2].strip().startswith("naikit")), key=lambda r: -r[0])[:10]
+    for us, _, name in own:
         print(f"    {us:9d} {name.strip()}")
 
 

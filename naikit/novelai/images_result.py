@@ -10,7 +10,6 @@ a plain sequence of pictures (an X/Y plot) gives the image grid through its ``gr
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +58,8 @@ def unzip_images(data: Any, what: str) -> list[tuple[str, bytes]]:
         files = [("image_0.png", raw)]
     else:
         with decoding(lambda reason: ResponseShapeError(what, "body", f"is not a readable ZIP ({reason})")):
+            import zipfile  # image answers only: not loaded with the client (import time)
+
             with zipfile.ZipFile(io.BytesIO(raw)) as zf:
                 big = [i.filename for i in zf.infolist() if i.file_size > _MAX_MEMBER]
                 if big:
