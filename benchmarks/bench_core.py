@@ -444,13 +444,18 @@ def _child_env(cache: str) -> dict[str, str]:
     # as a user's install runs: compiled bytecode cached (kept out of the tree), whatever this shell says
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = cache
+    # the children import the naikit this script imported (they run in the cache folder: the current
+    # directory, first on a child's path, could hold another checkout)
+    here = str(Path(naikit.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     return env
 
 
 def _import_once(stmt: str, env: dict[str, str]) -> tuple[float, float]:
     """Return the (wall, CPU) seconds of ``stmt`` in a fresh interpreter."""
     cmd = [sys.executable, "-c", CHILD.format(stmt=stmt)]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    where = env["PYTHONPYCACHEPREFIX"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=where, check=True)
     wall, cpu = map(float, p.stdout.strip().splitlines()[-1].split())
     return wall, cpu
 
@@ -472,9 +477,8 @@ def _import_rounds(
 
 def _importtime(stmt: str, env: dict[str, str]) -> list[tuple[int, int, str]]:
     """Return ``-X importtime``'s rows for ``stmt``: (self us, cumulative us, indented module name)."""
-    p = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", stmt], capture_output=True, text=True, env=env
-    )
+    cmd = [sys.executable, "-X", "importtime", "-c", stmt]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=env["PYTHONPYCACHEPREFIX"])
     rows = []
     for line in p.stderr.splitlines():
         parts = line.split("|")
