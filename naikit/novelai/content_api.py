@@ -1,7 +1,7 @@
 """NovelAI's encrypted content as Python objects: list, read, create, save and delete; backup and restore.
 
-``ContentAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI`: its public coroutine methods use
-the raw account calls (``list_objects``, ``update_object``, …) and appear on the sync ``NovelAI``.
+``ContentAPI`` is an area of :class:`naikit.novelai.async_client.AsyncNovelAI`: its public coroutine methods
+use the raw account calls (``list_objects``, ``update_object``, …) and appear on the sync ``NovelAI``.
 
 :meth:`ContentAPI.content` decrypts every object of a type; an object that fails carries its own
 :class:`~.crypto.CorruptObject` in ``.error`` while all the others are still returned.

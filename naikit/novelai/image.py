@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._outcome import spend_checked
 from .._validate import check_bool, check_int, check_number
 from ..errors import InputError, ResponseShapeError, StreamIncomplete
-from . import image_models as im
-from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
-from .image_stream import _IMAGE_STREAM, _b64, _checked_event, _stream_json, _stream_msgpack, msgpack_frames
-from .images_result import GeneratedImage, ImageResult, StreamEvent, strip_images, unzip_images
 from .user_api import AccountAPI
 
+# The request builders, tables and result classes load with the first image call, not with the client
+# (import time): each method imports what it uses; annotations name them for type checkers only.
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from .image_models import Character, CharacterReference, CostEstimate, ImagePreset, Vibe
+    from .images_result import GeneratedImage, ImageResult, StreamEvent
 
 __all__ = ["ImageAPI", "BudgetExceeded"]
 
@@ -68,6 +69,9 @@ class ImageAPI(AccountAPI):
         return self._opus_cache
 
     def _preset(self, preset: ImagePreset | None, model: str | None, changes: dict[str, Any]) -> ImagePreset:
+        from . import image_models as im
+        from .image_models import ImagePreset
+
         if preset is not None and not isinstance(preset, ImagePreset):
             raise InputError("preset", preset, "an ImagePreset (ImagePreset.default(model)) or None")
         if model is not None and not isinstance(model, str):
@@ -80,6 +84,9 @@ class ImageAPI(AccountAPI):
 
     async def _vibes_for(self, vibes: Sequence[Any] | None, model: str) -> tuple[list[Vibe] | None, int]:
         """Turn pictures into encoded vibes on V4+ (through the cache); return them and the uncached count."""
+        from . import image_models as im
+        from .image_models import Vibe
+
         if not vibes:
             return None, 0
         out: list[Vibe] = []
@@ -110,6 +117,8 @@ class ImageAPI(AccountAPI):
         **kw: Any,
     ) -> dict[str, Any]:
         """Return the body naikit would send for these inputs (validated; nothing is sent)."""
+        from . import image_models as im
+
         return im.build_request(prompt, preset, action, **kw)
 
     async def estimate_image_cost(
@@ -123,6 +132,8 @@ class ImageAPI(AccountAPI):
         **kw: Any,
     ) -> CostEstimate:
         """Return the Anlas estimate of a generation (asks the subscription once to know about Opus)."""
+        from . import image_models as im
+
         check_int(uncached_vibes, "uncached_vibes", lo=0, hi=im.MAX_VIBES)
         body = im.build_request(prompt, preset, action, **kw)
         return im.estimate_cost(body, opus=await self._is_opus(opus), uncached_vibes=uncached_vibes)
@@ -143,6 +154,11 @@ class ImageAPI(AccountAPI):
         opus: bool | None = None,
         label: str = "",
     ) -> ImageResult:
+        from . import image_models as im
+        from .image_models import Vibe
+        from .image_stream import msgpack_frames
+        from .images_result import GeneratedImage, ImageResult, strip_images, unzip_images
+
         kw = dict(image=image, mask=mask, characters=characters, character_references=character_references,
                   resize=resize)  # fmt: skip
         if vibes is not None and not isinstance(vibes, (list, tuple)):
@@ -288,6 +304,9 @@ class ImageAPI(AccountAPI):
         ``prompt`` is one prompt for all or one per preset. The whole batch is validated and priced first:
         with ``max_anlas`` below the summed estimate nothing is sent.
         """
+        from . import image_models as im
+        from .image_models import Vibe
+
         if not isinstance(presets, (list, tuple)) or not presets:
             raise InputError("presets", presets, "a non-empty list of ImagePreset")
         if not isinstance(prompt, (str, list, tuple)):
@@ -336,6 +355,9 @@ class ImageAPI(AccountAPI):
         **changes: Any,
     ) -> AsyncIterator[StreamEvent]:
         """Yield previews (``intermediate``, JPEG) and ``final`` pictures (PNG) as the service sends them."""
+        from . import image_models as im
+        from .image_stream import _IMAGE_STREAM, _b64, _checked_event, _stream_json, _stream_msgpack
+
         if stream not in ("msgpack", "sse"):
             raise InputError("stream", stream, "'msgpack' or 'sse'")
         p = self._preset(preset, model, changes)
@@ -396,6 +418,8 @@ class ImageAPI(AccountAPI):
     def _stream_chunks(self, body: dict[str, Any]) -> Any:
         """Return the ChunkStream of a generation posted to the stream endpoint: V5 as the website does (one
         multipart ``request`` part), older models as JSON."""
+        from . import image_models as im
+
         if im.model_spec(body["model"]).generation == "v5":
             data, ctype = im.v5_multipart(body)
             return self.transport.stream(
@@ -418,6 +442,8 @@ class ImageAPI(AccountAPI):
         ``Vibe.cached`` tells which: an image is encoded (and paid for) once per model and information
         extracted.
         """
+        from . import image_models as im
+        from .image_models import Vibe
         from .vibes import default_cache, model_key
 
         model_key(model)
@@ -462,6 +488,9 @@ class ImageAPI(AccountAPI):
         opus: bool | None = None,
     ) -> ImageResult:
         """Run a director tool (bg-removal, lineart, sketch, colorize, emotion…); return pictures."""
+        from . import image_models as im
+        from .images_result import GeneratedImage, ImageResult, strip_images, unzip_images
+
         if tool not in im.DIRECTOR_TOOLS:
             raise InputError("tool", tool, "one of " + ", ".join(im.DIRECTOR_TOOLS))
         png, (w, h), _ = im.load_image(image, "image")
@@ -493,6 +522,9 @@ class ImageAPI(AccountAPI):
 
     async def upscale(self, image: Any, *, scale: int = 2) -> GeneratedImage:
         """Upscale a picture ×2 or ×4 (``/ai/upscale``); return the result."""
+        from . import image_models as im
+        from .images_result import GeneratedImage, unzip_images
+
         if scale not in (2, 4):
             raise InputError("scale", scale, "2 or 4")
         png, (w, h), _ = im.load_image(image, "image")
@@ -507,6 +539,9 @@ class ImageAPI(AccountAPI):
 
     async def annotate_image(self, image: Any, *, annotator: str = "hed") -> GeneratedImage:
         """Return the ControlNet condition picture for V1/V2 (hed, midas, fake_scribble, mlsd, uniformer)."""
+        from . import image_models as im
+        from .images_result import GeneratedImage, unzip_images
+
         if annotator not in ("hed", "midas", "fake_scribble", "mlsd", "uniformer"):
             raise InputError("annotator", annotator, "hed, midas, fake_scribble, mlsd or uniformer")
         png, (w, h), _ = im.load_image(image, "image")
@@ -520,6 +555,8 @@ class ImageAPI(AccountAPI):
     ) -> pd.DataFrame:
         """Return tag suggestions for the prompt's last term as a DataFrame (tag, count, confidence)."""
         import pandas as pd
+
+        from . import image_models as im
 
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError("prompt", prompt, "a non-empty string (the tag being typed)")

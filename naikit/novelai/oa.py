@@ -1,8 +1,8 @@
 """NovelAI's OpenAI-style text API (``/oa/v1``) for GLM-4.6 and Xialong (spec novelai-oa.md).
 
 This module builds and checks the requests; the client's area that sends them is ``OAAPI``
-(:mod:`naikit.novelai.oa_api`), part of :class:`naikit.novelai.async_client.AsyncNovelAI` (the sync ``NovelAI``
-gets the same methods). ``nai.generate(prompt, glm_preset)`` and ``generate_stream`` go there for
+(:mod:`naikit.novelai.oa_api`), part of :class:`naikit.novelai.async_client.AsyncNovelAI` (the sync
+``NovelAI`` gets the same methods). ``nai.generate(prompt, glm_preset)`` and ``generate_stream`` go there for
 GLM-family models (see :mod:`naikit.novelai.text`):
 
 * ``POST /oa/v1/completions``, always streamed on the wire (``stream: true``), as the website does; a
@@ -31,11 +31,14 @@ and a 429 "Concurrent generation is locked" from elsewhere is waited out by its 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, ResponseShapeError
 from .models import OA_MODELS, TextModel, text_model
-from .presets import OA_PARAM_FIELDS, OA_SAMPLERS, Preset, check_oa_parameter
+
+# the preset tables load with the first call that needs them, not with the client (import time)
+if TYPE_CHECKING:
+    from .presets import Preset
 
 __all__ = [
     "oa_model",
@@ -67,8 +70,6 @@ GLM_EOS: frozenset[int] = frozenset({151329, 151336, 151338})
 _START = (151331, 151333)
 # neutral value of each GLM sampler's parameter (used while the sampler is disabled)
 _NEUTRAL = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}
-# request field name -> preset key (overrides may use either spelling)
-_FIELD_TO_KEY = {v: k for k, v in OA_PARAM_FIELDS.items()}
 
 
 def oa_model(model: str | TextModel) -> TextModel:
@@ -85,6 +86,8 @@ def oa_model(model: str | TextModel) -> TextModel:
 
 
 def _preset_for(preset: Preset | str | None, m: TextModel) -> Preset:
+    from .presets import Preset
+
     if isinstance(preset, Preset):
         if preset.model != m.value:
             raise InputError(
@@ -110,6 +113,8 @@ def oa_parameters(
     names (``max_tokens``, ``frequency_penalty``). Raises InputError for a parameter GLM does not take
     (tail-free sampling, repetition penalty...), a value out of range, or bad stop strings / biases.
     """
+    from .presets import OA_PARAM_FIELDS, OA_SAMPLERS, Preset, check_oa_parameter
+
     m = oa_model(model if model is not None else (preset.model if isinstance(preset, Preset) else "glm-4-6"))
     p = _preset_for(preset, m)
     values = {k: p.get(k) for k in OA_PARAM_FIELDS if p.get(k) is not None}
@@ -117,8 +122,9 @@ def oa_parameters(
     for s in OA_SAMPLERS:
         if s not in enabled and values.get(s) != _NEUTRAL[s]:
             values[s] = _NEUTRAL[s]
+    field_to_key = {v: k for k, v in OA_PARAM_FIELDS.items()}  # overrides may use either spelling
     for key, val in overrides.items():
-        k = _FIELD_TO_KEY.get(key, key)
+        k = field_to_key.get(key, key)
         values[k] = check_oa_parameter(k, val, m.value, key)
     out: dict[str, Any] = {"model": m.value}
     for key, field in OA_PARAM_FIELDS.items():

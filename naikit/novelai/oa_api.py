@@ -30,11 +30,13 @@ from .oa import (
     oa_parameters,
     parse_token_count,
 )
-from .presets import Preset
 from .user_api import AccountAPI
 
+# the preset tables load with the first call that needs them, not with the client (import time)
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from .presets import Preset
 
 __all__ = ["OAAPI"]
 
@@ -248,6 +250,8 @@ class OAAPI(AccountAPI):
         params: dict[str, Any],
         seed: int | None = None,
     ) -> tuple[dict[str, Any], Preset, TextModel, int]:
+        from .presets import Preset
+
         m = oa_model(
             model if model is not None else (preset.model if isinstance(preset, Preset) else "glm-4-6")
         )

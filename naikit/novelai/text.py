@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._decode import load_json
 from ..errors import InputError, ResponseShapeError, StreamIncomplete, api_error
@@ -25,8 +25,12 @@ from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
 from .oa import _preset_for
 from .oa_api import OAAPI
-from .presets import BanList, BiasGroup, GlobalSettings, Preset, build_request
 from .stories_api import StoriesAPI
+
+# the preset tables and request builder load with the first call that needs them, not with the client
+# (import time): each function imports what it uses; annotations name them for type checkers only
+if TYPE_CHECKING:
+    from .presets import BanList, BiasGroup, GlobalSettings, Preset
 
 __all__ = [
     "TextAPI",
@@ -51,6 +55,8 @@ def resolve_preset(preset: Preset | str | None, model: str | TextModel | None) -
 
     Raises InputError when a Preset object is for another model than ``model``.
     """
+    from .presets import Preset
+
     if isinstance(preset, Preset):
         m = text_model(model) if model is not None else preset.text_model
         if preset.model != m.value:
@@ -103,6 +109,7 @@ def prepare_request(
     raises InputError unless ``truncate=True``, which cuts it from the top (keeping Erato's BOS).
     """
     from ..tokenizers import encode, tokens_to_b64
+    from .presets import build_request
 
     p, m = resolve_preset(preset, model)
     if isinstance(prompt, str):
@@ -154,6 +161,8 @@ def prepare_request(
 
 def _is_oa(preset: Preset | str | None, model: str | TextModel | None) -> bool:
     """Return True when the call means a GLM-family model (served over /oa/v1, see naikit.novelai.oa)."""
+    from .presets import Preset
+
     if model is not None:
         return text_model(model).api == "oa"
     return isinstance(preset, Preset) and preset.text_model.api == "oa"
@@ -257,6 +266,7 @@ class TextAPI(OAAPI, StoriesAPI):
         ``story.text`` and saves it to the account with :meth:`save_story` (a story read with
         ``nai.story``; backup first unless ``backup=False``).
         """
+        from .presets import Preset
         from .story import Story
 
         if not isinstance(story, Story):
