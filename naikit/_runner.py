@@ -300,10 +300,10 @@ def _fill(cls: type) -> None:
 
 class _Facade(type):
     """Metaclass of the blocking clients: a class's methods are made from its async twin on first use
-    (the first instance, the first public class attribute that is not there yet, ``dir()``, ``help()``),
-    not when the class is created. So ``naikit.NovelAI`` costs this module and the class body, and
-    importing the client (asyncio, request builders, result classes) waits until it is used. Type
-    checkers never see this: they read the generated ``_blocking.pyi`` stubs.
+    (the first instance, see ``SyncClient.__init__``; the first public class attribute that is not there
+    yet; ``dir()``, ``help()``), not when the class is created. So ``naikit.NovelAI`` costs this module
+    and the class body, and importing the client (asyncio, request builders, result classes) waits until
+    it is used. Type checkers never see this: they read the generated ``_blocking.pyi`` stubs.
     """
 
     if not TYPE_CHECKING:  # a class-level __getattr__ would make mypy accept any name on the class
@@ -318,10 +318,6 @@ class _Facade(type):
     def __dir__(cls) -> list[str]:
         _fill(cls)
         return list(super().__dir__())
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        _fill(cls)
-        return super().__call__(*args, **kwargs)
 
 
 def _forward_property(self: Any, name: str) -> Any:
@@ -420,6 +416,9 @@ class SyncClient(metaclass=_Facade):
             _twins[cls] = twin
 
     def __init__(self, async_client: Any):
+        # The first instance fills the class here, not in a metaclass __call__: a Python frame there would
+        # hold the constructor's arguments (secrets) unmasked while the client is built.
+        _fill(type(self))
         self._async = async_client
         # the finalizer must not hold ``self``: it gets the twin and the (static) way to list transports
         weakref.finalize(self, _close_transports, async_client, type(self).transports_of)

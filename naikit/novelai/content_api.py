@@ -25,23 +25,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._validate import check_bool, check_path, check_text, check_wire_json
-from ..errors import Conflict, EditConflict, InputError
+from ..errors import Conflict, EditConflict, InputError, UnsafeWrite
 from .account import UserObject, check_object_id
-from .content import (
-    ENCRYPTED_TYPES,
-    ContentList,
-    ContentObject,
-    _encode,
-    _reloaded,
-    _verify,
-    decode_object,
-)
-from .crypto import Keystore, UnsafeWrite
 from .keystore_api import KeystoreAPI
 from .objects_api import check_object_type
 
+# the content and crypto modules load with the first call that needs them, not with the client (import
+# time): each method imports what it uses; annotations name them for type checkers only
 if TYPE_CHECKING:
     from .backup import BackupInfo
+    from .content import ContentList, ContentObject
+    from .crypto import Keystore
     from .restore import RestoreReport
     from .sanity import SanityReport
 
@@ -54,6 +48,9 @@ class ContentAPI(KeystoreAPI):
     async def content(self, object_type: str, *, keystore: Keystore | None = None) -> ContentList:
         """Return every object of ``object_type`` decrypted (stories, storycontent, aimodules) or
         decompressed (presets, shelf). An object that fails has ``.error`` set; the others are returned."""
+        from .content import ENCRYPTED_TYPES, ContentList, decode_object
+        from .crypto import Keystore
+
         check_object_type(object_type)
         if keystore is not None and not isinstance(keystore, Keystore):
             raise InputError("keystore", keystore, "a Keystore from keystore() or None")
@@ -64,6 +61,8 @@ class ContentAPI(KeystoreAPI):
 
     async def content_item(self, object_type: str, object_id: str) -> ContentObject:
         """Return one object decrypted or decompressed (check ``.error``, or call ``.raise_for_error()``)."""
+        from .content import ENCRYPTED_TYPES, decode_object
+
         check_object_type(object_type)
         check_object_id(object_id)
         ks = await self.keystore() if object_type in ENCRYPTED_TYPES else None
@@ -78,6 +77,8 @@ class ContentAPI(KeystoreAPI):
         with :meth:`set_keystore`'s checks) before the object. A ``"missing"`` keystore (a fresh account) is
         only created with ``create_keystore=True``. The upload is verified before it is sent.
         """
+        from .content import ENCRYPTED_TYPES, ContentObject, _encode, _reloaded, _verify
+
         check_object_type(object_type)
         # refuses what JSON cannot carry (NaN, Infinity, lone surrogates, objects) before anything is sent
         check_wire_json(data, "data")
@@ -146,6 +147,8 @@ class ContentAPI(KeystoreAPI):
         server that does not refuse. Either way :class:`~naikit.errors.EditConflict` is raised and both
         versions are kept in local backup folders (``.yours`` and ``.theirs``).
         """
+        from .content import ENCRYPTED_TYPES, ContentObject, _encode, _reloaded, _verify
+
         check_bool(backup, "backup")
         check_bool(force, "force")
         if not isinstance(item, ContentObject):
@@ -241,6 +244,8 @@ class ContentAPI(KeystoreAPI):
 
     async def delete_content(self, item: ContentObject, *, backup: bool = True) -> UserObject:
         """Delete an object after backing up the server's copy locally; return the deleted object."""
+        from .content import ContentObject
+
         check_bool(backup, "backup")
         if not isinstance(item, ContentObject):
             raise InputError("item", item, "a ContentObject from content() or content_item()")

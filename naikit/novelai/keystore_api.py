@@ -12,12 +12,17 @@ so a concurrent save by another client (409) becomes :class:`~naikit.errors.Edit
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._secret import Secret
 from .._validate import check_bool
-from ..errors import Conflict, EditConflict, InputError
-from .content import ENCRYPTED_TYPES
-from .crypto import Keystore, UnsafeWrite, WrongKey
+from ..errors import Conflict, EditConflict, InputError, UnsafeWrite, WrongKey
 from .objects_api import ObjectsAPI
+
+# the content and crypto modules load with the first call that needs them, not with the client (import
+# time): each method imports what it uses; annotations name them for type checkers only
+if TYPE_CHECKING:
+    from .crypto import Keystore
 
 __all__ = ["KeystoreAPI"]
 
@@ -48,6 +53,8 @@ class KeystoreAPI(ObjectsAPI):
         on the server until you call :meth:`set_keystore`. Raises :class:`WrongKey` (listing each key tried)
         when the password or key is wrong.
         """
+        from .crypto import Keystore
+
         raw = await self.keystore_raw()
         candidates = self._key_candidates()
         try:
@@ -75,6 +82,8 @@ class KeystoreAPI(ObjectsAPI):
         you read it. ``force=True`` skips only the drop checks. The server's current keystore is backed up
         locally first (``backup=False`` skips that).
         """
+        from .crypto import Keystore
+
         check_bool(force, "force")
         check_bool(backup, "backup")
         if not isinstance(keystore, Keystore):
@@ -161,6 +170,8 @@ class KeystoreAPI(ObjectsAPI):
             )
 
     async def _metas_in_use(self) -> dict[str, list[str]]:
+        from .content import ENCRYPTED_TYPES
+
         used: dict[str, list[str]] = {}
         for t in ENCRYPTED_TYPES:
             for o in await self.list_objects(t):

@@ -11,25 +11,15 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from .._validate import check_bool, check_text
-from ..errors import InputError, NotFound
-from .content import (
-    ContentList,
-    ContentObject,
-    _content_row,
-    _module_row,
-    _preset_row,
-    _preview,
-    _shelf_row,
-    _ts_ms,
-    lorebook_rows,
-    story_text_of,
-)
+from ..errors import InputError, NotFound, UnsafeWrite
 from .content_api import ContentAPI
-from .crypto import UnsafeWrite
 
+# the content module loads with the first call that needs it, not with the client (import time): each
+# method imports what it uses; annotations name them for type checkers only
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .content import ContentList, ContentObject
     from .story import Story
 
 __all__ = ["StoriesAPI"]
@@ -41,6 +31,8 @@ class StoriesAPI(ContentAPI):
     async def stories(self, *, tokens: bool = True) -> ContentList:
         """Return the stories with their content joined: title, dates, tags, preview, words, tokens
         (with the story's model, Kayra's tokenizer if none is set), lorebook entries, format and errors."""
+        from .content import ContentList, _content_row, _preview, _ts_ms, story_text_of
+
         check_bool(tokens, "tokens")
         ks = await self.keystore()
         stories = await self.content("stories", keystore=ks)
@@ -84,6 +76,8 @@ class StoriesAPI(ContentAPI):
 
     async def story_contents(self, *, tokens: bool = False) -> ContentList:
         """Return the storycontent objects with format, model, characters, words, tokens, lorebook entries."""
+        from .content import _content_row
+
         check_bool(tokens, "tokens")
         contents = await self.content("storycontent")
         contents.rows = [_content_row(c, tokens) for c in contents]
@@ -91,24 +85,32 @@ class StoriesAPI(ContentAPI):
 
     async def user_presets(self) -> ContentList:
         """Return the presets saved in the account (name, model, main parameters)."""
+        from .content import _preset_row
+
         presets = await self.content("presets")
         presets.rows = [_preset_row(p) for p in presets]
         return presets
 
     async def aimodules(self) -> ContentList:
         """Return the account's custom AI modules (name, description, model)."""
+        from .content import _module_row
+
         mods = await self.content("aimodules")
         mods.rows = [_module_row(m) for m in mods]
         return mods
 
     async def shelves(self) -> ContentList:
         """Return the account's shelves (title, description, number of children)."""
+        from .content import _shelf_row
+
         shelves = await self.content("shelf")
         shelves.rows = [_shelf_row(s) for s in shelves]
         return shelves
 
     async def story_text(self, story: str | ContentObject) -> str:
         """Return the full text of a story, given its id, meta, title, or its story/storycontent object."""
+        from .content import ContentObject, story_text_of
+
         _check_story(story)
         if isinstance(story, ContentObject) and story.type == "storycontent":
             return story_text_of(story.raise_for_error().data)
@@ -134,6 +136,7 @@ class StoriesAPI(ContentAPI):
         """Return a story of the account (id, meta or title, or its story/storycontent object) as a
         :class:`~naikit.novelai.story.Story`: text, memory, author's note, lorebook and context settings.
         :meth:`save_story` writes it back."""
+        from .content import ContentObject
         from .story import Story
 
         _check_story(story)
@@ -201,6 +204,8 @@ class StoriesAPI(ContentAPI):
         """Return the lorebook entries of a story (id, meta or title) as a DataFrame."""
         import pandas as pd
 
+        from .content import lorebook_rows
+
         _check_story(story)
         ks = await self.keystore()
         contents = await self.content("storycontent", keystore=ks)
@@ -221,12 +226,16 @@ class StoriesAPI(ContentAPI):
 def _is_story(story: str | ContentObject, s: ContentObject) -> bool:
     """Return True when ``s`` (a ``stories`` object) is the story ``story`` names: that object, or its
     id, meta or title."""
+    from .content import ContentObject
+
     d = s.data if isinstance(s.data, dict) else {}
     return (isinstance(story, ContentObject) and story.id == s.id) or story in (s.id, s.meta, d.get("title"))
 
 
 def _check_story(story: Any) -> None:
     """Refuse, before any request, what cannot name a story (the lookup by id, meta or title needs a list)."""
+    from .content import ContentObject
+
     if isinstance(story, ContentObject):
         if story.type not in ("stories", "storycontent"):
             raise InputError("story", story, "a story or storycontent object (or its id, meta or title)")
