@@ -28,6 +28,20 @@ def _tokenizer(model: TextModel) -> str:
     return model.tokenizer
 
 
+@lru_cache(maxsize=None)  # tokenizing some 70 strings per request cost about as much as sending it
+def _whitelist_ids(model_value: str) -> tuple[int, ...]:
+    """Return the site's rep-pen whitelist of a model: its strings that encode to one token, in order."""
+    from ..tokenizers import encode
+
+    m = text_model(model_value)
+    ids: list[int] = []
+    for word in _global_data()["rep_pen_whitelist_strings"][_tokenizer(m)]:
+        toks = encode(word, m.value)
+        if len(toks) == 1:
+            ids.append(toks[0])
+    return tuple(ids)
+
+
 # How novelai.net prepares a text request (its January 2026 bundle), per model. The site groups models by
 # tokenizer family for its token tables: Genji-JP has its own, Krake the Pile's, the Inline model none.
 _SITE_FAMILY: dict[str, str] = {
@@ -120,17 +134,10 @@ class GlobalSettings:
         The site encodes each of its strings (no BOS) and keeps those that are one token, in its order.
         Models without a whitelist give [].
         """
-        from ..tokenizers import encode
-
         m = text_model(model)
         if m.value not in _WHITELIST_MODELS:
             return []
-        ids: list[int] = []
-        for word in _global_data()["rep_pen_whitelist_strings"][_tokenizer(m)]:
-            toks = encode(word, m.value)
-            if len(toks) == 1:
-                ids.append(toks[0])
-        return ids
+        return list(_whitelist_ids(m.value))
 
     def default_biases(self, model: str | TextModel) -> list[dict[str, Any]]:
         """Return the site's default ("***", "⁂") bias entries for ``model`` ([] when switched off)."""
