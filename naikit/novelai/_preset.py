@@ -487,7 +487,7 @@ class Preset:
     __hash__ = None  # type: ignore[assignment]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _official_parsed(model_value: str, name: str) -> tuple[dict[str, Any] | None, str, str]:
     """Return an official preset file checked once: (its data, or None when ``json.loads(snapshot)``
     rebuilds it exactly; the file text; the snapshot). Callers copy the data, never change it."""

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -28,7 +28,7 @@ def _tokenizer(model: TextModel) -> str:
     return model.tokenizer
 
 
-@lru_cache(maxsize=None)  # tokenizing some 70 strings per request cost about as much as sending it
+@cache  # tokenizing some 70 strings per request cost about as much as sending it
 def _whitelist_ids(model_value: str) -> tuple[int, ...]:
     """Return the site's rep-pen whitelist of a model: its strings that encode to one token, in order."""
     from ..tokenizers import encode
