@@ -9,10 +9,12 @@ from typing import Any
 
 from ._gate import Lease
 
-__all__ = ["ChunkStream", "StreamState", "Reader", "MAX_BUFFERED_STREAM_BYTES"]
+__all__ = ["ChunkStream", "StreamState", "Reader", "MAX_BUFFERED_STREAM_BYTES", "FINISH_GRACE"]
 
 #: Unconsumed bytes a stream may hold before it gives up (a consumer that stopped reading).
 MAX_BUFFERED_STREAM_BYTES = 256 * 1024 * 1024
+#: Seconds :meth:`ChunkStream.finish` waits for the rest of a complete answer's body (its end marker).
+FINISH_GRACE = 0.5
 _EOF = object()
 
 
@@ -122,6 +124,21 @@ class ChunkStream:
         task = st.task
         if task is not None and not task.done() and st.loop is asyncio.get_running_loop():
             await asyncio.wait({task})
+
+    async def finish(self, grace: float | None = None) -> None:
+        """Close the stream once its answer is complete (the consumer saw the last event), letting the
+        reader first read the body to its end for at most ``grace`` seconds (None: :data:`FINISH_GRACE`);
+        returns None.
+
+        Why: closing mid-body (what :meth:`aclose` does) drops the connection, so the next request pays
+        a new connection (a TLS handshake against the real service); read to its end, the connection goes
+        back to the pool. A server that keeps the body open past ``grace`` is cut as before.
+        """
+        st = self._st
+        task = st.task
+        if task is not None and not task.done() and st.loop is asyncio.get_running_loop():
+            await asyncio.wait({task}, timeout=FINISH_GRACE if grace is None else grace)
+        await self.aclose()
 
     async def __aenter__(self) -> ChunkStream:
         return self

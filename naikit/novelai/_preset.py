@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -130,7 +131,15 @@ class Preset:
                 name = lower[name.lower()]
             else:
                 raise InputError("name", name, f"one of {m.name}'s presets: " + ", ".join(files))
-        return cls.from_json(files[name])
+        data, source, snapshot = _official_parsed(m.value, name)
+        # every generation with a named or default preset comes here: copy the checked file, do not
+        # parse and check it again (json.loads of its own dump is an exact, fast deep copy)
+        p = cls.__new__(cls)
+        object.__setattr__(p, "_observers", [])
+        object.__setattr__(p, "_data", json.loads(snapshot) if data is None else copy.deepcopy(data))
+        object.__setattr__(p, "_source", source)
+        object.__setattr__(p, "_snapshot", snapshot)
+        return p
 
     @staticmethod
     def official_names(model: str | TextModel) -> list[str]:
@@ -476,3 +485,13 @@ class Preset:
     # A preset is mutable and compares by content, so it is unhashable (object's __hash__ is typed as a
     # method; None is what Python expects here).
     __hash__ = None  # type: ignore[assignment]
+
+
+@functools.cache
+def _official_parsed(model_value: str, name: str) -> tuple[dict[str, Any] | None, str, str]:
+    """Return an official preset file checked once: (its data, or None when ``json.loads(snapshot)``
+    rebuilds it exactly; the file text; the snapshot). Callers copy the data, never change it."""
+    p = Preset.from_json(dict(_official_files(model_value))[name])
+    snapshot = p._snapshot
+    assert p._source is not None and snapshot is not None  # read from text, so both are set
+    return (None if json.loads(snapshot) == p._data else p._data), p._source, snapshot

@@ -73,7 +73,11 @@ _DEFAULT_FALLBACK = {"llama-3-erato-v1": "Golden Arrow"}
 
 def default_preset_name(model: str | TextModel) -> str:
     """Return the name of ``model``'s default official preset."""
-    m = text_model(model)
+    return _default_name(text_model(model))
+
+
+@cache  # a packaged file: read once, not on every generation that uses the default preset
+def _default_name(m: TextModel) -> str:
     root = resources.files("naikit") / "data" / "presets" / _folder(m) / "default.txt"
     if root.is_file():
         return root.read_text(encoding="utf-8").splitlines()[0]

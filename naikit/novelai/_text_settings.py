@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -26,6 +26,20 @@ def _global_data() -> dict[str, Any]:
 
 def _tokenizer(model: TextModel) -> str:
     return model.tokenizer
+
+
+@cache  # tokenizing some 70 strings per request cost about as much as sending it
+def _whitelist_ids(model_value: str) -> tuple[int, ...]:
+    """Return the site's rep-pen whitelist of a model: its strings that encode to one token, in order."""
+    from ..tokenizers import encode
+
+    m = text_model(model_value)
+    ids: list[int] = []
+    for word in _global_data()["rep_pen_whitelist_strings"][_tokenizer(m)]:
+        toks = encode(word, m.value)
+        if len(toks) == 1:
+            ids.append(toks[0])
+    return tuple(ids)
 
 
 # How novelai.net prepares a text request (its January 2026 bundle), per model. The site groups models by
@@ -120,17 +134,10 @@ class GlobalSettings:
         The site encodes each of its strings (no BOS) and keeps those that are one token, in its order.
         Models without a whitelist give [].
         """
-        from ..tokenizers import encode
-
         m = text_model(model)
         if m.value not in _WHITELIST_MODELS:
             return []
-        ids: list[int] = []
-        for word in _global_data()["rep_pen_whitelist_strings"][_tokenizer(m)]:
-            toks = encode(word, m.value)
-            if len(toks) == 1:
-                ids.append(toks[0])
-        return ids
+        return list(_whitelist_ids(m.value))
 
     def default_biases(self, model: str | TextModel) -> list[dict[str, Any]]:
         """Return the site's default ("***", "⁂") bias entries for ``model`` ([] when switched off)."""

@@ -378,6 +378,8 @@ class OAAPI(AccountAPI):
             except StreamIncomplete as exc:
                 exc.partial = "".join(asm.text)
                 raise
+            if done:
+                await chunks.finish()  # the connection goes back to the pool for the next generation
         if not done and asm.finish is None:
             raise StreamIncomplete(
                 f"{what}: the stream ended without data: [DONE] or a finish_reason; the text so far is in "

@@ -413,6 +413,8 @@ class TextAPI(OAAPI, StoriesAPI):
             except StreamIncomplete as exc:
                 exc.partial = partial()
                 raise
+            if last is not None and last.final:
+                await chunks.finish()  # the connection goes back to the pool for the next generation
             if last is None or not last.final:
                 got = f"{len(tokens) or len(text_parts)} tokens" if text_parts else "an empty body"
                 raise StreamIncomplete(
