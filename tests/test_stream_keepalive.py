@@ -16,7 +16,7 @@ import pytest
 from sandbox_fixtures import DEMO
 
 from naikit import _chunk_stream
-from naikit.novelai.client import AsyncNovelAI
+from naikit.novelai.async_client import AsyncNovelAI
 
 
 @asynccontextmanager
