@@ -125,7 +125,6 @@ async def acompare(
     """Run every preset x seed on ``client`` (an AsyncNovelAI or NovelAI; a new one when None); return
     a :class:`Comparison`. ``kwargs`` go to ``generate`` (``max_length=``...). Everything is checked
     before the first request."""
-    from .novelai.client import AsyncNovelAI, NovelAI
     from .novelai.text import prepare_request
 
     if not isinstance(prompt, str) or not prompt:
@@ -145,13 +144,6 @@ async def acompare(
             oa_parameters(p, model_value, **{k: v for k, v in kwargs.items() if k not in ("truncate",)})
         else:
             prepare_request(prompt, p, model=model_value, **kwargs)
-    own = client is None
-    aclient = AsyncNovelAI() if own else client._async if isinstance(client, NovelAI) else client
-    if not isinstance(aclient, AsyncNovelAI):
-        raise InputError("client", client, "a NovelAI or AsyncNovelAI client")
-    limit = max_concurrency if max_concurrency is not None else aclient.transport.max_concurrent_generations
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InputError("max_concurrency", max_concurrency, "an int >= 1")
     from .experiments.experiment import Experiment
 
     # one engine: the comparison is a temporary (in-memory) experiment over presets x seeds
@@ -162,11 +154,8 @@ async def acompare(
         prompt, model_value, [c.axes["preset"] for c in exp.cells[:: len(seeds)]], list(seeds)
     )
     t0 = time.perf_counter()
-    try:
-        report = await exp.arun(aclient, max_concurrency=limit, progress=False)
-    finally:
-        if own:
-            await aclient.close()
+    # the run resolves the client (a new one when None, closed after) and the concurrency limit
+    report = await exp.arun(client, max_concurrency=max_concurrency, progress=False)
     if report["errors"]:
         raise next(iter(exp.errors.values()))
     for c in exp.cells:
