@@ -65,8 +65,9 @@ class PollStatus(Protocol):
 S = TypeVar("S", bound=PollStatus)  # poll() returns the status type its fetch gives
 
 
-def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseException:
-    """Return ``exc`` with ``task_id`` (and ``result`` if it has none) set, so the task is never lost."""
+def attach_task(exc: BaseException, task_id: str, result: Any = None, *, what: str = "task") -> BaseException:
+    """Return ``exc`` with ``task_id`` (and ``result`` if it has none) set, so the task is never lost, and a
+    note naming it as ``what`` ("task", "module", "txt2img": whatever was waited for, of either service)."""
     if getattr(exc, "task_id", None) is None:
         try:
             setattr(exc, "task_id", task_id)  # noqa: B010 - any exception: added, not declared
@@ -78,7 +79,7 @@ def attach_task(exc: BaseException, task_id: str, result: Any = None) -> BaseExc
         except AttributeError:  # pragma: no cover
             pass
     if hasattr(exc, "add_note"):
-        exc.add_note(f"naikit: Novita task id {task_id}")
+        exc.add_note(f"naikit: {what} id {task_id}")
     return exc
 
 
@@ -235,7 +236,7 @@ async def poll(
             except _TRANSIENT as exc:
                 last_error = exc
             except (APIError, NaikitError) as exc:
-                raise attach_task(exc, task_id, last) from None
+                raise attach_task(exc, task_id, last, what=what) from None
             if last is not None and last_error is None:
                 if reporter is not None:
                     reporter.update(last)
@@ -243,7 +244,7 @@ async def poll(
                     try:
                         callback(last)
                     except Exception as exc:
-                        raise attach_task(exc, task_id, last) from None
+                        raise attach_task(exc, task_id, last, what=what) from None
                 if last.finished:
                     if reporter is not None and hasattr(reporter, "close"):
                         reporter.close(not last.failed, str(last.status))

@@ -283,6 +283,11 @@ def is_token_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def is_token_ids(value: Any) -> bool:
+    """Return True when ``value`` is a non-empty list or tuple of token ids (see :func:`is_token_id`)."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(is_token_id(t) for t in value)
+
+
 def check_flags(**flags: Any) -> None:
     """Refuse any keyword whose value is not True or False (each named by its keyword); returns None."""
     for name, value in flags.items():

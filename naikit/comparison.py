@@ -12,19 +12,17 @@ is a label.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .experiments.metrics import distinct_n, repetition_rate
 from .novelai.generation import Generation
 from .novelai.presets import Preset
-from .render.compare import diff_html
+from .render.compare import side_by_side_html
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -88,41 +86,12 @@ class Comparison:
         return f"Comparison({self.model}, {len(self.presets)} presets x {len(self.seeds)} seeds)"
 
 
-def comparison_html(c: Comparison, *, dom_id: str | None = None) -> str:
+def comparison_html(c: Comparison, *, base: str | None = None, dom_id: str | None = None) -> str:
     """Return the side-by-side HTML of a comparison: one column per preset, one row per seed, the words
-    that differ from the first preset's text highlighted, metrics under each cell (no timings, so the
-    HTML is the same for the same results)."""
-    import math as _m
-
-    frame = c.to_frame()
-    metrics = {(r["preset"], r["seed"]): r for r in frame.to_dict("records")}
-    did = dom_id or "nk-cmp-" + hashlib.sha1(repr((c.model, c.presets, c.seeds)).encode()).hexdigest()[:10]
-    head = "".join(f"<th>{escape(p)}</th>" for p in c.presets)
-    body = []
-    for seed in c.seeds:
-        ref = c.generations[(c.presets[0], seed)].text
-        cells = []
-        for i, name in enumerate(c.presets):
-            g = c.generations[(name, seed)]
-            r = metrics[(name, seed)]
-            text = escape(g.text) if i == 0 else diff_html(g.text, ref)
-            ml = "–" if _m.isnan(r["mean_logprob"]) else f"{r['mean_logprob']:.2f}"
-            cells.append(
-                f'<td><div class="nk-text">{text}</div><div class="nk-m">{r["tokens"]} tokens · mean logprob '
-                f"{ml} · distinct-2 {r['distinct_2']:.2f} · repeated {r['repetition_rate']:.0%}</div></td>"
-            )
-        body.append(f"<tr><th>seed {seed}</th>{''.join(cells)}</tr>")
-    css = (
-        "<style>.nk-cmpv table{border-collapse:collapse;font:13px system-ui}"
-        ".nk-cmpv td,.nk-cmpv th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}"
-        ".nk-cmpv .nk-text{white-space:pre-wrap}.nk-cmpv mark.nk-diff{background:#ffe58a}"
-        ".nk-cmpv .nk-m{color:#666;font-size:11px;margin-top:4px}</style>"
-    )
-    return (
-        f'{css}<div class="nk-cmpv" id="{did}"><div>{escape(c.model)} · prompt: {escape(c.prompt[:80])}'
-        f"{'…' if len(c.prompt) > 80 else ''} · highlighted: differs from {escape(c.presets[0])}</div>"
-        f"<table><tr><th></th>{head}</tr>{''.join(body)}</table></div>"
-    )
+    that differ from the ``base`` preset's text highlighted (default: the first preset), metrics under
+    each cell (no timings, so the HTML is the same for the same results). The same view the compare
+    widget shows (:func:`naikit.render.compare.side_by_side_html`)."""
+    return side_by_side_html(c, base=base, dom_id=dom_id)
 
 
 def _names(presets: Sequence[Preset | str], model: str | None) -> tuple[list[Preset], str]:
@@ -156,8 +125,6 @@ async def acompare(
     """Run every preset x seed on ``client`` (an AsyncNovelAI or NovelAI; a new one when None); return
     a :class:`Comparison`. ``kwargs`` go to ``generate`` (``max_length=``...). Everything is checked
     before the first request."""
-    from .novelai.async_client import AsyncNovelAI
-    from .novelai.client import NovelAI
     from .novelai.text import prepare_request
 
     if not isinstance(prompt, str) or not prompt:
@@ -177,13 +144,6 @@ async def acompare(
             oa_parameters(p, model_value, **{k: v for k, v in kwargs.items() if k not in ("truncate",)})
         else:
             prepare_request(prompt, p, model=model_value, **kwargs)
-    own = client is None
-    aclient = AsyncNovelAI() if own else client._async if isinstance(client, NovelAI) else client
-    if not isinstance(aclient, AsyncNovelAI):
-        raise InputError("client", client, "a NovelAI or AsyncNovelAI client")
-    limit = max_concurrency if max_concurrency is not None else aclient.transport.max_concurrent_generations
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InputError("max_concurrency", max_concurrency, "an int >= 1")
     from .experiments.experiment import Experiment
 
     # one engine: the comparison is a temporary (in-memory) experiment over presets x seeds
@@ -194,11 +154,8 @@ async def acompare(
         prompt, model_value, [c.axes["preset"] for c in exp.cells[:: len(seeds)]], list(seeds)
     )
     t0 = time.perf_counter()
-    try:
-        report = await exp.arun(aclient, max_concurrency=limit, progress=False)
-    finally:
-        if own:
-            await aclient.close()
+    # the run resolves the client (a new one when None, closed after) and the concurrency limit
+    report = await exp.arun(client, max_concurrency=max_concurrency, progress=False)
     if report["errors"]:
         raise next(iter(exp.errors.values()))
     for c in exp.cells:

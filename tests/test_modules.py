@@ -51,6 +51,18 @@ def test_failure_and_insufficient_steps(nai):
         nai.train_module("data", name="too big", steps=50_000)
 
 
+def test_an_error_while_waiting_is_noted_with_the_module_id(nai):
+    m = nai.train_module("data", name="note check", steps=100)
+
+    def broken(status):
+        raise RuntimeError("callback broke")
+
+    with pytest.raises(RuntimeError) as e:
+        nai.wait_for_module(m, progress=False, callback=broken)
+    # a NovelAI module, so the note must not speak of a Novita task
+    assert e.value.task_id == m.id and e.value.__notes__ == [f"naikit: module id {m.id}"]
+
+
 def test_buy_steps_and_validation(nai, sb):
     before = nai.subscription().purchased_training_steps
     nai.buy_training_steps(250)

@@ -175,6 +175,17 @@ def test_error_envelope_mapping(sb, clock):
         assert e.value.reason == "TASK_NOT_FOUND"
 
 
+def test_an_error_while_waiting_is_noted_with_the_task_id(nv):
+    task = nv.txt2img("x", model_name=MODEL, wait=False)
+
+    def broken(status):
+        raise RuntimeError("callback broke")
+
+    with pytest.raises(RuntimeError) as e:
+        nv.wait_for_task(task, progress=False, callback=broken)
+    assert e.value.task_id == task.task_id and e.value.__notes__ == [f"naikit: txt2img id {task.task_id}"]
+
+
 def test_failed_task_raises_with_id_and_can_be_returned(nv):
     with pytest.raises(TaskFailed) as e:
         nv.txt2img("sandbox:fail please", model_name=MODEL, progress=False)

@@ -263,6 +263,47 @@ def test_sandbox_charges_the_hand_worked_cost(nai, model, steps, n, smea, dyn, a
     assert nai.estimate_image_cost("cat", preset).total == anlas
 
 
+# More sizes, samplers, SMEA and batches, each worked out by hand from the website's own price function
+# (January 2026 bundle, chunks/pages/_app-*.js, the function after the sampler lists): for the V3 and V4
+# families the sampler plays no part; r = width*height, per image
+#   ceil(ceil(2.951823174884865e-6*r + 5.753298233447344e-7*r*steps) * (1.4 SMEA+DYN | 1.2 SMEA | 1)),
+# at least 2; an Opus account pays one sample less when r <= 1048576 and steps <= 28. Worked:
+#   1024x1024, 28 steps: 3.0952 + 16.8917 = 19.987 -> 20; three samples, one free -> 40
+#   1024x1024, 28 steps, one sample -> free -> 0
+#   1024x1536, 28 steps: 4.6428 + 25.3377 = 29.980 -> 30 (1,572,864 pixels: not free) -> 30
+#   512x512, 50 steps: 0.7738 + 7.5409 = 8.315 -> 9; SMEA 10.8 -> 11; two samples -> 22
+#   128x128, 29 steps: 0.0484 + 0.2734 = 0.322 -> 1; the floor of 2 -> 2
+#   1024x1024, 40 steps: 3.0952 + 24.1310 = 27.226 -> 28; SMEA+DYN 39.2 -> 40; four samples -> 160
+#   832x1216, 30 steps: 2.9864 + 17.4620 = 20.448 -> 21, whatever the sampler -> 21
+#   1536x1024, 29 steps: 4.6428 + 26.2426 = 30.885 -> 31; SMEA 37.2 -> 38
+#   640x640, 28 steps: 1.2091 + 6.5983 = 7.807 -> 8; four samples, one free -> 24
+@pytest.mark.parametrize(
+    ("model", "width", "height", "steps", "sampler", "smea", "dyn", "n", "anlas"),
+    [
+        ("nai-diffusion-3", 1024, 1024, 28, "k_euler_ancestral", False, False, 3, 40),
+        ("nai-diffusion-4-5-full", 1024, 1024, 28, "k_euler", False, False, 1, 0),
+        ("nai-diffusion-4-5-full", 1024, 1536, 28, "k_euler_ancestral", False, False, 1, 30),
+        ("nai-diffusion-3", 512, 512, 50, "k_dpmpp_2m", True, False, 2, 22),
+        ("nai-diffusion-3", 128, 128, 29, "k_euler", False, False, 1, 2),
+        ("nai-diffusion-3", 1024, 1024, 40, "k_euler", True, True, 4, 160),
+        ("nai-diffusion-4-full", 832, 1216, 30, "k_dpmpp_2m", False, False, 1, 21),
+        ("nai-diffusion-4-full", 832, 1216, 30, "k_dpmpp_2s_ancestral", False, False, 1, 21),
+        ("nai-diffusion-3", 1536, 1024, 29, "k_dpmpp_sde", True, False, 1, 38),
+        ("nai-diffusion-4-5-curated", 640, 640, 28, "k_euler_ancestral", False, False, 4, 24),
+    ],
+)
+def test_sandbox_charges_the_websites_price_worked_by_hand(
+    nai, model, width, height, steps, sampler, smea, dyn, n, anlas
+):
+    preset = ImagePreset.default(model).replace(
+        width=width, height=height, steps=steps, sampler=sampler, n_samples=n, smea=smea, smea_dyn=dyn,
+        auto_smea=False, seed=5,
+    )  # fmt: skip
+    before = nai.subscription().anlas
+    nai.generate_image("cat", preset)
+    assert before - nai.subscription().anlas == anlas
+
+
 # ---- V5: the website's multipart request and the msgpack stream -----------------------------------------
 
 

@@ -389,10 +389,13 @@ def test_connect_failure_of_a_stream_is_retried_and_counted():
 
         t.sleep = fake_sleep
         t.set_token("pst-secret-token-value")
-        with pytest.raises(errors.TransportError) as e:
-            async with t.stream("POST", "text", "/ai/generate-stream", json={}) as chunks:
-                async for _ in chunks:
-                    pass
+        try:
+            with pytest.raises(errors.TransportError) as e:
+                async with t.stream("POST", "text", "/ai/generate-stream", json={}) as chunks:
+                    async for _ in chunks:
+                        pass
+        finally:
+            await t.close()
         return e.value, dict(t.stats)
 
     e, stats = asyncio.run(main())

@@ -12,7 +12,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from .._validate import check_bool, check_flags, check_number, is_token_id
+from .._validate import check_bool, check_flags, check_number, is_token_ids
 from ..errors import InputError
 from ._preset_params import check_parameter
 from .models import TextModel, text_model
@@ -195,7 +195,7 @@ def _sequence(value: Any, model: TextModel, where: str) -> list[int]:
             return _sequence(value["sequence"], model, where)
         if "sequences" in value and value["sequences"]:
             return _sequence(value["sequences"][0], model, where)
-    if isinstance(value, (list, tuple)) and value and all(is_token_id(t) for t in value):
+    if is_token_ids(value):
         return list(value)
     raise InputError(where, value, "a non-empty string or a non-empty list of token ids (int >= 0)")
 
@@ -203,7 +203,7 @@ def _sequence(value: Any, model: TextModel, where: str) -> list[int]:
 def _check_phrase(value: Any, where: str) -> Any:
     ok = (
         (isinstance(value, str) and value)
-        or (isinstance(value, (list, tuple)) and value and all(is_token_id(t) for t in value))
+        or is_token_ids(value)
         or (isinstance(value, dict) and ("sequence" in value or "sequences" in value))
     )
     if not ok:

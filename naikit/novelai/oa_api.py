@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._validate import is_token_ids
 from ..errors import APIError, InputError, ResponseShapeError
 from .generation import Generation, StreamToken
 from .models import OA_MODELS, TextModel
@@ -280,11 +281,7 @@ class OAAPI(AccountAPI):
             if not prompt:
                 raise InputError("prompt", prompt, "a non-empty prompt")
             text = prompt
-        elif (
-            isinstance(prompt, (list, tuple))
-            and prompt
-            and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in prompt)
-        ):
+        elif is_token_ids(prompt):
             ids_given = list(prompt)
         else:
             raise InputError("prompt", prompt, "a string or a non-empty list of token ids")

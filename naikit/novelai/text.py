@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._decode import load_json
+from .._validate import is_token_ids
 from ..errors import InputError, ResponseShapeError, StreamIncomplete, api_error
 from .generation import Generation, StreamToken, decode_output
 from .models import TextModel, text_model
@@ -114,11 +115,7 @@ def prepare_request(
     p, m = resolve_preset(preset, model)
     if isinstance(prompt, str):
         ids = encode(prompt, m.value, bos=m.tokenizer == "llama3")
-    elif (
-        isinstance(prompt, (list, tuple))
-        and prompt
-        and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in prompt)
-    ):
+    elif is_token_ids(prompt):
         ids = list(prompt)
     else:
         raise InputError("prompt", prompt, "a string or a non-empty list of token ids")

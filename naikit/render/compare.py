@@ -1,7 +1,8 @@
-"""Pure HTML for a :class:`~naikit.comparison.Comparison` as the compare widget shows it: the texts side by
-side with the words that differ from one chosen base preset highlighted, and the summary table with
-integers as integers. Uses only the comparison's public face (``presets``, ``seeds``, ``generations``,
-``to_frame()``, ``summary()``), so it works whatever runs the generations."""
+"""Pure HTML for a :class:`~naikit.comparison.Comparison`, one view for its notebook display
+(``comparison_html``) and the compare widget alike: the texts side by side with the words that differ
+from one chosen base preset highlighted, and the summary table with integers as integers. Uses only the
+comparison's public face (``presets``, ``seeds``, ``generations``, ``to_frame()``, ``summary()``), so it
+works whatever runs the generations."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import asyncio
 import json
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,6 +45,8 @@ __all__ = [
     "request_text",
     "field",
     "choice_field",
+    "apply_settings",
+    "token_delay_setting",
     "MAX_BODY",
     "ADMIN_HEADER",
     "READ_TIMEOUT",
@@ -312,3 +314,26 @@ def choice_field(body: dict[str, Any], name: str, choices: Mapping[str, _T]) -> 
     if chosen is None:
         raise ApiError(400, f"{name} must be one of the following values: {', '.join(choices)}")
     return chosen
+
+
+def apply_settings(
+    body: dict[str, Any], settings: dict[str, Any], checks: Mapping[str, Callable[[Any], Any]]
+) -> dict[str, Any]:
+    """Store the keys of a ``PUT /_sandbox/...`` body in ``settings``, each through its check (in the order
+    of ``checks``; a check returns the value to keep or raises ApiError 400); return ``settings``.
+    ApiError 400 for a key ``checks`` does not know; keys not given keep their value."""
+    unknown = sorted(set(body) - set(checks))
+    if unknown:
+        raise ApiError(400, f"unknown setting {unknown[0]}: {' and '.join(checks)} are known")
+    for key, check in checks.items():
+        if key in body:
+            settings[key] = check(body[key])
+    return settings
+
+
+def token_delay_setting(value: Any) -> float:
+    """Return the seconds each generated token takes (a number from 0 to 5) as a float; ApiError 400
+    for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 5:
+        raise ApiError(400, "token_delay must be a number of seconds from 0 to 5")
+    return float(value)

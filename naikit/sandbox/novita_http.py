@@ -36,6 +36,7 @@ __all__ = [
     "file_url",
     "s3_error",
     "check_signature",
+    "pagination",
 ]
 
 
@@ -224,3 +225,16 @@ def check_signature(request: web.Request) -> int | None:
         return None
     expected = ns.sign(store_of(request), request.path, expires)
     return expires if secrets.compare_digest(expected, q.get("X-Amz-Signature", "")) else None
+
+
+def pagination(query: Any, default_limit: int) -> tuple[int, int]:
+    """Return ``(limit, offset)`` of a list request: ``pagination.limit`` (1 to 100, ``default_limit``
+    when absent) and the offset its ``pagination.cursor`` stands for; 400 when either is not valid."""
+    limit = query.get("pagination.limit", str(default_limit))
+    if not limit.isdigit() or not 0 < int(limit) <= 100:
+        raise bad("pagination.limit must be in (0, 100]")
+    cursor = query.get("pagination.cursor")
+    offset = ns.decode_cursor(cursor)
+    if offset is None:
+        raise bad(f"pagination.cursor {cursor!r} is not a cursor this server gave out")
+    return int(limit), offset

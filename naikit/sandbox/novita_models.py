@@ -14,6 +14,7 @@ from .novita_http import (
     auth,
     bad,
     handler,
+    pagination,
     store_of,
 )
 from .store import Store
@@ -75,12 +76,7 @@ async def models(request: web.Request) -> web.Response:
     """List models with filters and cursor pagination (opaque cursors; the SDK's ``c_<n>`` works too)."""
     account = auth(request)
     q = request.query
-    limit = q.get("pagination.limit", "100")
-    if not limit.isdigit() or not 0 < int(limit) <= 100:
-        raise bad("pagination.limit must be in (0, 100]")
-    offset = ns.decode_cursor(q.get("pagination.cursor"))
-    if offset is None:
-        raise bad(f"pagination.cursor {q.get('pagination.cursor')!r} is not a cursor this server gave out")
+    limit, offset = pagination(q, 100)
     items = models_of(store_of(request), account["key_hash"], request.app[STATE].now())
     types = q.get("filter.types") or q.get("filter.type")
     if types:
@@ -103,10 +99,10 @@ async def models(request: web.Request) -> web.Response:
             or needle in m["name"].lower()
             or any(needle in t for t in m["tags"])
         ]
-    page = items[offset : offset + int(limit)]
-    more = offset + int(limit) < len(items)
+    page = items[offset : offset + limit]
+    more = offset + limit < len(items)
     return json_response(
-        {"models": page, "pagination": {"next_cursor": ns.encode_cursor(offset + int(limit)) if more else ""}}
+        {"models": page, "pagination": {"next_cursor": ns.encode_cursor(offset + limit) if more else ""}}
     )
 
 

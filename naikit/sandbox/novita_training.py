@@ -26,6 +26,7 @@ from .novita_http import (
     handler,
     int_field,
     json_body,
+    pagination,
     s3_error,
     store_of,
     text_field,
@@ -205,12 +206,7 @@ async def trainings(request: web.Request) -> web.Response:
     """List training tasks, newest first, ``c_<offset>`` cursors."""
     account = auth(request)
     q = request.query
-    limit = q.get("pagination.limit", "10")
-    if not limit.isdigit() or not 0 < int(limit) <= 100:
-        raise bad("pagination.limit must be in (0, 100]")
-    offset = ns.decode_cursor(q.get("pagination.cursor"))
-    if offset is None:
-        raise bad("pagination.cursor is malformed")
+    limit, offset = pagination(q, 10)
     task_type = q.get("task_type")
     if task_type and task_type not in ("subject", "style"):
         raise bad("task_type must be subject or style")
@@ -224,7 +220,7 @@ async def trainings(request: web.Request) -> web.Response:
     )
     now = request.app[STATE].now()
     tasks = []
-    for row in rows[offset : offset + int(limit)]:
+    for row in rows[offset : offset + limit]:
         st = ns.train_state(row["created_at"], row["train_s"], row["fail_reason"], now)
         tasks.append(
             {
@@ -238,7 +234,7 @@ async def trainings(request: web.Request) -> web.Response:
                 else [],
             }
         )
-    more = offset + int(limit) < len(rows)
+    more = offset + limit < len(rows)
     return json_response(
-        {"tasks": tasks, "pagination": {"next_cursor": f"c_{offset + int(limit)}" if more else ""}}
+        {"tasks": tasks, "pagination": {"next_cursor": f"c_{offset + limit}" if more else ""}}
     )

@@ -43,7 +43,7 @@ from ..novelai.models import OA_MODELS, TextModel
 from . import textgen
 from .access_tokens import authenticate
 from .generation_lock import generation_slot
-from .http import STATE, ApiError, choice_field, json_body, json_response
+from .http import STATE, ApiError, apply_settings, choice_field, json_body, json_response, token_delay_setting
 
 routes = web.RouteTableDef()
 
@@ -480,18 +480,11 @@ async def get_oa_settings(request: web.Request) -> web.Response:
 async def put_oa_settings(request: web.Request) -> web.Response:
     """Set ``broken_chat`` (copy the real non-streamed chat defect, default true) and/or ``token_delay``
     (seconds per generated token, 0-5)."""
-    body = await json_body(request)
-    unknown = sorted(set(body) - {"broken_chat", "token_delay"})
-    if unknown:
-        raise ApiError(400, f"unknown setting {unknown[0]}: broken_chat and token_delay are known")
-    s = _settings_of(request.app)
-    if "broken_chat" in body:
-        if not isinstance(body["broken_chat"], bool):
-            raise ApiError(400, "broken_chat must be true or false")
-        s["broken_chat"] = body["broken_chat"]
-    if "token_delay" in body:
-        d = body["token_delay"]
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= 5:
-            raise ApiError(400, "token_delay must be a number of seconds from 0 to 5")
-        s["token_delay"] = float(d)
-    return json_response(s)
+    checks = {"broken_chat": _broken_chat_setting, "token_delay": token_delay_setting}
+    return json_response(apply_settings(await json_body(request), _settings_of(request.app), checks))
+
+
+def _broken_chat_setting(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ApiError(400, "broken_chat must be true or false")
+    return value

@@ -39,7 +39,7 @@ from ..novelai.text_param_tables import PARAMS, REQUEST_PARAMS
 from . import textgen
 from .access_tokens import authenticate
 from .generation_lock import generation_slot
-from .http import STATE, ApiError, choice_field, json_body, json_response
+from .http import STATE, ApiError, apply_settings, choice_field, json_body, json_response, token_delay_setting
 
 routes = web.RouteTableDef()
 log = logging.getLogger("naikit.sandbox")
@@ -279,19 +279,11 @@ async def get_text_settings(request: web.Request) -> web.Response:
 async def put_text_settings(request: web.Request) -> web.Response:
     """Set ``token_delay`` (seconds each generated token takes, 0-5) and/or ``concurrency`` (text
     generations one account may run at once, 1-16); keys not given keep their value."""
-    body = await json_body(request)
-    unknown = sorted(set(body) - {"token_delay", "concurrency"})
-    if unknown:
-        raise ApiError(400, f"unknown setting {unknown[0]}: token_delay and concurrency are known")
-    settings = _settings_of(request.app)
-    if "token_delay" in body:
-        delay = body["token_delay"]
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
-            raise ApiError(400, "token_delay must be a number of seconds from 0 to 5")
-        settings["token_delay"] = float(delay)
-    if "concurrency" in body:
-        c = body["concurrency"]
-        if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 16:
-            raise ApiError(400, "concurrency must be an integer from 1 to 16")
-        settings["concurrency"] = c
-    return json_response(settings)
+    checks = {"token_delay": token_delay_setting, "concurrency": _concurrency_setting}
+    return json_response(apply_settings(await json_body(request), _settings_of(request.app), checks))
+
+
+def _concurrency_setting(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise ApiError(400, "concurrency must be an integer from 1 to 16")
+    return value

@@ -204,30 +204,24 @@ class PresetEditor(Snapshot, widgets.VBox):
             groups["Generation options"].append(self._make("max_length"))
             for key in ("repetition_penalty_frequency", "repetition_penalty_presence"):
                 groups["Repetition penalty"].append(self._make(key))
-            for name in OA_SAMPLERS:
-                groups["Samplers"].append(self._sampler_row(name))
-            children = []
-            for g in _GROUPS:
-                children.append(widgets.HTML(f"<b>{escape(g)}</b>"))
-                children.extend(groups[g])
-            self.body.children = children
-            return
-        for key in ("max_length", "min_length"):
-            groups["Generation options"].append(self._make(key))
-        for key in (
-            "repetition_penalty",
-            "repetition_penalty_range",
-            "repetition_penalty_slope",
-            "repetition_penalty_frequency",
-            "repetition_penalty_presence",
-            "phrase_rep_pen",
-            "repetition_penalty_default_whitelist",
-        ):
-            if key in p or key in ("repetition_penalty", "repetition_penalty_range"):
-                groups["Repetition penalty"].append(self._make(key))
-        listed = [n for n, _ in p.order] + [
-            s for s in SAMPLERS if s not in dict(p.order) and m in SAMPLER_MODELS.get(s, (m,))
-        ]
+            listed: list[str] = list(OA_SAMPLERS)
+        else:
+            for key in ("max_length", "min_length"):
+                groups["Generation options"].append(self._make(key))
+            for key in (
+                "repetition_penalty",
+                "repetition_penalty_range",
+                "repetition_penalty_slope",
+                "repetition_penalty_frequency",
+                "repetition_penalty_presence",
+                "phrase_rep_pen",
+                "repetition_penalty_default_whitelist",
+            ):
+                if key in p or key in ("repetition_penalty", "repetition_penalty_range"):
+                    groups["Repetition penalty"].append(self._make(key))
+            listed = [n for n, _ in p.order] + [
+                s for s in SAMPLERS if s not in dict(p.order) and m in SAMPLER_MODELS.get(s, (m,))
+            ]
         for name in listed:
             groups["Samplers"].append(self._sampler_row(name))
         children = []
