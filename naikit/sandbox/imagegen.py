@@ -125,9 +125,14 @@ def derived(image: Any, kind: str, seed: int = 0) -> Any:
 def to_png(image: Any, fields: dict[str, str] | None = None) -> bytes:
     """Return PNG bytes (fast compression), with NovelAI metadata when ``fields`` are given."""
     if fields:
+        from ..errors import InputError
         from ..metadata import embed
 
-        return embed(image, fields)
+        try:
+            return embed(image, fields)
+        except InputError:
+            # a picture too small for the alpha-channel copy (64x64 holds 512 bytes): text chunks only
+            return embed(image, fields, stealth=False)
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
