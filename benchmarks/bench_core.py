@@ -286,6 +286,7 @@ def _recorded(url: str, token: str) -> bytes:
 def bench_overhead(n: int, rounds: int) -> None:
     """Print naikit's own CPU time per call, every layer over a session that answers at once, against
     the same loop reading the fake answer directly: the overhead with no server and no scheduler noise."""
+    from naikit._settings import Hosts
     from naikit._transport import Transport
 
     server, url = start_serve()
@@ -311,6 +312,15 @@ def bench_overhead(n: int, rounds: int) -> None:
                 json.loads(await r.read())
         return time.process_time() - c
 
+    async def transport() -> float:
+        t = Transport(Hosts.single(dead))
+        t.set_token(token)
+        await t.request("GET", "image", PATH)
+        c = time.process_time()
+        for _ in range(n):
+            await t.request("GET", "image", PATH)
+        return time.process_time() - c
+
     async def client() -> float:
         async with naikit.AsyncNovelAI(base_url=dead, token=token) as a:
             await a.subscription()
@@ -333,6 +343,7 @@ def bench_overhead(n: int, rounds: int) -> None:
         nai.subscription()
         for _ in range(rounds):
             res.setdefault("fake answer read directly", []).append(asyncio.run(raw()))
+            res.setdefault("Transport.request", []).append(asyncio.run(transport()))
             res.setdefault("AsyncNovelAI", []).append(asyncio.run(client()))
             res.setdefault("NovelAI (script)", []).append(blocking(nai))
             res.setdefault("NovelAI (loop running)", []).append(asyncio.run(cell(nai)))

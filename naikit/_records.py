@@ -72,6 +72,9 @@ else:
 # Each takes any JSON value (None when the field is missing) and never raises: from_json stays total.
 
 
+_DOUBLE_SAFE = 2**1023  # an int below this in size converts to a finite float (finite() accepts it)
+
+
 def to_bool(v: Any) -> bool:
     """Return the truth of ``v`` (missing → False)."""
     return bool(v)
@@ -84,6 +87,8 @@ def to_number(v: Any) -> int | float:
 
 def to_int(v: Any) -> int:
     """Return ``v`` as an int when it is a finite JSON number, else 0."""
+    if type(v) is int and -_DOUBLE_SAFE < v < _DOUBLE_SAFE:  # the common case: nothing to convert
+        return v
     f = finite(v)
     return int(v) if f is not None and isinstance(v, int) else int(f) if f is not None else 0
 
@@ -187,6 +192,34 @@ def _wires(cls: type) -> list[tuple[str, Wire]]:
     if wires is None:
         wires = _WIRES[cls] = [(f.name, f.metadata[_WIRE]) for f in _fields(cls) if _WIRE in f.metadata]
     return wires
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What parsing a record's body needs, worked out once per class (a declaration never changes)."""
+
+    needs: dict[str, Any]  # the shape checked before converting (Record._needs)
+    # per wire field: name, wire path, its keys, converter, and the record class when it nests one
+    fields: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any] | None, type[Record] | None], ...]
+    raw: bool  # a field named ``raw`` receives the body itself
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type[Record]) -> _Plan:
+    fields = tuple(
+        (
+            name,
+            w.path,
+            tuple(w.path.split(".")) if w.path else (),
+            w.convert,
+            w.shape if _is_record(w.shape) else None,
+        )
+        for name, w in _wires(cls)
+    )
+    plan = _PLANS[cls] = _Plan(cls._needs(), fields, any(f.name == "raw" for f in _fields(cls)))
+    return plan
 
 
 def _is_record(t: Any) -> bool:
@@ -353,18 +386,19 @@ class Record(Display):
 
     @classmethod
     def _from_body(cls: type[R], d: Any, what: str, path: str, **given: Any) -> R:
-        check(d, cls._needs(), what, path)
+        plan = _PLANS.get(cls) or _plan(cls)
+        check(d, plan.needs, what, path)  # a dict shape: from here on ``d`` is a dict
         kw: dict[str, Any] = {}
-        for name, w in _wires(cls):
+        for name, wire_path, keys, convert, sub in plan.fields:
             value: Any = d
-            for k in w.path.split(".") if w.path else ():
+            for k in keys:
                 value = value.get(k) if isinstance(value, dict) else None
-            if _is_record(w.shape):
-                sub = f"{path}.{w.path}" if path else w.path
-                kw[name] = w.shape._from_body(value if value is not None else {}, what, sub)
+            if sub is not None:
+                where = f"{path}.{wire_path}" if path else wire_path
+                kw[name] = sub._from_body(value if value is not None else {}, what, where)
             else:
-                kw[name] = w.convert(value) if w.convert is not None else value
-        if "raw" in {f.name for f in _fields(cls)}:
+                kw[name] = convert(value) if convert is not None else value
+        if plan.raw:
             kw["raw"] = d
         return cls(**kw, **given)
 

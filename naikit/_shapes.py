@@ -8,6 +8,7 @@ only missing or mistyped documented fields are drift (:class:`~naikit.errors.Res
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ResponseShapeError
@@ -70,6 +71,19 @@ def _join(path: str, name: str) -> str:
 
 def check(value: Any, shape: Any, what: str, path: str = "") -> Any:
     """Return ``value`` unchanged if it has ``shape``; otherwise raise ResponseShapeError naming the field."""
+    hit = _CHECKERS.get(id(shape))
+    if hit is None or hit[0] is not shape:
+        _first_sight(shape)
+    elif hit[1](value):
+        return value
+    # refused by the compiled check (or a shape seen for the first time): the interpreter decides,
+    # and words the error
+    return _interpret(value, shape, what, path)
+
+
+def _interpret(value: Any, shape: Any, what: str, path: str) -> Any:
+    """Return ``value`` if it has ``shape``, else raise ResponseShapeError: the reference reading of the
+    shape language, walked field by field (it spells out the error of a value the compiled check refused)."""
     if not _matches(value, shape):
         where = path or "(body)"
         raise ResponseShapeError(what, where, f"should be {_type_name(shape)} but is {_describe(value)}")
@@ -87,7 +101,7 @@ def check(value: Any, shape: Any, what: str, path: str = "") -> Any:
                 if type(item) is sub:  # the common case, and always a match (an exact type is an instance)
                     continue
                 if isinstance(sub, (dict, list, tuple)):
-                    check(item, sub, what, _join(path, name))
+                    _interpret(item, sub, what, _join(path, name))
                 elif not _matches(item, sub):  # a leaf: the path is only spelled out for the error
                     sub_path = _join(path, name)
                     raise ResponseShapeError(
@@ -95,7 +109,7 @@ def check(value: Any, shape: Any, what: str, path: str = "") -> Any:
                     )
         elif isinstance(alt, list) and isinstance(value, list):
             for i, item in enumerate(value):
-                check(item, alt[0], what, f"{path}[{i}]")
+                _interpret(item, alt[0], what, f"{path}[{i}]")
     return value
 
 
@@ -104,3 +118,162 @@ def _describe(value: Any) -> str:
         return "null"
     text = repr(value)
     return f"{type(value).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
+
+
+# ------------------------------------------------------------------------------------------ compiled checks
+# Every response is checked against one of a few module-level shapes, so each shape is turned once into a
+# predicate: True means the interpreter above would accept the value (then nothing else runs); False means
+# "let the interpreter decide", which also words the error. A False is therefore always safe, and any
+# value or shape the predicates do not reason about exactly (a dict or list subclass, an unknown leaf, a
+# shape that contains itself) gets False. A node compiles to (types, pred): a value whose exact type is in
+# ``types`` has the node's shape with nothing more to look at; any other value has it iff ``pred(value)``.
+
+Pred = Callable[[Any], bool]
+_NONE_TYPE = type(None)
+
+
+class _Uncompiled(Exception):
+    """A shape the compiler leaves to the interpreter."""
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _instance_of(t: Any) -> Pred:
+    return lambda value: isinstance(value, t)
+
+
+def _any_of(preds: list[Pred]) -> Pred:
+    preds = [p for p in preds if p is not _never]
+    if not preds:
+        return _never
+    if len(preds) == 1:
+        return preds[0]
+    return lambda value: any(p(value) for p in preds)
+
+
+def _compile_match(t: Any) -> tuple[frozenset[type], Pred]:
+    """Compile :func:`_matches` (the type of the value itself, nothing inside it) for ``t``."""
+    if t is None:
+        return frozenset({_NONE_TYPE}), _never
+    if t is Number:
+        return frozenset({int, float}), _is_number
+    if t is int:
+        return frozenset({int}), _is_int
+    if isinstance(t, tuple):
+        parts = [_compile_match(x) for x in t]
+        return frozenset().union(*(f for f, _ in parts)), _any_of([p for _, p in parts])
+    if isinstance(t, dict):
+        return frozenset({dict}), _instance_of(dict)
+    if isinstance(t, list):
+        return frozenset({list}), _instance_of(list)
+    if isinstance(t, type):
+        return frozenset({t}), _instance_of(t)
+    raise _Uncompiled  # not a type: isinstance would raise, as the interpreter will
+
+
+def _compile(shape: Any, active: set[int]) -> tuple[frozenset[type], Pred]:
+    """Compile the whole check of ``shape`` (the value's type and, for objects and lists, what they hold);
+    ``active`` holds the ids of the shapes being compiled on the way here (a shape inside itself)."""
+    if isinstance(shape, dict):
+        return frozenset(), _compile_object(shape, active)
+    if isinstance(shape, list):
+        return frozenset(), _compile_list(shape, active)
+    if not isinstance(shape, tuple):
+        return _compile_match(shape)
+    types, match = _compile_match(shape)
+    # every alternative that is an object (a list) shape is checked in full on an object (a list) value
+    objects = [_compile_object(alt, active) for alt in shape if isinstance(alt, dict)]
+    lists = [_compile_list(alt, active) for alt in shape if isinstance(alt, list)]
+    if not objects and not lists:
+        return types, match
+    fast = types - ({dict} if objects else set()) - ({list} if lists else set())
+
+    def alternatives(value: Any) -> bool:
+        if type(value) not in types and not match(value):
+            return False
+        # (no value is both a dict and a list: the two layouts cannot be combined in one class)
+        for p in objects if isinstance(value, dict) else lists if isinstance(value, list) else ():
+            if not p(value):
+                return False
+        return True
+
+    return frozenset(fast), alternatives
+
+
+def _compile_object(shape: dict[str, Any], active: set[int]) -> Pred:
+    if id(shape) in active:
+        raise _Uncompiled
+    active.add(id(shape))
+    items = []
+    for name, optional, sub in _items(shape):
+        types, pred = _compile(sub, active)
+        # "optional newer fields may come back null": a null passes an optional field of any type
+        items.append((name, optional, types | {_NONE_TYPE} if optional else types, pred))
+    active.discard(id(shape))
+    missing = object()
+
+    def obj(value: Any) -> bool:
+        if type(value) is not dict:  # a dict subclass may answer `in` and [] its own way
+            return False
+        for name, optional, types, pred in items:
+            item = value.get(name, missing)
+            if item is missing:
+                if not optional:
+                    return False
+            elif type(item) not in types and not pred(item):
+                return False
+        return True
+
+    return obj
+
+
+def _compile_list(shape: list[Any], active: set[int]) -> Pred:
+    if not shape:
+        raise _Uncompiled  # the interpreter fails on its first item
+    if id(shape) in active:
+        raise _Uncompiled
+    active.add(id(shape))
+    types, pred = _compile(shape[0], active)
+    active.discard(id(shape))
+
+    def seq(value: Any) -> bool:
+        if type(value) is not list:
+            return False
+        return all(type(item) in types or pred(item) for item in value)
+
+    return seq
+
+
+# Compiled on a shape's second check: one-off shapes (a literal dict in a function, a fresh ``[SHAPE]``)
+# are only interpreted, as compiling costs more than one check. Keyed by id, each entry keeping its shape
+# alive so the id is not reused; emptied when full, so shapes made on the fly cannot grow it.
+_CHECKERS: dict[int, tuple[Any, Pred]] = {}
+
+
+def _first_sight(shape: Any) -> None:
+    """Remember ``shape``: its next check compiles it (the entry's predicate replaces itself)."""
+
+    def compile_now(value: Any) -> bool:
+        pred: Pred
+        try:
+            types, node = _compile(shape, set())
+        except _Uncompiled:
+            pred = _never
+        else:
+            pred = node if not types else lambda v: type(v) in types or node(v)
+        _CHECKERS[id(shape)] = (shape, pred)
+        return pred(value)
+
+    if len(_CHECKERS) >= 4096:
+        _CHECKERS.clear()
+    _CHECKERS[id(shape)] = (shape, compile_now)

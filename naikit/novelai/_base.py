@@ -193,6 +193,8 @@ class ClientCore:
 
     async def _ensure_ready(self) -> None:
         """Resolve hosts and credentials once (login if needed); returns None."""
+        if self._ready:  # every call after the first: no gate to enter
+            return
         await self._ready_gate.run(lambda: self._ready, self._resolve_ready)
 
     async def _resolve_ready(self) -> None:
