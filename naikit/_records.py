@@ -199,26 +199,25 @@ class _Plan:
     """What parsing a record's body needs, worked out once per class (a declaration never changes)."""
 
     needs: dict[str, Any]  # the shape checked before converting (Record._needs)
-    # per wire field: name, wire path, its keys, converter, and the record class when it nests one
-    fields: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any] | None, type[Record] | None], ...]
+    fields: tuple[_FieldPlan, ...]
     raw: bool  # a field named ``raw`` receives the body itself
 
 
+#: One wire field: its name, wire path, first key (None: the whole object) and the keys after it, its
+#: converter, and the record class when it nests one.
+_FieldPlan = tuple[
+    str, str, "str | None", tuple[str, ...], "Callable[[Any], Any] | None", "type[Record] | None"
+]
 _PLANS: dict[type, _Plan] = {}
 
 
 def _plan(cls: type[Record]) -> _Plan:
-    fields = tuple(
-        (
-            name,
-            w.path,
-            tuple(w.path.split(".")) if w.path else (),
-            w.convert,
-            w.shape if _is_record(w.shape) else None,
-        )
-        for name, w in _wires(cls)
-    )
-    plan = _PLANS[cls] = _Plan(cls._needs(), fields, any(f.name == "raw" for f in _fields(cls)))
+    fields: list[_FieldPlan] = []
+    for name, w in _wires(cls):
+        keys = w.path.split(".") if w.path else []
+        sub = w.shape if _is_record(w.shape) else None
+        fields.append((name, w.path, keys[0] if keys else None, tuple(keys[1:]), w.convert, sub))
+    plan = _PLANS[cls] = _Plan(cls._needs(), tuple(fields), any(f.name == "raw" for f in _fields(cls)))
     return plan
 
 
@@ -389,9 +388,9 @@ class Record(Display):
         plan = _PLANS.get(cls) or _plan(cls)
         check(d, plan.needs, what, path)  # a dict shape: from here on ``d`` is a dict
         kw: dict[str, Any] = {}
-        for name, wire_path, keys, convert, sub in plan.fields:
-            value: Any = d
-            for k in keys:
+        for name, wire_path, first, rest, convert, sub in plan.fields:
+            value: Any = d if first is None else d.get(first)
+            for k in rest:
                 value = value.get(k) if isinstance(value, dict) else None
             if sub is not None:
                 where = f"{path}.{wire_path}" if path else wire_path

@@ -254,10 +254,99 @@ def _compile_list(shape: list[Any], active: set[int]) -> Pred:
     return seq
 
 
+class _Source:
+    """The source of one generated check function, and the objects its code refers to by name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"_missing": object(), "dict": dict, "list": list, "type": type}
+        self.count = 0
+
+    def const(self, obj: Any) -> str:
+        name = f"_c{len(self.names)}"
+        self.names[name] = obj
+        return name
+
+    def var(self) -> str:
+        self.count += 1
+        return f"x{self.count}"
+
+
+def _emit(src: _Source, shape: Any, x: str, depth: int, active: set[int]) -> None:
+    """Add the lines that return False unless the value in variable ``x`` has ``shape``: objects and lists
+    inline, one ``get`` per field; leaves and alternatives as a type test, then their compiled predicate."""
+    pad = "    " * depth
+    if isinstance(shape, (dict, list)):
+        if id(shape) in active or not shape and isinstance(shape, list):
+            raise _Uncompiled  # a shape inside itself, or ``[]`` (the interpreter fails on a first item)
+        active.add(id(shape))
+    if isinstance(shape, dict):
+        src.lines.append(f"{pad}if type({x}) is not dict: return False")  # a subclass: the interpreter
+        for name, optional, sub in _items(shape):
+            y = src.var()
+            src.lines.append(f"{pad}{y} = {x}.get({name!r}, _missing)")
+            if optional:  # may be missing, and "optional newer fields may come back null"
+                src.lines.append(f"{pad}if {y} is not _missing and {y} is not None:")
+                _emit(src, sub, y, depth + 1, active)
+            else:
+                src.lines.append(f"{pad}if {y} is _missing: return False")
+                _emit(src, sub, y, depth, active)
+    elif isinstance(shape, list):
+        y = src.var()
+        src.lines += [f"{pad}if type({x}) is not list: return False", f"{pad}for {y} in {x}:"]
+        _emit(src, shape[0], y, depth + 1, active)
+    elif shape is object:
+        src.lines.append(f"{pad}pass")
+    elif isinstance(shape, tuple) and any(isinstance(alt, (dict, list)) for alt in shape):
+        # alternatives: an object (a list) value must pass every object (list) alternative in full
+        kinds = [k for k in (dict, list) if any(isinstance(alt, k) for alt in shape)]
+        for i, kind in enumerate(kinds):
+            src.lines.append(f"{pad}{'el' if i else ''}if type({x}) is {kind.__name__}:")
+            for alt in shape:
+                if isinstance(alt, kind):
+                    _emit(src, alt, x, depth + 1, active)
+        # a subclass of those goes to the interpreter; any other value needs only the right type
+        src.lines.append(f"{pad}elif isinstance({x}, {src.const(tuple(kinds))}): return False")
+        src.lines.append(f"{pad}else:")
+        _emit_match(src, shape, x, depth + 1)
+    else:
+        _emit_match(src, shape, x, depth)
+    active.discard(id(shape))
+
+
+def _emit_match(src: _Source, shape: Any, x: str, depth: int) -> None:
+    """Add the line that returns False unless the value in ``x`` has the type ``shape`` names."""
+    pad = "    " * depth
+    types, pred = _compile_match(shape)
+    tests = (
+        [f"type({x}) is not {src.const(t)}" for t in types]
+        if len(types) <= 2
+        else [f"type({x}) not in {src.const(types)}"]
+    )
+    if pred is not _never:
+        tests.append(f"not {src.const(pred)}({x})")
+    src.lines.append(f"{pad}if {' and '.join(tests) or 'True'}: return False")
+
+
+def _generate(shape: dict[str, Any] | list[Any]) -> Pred:
+    """Return one generated function checking ``shape`` (an object or a list shape) in full; raise
+    _Uncompiled, SyntaxError or RecursionError for what it does not handle (nesting beyond Python's)."""
+    src = _Source()
+    _emit(src, shape, "x0", 1, set())
+    code = "\n".join(["def check(x0):", *src.lines, "    return True"])
+    exec(compile(code, "<naikit shape check>", "exec"), src.names)  # noqa: S102 - our own source text
+    return src.names["check"]
+
+
 # Compiled on a shape's second check: one-off shapes (a literal dict in a function, a fresh ``[SHAPE]``)
 # are only interpreted, as compiling costs more than one check. Keyed by id, each entry keeping its shape
 # alive so the id is not reused; emptied when full, so shapes made on the fly cannot grow it.
 _CHECKERS: dict[int, tuple[Any, Pred]] = {}
+
+
+def _closure(shape: Any) -> Pred:
+    types, node = _compile(shape, set())
+    return node if not types else lambda v: type(v) in types or node(v)
 
 
 def _first_sight(shape: Any) -> None:
@@ -265,12 +354,16 @@ def _first_sight(shape: Any) -> None:
 
     def compile_now(value: Any) -> bool:
         pred: Pred
+        # anything the compilers do not handle (nesting deeper than Python's blocks, a key that is not a
+        # string, a leaf that is not a type) is left to the interpreter, which meets it only if the
+        # value reaches it
         try:
-            types, node = _compile(shape, set())
-        except _Uncompiled:
-            pred = _never
-        else:
-            pred = node if not types else lambda v: type(v) in types or node(v)
+            pred = _generate(shape) if isinstance(shape, (dict, list)) else _closure(shape)
+        except Exception:
+            try:
+                pred = _closure(shape)
+            except Exception:
+                pred = _never
         _CHECKERS[id(shape)] = (shape, pred)
         return pred(value)
 
