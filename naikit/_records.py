@@ -115,7 +115,8 @@ def to_dict(v: Any) -> dict:
 
 def to_timestamp(v: Any) -> _dt.datetime | None:
     """Return an aware UTC datetime for unix seconds (or milliseconds), None when ``v`` is not a date."""
-    value = finite(v)
+    # a plain int of double range is what finite() would pass on as float(v), without its checks
+    value = float(v) if type(v) is int and -_DOUBLE_SAFE < v < _DOUBLE_SAFE else finite(v)
     if value is None:
         return None
     # Some NovelAI timestamps are in milliseconds (inner story data); top-level ones are seconds.
