@@ -4,6 +4,11 @@ A shape is a dict of field name → expected type. ``"name?"`` marks an optional
 alternatives (``(str, None)`` is a nullable string), a nested dict is a nested object and a one-item
 list is "a list of". ``Number`` accepts int and float but not bool. Extra fields are always allowed:
 only missing or mistyped documented fields are drift (:class:`~naikit.errors.ResponseShapeError`).
+
+Every response is checked, so a shape is compiled on its second check: an object or list shape into one
+generated function (one ``get`` per field, no call per nested object), anything else into closures. The
+compiled check only answers "has the shape"; a value it refuses goes to the field-by-field interpreter,
+which decides and words the error, so verdicts and messages are the interpreter's.
 """
 
 from __future__ import annotations
