@@ -13,6 +13,7 @@ which decides and words the error, so verdicts and messages are the interpreter'
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -333,13 +334,18 @@ def _emit_match(src: _Source, shape: Any, x: str, depth: int) -> None:
     src.lines.append(f"{pad}if {' and '.join(tests) or 'True'}: return False")
 
 
+_GENERATED = itertools.count(1)
+
+
 def _generate(shape: dict[str, Any] | list[Any]) -> Pred:
     """Return one generated function checking ``shape`` (an object or a list shape) in full; raise
     _Uncompiled, SyntaxError or RecursionError for what it does not handle (nesting beyond Python's)."""
     src = _Source()
     _emit(src, shape, "x0", 1, set())
     code = "\n".join(["def check(x0):", *src.lines, "    return True"])
-    exec(compile(code, "<naikit shape check>", "exec"), src.names)  # noqa: S102 - our own source text
+    # each function its own file name, so that profiles tell the checks of different shapes apart
+    where = f"<naikit shape check {next(_GENERATED)}>"
+    exec(compile(code, where, "exec"), src.names)  # noqa: S102 - our own source text
     return src.names["check"]
 
 
