@@ -324,6 +324,42 @@ def bench_overhead(n: int, rounds: int) -> None:
                 json.loads(await r.read())
         return time.process_time() - c
 
+    async def read_once() -> None:
+        async with fake.request("GET", dead + PATH, headers={}) as r:
+            json.loads(await r.read())
+
+    def raw_sync() -> float:
+        # the least a blocking wrapper pays from sync code: one run_until_complete per call
+        loop = asyncio.new_event_loop()
+        try:
+            c = time.process_time()
+            for _ in range(n):
+                loop.run_until_complete(read_once())
+            return time.process_time() - c
+        finally:
+            loop.close()
+
+    def raw_loop_running() -> float:
+        # ... and from a thread whose loop runs: each call handed to a loop on another thread
+        import threading
+
+        loop = asyncio.new_event_loop()
+        th = threading.Thread(target=loop.run_forever, daemon=True)
+        th.start()
+
+        async def cell() -> float:
+            c = time.process_time()
+            for _ in range(n):
+                asyncio.run_coroutine_threadsafe(read_once(), loop).result()
+            return time.process_time() - c
+
+        try:
+            return asyncio.run(cell())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            th.join()
+            loop.close()
+
     async def transport() -> float:
         t = Transport(Hosts.single(dead))
         t.set_token(token)
@@ -355,15 +391,23 @@ def bench_overhead(n: int, rounds: int) -> None:
         nai.subscription()
         for _ in range(rounds):
             res.setdefault("fake answer read directly", []).append(asyncio.run(raw()))
+            res.setdefault("read, sync calls", []).append(raw_sync())
+            res.setdefault("read, loop running", []).append(raw_loop_running())
             res.setdefault("Transport.request", []).append(asyncio.run(transport()))
             res.setdefault("AsyncNovelAI", []).append(asyncio.run(client()))
             res.setdefault("NovelAI (script)", []).append(blocking(nai))
             res.setdefault("NovelAI (loop running)", []).append(asyncio.run(cell(nai)))
     print(f"{n} calls of subscription() over a session that answers at once, CPU, best of {rounds}")
     base = min(res["fake answer read directly"]) / n
+    # the blocking clients also against the same read made the same way (what any wrapper pays)
+    refs = {"NovelAI (script)": "read, sync calls", "NovelAI (loop running)": "read, loop running"}
     for k, v in res.items():
         per = min(v) / n
-        print(f"  {k:26} {per * 1e6:7.1f} us/call  naikit's own: {(per - base) * 1e6:7.1f} us")
+        label = "wrapper's own" if k.startswith("read,") else "naikit's own:"
+        line = f"  {k:26} {per * 1e6:7.1f} us/call  {label} {(per - base) * 1e6:7.1f} us"
+        if k in refs:
+            line += f"  (over {refs[k]}: {(per - min(res[refs[k]]) / n) * 1e6:.1f} us)"
+        print(line)
 
 
 # -- 2. stream framing -----------------------------------------------------------------------------------
