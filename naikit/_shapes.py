@@ -290,6 +290,7 @@ def _emit(src: _Source, shape: Any, x: str, depth: int, active: set[int]) -> Non
         src.lines.append(f"{pad}if type({x}) is not dict: return False")  # a subclass: the interpreter
         for name, optional, sub in _items(shape):
             y = src.var()
+            # (``name`` comes from str.rstrip, so it is a plain str, whose repr is its literal)
             src.lines.append(f"{pad}{y} = {x}.get({name!r}, _missing)")
             if optional:  # may be missing, and "optional newer fields may come back null"
                 src.lines.append(f"{pad}if {y} is not _missing and {y} is not None:")
