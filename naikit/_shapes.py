@@ -352,7 +352,8 @@ def _generate(shape: dict[str, Any] | list[Any]) -> Pred:
 
 # Compiled on a shape's second check: one-off shapes (a literal dict in a function, a fresh ``[SHAPE]``)
 # are only interpreted, as compiling costs more than one check. Keyed by id, each entry keeping its shape
-# alive so the id is not reused; emptied when full, so shapes made on the fly cannot grow it.
+# alive so the id is not reused; emptied when full, so shapes made on the fly cannot grow it. A shape is
+# never changed once in use (none in naikit is; the compiled check would not see the change).
 _CHECKERS: dict[int, tuple[Any, Pred]] = {}
 
 
