@@ -217,9 +217,11 @@ def bench_calls(n: int, rounds: int, profile: str | None) -> None:
             "NovelAI (loop running)": naikit_sync_in_running_loop,
         }
         res: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
-        for _ in range(rounds):
-            for k, fn in kinds.items():
-                res[k].append(fn(url, token, n))
+        order = list(kinds)
+        for r in range(rounds):
+            # each round starts with another kind, so none always runs first (or last) in a busy spell
+            for k in order[r % len(order) :] + order[: r % len(order)]:
+                res[k].append(kinds[k](url, token, n))
     finally:
         stop_serve(server)
     wall = {k: statistics.median(w for w, _ in v) for k, v in res.items()}
@@ -235,8 +237,18 @@ def bench_calls(n: int, rounds: int, profile: str | None) -> None:
     for mine, ref in (
         ("NovelAI (script)", "raw aiohttp, sync calls"),
         ("NovelAI (loop running)", "raw aiohttp, loop running"),
+        ("AsyncNovelAI", "raw aiohttp"),
+        ("AsyncNovelAI", "Transport.request"),
     ):
         print(f"  {mine} / {ref}: wall {wall[mine] / wall[ref]:.2f}x, CPU {cpu[mine] / cpu[ref]:.2f}x")
+        # the same ratio taken within each round (both measured seconds apart), then the median
+        # and range of those: steadier than a ratio of medians when other work comes and goes
+        for i, unit in ((0, "wall"), (1, "CPU")):
+            per_round = sorted(a[i] / b[i] for a, b in zip(res[mine], res[ref], strict=True))
+            print(
+                f"      per round, {unit}: median {statistics.median(per_round):.2f}x, "
+                f"range {per_round[0]:.2f}x to {per_round[-1]:.2f}x"
+            )
 
 
 # -- 1b. the same overhead without the network ----------------------------------------------------------
@@ -288,6 +300,7 @@ def _recorded(url: str, token: str) -> bytes:
 def bench_overhead(n: int, rounds: int) -> None:
     """Print naikit's own CPU time per call, every layer over a session that answers at once, against
     the same loop reading the fake answer directly: the overhead with no server and no scheduler noise."""
+    from naikit._settings import Hosts
     from naikit._transport import Transport
 
     server, url = start_serve()
@@ -313,6 +326,51 @@ def bench_overhead(n: int, rounds: int) -> None:
                 json.loads(await r.read())
         return time.process_time() - c
 
+    async def read_once() -> None:
+        async with fake.request("GET", dead + PATH, headers={}) as r:
+            json.loads(await r.read())
+
+    def raw_sync() -> float:
+        # the least a blocking wrapper pays from sync code: one run_until_complete per call
+        loop = asyncio.new_event_loop()
+        try:
+            c = time.process_time()
+            for _ in range(n):
+                loop.run_until_complete(read_once())
+            return time.process_time() - c
+        finally:
+            loop.close()
+
+    def raw_loop_running() -> float:
+        # ... and from a thread whose loop runs: each call handed to a loop on another thread
+        import threading
+
+        loop = asyncio.new_event_loop()
+        th = threading.Thread(target=loop.run_forever, daemon=True)
+        th.start()
+
+        async def cell() -> float:
+            c = time.process_time()
+            for _ in range(n):
+                asyncio.run_coroutine_threadsafe(read_once(), loop).result()
+            return time.process_time() - c
+
+        try:
+            return asyncio.run(cell())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            th.join()
+            loop.close()
+
+    async def transport() -> float:
+        t = Transport(Hosts.single(dead))
+        t.set_token(token)
+        await t.request("GET", "image", PATH)
+        c = time.process_time()
+        for _ in range(n):
+            await t.request("GET", "image", PATH)
+        return time.process_time() - c
+
     async def client() -> float:
         async with naikit.AsyncNovelAI(base_url=dead, token=token) as a:
             await a.subscription()
@@ -335,14 +393,23 @@ def bench_overhead(n: int, rounds: int) -> None:
         nai.subscription()
         for _ in range(rounds):
             res.setdefault("fake answer read directly", []).append(asyncio.run(raw()))
+            res.setdefault("read, sync calls", []).append(raw_sync())
+            res.setdefault("read, loop running", []).append(raw_loop_running())
+            res.setdefault("Transport.request", []).append(asyncio.run(transport()))
             res.setdefault("AsyncNovelAI", []).append(asyncio.run(client()))
             res.setdefault("NovelAI (script)", []).append(blocking(nai))
             res.setdefault("NovelAI (loop running)", []).append(asyncio.run(cell(nai)))
     print(f"{n} calls of subscription() over a session that answers at once, CPU, best of {rounds}")
     base = min(res["fake answer read directly"]) / n
+    # the blocking clients also against the same read made the same way (what any wrapper pays)
+    refs = {"NovelAI (script)": "read, sync calls", "NovelAI (loop running)": "read, loop running"}
     for k, v in res.items():
         per = min(v) / n
-        print(f"  {k:26} {per * 1e6:7.1f} us/call  naikit's own: {(per - base) * 1e6:7.1f} us")
+        label = "wrapper's own" if k.startswith("read,") else "naikit's own:"
+        line = f"  {k:26} {per * 1e6:7.1f} us/call  {label} {(per - base) * 1e6:7.1f} us"
+        if k in refs:
+            line += f"  (over {refs[k]}: {(per - min(res[refs[k]]) / n) * 1e6:.1f} us)"
+        print(line)
 
 
 # -- 2. stream framing -----------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ else:
 # Each takes any JSON value (None when the field is missing) and never raises: from_json stays total.
 
 
+_DOUBLE_SAFE = 2**1023  # an int below this in size converts to a finite float (finite() accepts it)
+
+
 def to_bool(v: Any) -> bool:
     """Return the truth of ``v`` (missing → False)."""
     return bool(v)
@@ -84,6 +87,8 @@ def to_number(v: Any) -> int | float:
 
 def to_int(v: Any) -> int:
     """Return ``v`` as an int when it is a finite JSON number, else 0."""
+    if type(v) is int and -_DOUBLE_SAFE < v < _DOUBLE_SAFE:  # the common case: nothing to convert
+        return v
     f = finite(v)
     return int(v) if f is not None and isinstance(v, int) else int(f) if f is not None else 0
 
@@ -110,7 +115,8 @@ def to_dict(v: Any) -> dict:
 
 def to_timestamp(v: Any) -> _dt.datetime | None:
     """Return an aware UTC datetime for unix seconds (or milliseconds), None when ``v`` is not a date."""
-    value = finite(v)
+    # a plain int of double range is what finite() would pass on as float(v), without its checks
+    value = float(v) if type(v) is int and -_DOUBLE_SAFE < v < _DOUBLE_SAFE else finite(v)
     if value is None:
         return None
     # Some NovelAI timestamps are in milliseconds (inner story data); top-level ones are seconds.
@@ -187,6 +193,33 @@ def _wires(cls: type) -> list[tuple[str, Wire]]:
     if wires is None:
         wires = _WIRES[cls] = [(f.name, f.metadata[_WIRE]) for f in _fields(cls) if _WIRE in f.metadata]
     return wires
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What parsing a record's body needs, worked out once per class (a declaration never changes)."""
+
+    needs: dict[str, Any]  # the shape checked before converting (Record._needs)
+    fields: tuple[_FieldPlan, ...]
+    raw: bool  # a field named ``raw`` receives the body itself
+
+
+#: One wire field: its name, wire path, first key (None: the whole object) and the keys after it, its
+#: converter, and the record class when it nests one.
+_FieldPlan = tuple[
+    str, str, "str | None", tuple[str, ...], "Callable[[Any], Any] | None", "type[Record] | None"
+]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type[Record]) -> _Plan:
+    fields: list[_FieldPlan] = []
+    for name, w in _wires(cls):
+        keys = w.path.split(".") if w.path else []
+        sub = w.shape if _is_record(w.shape) else None
+        fields.append((name, w.path, keys[0] if keys else None, tuple(keys[1:]), w.convert, sub))
+    plan = _PLANS[cls] = _Plan(cls._needs(), tuple(fields), any(f.name == "raw" for f in _fields(cls)))
+    return plan
 
 
 def _is_record(t: Any) -> bool:
@@ -353,18 +386,19 @@ class Record(Display):
 
     @classmethod
     def _from_body(cls: type[R], d: Any, what: str, path: str, **given: Any) -> R:
-        check(d, cls._needs(), what, path)
+        plan = _PLANS.get(cls) or _plan(cls)
+        check(d, plan.needs, what, path)  # a dict shape: from here on ``d`` is a dict
         kw: dict[str, Any] = {}
-        for name, w in _wires(cls):
-            value: Any = d
-            for k in w.path.split(".") if w.path else ():
+        for name, wire_path, first, rest, convert, sub in plan.fields:
+            value: Any = d if first is None else d.get(first)
+            for k in rest:
                 value = value.get(k) if isinstance(value, dict) else None
-            if _is_record(w.shape):
-                sub = f"{path}.{w.path}" if path else w.path
-                kw[name] = w.shape._from_body(value if value is not None else {}, what, sub)
+            if sub is not None:
+                where = f"{path}.{wire_path}" if path else wire_path
+                kw[name] = sub._from_body(value if value is not None else {}, what, where)
             else:
-                kw[name] = w.convert(value) if w.convert is not None else value
-        if "raw" in {f.name for f in _fields(cls)}:
+                kw[name] = convert(value) if convert is not None else value
+        if plan.raw:
             kw["raw"] = d
         return cls(**kw, **given)
 

@@ -193,6 +193,8 @@ class ClientCore:
 
     async def _ensure_ready(self) -> None:
         """Resolve hosts and credentials once (login if needed); returns None."""
+        if self._ready:  # every call after the first: no gate to enter
+            return
         await self._ready_gate.run(lambda: self._ready, self._resolve_ready)
 
     async def _resolve_ready(self) -> None:
@@ -290,7 +292,8 @@ class ClientCore:
     async def _call(self, method: str, path: str, *, host: str = "api", auth: bool = True, **kw: Any) -> Any:
         """Send one request (logging in first when ``auth``); return the parsed body."""
         if auth:
-            await self._ensure_ready()
+            if not self._ready:  # (what _ensure_ready checks first: no coroutine for it once ready)
+                await self._ensure_ready()
         else:
             await self._ensure_hosts_only()
         resp = await self.transport.request(method, host, path, auth=auth, **kw)
