@@ -115,12 +115,11 @@ class _Batch:
 
     def counts(self) -> list[int]:
         """Return how many ids each text has, in order (no id list is built per text)."""
-        size = {w: len(ids) for w, ids in self.spaced.items()}.__getitem__
-        whole = {c: len(ids) for c, ids in self.whole.items()}
+        size = dict(zip(self.spaced, map(len, self.spaced.values()), strict=True)).__getitem__
+        whole = dict(zip(self.whole, map(len, self.whole.values()), strict=True))
         words, starts = self.words, self.starts
-        # cum[i]: the tokens of " " + each of words[:i]; a text's first word is counted without the space
-        cum = [0, *accumulate(map(size, words))]
-        plain = (cum[b] - cum[a + 1] + whole[words[a]] for a, b in pairwise(starts))
+        # a text's first word without the space, then " " + each further word (small ints: no allocation)
+        plain = (whole[words[a]] + sum(map(size, words[a + 1 : b])) for a, b in pairwise(starts))
         other = (sum(1 if isinstance(c, int) else whole[c] for c in cs) for cs in self.other)
         return self._merge(plain, other)
 
