@@ -110,8 +110,17 @@ class _Batch:
             [*whole[words[a]], *chain.from_iterable(map(spaced, words[a + 1 : b]))]
             for a, b in pairwise(starts)
         )
-        other = ([i for c in cs for i in ([c] if isinstance(c, int) else whole[c])] for cs in self.other)
-        return self._merge(plain, other)
+        return self._merge(plain, map(self._joined, self.other))
+
+    def _joined(self, chunks: list[str | int]) -> list[int]:
+        # a new list per text (texts that repeat must not share one), extended chunk by chunk in C
+        out: list[int] = []
+        for c in chunks:
+            if isinstance(c, int):
+                out.append(c)
+            else:
+                out += self.whole[c]
+        return out
 
     def counts(self) -> list[int]:
         """Return how many ids each text has, in order (no id list is built per text)."""
