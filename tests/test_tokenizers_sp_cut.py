@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import naikit.tokenizers as nt
 from naikit.tokenizers import registry
-from naikit.tokenizers.nerdstash import SP_CUT, _Batch, _words_repeat, sp_chunks
+from naikit.tokenizers.nerdstash import SP_CUT, _Batch, _plain, _words_repeat, sp_chunks
 
 SP = ["nerdstash_v1", "nerdstash_v2"]
 
@@ -90,6 +90,11 @@ def test_big_corpus_batch_equals_one_by_one(tokenizer):
     for chunked in (True, False):
         batch = _Batch(sp, CORPUS, chunked)
         assert batch.ids() == expected and batch.counts() == [len(ids) for ids in expected], chunked
+    # a batch whose joined text is plain (no double space, "▁" or literal) takes the one-split path
+    plain = [t for t in CORPUS if t and t.strip(" ") == t and _plain(t)]
+    assert len(plain) > 500 and _plain(" ".join(plain)) and _words_repeat(plain)
+    assert nt.encode_many(plain, tokenizer) == [nt.encode(t, tokenizer) for t in plain]
+    assert nt.count_many(plain, tokenizer) == [nt.count(t, tokenizer) for t in plain]
 
 
 @pytest.mark.parametrize("tokenizer", SP)

@@ -36,7 +36,7 @@ SP_CUT = re.compile(r"(?<=[^ \u2581])(?= )")
 
 # Chunking pays when words repeat; with fewer repeats than this in a sample of words, whole texts
 # are encoded instead (many short items cost SentencePiece more than the texts they come from).
-_SAMPLE_TEXTS = 500
+_SAMPLE_TEXTS = 200
 _MIN_REPEATS = 0.5
 
 
@@ -82,11 +82,17 @@ class _Batch:
     """
 
     def __init__(self, sp: Any, texts: Sequence[str], chunked: bool):
-        self.plain = [chunked and _plain(t) for t in texts]
-        plain = [t for t, ok in zip(texts, self.plain, strict=True) if ok]
         # Joining with single spaces keeps each text's words apart: text j's words are
-        # words[starts[j]:starts[j + 1]] (a text with n spaces has n + 1 words).
-        self.words = " ".join(plain).split(" ") if plain else []
+        # words[starts[j]:starts[j + 1]] (a text with n spaces has n + 1 words). When the joined batch
+        # is plain, so is every text (a text's double space, "▁" or "<|" would be in it).
+        joined = " ".join(texts) if chunked and texts else ""
+        if joined and _plain(joined):
+            self.plain, plain = [True] * len(texts), list(texts)
+        else:
+            self.plain = [chunked and _plain(t) for t in texts]
+            plain = [t for t, ok in zip(texts, self.plain, strict=True) if ok]
+            joined = " ".join(plain)
+        self.words = joined.split(" ") if plain else []
         self.starts = [0, *accumulate(t.count(" ") + 1 for t in plain)]
         cut = sp_chunks if chunked else _parts
         self.other = [cut(t) for t, ok in zip(texts, self.plain, strict=True) if not ok]
