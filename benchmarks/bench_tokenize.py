@@ -6,14 +6,19 @@
      - novelai-api 0.34.1 (its throwaway venv, see tests/refclients.py; ``Tokenizer.encode`` per text,
        it has no batch form; the reference times itself inside its own process),
      - naikit one by one (``count`` per text),
-     - naikit batch (``count_many``: HF ``encode_batch`` / sentencepiece's threaded list encoding).
-   Tokenizers are loaded before timing; each figure is the best of ``--runs``; naikit's batch keeps
-   nothing between calls. Goal: batch >= 2x novelai-api on 2 cores.
+     - naikit batch (``count_many``: each distinct word of the batch encoded once, by HF
+       ``encode_batch`` / sentencepiece's threaded list encoding).
+   Tokenizers are loaded before timing. Other processes share the cores, so the reference stays up
+   in its own process and each round times it, naikit one by one and naikit's batch back to back;
+   the table shows the medians and the per-round ratios as median [min-max], by wall time and by CPU
+   time (all threads; what the work costs whatever the load). naikit's batch keeps nothing between
+   calls. Goal: batch >= 2x novelai-api on 2 cores.
 2. CLIP first use (a fresh process each time): the first ``encode(prompt, "v3")`` with the code before
    the change (naikit/tokenizers.py at the base commit, read from git, which spelled the letter and
    number classes out by scanning every code point) and with the current package.
 
-    .venv/bin/python benchmarks/bench_tokenize.py [--texts N] [--runs R]
+    .venv/bin/python benchmarks/bench_tokenize.py [--texts N] [--runs R] [--kinds prose,unique]
+        [--models kayra-v1,llama-3-erato-v1,euterpe-v2] [--no-clip]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from refclients import run_script  # noqa: E402
+from refclients import python_for  # noqa: E402
 
 import naikit.tokenizers as nt  # noqa: E402
 
@@ -44,26 +50,22 @@ WORDS = (
 ).split()
 EXTRA = ["漢字", "かな", "한국어", "😀", "👍🏽", "café", "naïve", "—", "“quoted”"]
 
+# The reference serves timings: it loads the texts once, then for each model name read from stdin it
+# counts every text with Tokenizer.encode and prints the wall and CPU seconds of that pass, so that its
+# rounds interleave with naikit's in the same minutes of a shared machine.
 REF = r"""
 import json, sys, time
 from novelai_api.Tokenizer import Tokenizer
-from novelai_api.ImagePreset import ImageModel
 from novelai_api.Preset import Model
 
 texts = json.load(open(sys.argv[1], encoding="utf-8"))
-runs = int(sys.argv[2])
-out = {}
-for name in json.loads(sys.argv[3]):
-    model = getattr(Model, name)
+for line in sys.stdin:
+    model = getattr(Model, line.strip())
     Tokenizer.encode(model, "warm up")
-    best = None
-    for _ in range(runs):
-        t = time.perf_counter()
-        counts = [len(Tokenizer.encode(model, s)) for s in texts]
-        dt = time.perf_counter() - t
-        best = dt if best is None else min(best, dt)
-    out[name] = {"seconds": best, "tokens": sum(counts)}
-print(json.dumps(out))
+    c, t = time.process_time(), time.perf_counter()
+    counts = [len(Tokenizer.encode(model, s)) for s in texts]
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print(json.dumps({"wall": wall, "cpu": cpu, "tokens": sum(counts)}), flush=True)
 """
 
 CLIP_PROMPT = "masterpiece, best quality, 1girl, solo, long hair, looking at viewer, smile, {{blue eyes}}"
@@ -134,14 +136,16 @@ def corpus(n: int, kind: str, seed: int = 7) -> list[str]:
     return texts
 
 
-def best_of(fn, runs: int) -> float:
-    """Return the fastest of ``runs`` timings of ``fn()`` in seconds."""
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def timed(fn) -> tuple[float, float]:
+    """Return the wall and CPU seconds (all threads of this process) of one call of ``fn()``."""
+    c, t = time.process_time(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def spread(xs: list[float]) -> str:
+    """Return ``xs`` as "median [min-max]" with two decimals."""
+    return f"{statistics.median(xs):.2f} [{min(xs):.2f}-{max(xs):.2f}]"
 
 
 def fresh_process(code: str, *args: str, runs: int) -> float:
@@ -156,32 +160,81 @@ def fresh_process(code: str, *args: str, runs: int) -> float:
     return min(got)
 
 
-def bench_counting(n: int, runs: int, kind: str) -> None:
+class RefServer:
+    """novelai-api's counting pass, run on demand in its own venv (see :data:`REF`)."""
+
+    def __init__(self, texts_file: str):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NAI_", "NOVITA_"))}
+        self.proc = subprocess.Popen(
+            [str(python_for("novelai-api")), "-c", REF, texts_file],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+
+    def time(self, model: str) -> dict[str, float]:
+        """Return novelai-api's wall and CPU seconds and token total for one pass over the texts."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(model + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the novelai-api reference stopped (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        """Stop the reference process."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def bench_counting(n: int, runs: int, kind: str, models: list[str]) -> None:
     texts = corpus(n, kind)
     chars = sum(map(len, texts))
     words = sum(t.count(" ") + 1 for t in texts)
     print(
-        f"\nbatch counting, {kind}: {n:,} texts, {words:,} words, {chars:,} characters, best of {runs}, "
-        f"{os.cpu_count()} cores"
+        f"\nbatch counting, {kind}: {n:,} texts, {words:,} words, {chars:,} characters, {runs} interleaved "
+        f"rounds, {os.cpu_count()} cores; median [min-max]"
     )
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
         json.dump(texts, f, ensure_ascii=False)
+    ref = RefServer(f.name)
     try:
-        ref = json.loads(run_script("novelai-api", REF, f.name, str(runs), json.dumps(list(MODELS.values()))))
-    finally:
-        os.unlink(f.name)
-    print(
-        f"{'model':<18} {'novelai-api':>12} {'one by one':>12} {'batch':>10}  batch vs ref  batch vs 1-by-1"
-    )
-    for model, ref_name in MODELS.items():
-        nt.encode("warm up", model)
-        one = best_of(lambda: [nt.count(t, model) for t in texts], runs)  # noqa: B023
-        many = best_of(lambda: nt.count_many(texts, model), runs)  # noqa: B023
-        assert nt.count_many(texts, model) == [nt.count(t, model) for t in texts]
-        r = ref[ref_name]["seconds"]
         print(
-            f"{model:<18} {r:>11.3f}s {one:>11.3f}s {many:>9.3f}s  {r / many:>10.2f}x  {one / many:>13.2f}x"
+            f"{'model':<18} {'novelai-api':>12} {'one by one':>11} {'batch':>7}   {'batch vs ref (wall)':<20}"
+            f" {'(CPU)':<18} batch vs 1-by-1"
         )
+        for model in models:
+            ref_name = MODELS[model]
+            nt.encode("warm up", model)
+            got = nt.count_many(texts, model)
+            assert got == [nt.count(t, model) for t in texts]
+            rows: dict[str, list[float]] = {k: [] for k in ("ref", "one", "many", "wall", "cpu", "vs_one")}
+            for k in range(runs):
+                # one round: the reference and naikit's batch back to back (which goes first alternates, so
+                # that neither always meets the load the other leaves), then naikit one by one
+                if k % 2:
+                    many = timed(lambda: nt.count_many(texts, model))  # noqa: B023
+                    r = ref.time(ref_name)
+                else:
+                    r = ref.time(ref_name)
+                    many = timed(lambda: nt.count_many(texts, model))  # noqa: B023
+                one = timed(lambda: [nt.count(t, model) for t in texts])  # noqa: B023
+                if ref_name != "Erato":  # novelai-api's llama3 adds <|begin_of_text|> to every text
+                    assert r["tokens"] == sum(got), (model, r["tokens"], sum(got))
+                rows["ref"].append(r["wall"])
+                rows["one"].append(one[0])
+                rows["many"].append(many[0])
+                rows["wall"].append(r["wall"] / many[0])
+                rows["cpu"].append(r["cpu"] / many[1])
+                rows["vs_one"].append(one[0] / many[0])
+            med = {k: statistics.median(v) for k, v in rows.items()}
+            print(
+                f"{model:<18} {med['ref']:>11.3f}s {med['one']:>10.3f}s {med['many']:>6.3f}s   "
+                f"{spread(rows['wall']) + 'x':<20} {spread(rows['cpu']) + 'x':<18} {spread(rows['vs_one'])}x"
+            )
+    finally:
+        ref.close()
+        os.unlink(f.name)
 
 
 def bench_clip_first_use(runs: int) -> None:
@@ -207,12 +260,16 @@ def bench_clip_first_use(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kinds", default="prose,unique")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--no-clip", action="store_true")
     args = parser.parse_args()
     print(f"load average before the run: {os.getloadavg()[0]:.1f} (other processes share the cores)")
-    for kind in ("prose", "unique"):
-        bench_counting(args.texts, args.runs, kind)
-    bench_clip_first_use(args.runs)
+    for kind in args.kinds.split(","):
+        bench_counting(args.texts, args.runs, kind, args.models.split(","))
+    if not args.no_clip:
+        bench_clip_first_use(args.runs)
 
 
 if __name__ == "__main__":

@@ -34,12 +34,12 @@ def data(name: str) -> bytes:
     return resources.files("naikit").joinpath("data").joinpath("tokenizers").joinpath(name).read_bytes()
 
 
-#: Where a text can be cut without changing its tokens, for the tokenizers that use :func:`chunk_table`:
+#: Where a text can be cut without changing its tokens, for the HF tokenizers (:func:`chunk_table`):
 #: before a space (U+0020) that follows a character other than white space. The HF pre-tokenizers
 #: (gpt2's byte-level pattern, llama3's split pattern) put a space only at the start of a pre-token or
 #: inside an all-white-space one, pile's added tokens are runs of spaces and NFC never composes across
-#: a space; no nerdstash piece holds a space after another character, nor does SentencePiece add a prefix
-#: there. So the ids of a text are the ids of its chunks, joined (tests check every tokenizer).
+#: a space. So the ids of a text are the ids of its chunks, joined (tests check every tokenizer).
+#: The nerdstash tokenizers cut by their own rule (:data:`naikit.tokenizers.nerdstash.SP_CUT`).
 CHUNK_BOUNDARY = re.compile(r"(?<=\S)(?= )")
 # The chunks between those cuts, matched directly (faster than splitting at the zero-width boundary):
 # leading white space, then runs of non-spaces, carrying on over spaces only after other white space.

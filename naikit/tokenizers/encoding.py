@@ -214,7 +214,20 @@ def count(text: str, model: str | TextModel | ImageModel, *, bos: bool = False) 
 def _texts(texts: Any, tokenizer: str) -> list[str]:
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
         raise InputError("texts", texts, "a list (or pandas Series, or other iterable) of str")
-    return [check_text(t, tokenizer, field=f"texts[{k}]") for k, t in enumerate(texts)]
+    items = list(texts)
+    # The common case checked for the whole batch at once: all str, and (but for CLIP) UTF-8 encodes,
+    # which strict UTF-8 does exactly when no text holds a lone surrogate. Otherwise the text-by-text
+    # check finds the first bad item and names it.
+    if all(isinstance(t, str) for t in items):
+        if tokenizer == "clip":
+            return items
+        try:
+            "".join(items).encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return items
+    return [check_text(t, tokenizer, field=f"texts[{k}]") for k, t in enumerate(items)]
 
 
 def encode_many(
