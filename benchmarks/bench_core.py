@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -92,16 +94,26 @@ async def _session(token: str) -> object:
     return aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
 
 
-def raw_aiohttp_sync_in_running_loop(url: str, token: str, n: int) -> tuple[float, float]:
-    """Raw aiohttp from a thread whose loop is running: each call handed to a loop on another thread
-    (``run_coroutine_threadsafe``), the least any blocking wrapper pays inside a Jupyter cell."""
+@contextlib.contextmanager
+def loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """Yield an event loop running on its own daemon thread; stop, join and close it on exit."""
     import threading
-
-    import aiohttp
 
     loop = asyncio.new_event_loop()
     th = threading.Thread(target=loop.run_forever, daemon=True)
     th.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        th.join()
+        loop.close()
+
+
+def raw_aiohttp_sync_in_running_loop(url: str, token: str, n: int) -> tuple[float, float]:
+    """Raw aiohttp from a thread whose loop is running: each call handed to a loop on another thread
+    (``run_coroutine_threadsafe``), the least any blocking wrapper pays inside a Jupyter cell."""
+    import aiohttp
 
     async def get(s: aiohttp.ClientSession) -> object:
         async with s.get(url + PATH) as r:
@@ -121,12 +133,8 @@ def raw_aiohttp_sync_in_running_loop(url: str, token: str, n: int) -> tuple[floa
         call(s.close())  # type: ignore[attr-defined]
         return out
 
-    try:
+    with loop_thread() as loop:
         return asyncio.run(cell())
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        th.join()
-        loop.close()
 
 
 def naikit_transport(url: str, token: str, n: int) -> tuple[float, float]:
@@ -344,11 +352,6 @@ def bench_overhead(n: int, rounds: int) -> None:
 
     def raw_loop_running() -> float:
         # ... and from a thread whose loop runs: each call handed to a loop on another thread
-        import threading
-
-        loop = asyncio.new_event_loop()
-        th = threading.Thread(target=loop.run_forever, daemon=True)
-        th.start()
 
         async def cell() -> float:
             c = time.process_time()
@@ -356,12 +359,8 @@ def bench_overhead(n: int, rounds: int) -> None:
                 asyncio.run_coroutine_threadsafe(read_once(), loop).result()
             return time.process_time() - c
 
-        try:
+        with loop_thread() as loop:
             return asyncio.run(cell())
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            th.join()
-            loop.close()
 
     async def transport() -> float:
         t = Transport(Hosts.single(dead))
