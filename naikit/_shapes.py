@@ -80,6 +80,9 @@ def check(value: Any, shape: Any, what: str, path: str = "") -> Any:
     hit = _CHECKERS.get(id(shape))
     if hit is None or hit[0] is not shape:
         _first_sight(shape)
+        hit = _CHECKERS.get(id(shape))  # compiled now, on its second check
+        if hit is not None and hit[0] is shape and hit[1](value):
+            return value
     elif hit[1](value):
         return value
     # refused by the compiled check (or a shape seen for the first time): the interpreter decides,
@@ -352,9 +355,12 @@ def _generate(shape: dict[str, Any] | list[Any]) -> Pred:
 
 # Compiled on a shape's second check: one-off shapes (a literal dict in a function, a fresh ``[SHAPE]``)
 # are only interpreted, as compiling costs more than one check. Keyed by id, each entry keeping its shape
-# alive so the id is not reused; emptied when full, so shapes made on the fly cannot grow it. A shape is
-# never changed once in use (none in naikit is; the compiled check would not see the change).
+# alive so the id is not reused. First sightings wait in ``_SEEN``, apart: shapes made on every call fill
+# and empty that one, never the compiled checks of the module-level shapes. Both are emptied when full.
+# A shape is never changed once in use (none in naikit is; the compiled check would not see the change).
 _CHECKERS: dict[int, tuple[Any, Pred]] = {}
+_SEEN: dict[int, Any] = {}
+_LIMIT = 4096
 
 
 def _closure(shape: Any) -> Pred:
@@ -363,23 +369,25 @@ def _closure(shape: Any) -> Pred:
 
 
 def _first_sight(shape: Any) -> None:
-    """Remember ``shape``: its next check compiles it (the entry's predicate replaces itself)."""
-
-    def compile_now(value: Any) -> bool:
-        pred: Pred
-        # anything the compilers do not handle (nesting deeper than Python's blocks, a key that is not a
-        # string, a leaf that is not a type) is left to the interpreter, which meets it only if the
-        # value reaches it
+    """Note a check against ``shape``; on its second check compile it into ``_CHECKERS``."""
+    key = id(shape)
+    if key not in _SEEN or _SEEN[key] is not shape:  # (a shape may be None itself)
+        if len(_SEEN) >= _LIMIT:
+            _SEEN.clear()
+        _SEEN[key] = shape
+        return
+    del _SEEN[key]
+    pred: Pred
+    # anything the compilers do not handle (nesting deeper than Python's blocks, a key that is not a
+    # string, a leaf that is not a type) is left to the interpreter, which meets it only if the value
+    # reaches it
+    try:
+        pred = _generate(shape) if isinstance(shape, (dict, list)) else _closure(shape)
+    except Exception:
         try:
-            pred = _generate(shape) if isinstance(shape, (dict, list)) else _closure(shape)
+            pred = _closure(shape)
         except Exception:
-            try:
-                pred = _closure(shape)
-            except Exception:
-                pred = _never
-        _CHECKERS[id(shape)] = (shape, pred)
-        return pred(value)
-
-    if len(_CHECKERS) >= 4096:
+            pred = _never
+    if len(_CHECKERS) >= _LIMIT:
         _CHECKERS.clear()
-    _CHECKERS[id(shape)] = (shape, compile_now)
+    _CHECKERS[key] = (shape, pred)
