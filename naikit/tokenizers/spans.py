@@ -144,26 +144,47 @@ class Spanned:
 
 _NFC_JOINERS: frozenset[str] | None = None
 
+# The starters that are second halves of canonical compositions, per Unicode version of ``unicodedata``
+# (besides the Hangul jamo U+1160-U+11FF): read off once with :func:`_scan_nfc_joiners`, so the first
+# non-NFC text does not pay a scan of every code point (0.3 s). A version not listed is scanned; a test
+# checks the entry of the running Python's version against the scan.
+_KNOWN_NFC_JOINERS: dict[str, tuple[int, ...]] = {
+    "14.0.0": (
+        0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6, 0x0D3E, 0x0D57,
+        0x0DCF, 0x0DDF, 0x102E, 0x1B35, 0x11127, 0x1133E, 0x11357, 0x114B0, 0x114BA, 0x114BD, 0x115AF,
+        0x11930,
+    ),
+}  # fmt: skip
+_HANGUL_JOINERS = range(0x1160, 0x1200)  # medial and final jamo: Hangul composes algorithmically
+
 
 def nfc_joiners() -> frozenset[str]:
     """Return the characters of combining class 0 that NFC may compose with the character before them.
 
     These are the second halves of canonical compositions whose second character is a starter
-    (Unicode's NFC_Quick_Check=Maybe starters), read from ``unicodedata`` once, plus the Hangul medial
-    and final jamo (Hangul syllables compose algorithmically, without decomposition entries).
+    (Unicode's NFC_Quick_Check=Maybe starters), plus the Hangul medial and final jamo (Hangul syllables
+    compose algorithmically, without decomposition entries).
     """
     global _NFC_JOINERS
     if _NFC_JOINERS is None:
-        found = {chr(cp) for cp in range(0x1160, 0x1200)}
-        for cp in range(sys.maxunicode + 1):
-            d = unicodedata.decomposition(chr(cp))
-            if not d or d.startswith("<"):
-                continue
-            parts = d.split()
-            if len(parts) != 2:
-                continue
-            a, b = (chr(int(x, 16)) for x in parts)
-            if not unicodedata.combining(b) and unicodedata.normalize("NFC", a + b) == chr(cp):
-                found.add(b)
-        _NFC_JOINERS = frozenset(found)
+        known = _KNOWN_NFC_JOINERS.get(unicodedata.unidata_version)
+        found = {chr(cp) for cp in known} if known is not None else _scan_nfc_joiners()
+        _NFC_JOINERS = frozenset(found | {chr(cp) for cp in _HANGUL_JOINERS})
     return _NFC_JOINERS
+
+
+def _scan_nfc_joiners() -> set[str]:
+    """Return the starters that are second halves of canonical compositions, read from ``unicodedata``
+    by looking at every code point (Hangul aside)."""
+    found: set[str] = set()
+    for cp in range(sys.maxunicode + 1):
+        d = unicodedata.decomposition(chr(cp))
+        if not d or d.startswith("<"):
+            continue
+        parts = d.split()
+        if len(parts) != 2:
+            continue
+        a, b = (chr(int(x, 16)) for x in parts)
+        if not unicodedata.combining(b) and unicodedata.normalize("NFC", a + b) == chr(cp):
+            found.add(b)
+    return found
