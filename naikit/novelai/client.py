@@ -29,8 +29,9 @@ def _async_class() -> type[AsyncNovelAI]:
 class NovelAI(BlockingMethods, _runner.SyncClient, twin=_async_class):
     """Blocking client with the same methods as :class:`AsyncNovelAI` and the same constructor.
 
-    Each call runs on naikit's background event loop, so it works in scripts and inside a running
-    Jupyter kernel (no global asyncio patching). Use ``with NovelAI() as nai:`` or call ``close()``.
+    Each call runs to completion on the calling thread's own event loop in a script, or on naikit's
+    background loop when the thread's loop is already running (a Jupyter kernel); no global asyncio
+    patching. Use ``with NovelAI() as nai:`` or call ``close()``.
     """
 
     if not TYPE_CHECKING:  # type checkers read the async client's parameters from _blocking.pyi
