@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from served import start_serve, stop_serve  # noqa: E402
@@ -258,6 +259,80 @@ def bench_calls(n: int, rounds: int, profile: str | None) -> None:
                 f"      per round, {unit}: median {statistics.median(per_round):.2f}x, "
                 f"range {per_round[0]:.2f}x to {per_round[-1]:.2f}x"
             )
+
+
+# -- 1a. the same comparison in short paired blocks ---------------------------------------------------
+def _paired(raw_call: Any, nk_call: Any, pairs: int, block: int) -> list[tuple[float, float]]:
+    """Return per pair the (wall, CPU) ratio of ``block`` naikit calls to ``block`` raw calls run right
+    before or after them (the order alternates): a burst of load on this VM then falls on both sides of
+    one pair instead of on one whole round."""
+    out = []
+    for i in range(pairs):
+        times = {}
+        for side in ("raw", "nk") if i % 2 else ("nk", "raw"):
+            call = raw_call if side == "raw" else nk_call
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(block):
+                call()
+            times[side] = (time.perf_counter() - t, time.process_time() - c)
+        out.append((times["nk"][0] / times["raw"][0], times["nk"][1] / times["raw"][1]))
+    return out
+
+
+def _quartiles(xs: list[float]) -> str:
+    q = statistics.quantiles(xs, n=4)
+    return f"median {statistics.median(xs):.2f}x (quartiles {q[0]:.2f}x-{q[2]:.2f}x)"
+
+
+def bench_paired(pairs: int, block: int) -> None:
+    """Print the blocking client against raw aiohttp called the same way, in short alternating blocks."""
+    import aiohttp
+
+    server, url = start_serve()
+    try:
+        with naikit.NovelAI(base_url=url, email=DEMO_EMAIL, password=DEMO_PASSWORD) as nai:
+            nai.subscription()
+            token = nai.token.value
+
+        async def get(s: aiohttp.ClientSession) -> object:
+            async with s.get(url + PATH) as r:
+                r.raise_for_status()
+                return await r.json()
+
+        # a script: raw aiohttp with one run_until_complete per call, against the blocking client
+        loop = asyncio.new_event_loop()
+        sess: Any = loop.run_until_complete(_session(token))
+        try:
+            with naikit.NovelAI(base_url=url, token=token) as nai:
+                nai.subscription()
+                loop.run_until_complete(get(sess))
+                script = _paired(lambda: loop.run_until_complete(get(sess)), nai.subscription, pairs, block)
+        finally:
+            loop.run_until_complete(sess.close())
+            loop.close()
+
+        # a cell of a running loop: raw aiohttp handed to a loop thread, against the blocking client
+        async def cell() -> list[tuple[float, float]]:
+            with loop_thread() as bg:
+
+                def raw() -> object:
+                    return asyncio.run_coroutine_threadsafe(get(s), bg).result()
+
+                s: Any = asyncio.run_coroutine_threadsafe(_session(token), bg).result()
+                try:
+                    with naikit.NovelAI(base_url=url, token=token) as nai:
+                        nai.subscription()
+                        raw()
+                        return _paired(raw, nai.subscription, pairs, block)
+                finally:
+                    asyncio.run_coroutine_threadsafe(s.close(), bg).result()
+
+        running = asyncio.run(cell())
+    finally:
+        stop_serve(server)
+    print(f"blocking NovelAI / raw aiohttp called the same way, {pairs} pairs of {block}-call blocks")
+    for name, res in (("script", script), ("loop running", running)):
+        print(f"  {name:13} wall {_quartiles([w for w, _ in res])}   CPU {_quartiles([c for _, c in res])}")
 
 
 # -- 1b. the same overhead without the network ----------------------------------------------------------
@@ -597,7 +672,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", default="calls,overhead,framing,import")
+    ap.add_argument("--only", default="calls,paired,overhead,framing,import")
     ap.add_argument(
         "--profile", choices=["sync", "loop", "async", "transport"], help="cProfile one client kind instead"
     )
@@ -607,6 +682,8 @@ def main() -> None:
         bench_calls(args.n, args.rounds, args.profile)
     if args.profile:
         return
+    if "paired" in parts:
+        bench_paired(60, max(args.n // 10, 10))
     if "overhead" in parts:
         bench_overhead(args.n * 10, args.rounds)
     if "framing" in parts:

@@ -161,18 +161,31 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 def _run_here(coro: Awaitable[T], timeout: float | None) -> T:
     loop = _thread_loop()
-    task = asyncio.ensure_future(asyncio.wait_for(coro, timeout) if timeout is not None else coro, loop=loop)
+    work = asyncio.wait_for(coro, timeout) if timeout is not None else coro
+    task = loop.create_task(_stop_after(work, loop))
     try:
-        return loop.run_until_complete(task)
+        while not task.done():  # (something else may stop the loop first: run it again)
+            loop.run_forever()
     except BaseException:
         # KeyboardInterrupt mid-call: cancel the work so it does not resume on the next call.
         if not task.done():
             task.cancel()
             try:
-                loop.run_until_complete(task)
+                while not task.done():
+                    loop.run_forever()
             except BaseException:
                 pass
         raise
+    return task.result()
+
+
+async def _stop_after(work: Awaitable[T], loop: asyncio.AbstractEventLoop) -> T:
+    """Await ``work`` and stop ``loop`` in the same step: ``run_until_complete`` stops it from a done-
+    callback one loop turn later, which cost a script's call about 10 us more."""
+    try:
+        return await work
+    finally:
+        loop.stop()
 
 
 def _run_in_background(coro: Awaitable[T], timeout: float | None) -> T:
